@@ -1,0 +1,56 @@
+# Case Ledger. Every target uses the project's own .venv; `make install` creates it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install up down status test test-unit lint bench lock schemas psql clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+up: install
+	$(PY) -m infra.stack up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m infra.stack down; fi
+
+status: install
+	$(PY) -m infra.stack status
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy events services infra bench tests
+
+bench: install
+	$(PY) -m bench.run
+
+schemas: install
+	$(PY) -m events.schemas
+
+psql: install
+	@. .run/stack.env && psql "$$DATABASE_URL"
+
+# Re-resolve the full pinned set from pyproject.toml into requirements.lock.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > .lock-venv/direct.txt
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -r .lock-venv/direct.txt
+	.lock-venv/bin/pip freeze | sort > requirements.lock
+	rm -rf .lock-venv
+
+clean: down
+	rm -rf .run

@@ -1,0 +1,165 @@
+"""Consumer runtime: decode, apply and record the event as processed in one PostgreSQL transaction.
+
+Kafka offsets are committed after the batch, but they are only a hint: the `processed_events`
+row written with the effect is what makes a redelivered event change nothing. Messages that
+cannot be decoded, and those whose handler keeps failing, go to the dead-letter topic with the
+reason, and the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+from psycopg_pool import ConnectionPool
+
+from events import metrics
+from events.contract import DLQ_TOPIC
+from events.registry import Decoded, DecodeError, Registry
+from events.store import EventStore
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[psycopg.Connection, Decoded], None]
+
+
+class Consumer:
+    """One named consumer (its own group and processed-events namespace) and its handlers."""
+
+    def __init__(self, name: str, handlers: Mapping[str, Handler]) -> None:
+        self.name = name
+        self.handlers = dict(handlers)
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        consumer: Consumer,
+        service: str,
+        pool: ConnectionPool,
+        store: EventStore,
+        registry: Registry,
+        make_kafka_consumer: Callable[[str], KafkaConsumer],
+        make_producer: Callable[[], KafkaProducer],
+        max_attempts: int = 3,
+        retry_delay: float = 0.2,
+    ) -> None:
+        self.consumer = consumer
+        self.service = service
+        self.pool = pool
+        self.store = store
+        self.registry = registry
+        self.make_kafka_consumer = make_kafka_consumer
+        self.make_producer = make_producer
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self._dlq: KafkaProducer | None = None
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.service}.{self.consumer.name}"
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            kc: KafkaConsumer | None = None
+            try:
+                kc = self.make_kafka_consumer(self.group_id)
+                while not stop.is_set():
+                    batch = kc.poll(timeout_ms=500)
+                    for records in batch.values():
+                        for record in records:
+                            self.handle(record)
+                    if batch:
+                        kc.commit()
+                    self._report_lag(kc)
+            except (KafkaError, psycopg.OperationalError, OSError) as exc:
+                log.warning("consumer %s: %s; reconnecting", self.group_id, exc)
+                stop.wait(1.0)
+            finally:
+                if kc is not None:
+                    try:
+                        kc.close(autocommit=False)
+                    except Exception:
+                        log.debug("consumer close failed", exc_info=True)
+
+    def handle(self, record: ConsumerRecord) -> None:
+        name = self.consumer.name
+        try:
+            decoded = self.registry.decode(record.value)
+        except DecodeError as exc:
+            self.dead_letter(record, exc.reason, exc.detail)
+            return
+        handler = self.consumer.handlers.get(decoded.envelope.event_type)
+        if handler is None:
+            metrics.EVENTS_CONSUMED.labels(self.service, name, "ignored").inc()
+            return
+        last_error: Exception | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self.pool.connection() as conn, conn.transaction():
+                    if not self.store.mark_processed(conn, name, decoded.envelope.event_id):
+                        metrics.EVENTS_CONSUMED.labels(self.service, name, "duplicate").inc()
+                        return
+                    handler(conn, decoded)
+                metrics.EVENTS_CONSUMED.labels(self.service, name, "applied").inc()
+                delay = (datetime.now(UTC) - decoded.envelope.recorded_at).total_seconds()
+                metrics.PROJECTION_DELAY.labels(self.service, name).observe(max(delay, 0.0))
+                return
+            except psycopg.OperationalError:
+                # The database is away: not the message's fault; let run() back off and retry.
+                raise
+            except Exception as exc:
+                last_error = exc
+                log.warning("consumer %s: handler failed (attempt %d) on %s: %s",
+                            name, attempt, decoded.envelope.event_id, exc)
+                time.sleep(self.retry_delay * attempt)
+        self.dead_letter(record, "handler_failed", f"{type(last_error).__name__}: {last_error}")
+
+    def dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
+        log.error("consumer %s: dead-lettering %s@%s: %s %s", self.consumer.name,
+                  record.partition, record.offset, reason, detail)
+        headers: list[tuple[str, bytes]] = [
+            ("dlq.reason", reason.encode()),
+            ("dlq.detail", detail[:1000].encode()),
+            ("dlq.consumer", self.group_id.encode()),
+            ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        if self._dlq is None:
+            self._dlq = self.make_producer()
+        # Wait for the ack: the source offset is committed after this returns, so an unacked
+        # dead letter would be a lost message.
+        self._dlq.send(DLQ_TOPIC, key=record.key, value=record.value or b"", headers=headers).get(timeout=30)
+        metrics.DLQ_MESSAGES.labels(self.service, self.consumer.name, reason).inc()
+
+    def _report_lag(self, kc: KafkaConsumer) -> None:
+        lag = 0
+        for tp in kc.assignment():
+            high = kc.highwater(tp)
+            if high is None:
+                continue
+            lag += max(high - kc.position(tp), 0)
+        metrics.CONSUMER_LAG.labels(self.service, self.consumer.name).set(lag)
+
+
+def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: threading.Event) -> None:
+    threads = [threading.Thread(target=fn, args=(stop,), name=name, daemon=True)
+               for name, fn in targets.items()]
+    for t in threads:
+        t.start()
+    while not stop.is_set():
+        stop.wait(0.5)
+        dead = [t.name for t in threads if not t.is_alive()]
+        if dead:
+            log.error("worker threads died: %s", dead)
+            stop.set()
+    for t in threads:
+        t.join(timeout=10)

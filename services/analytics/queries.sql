@@ -1,0 +1,11 @@
+-- name: add_to_timeline
+-- event_id is the key: the processed-events row already guards redelivery; this guards replays.
+INSERT INTO analytics.case_timeline
+    (case_id, event_id, event_type, producer, stream_version, occurred_at, recorded_at)
+VALUES (%(case_id)s, %(event_id)s, %(event_type)s, %(producer)s, %(stream_version)s, %(occurred_at)s,
+        %(recorded_at)s)
+ON CONFLICT (event_id) DO NOTHING
+
+-- name: timeline
+SELECT event_type, producer, stream_version, occurred_at, recorded_at, event_id
+FROM analytics.case_timeline WHERE case_id = %(case_id)s ORDER BY occurred_at, recorded_at, event_type

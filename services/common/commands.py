@@ -1,0 +1,53 @@
+"""Load a case stream, decide, append: the one way every service turns a command into events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
+
+from events import metrics
+from events.contract import Envelope, Event
+from events.db import ConcurrencyConflict
+from events.store import EventStore, Pending
+
+
+def case_stream(case_id: UUID) -> str:
+    return f"case-{case_id}"
+
+
+def load_events(store: EventStore, conn: psycopg.Connection, case_id: UUID) -> list[Event]:
+    return [d.event for d in store.load(conn, case_stream(case_id))]
+
+
+def decide_and_append(
+    store: EventStore,
+    conn: psycopg.Connection,
+    case_id: UUID,
+    decide: Callable[[list[Event]], list[Event]],
+    *,
+    occurred_at: datetime,
+    expected_version: int | None = None,
+    correlation_id: UUID | None = None,
+    causation_id: UUID | None = None,
+) -> tuple[int, list[Envelope]]:
+    """Runs inside the caller's transaction. Returns the stream's new version and what was appended.
+
+    `expected_version` is the client's If-Match; without one, the version we just read is used,
+    so a writer racing us between read and append still gets a conflict, never an overwrite.
+    """
+    decoded = store.load(conn, case_stream(case_id))
+    current = len(decoded)
+    if expected_version is not None and expected_version != current:
+        raise ConcurrencyConflict(case_stream(case_id), expected_version, current)
+    new = decide([d.event for d in decoded])
+    envelopes = store.append(
+        conn, stream_id=case_stream(case_id), case_id=case_id, expected_version=current,
+        events=[Pending(e, occurred_at) for e in new],
+        correlation_id=correlation_id, causation_id=causation_id,
+    )
+    for env in envelopes:
+        metrics.EVENTS_APPENDED.labels(store.producer, env.event_type).inc()
+    return current + len(envelopes), envelopes

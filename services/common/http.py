@@ -1,0 +1,144 @@
+"""What every service's HTTP API shares: problem+json errors, health, readiness, metrics, latency."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from starlette.routing import Match
+
+from events import metrics
+from events.db import ConcurrencyConflict, DatabaseUnavailable
+from services.common.errors import InvalidInput, NotFound, Rejected
+from services.common.runtime import Runtime
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _field(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        return problem(422, "Invalid request", errors[0]["message"] if errors else "invalid",
+                       field=errors[0]["field"] if errors else None, errors=errors)
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
+        return problem(422, "Invalid request", exc.message, field=exc.field,
+                       errors=[{"field": exc.field, "message": exc.message}])
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+        for k, v in (exc.headers or {}).items():
+            response.headers[k] = v
+        return response
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return problem(404, "Not found", str(exc) or "no such resource")
+
+    @app.exception_handler(Rejected)
+    async def _rejected(_: Request, exc: Rejected) -> JSONResponse:
+        return problem(409, "Conflict", exc.reason, code=exc.code)
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        return problem(409, "Conflict", "the case changed since you read it; reload and retry",
+                       code="version_conflict", field="If-Match",
+                       expected_version=exc.expected, current_version=exc.actual)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _db_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        return problem(503, "Service unavailable", "database unavailable")
+
+
+_TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+           409: "Conflict", 422: "Invalid request"}
+
+
+def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "localhost", int(port)), timeout=timeout):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def create_service_app(
+    *,
+    service: str,
+    build_runtime: Callable[[], Runtime],
+    routers: Sequence[APIRouter],
+    description: str,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime()
+        app.state.runtime = runtime
+        app.state.settings = runtime.settings
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(title=f"Case Ledger — {service}", description=description, lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _latency(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = "unmatched"
+        for r in app.router.routes:
+            if r.matches(request.scope)[0] == Match.FULL:
+                route = getattr(r, "path", "unmatched")
+                break
+        metrics.HTTP_LATENCY.labels(service, request.method, route, str(response.status_code)).observe(
+            time.perf_counter() - start)
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks = {"database": runtime.database_ok(),
+                  "broker": broker_reachable(runtime.settings.kafka_bootstrap_servers)}
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+
+    @app.get("/metrics", tags=["ops"])
+    def metrics_endpoint() -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,82 @@
+"""The pieces a service's composition root assembles, and its worker process entry."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg_pool import ConnectionPool
+
+from events import kafka
+from events.consumer import Consumer, ConsumerRunner, run_threads
+from events.db import open_pool
+from events.migrations import EVENT_STORE_MIGRATIONS, migrate
+from events.registry import Registry, build_registry
+from events.relay import OutboxRelay
+from events.store import Clock, EventStore, utc_now
+from services.common.settings import ServiceSettings
+
+
+@dataclass
+class Runtime:
+    service: str
+    settings: ServiceSettings
+    pool: ConnectionPool
+    store: EventStore
+    registry: Registry
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def database_ok(self) -> bool:
+        try:
+            with self.pool.connection(timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def build_runtime(
+    service: str, schema: str, settings: ServiceSettings, migrations: Sequence[Path],
+    clock: Clock = utc_now,
+) -> Runtime:
+    pool = open_pool(settings.database_url, max_size=settings.db_pool_size, name=service)
+    migrate(pool, schema, EVENT_STORE_MIGRATIONS, *migrations)
+    registry = build_registry()
+    return Runtime(service, settings, pool, EventStore(schema, service, registry, clock), registry)
+
+
+def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool = True) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = runtime.settings
+    bootstrap = settings.kafka_bootstrap_servers
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    kafka.ensure_topics(bootstrap)
+    targets = {}
+    if relay:
+        relay_obj = OutboxRelay(
+            runtime.pool, settings.database_url, runtime.store.schema, runtime.service,
+            lambda: kafka.producer(bootstrap, f"{runtime.service}-relay"),
+        )
+        targets["relay"] = relay_obj.run
+    for c in consumers:
+        runner = ConsumerRunner(
+            consumer=c, service=runtime.service, pool=runtime.pool, store=runtime.store,
+            registry=runtime.registry,
+            make_kafka_consumer=lambda group, name=c.name: kafka.consumer(
+                bootstrap, group, f"{runtime.service}-{name}"),
+            make_producer=lambda: kafka.producer(bootstrap, f"{runtime.service}-dlq"),
+        )
+        targets[f"consumer-{c.name}"] = runner.run
+    try:
+        run_threads(targets, stop)
+    finally:
+        runtime.close()

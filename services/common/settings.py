@@ -1,0 +1,51 @@
+"""Settings every service shares; each service subclasses this with its own prefix and port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ROLE_PATTERN = r"^(coordinator|billing|analyst|admin|centre:[a-z]+)$"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: Literal["dev", "test", "production"] = Field("dev", validation_alias="CASE_LEDGER_ENV")
+    database_url: str = Field(validation_alias="DATABASE_URL")
+    kafka_bootstrap_servers: str = Field(validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    # "token=role,token=role"; written by the embedded stack for dev, a secret store elsewhere.
+    tokens: Annotated[dict[str, str], NoDecode] = Field(validation_alias="CASE_LEDGER_TOKENS")
+    data_dir: Path = Field(Path(".run/data"), validation_alias="CASE_LEDGER_DATA_DIR")
+    db_pool_size: int = Field(8, ge=1, le=64, validation_alias="CASE_LEDGER_DB_POOL_SIZE")
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _parse_tokens(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            pairs = [p for p in raw.split(",") if p.strip()]
+            parsed: dict[str, str] = {}
+            for pair in pairs:
+                token, sep, role = pair.strip().partition("=")
+                if not sep or not token or not role:
+                    raise ValueError("expected token=role pairs separated by commas")
+                parsed[token] = role
+            return parsed
+        return raw
+
+    @field_validator("tokens")
+    @classmethod
+    def _check_tokens(cls, tokens: dict[str, str]) -> dict[str, str]:
+        import re
+
+        if not tokens:
+            raise ValueError("at least one token is required")
+        for token, role in tokens.items():
+            if len(token) < 16:
+                raise ValueError("tokens must be at least 16 characters")
+            if not re.match(ROLE_PATTERN, role):
+                raise ValueError(f"unknown role {role!r}")
+        return tokens

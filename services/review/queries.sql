@@ -1,0 +1,14 @@
+-- name: assign
+-- A later routing attempt (after a decline) replaces the earlier centre.
+INSERT INTO {schema}.assignments (case_id, centre_id, routed_at, attempt)
+VALUES (%(case_id)s, %(centre_id)s, %(routed_at)s, %(attempt)s)
+ON CONFLICT (case_id) DO UPDATE SET centre_id = EXCLUDED.centre_id, routed_at = EXCLUDED.routed_at,
+    attempt = EXCLUDED.attempt
+WHERE {schema}.assignments.attempt < EXCLUDED.attempt
+
+-- name: assignment
+SELECT case_id, centre_id, routed_at FROM {schema}.assignments WHERE case_id = %(case_id)s
+
+-- name: centre_cases
+SELECT case_id, centre_id, routed_at FROM {schema}.assignments WHERE centre_id = %(centre_id)s
+ORDER BY routed_at

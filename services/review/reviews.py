@@ -1,0 +1,73 @@
+"""Review's application layer. A centre acts on its own cases only; others do not exist for it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from events.codes import CentreId
+from events.consumer import Consumer
+from events.contract import CaseRouted, ReviewDelivered
+from events.db import Queries, transaction
+from events.registry import Decoded
+from services.common.commands import decide_and_append, load_events
+from services.common.errors import NotFound
+from services.common.runtime import Runtime
+from services.review import domain
+
+_Q = Queries(Path(__file__).with_name("queries.sql"), "review")
+
+
+def _assignment(conn: psycopg.Connection, case_id: UUID, centre: CentreId) -> dict[str, Any]:
+    row = conn.execute(_Q["assignment"], {"case_id": case_id}).fetchone()
+    # Another centre's case answers 404, not 403: a reviewer must not learn that it exists.
+    if row is None or row["centre_id"] != centre.value:  # type: ignore[call-overload]
+        raise NotFound(f"case {case_id} not found")
+    return row  # type: ignore[return-value]
+
+
+def list_cases(rt: Runtime, centre: CentreId) -> list[dict[str, Any]]:
+    with rt.pool.connection() as conn:
+        rows = conn.execute(_Q["centre_cases"], {"centre_id": centre.value}).fetchall()
+        return [{**r, "state": domain.fold(load_events(rt.store, conn, r["case_id"])).state}  # type: ignore[call-overload, dict-item]
+                for r in rows]
+
+
+def get_case(rt: Runtime, case_id: UUID, centre: CentreId) -> tuple[dict[str, Any], domain.Review]:
+    with rt.pool.connection() as conn:
+        row = _assignment(conn, case_id, centre)
+        return row, domain.fold(load_events(rt.store, conn, case_id))
+
+
+def accept(rt: Runtime, case_id: UUID, centre: CentreId, occurred_at: datetime,
+           expected_version: int | None) -> int:
+    with transaction(rt.pool) as conn:
+        _assignment(conn, case_id, centre)
+        version, _ = decide_and_append(rt.store, conn, case_id,
+                                       lambda h: domain.accept(domain.fold(h), centre),
+                                       occurred_at=occurred_at, expected_version=expected_version)
+    return version
+
+
+def deliver(rt: Runtime, case_id: UUID, centre: CentreId, delivery: ReviewDelivered,
+            occurred_at: datetime, expected_version: int | None) -> int:
+    with transaction(rt.pool) as conn:
+        _assignment(conn, case_id, centre)
+        version, _ = decide_and_append(rt.store, conn, case_id,
+                                       lambda h: domain.deliver(domain.fold(h), delivery),
+                                       occurred_at=occurred_at, expected_version=expected_version)
+    return version
+
+
+def assignments_consumer() -> Consumer:
+    def on_routed(conn: psycopg.Connection, decoded: Decoded) -> None:
+        routed = decoded.event
+        assert isinstance(routed, CaseRouted)
+        conn.execute(_Q["assign"], {"case_id": decoded.envelope.case_id, "centre_id": routed.centre_id.value,
+                                    "routed_at": decoded.envelope.occurred_at, "attempt": routed.attempt})
+
+    return Consumer("assignments", {"CaseRouted": on_routed})
