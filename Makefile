@@ -39,7 +39,7 @@ bench: install
 	$(PY) -m bench.run
 
 schemas: install
-	$(PY) -m events.schemas
+	$(PY) -m events.export_schemas
 
 psql: install
 	@. .run/stack.env && psql "$$DATABASE_URL"

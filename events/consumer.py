@@ -19,16 +19,16 @@ import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
-from psycopg_pool import ConnectionPool
 
 from events import metrics
 from events.contract import DLQ_TOPIC
+from events.db import Conn, Pool
 from events.registry import Decoded, DecodeError, Registry
 from events.store import EventStore
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[psycopg.Connection, Decoded], None]
+Handler = Callable[[Conn, Decoded], None]
 
 
 class Consumer:
@@ -45,7 +45,7 @@ class ConsumerRunner:
         *,
         consumer: Consumer,
         service: str,
-        pool: ConnectionPool,
+        pool: Pool,
         store: EventStore,
         registry: Registry,
         make_kafka_consumer: Callable[[str], KafkaConsumer],

@@ -33,6 +33,8 @@ Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 PatientRef = Annotated[str, StringConstraints(pattern=r"^pr_[0-9a-f]{32}$")]
+# A machine code (snake_case), never prose.
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
 
 
 class Envelope(BaseModel):
@@ -100,7 +102,7 @@ class CaseRouted(Event):
     event_type = "CaseRouted"
 
     centre_id: CentreId
-    reason_codes: list[str] = Field(min_length=1)
+    reason_codes: list[Code] = Field(min_length=1)
     attempt: int = Field(ge=1)
 
 

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
+
+Conn = psycopg.Connection[DictRow]
+Pool = ConnectionPool[Conn]
 
 
 class StoreError(Exception):
@@ -32,9 +35,9 @@ class ConcurrencyConflict(StoreError):
         self.actual = actual
 
 
-def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "case-ledger") -> ConnectionPool:
+def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "case-ledger") -> Pool:
     pool = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, name=name,
+        url, connection_class=Conn, min_size=min_size, max_size=max_size, open=False, name=name,
         kwargs={"row_factory": dict_row, "autocommit": True},
     )
     try:
@@ -47,7 +50,7 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "ca
 
 
 @contextmanager
-def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+def transaction(pool: Pool) -> Iterator[Conn]:
     try:
         with pool.connection() as conn, conn.transaction():
             yield conn
@@ -83,6 +86,6 @@ class Queries:
         bound = self._bound.get(name)
         if bound is None:
             raw = load_queries(self._path)[name]
-            bound = sql.SQL(raw).format(schema=self._schema)  # type: ignore[arg-type]
+            bound = sql.SQL(raw).format(schema=self._schema)
             self._bound[name] = bound
         return bound

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -34,9 +36,7 @@ def ensure_topics(bootstrap: str, partitions: int = 6) -> None:
         wanted = [NewTopic(t, num_partitions=partitions, replication_factor=1)
                   for t in (TOPIC, DLQ_TOPIC) if t not in existing]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()

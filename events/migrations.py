@@ -10,12 +10,13 @@ import zlib
 from pathlib import Path
 
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+
+from events.db import Pool
 
 EVENT_STORE_MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def migrate(pool: ConnectionPool, schema: str, *dirs: Path) -> list[str]:
+def migrate(pool: Pool, schema: str, *dirs: Path) -> list[str]:
     files = sorted(
         ((d.name if d != EVENT_STORE_MIGRATIONS else "events", f) for d in dirs for f in d.glob("*.sql")),
         key=lambda pair: (pair[0] != "events", pair[1].name),
@@ -38,7 +39,7 @@ def migrate(pool: ConnectionPool, schema: str, *dirs: Path) -> list[str]:
                 name = f"{owner}/{path.name}"
                 if name in done:
                     continue
-                body = sql.SQL(path.read_text(encoding="utf-8")).format(schema=ident)  # type: ignore[arg-type]
+                body = sql.SQL(path.read_text(encoding="utf-8")).format(schema=ident)
                 with conn.transaction():
                     conn.execute(body)
                     conn.execute(sql.SQL("INSERT INTO {}.schema_migrations (name) VALUES (%s)").format(ident),

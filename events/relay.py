@@ -18,10 +18,9 @@ from pathlib import Path
 import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from psycopg_pool import ConnectionPool
 
 from events import metrics
-from events.db import Queries
+from events.db import Pool, Queries
 from events.store import outbox_channel
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ _SQL = Path(__file__).parent / "sql" / "relay.sql"
 class OutboxRelay:
     def __init__(
         self,
-        pool: ConnectionPool,
+        pool: Pool,
         db_url: str,
         schema: str,
         service: str,
@@ -91,16 +90,16 @@ class OutboxRelay:
             metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
             return 0
         producer = self._get_producer()
-        futures = [producer.send(r["topic"], key=bytes(r["message_key"]), value=bytes(r["message"]))  # type: ignore[call-overload]
+        futures = [producer.send(r["topic"], key=bytes(r["message_key"]), value=bytes(r["message"]))
                    for r in rows]
         producer.flush(timeout=self.ack_timeout)
         acked: list[int] = []
         failure: Exception | None = None
         for row, future in zip(rows, futures, strict=True):
             if not future.is_done or future.failed():
-                failure = future.exception if future.is_done else TimeoutError("no ack in time")  # type: ignore[assignment]
+                failure = future.exception if future.is_done else TimeoutError("no ack in time")
                 break
-            acked.append(row["id"])  # type: ignore[call-overload]
+            acked.append(row["id"])
         if acked:
             with self.pool.connection() as conn:
                 conn.execute(self._q["mark_published"], {"ids": acked})
@@ -113,7 +112,7 @@ class OutboxRelay:
     def _update_backlog(self) -> None:
         with self.pool.connection() as conn:
             row = conn.execute(self._q["backlog"]).fetchone()
-        metrics.OUTBOX_BACKLOG.labels(self.service).set(row["backlog"] if row else 0)  # type: ignore[call-overload]
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(row["backlog"] if row else 0)
 
     def _get_producer(self) -> KafkaProducer:
         if self._producer is None:
@@ -129,13 +128,13 @@ class OutboxRelay:
             self._producer = None
 
 
-def wait_for_drain(pool: ConnectionPool, schema: str, timeout: float = 30.0) -> bool:
+def wait_for_drain(pool: Pool, schema: str, timeout: float = 30.0) -> bool:
     q = Queries(_SQL, schema)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with pool.connection() as conn:
             row = conn.execute(q["backlog"]).fetchone()
-        if row and row["backlog"] == 0:  # type: ignore[call-overload]
+        if row and row["backlog"] == 0:
             return True
         time.sleep(0.05)
     return False

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from events.contract import TOPIC, Envelope, Event
-from events.db import ConcurrencyConflict, Queries
+from events.db import ConcurrencyConflict, Conn, Queries
 from events.registry import Decoded, Registry
 
 Clock = Callable[[], datetime]
@@ -43,17 +43,17 @@ class EventStore:
         self.clock = clock
         self._q = Queries(Path(__file__).parent / "sql" / "store.sql", schema)
 
-    def version(self, conn: psycopg.Connection, stream_id: str) -> int:
+    def version(self, conn: Conn, stream_id: str) -> int:
         row = conn.execute(self._q["stream_version"], {"stream_id": stream_id}).fetchone()
-        return int(row["version"]) if row else 0  # type: ignore[call-overload]
+        return int(row["version"]) if row else 0
 
-    def load(self, conn: psycopg.Connection, stream_id: str) -> list[Decoded]:
+    def load(self, conn: Conn, stream_id: str) -> list[Decoded]:
         rows = conn.execute(self._q["load_stream"], {"stream_id": stream_id}).fetchall()
-        return [self._decode(r["envelope"]) for r in rows]  # type: ignore[call-overload]
+        return [self._decode(r["envelope"]) for r in rows]
 
-    def load_all(self, conn: psycopg.Connection) -> list[Decoded]:
+    def load_all(self, conn: Conn) -> list[Decoded]:
         rows = conn.execute(self._q["load_all"]).fetchall()
-        return [self._decode(r["envelope"]) for r in rows]  # type: ignore[call-overload]
+        return [self._decode(r["envelope"]) for r in rows]
 
     def _decode(self, envelope: dict[str, object]) -> Decoded:
         # Stored envelopes go through the same registry (and upcasters) as messages.
@@ -61,7 +61,7 @@ class EventStore:
 
     def append(
         self,
-        conn: psycopg.Connection,
+        conn: Conn,
         *,
         stream_id: str,
         case_id: UUID,
@@ -70,57 +70,60 @@ class EventStore:
         correlation_id: UUID | None = None,
         causation_id: UUID | None = None,
     ) -> list[Envelope]:
-        """Append inside the caller's transaction; the caller's commit publishes to the outbox."""
+        """Append events and their outbox rows; inside a caller's transaction they commit with it."""
         if not events:
             return []
         actual = self.version(conn, stream_id)
         if actual != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version, actual)
         recorded_at = self.clock()
-        envelopes: list[Envelope] = []
-        for offset, pending in enumerate(events, start=1):
-            if pending.occurred_at.tzinfo is None:
-                raise ValueError("occurred_at must be timezone-aware")
-            event_id = uuid4()
-            envelope = Envelope(
-                event_id=event_id,
+        # One command's events share a correlation id unless the caller continues another's.
+        correlation = correlation_id or uuid4()
+        envelopes = [
+            Envelope(
+                event_id=uuid4(),
                 event_type=pending.event.event_type,
                 schema_version=pending.event.schema_version,
                 case_id=case_id,
                 stream_id=stream_id,
                 stream_version=expected_version + offset,
-                occurred_at=pending.occurred_at,
+                occurred_at=_aware(pending.occurred_at),
                 recorded_at=recorded_at,
                 producer=self.producer,
-                correlation_id=correlation_id or event_id,
+                correlation_id=correlation,
                 causation_id=causation_id,
                 payload=pending.event.model_dump(mode="json"),
             )
-            message = envelope.model_dump_json().encode()
-            try:
-                # A savepoint keeps the caller's transaction usable for its own error handling.
-                with conn.transaction():
+            for offset, pending in enumerate(events, start=1)
+        ]
+        try:
+            # Atomic on its own, or a savepoint inside the caller's transaction: events and
+            # outbox rows land together or not at all.
+            with conn.transaction():
+                for envelope in envelopes:
                     conn.execute(self._q["insert_event"], {
                         "stream_id": stream_id, "version": envelope.stream_version,
-                        "event_id": event_id, "event_type": envelope.event_type,
+                        "event_id": envelope.event_id, "event_type": envelope.event_type,
                         "schema_version": envelope.schema_version, "case_id": case_id,
                         "occurred_at": envelope.occurred_at, "recorded_at": recorded_at,
                         "envelope": Jsonb(envelope.model_dump(mode="json")),
                     })
-            except psycopg.errors.UniqueViolation as exc:
-                raise ConcurrencyConflict(stream_id, expected_version) from exc
-            conn.execute(self._q["insert_outbox"], {
-                "event_id": event_id, "topic": TOPIC, "message_key": str(case_id).encode(),
-                "message": message,
-            })
-            envelopes.append(envelope)
-        conn.execute(self._q["notify_outbox"], {"channel": outbox_channel(self.schema)})
+                    conn.execute(self._q["insert_outbox"], {
+                        "event_id": envelope.event_id, "topic": TOPIC,
+                        "message_key": str(case_id).encode(),
+                        "message": envelope.model_dump_json().encode(),
+                    })
+                conn.execute(self._q["notify_outbox"], {"channel": outbox_channel(self.schema)})
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConcurrencyConflict(stream_id, expected_version) from exc
         return envelopes
 
-    def mark_processed(self, conn: psycopg.Connection, consumer: str, event_id: UUID) -> bool:
+    def mark_processed(self, conn: Conn, consumer: str, event_id: UUID) -> bool:
         return conn.execute(self._q["mark_processed"],
                             {"consumer": consumer, "event_id": event_id}).fetchone() is not None
 
 
-def new_case_id() -> UUID:
-    return uuid4()
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("occurred_at must be timezone-aware")
+    return moment

@@ -6,30 +6,30 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import psycopg
-
 from events.consumer import Consumer
 from events.contract import ALL_EVENTS
-from events.db import Queries
+from events.db import Conn, Queries
 from events.registry import Decoded
 from services.common.runtime import Runtime
 
 _Q = Queries(Path(__file__).with_name("queries.sql"), "analytics")
 
 
-def add_to_timeline(conn: psycopg.Connection, decoded: Decoded) -> None:
+def project(conn: Conn, decoded: Decoded) -> None:
     env = decoded.envelope
-    conn.execute(_Q["add_to_timeline"], {
+    params = {
         "case_id": env.case_id, "event_id": env.event_id, "event_type": env.event_type,
         "producer": env.producer, "stream_version": env.stream_version,
         "occurred_at": env.occurred_at, "recorded_at": env.recorded_at,
-    })
+    }
+    conn.execute(_Q["add_to_timeline"], params)
+    conn.execute(_Q["count_event"], params)
 
 
 def timeline_consumer() -> Consumer:
-    return Consumer("timeline", {model.event_type: add_to_timeline for model in ALL_EVENTS})
+    return Consumer("timeline", {model.event_type: project for model in ALL_EVENTS})
 
 
 def timeline(rt: Runtime, case_id: UUID) -> list[dict[str, Any]]:
     with rt.pool.connection() as conn:
-        return conn.execute(_Q["timeline"], {"case_id": case_id}).fetchall()  # type: ignore[return-value]
+        return conn.execute(_Q["timeline"], {"case_id": case_id}).fetchall()

@@ -9,3 +9,8 @@ ON CONFLICT (event_id) DO NOTHING
 -- name: timeline
 SELECT event_type, producer, stream_version, occurred_at, recorded_at, event_id
 FROM analytics.case_timeline WHERE case_id = %(case_id)s ORDER BY occurred_at, recorded_at, event_type
+
+-- name: count_event
+INSERT INTO analytics.event_counts (day, producer, event_type, events)
+VALUES ((%(occurred_at)s AT TIME ZONE 'UTC')::date, %(producer)s, %(event_type)s, 1)
+ON CONFLICT (day, producer, event_type) DO UPDATE SET events = analytics.event_counts.events + 1

@@ -6,11 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-import psycopg
-
-from events.consumer import Consumer
+from events.consumer import Consumer, Handler
 from events.contract import CaseOpened, Event, PaymentCaptured
-from events.db import transaction
+from events.db import Conn, transaction
 from events.registry import Decoded
 from services.billing import domain
 from services.common.commands import decide_and_append, load_events
@@ -19,8 +17,8 @@ from services.common.runtime import Runtime
 
 
 def billing_consumer(rt: Runtime) -> Consumer:
-    def react(decide: Callable[[domain.Account, Decoded], list[Event]]) -> Callable[[psycopg.Connection, Decoded], None]:
-        def handler(conn: psycopg.Connection, decoded: Decoded) -> None:
+    def react(decide: Callable[[domain.Account, Decoded], list[Event]]) -> Handler:
+        def handler(conn: Conn, decoded: Decoded) -> None:
             env = decoded.envelope
             decide_and_append(rt.store, conn, env.case_id, lambda h: decide(domain.fold(h), decoded),
                               occurred_at=env.occurred_at, correlation_id=env.correlation_id,

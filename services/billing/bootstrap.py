@@ -14,5 +14,5 @@ HERE = Path(__file__).parent
 
 
 def bootstrap(settings: BillingSettings | None = None, clock: Clock = utc_now) -> Runtime:
-    return build_runtime(SERVICE, SCHEMA, settings or BillingSettings(),  # type: ignore[call-arg]
+    return build_runtime(SERVICE, SCHEMA, settings or BillingSettings(),
                          [HERE / "migrations"], clock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,7 +22,8 @@ class Principal:
         return self.role.split(":", 1)[1] if self.role.startswith("centre:") else None
 
 
-def authenticate(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+def authenticate(request: Request,
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     tokens: dict[str, str] = request.app.state.settings.tokens
@@ -34,7 +36,7 @@ def authenticate(request: Request, creds: HTTPAuthorizationCredentials | None = 
 def require(*roles: str) -> Callable[[Principal], Principal]:
     """Allow the named roles; "centre" allows every centre:<id> role. Admin is always allowed."""
 
-    def check(principal: Principal = Depends(authenticate)) -> Principal:
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         role = principal.role
         if role == "admin" or role in roles or ("centre" in roles and principal.centre_id):
             return principal

@@ -6,11 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-import psycopg
-
 from events import metrics
 from events.contract import Envelope, Event
-from events.db import ConcurrencyConflict
+from events.db import ConcurrencyConflict, Conn
 from events.store import EventStore, Pending
 
 
@@ -18,13 +16,13 @@ def case_stream(case_id: UUID) -> str:
     return f"case-{case_id}"
 
 
-def load_events(store: EventStore, conn: psycopg.Connection, case_id: UUID) -> list[Event]:
+def load_events(store: EventStore, conn: Conn, case_id: UUID) -> list[Event]:
     return [d.event for d in store.load(conn, case_stream(case_id))]
 
 
 def decide_and_append(
     store: EventStore,
-    conn: psycopg.Connection,
+    conn: Conn,
     case_id: UUID,
     decide: Callable[[list[Event]], list[Event]],
     *,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from psycopg_pool import ConnectionPool
+from kafka import KafkaConsumer
 
 from events import kafka
 from events.consumer import Consumer, ConsumerRunner, run_threads
-from events.db import open_pool
+from events.db import Pool, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import Registry, build_registry
 from events.relay import OutboxRelay
@@ -25,10 +26,9 @@ from services.common.settings import ServiceSettings
 class Runtime:
     service: str
     settings: ServiceSettings
-    pool: ConnectionPool
+    pool: Pool
     store: EventStore
     registry: Registry
-    extras: dict[str, object] = field(default_factory=dict)
 
     def database_ok(self) -> bool:
         try:
@@ -52,6 +52,10 @@ def build_runtime(
     return Runtime(service, settings, pool, EventStore(schema, service, registry, clock), registry)
 
 
+def _kafka_consumer(bootstrap: str, client_id: str, group_id: str) -> KafkaConsumer:
+    return kafka.consumer(bootstrap, group_id, client_id)
+
+
 def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = runtime.settings
@@ -65,14 +69,14 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
         relay_obj = OutboxRelay(
             runtime.pool, settings.database_url, runtime.store.schema, runtime.service,
             lambda: kafka.producer(bootstrap, f"{runtime.service}-relay"),
+            ack_timeout=settings.relay_ack_timeout_s,
         )
         targets["relay"] = relay_obj.run
     for c in consumers:
         runner = ConsumerRunner(
             consumer=c, service=runtime.service, pool=runtime.pool, store=runtime.store,
             registry=runtime.registry,
-            make_kafka_consumer=lambda group, name=c.name: kafka.consumer(
-                bootstrap, group, f"{runtime.service}-{name}"),
+            make_kafka_consumer=functools.partial(_kafka_consumer, bootstrap, f"{runtime.service}-{c.name}"),
             make_producer=lambda: kafka.producer(bootstrap, f"{runtime.service}-dlq"),
         )
         targets[f"consumer-{c.name}"] = runner.run

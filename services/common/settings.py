@@ -21,6 +21,8 @@ class ServiceSettings(BaseSettings):
     tokens: Annotated[dict[str, str], NoDecode] = Field(validation_alias="CASE_LEDGER_TOKENS")
     data_dir: Path = Field(Path(".run/data"), validation_alias="CASE_LEDGER_DATA_DIR")
     db_pool_size: int = Field(8, ge=1, le=64, validation_alias="CASE_LEDGER_DB_POOL_SIZE")
+    # How long the relay waits for the broker's acks before it gives up on a batch and retries.
+    relay_ack_timeout_s: float = Field(30.0, gt=0, le=300, validation_alias="CASE_LEDGER_RELAY_ACK_TIMEOUT")
 
     @field_validator("tokens", mode="before")
     @classmethod

@@ -9,7 +9,15 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, FastAPI, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.codes import CentreId, RecordKind, ReferralReason, StageGroup, TravelReason, TreatmentType, TumourSite
+from events.codes import (
+    CentreId,
+    RecordKind,
+    ReferralReason,
+    StageGroup,
+    TravelReason,
+    TreatmentType,
+    TumourSite,
+)
 from events.contract import CaseOpened, CountryCode, LanguageCode, RecordsReceived, Sha256, TreatmentBooked
 from services.common.api import ExpectedVersion, RuntimeDep, event_time
 from services.common.auth import Principal, require

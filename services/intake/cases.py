@@ -6,11 +6,10 @@ from datetime import datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from events.contract import CaseOpened, Event, RecordsReceived, ReviewDelivered, TreatmentBooked
-from events.db import Queries, transaction
+from events.db import Conn, Queries, transaction
 from events.registry import Decoded
 from services.common.commands import decide_and_append, load_events
 from services.common.errors import NotFound, Rejected
@@ -65,19 +64,19 @@ def get_case(rt: Runtime, case_id: UUID) -> tuple[domain.Case, bool]:
         return case, _delivery(conn, case_id) is not None
 
 
-def _require_case(rt: Runtime, conn: psycopg.Connection, case_id: UUID) -> list[Event]:
+def _require_case(rt: Runtime, conn: Conn, case_id: UUID) -> list[Event]:
     events = load_events(rt.store, conn, case_id)
     if not events:
         raise NotFound(f"case {case_id} not found")
     return events
 
 
-def _delivery(conn: psycopg.Connection, case_id: UUID) -> ReviewDelivered | None:
+def _delivery(conn: Conn, case_id: UUID) -> ReviewDelivered | None:
     row = conn.execute(_Q["delivery"], {"case_id": case_id}).fetchone()
-    return ReviewDelivered.model_validate(row["payload"]) if row else None  # type: ignore[call-overload]
+    return ReviewDelivered.model_validate(row["payload"]) if row else None
 
 
-def on_review_delivered(conn: psycopg.Connection, decoded: Decoded) -> None:
+def on_review_delivered(conn: Conn, decoded: Decoded) -> None:
     env = decoded.envelope
     conn.execute(_Q["record_delivery"], {
         "case_id": env.case_id, "event_id": env.event_id, "occurred_at": env.occurred_at,

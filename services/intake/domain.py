@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID
@@ -37,7 +38,7 @@ REQUIRED_COUNTS: dict[RecordKind, int] = {
 }
 
 
-def missing_records(kinds: list[RecordKind], reasons: list[ReferralReason]) -> dict[RecordKind, int]:
+def missing_records(kinds: Sequence[RecordKind], reasons: Sequence[ReferralReason]) -> dict[RecordKind, int]:
     required = dict(REQUIRED_COUNTS)
     if ReferralReason.GENOMIC_GUIDED in reasons:
         required[RecordKind.GENOMIC_REPORT] = 1

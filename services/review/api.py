@@ -22,7 +22,7 @@ router = APIRouter(prefix="/cases", tags=["review"])
 
 def centre_of(principal: Annotated[Principal, Depends(require("centre"))]) -> CentreId:
     try:
-        return CentreId(principal.centre_id)
+        return CentreId(principal.centre_id or "")
     except ValueError:
         raise HTTPException(403, f"unknown centre {principal.centre_id}") from None
 

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import psycopg
-
 from events.codes import CentreId
 from events.consumer import Consumer
 from events.contract import CaseRouted, ReviewDelivered
-from events.db import Queries, transaction
+from events.db import Conn, Queries, transaction
 from events.registry import Decoded
 from services.common.commands import decide_and_append, load_events
 from services.common.errors import NotFound
@@ -22,18 +20,18 @@ from services.review import domain
 _Q = Queries(Path(__file__).with_name("queries.sql"), "review")
 
 
-def _assignment(conn: psycopg.Connection, case_id: UUID, centre: CentreId) -> dict[str, Any]:
+def _assignment(conn: Conn, case_id: UUID, centre: CentreId) -> dict[str, Any]:
     row = conn.execute(_Q["assignment"], {"case_id": case_id}).fetchone()
     # Another centre's case answers 404, not 403: a reviewer must not learn that it exists.
-    if row is None or row["centre_id"] != centre.value:  # type: ignore[call-overload]
+    if row is None or row["centre_id"] != centre.value:
         raise NotFound(f"case {case_id} not found")
-    return row  # type: ignore[return-value]
+    return row
 
 
 def list_cases(rt: Runtime, centre: CentreId) -> list[dict[str, Any]]:
     with rt.pool.connection() as conn:
         rows = conn.execute(_Q["centre_cases"], {"centre_id": centre.value}).fetchall()
-        return [{**r, "state": domain.fold(load_events(rt.store, conn, r["case_id"])).state}  # type: ignore[call-overload, dict-item]
+        return [{**r, "state": domain.fold(load_events(rt.store, conn, r["case_id"])).state}
                 for r in rows]
 
 
@@ -64,7 +62,7 @@ def deliver(rt: Runtime, case_id: UUID, centre: CentreId, delivery: ReviewDelive
 
 
 def assignments_consumer() -> Consumer:
-    def on_routed(conn: psycopg.Connection, decoded: Decoded) -> None:
+    def on_routed(conn: Conn, decoded: Decoded) -> None:
         routed = decoded.event
         assert isinstance(routed, CaseRouted)
         conn.execute(_Q["assign"], {"case_id": decoded.envelope.case_id, "centre_id": routed.centre_id.value,

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from uuid import UUID
 
-import psycopg
-
 from events.codes import CentreId, TumourSite
 from events.consumer import Consumer
 from events.contract import CaseOpened, CaseRouted, Event
-from events.db import Queries
+from events.db import Conn, Queries
 from events.registry import Decoded
 from services.common.commands import decide_and_append
 from services.common.runtime import Runtime
@@ -20,7 +18,7 @@ _Q = Queries(Path(__file__).with_name("queries.sql"), "routing")
 
 
 def router_consumer(rt: Runtime) -> Consumer:
-    def on_case_opened(conn: psycopg.Connection, decoded: Decoded) -> None:
+    def on_case_opened(conn: Conn, decoded: Decoded) -> None:
         opened = decoded.event
         assert isinstance(opened, CaseOpened)
         conn.execute(_Q["remember_case"], {
@@ -30,7 +28,7 @@ def router_consumer(rt: Runtime) -> Consumer:
             "opened_at": decoded.envelope.occurred_at,
         })
 
-    def on_records_completed(conn: psycopg.Connection, decoded: Decoded) -> None:
+    def on_records_completed(conn: Conn, decoded: Decoded) -> None:
         case_id = decoded.envelope.case_id
         facts = _facts(conn, case_id)
 
@@ -47,13 +45,13 @@ def router_consumer(rt: Runtime) -> Consumer:
     return Consumer("router", {"CaseOpened": on_case_opened, "RecordsCompleted": on_records_completed})
 
 
-def _facts(conn: psycopg.Connection, case_id: UUID) -> domain.CaseFacts:
+def _facts(conn: Conn, case_id: UUID) -> domain.CaseFacts:
     row = conn.execute(_Q["case_facts"], {"case_id": case_id}).fetchone()
     if row is None:
         # Same partition, so CaseOpened precedes this; absence means a broken history.
         raise LookupError(f"RecordsCompleted for unknown case {case_id}")
     return domain.CaseFacts(
-        tumour_site=TumourSite(row["tumour_site"]), rare_tumour=row["rare_tumour"],  # type: ignore[call-overload]
-        preferred_centre=CentreId(row["preferred_centre"]) if row["preferred_centre"] else None,  # type: ignore[call-overload]
+        tumour_site=TumourSite(row["tumour_site"]), rare_tumour=row["rare_tumour"],
+        preferred_centre=CentreId(row["preferred_centre"]) if row["preferred_centre"] else None,
     )
 

@@ -1,0 +1,154 @@
+"""Open a case, then add a record: our event store vs the `eventsourcing` library, same PostgreSQL.
+
+Both sides run in this process, single-threaded, one transaction per command, and load the
+case from the database before adding the record (no aggregate cache on either side). Each side
+writes to a schema of its own: ours is not intake's, so no relay or consumer of the stack wakes
+up and competes for the CPU while one side runs. Rounds alternate A B B A to spread drift.
+Ours does more per command than theirs: pydantic validation, an outbox row and a NOTIFY.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib.metadata import version
+from typing import Protocol
+from uuid import UUID, uuid4
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from psycopg.conninfo import conninfo_to_dict
+
+from bench import Figures
+from bench.pipeline import new_case_opened
+from events.codes import RecordKind
+from events.contract import Event, RecordsReceived
+from events.db import open_pool, transaction
+from events.migrations import EVENT_STORE_MIGRATIONS, migrate
+from events.registry import build_registry
+from events.store import EventStore, utc_now
+from services.common.commands import decide_and_append
+from services.common.errors import Rejected
+from services.intake import domain
+
+CASES = 1000
+WARMUP = 50
+ROUNDS = 4
+OUR_SCHEMA = "bench_ledger"
+THEIR_SCHEMA = "bench_eventsourcing"
+
+
+class Side(Protocol):
+    def case(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Ours:
+    def __init__(self, database_url: str) -> None:
+        self.pool = open_pool(database_url, max_size=1, name="bench-ours")
+        migrate(self.pool, OUR_SCHEMA, EVENT_STORE_MIGRATIONS)
+        self.store = EventStore(OUR_SCHEMA, "intake", build_registry())
+
+    def case(self) -> None:
+        case_id, opened = uuid4(), new_case_opened()
+
+        def open_decision(history: list[Event]) -> list[Event]:
+            if history:
+                raise Rejected("case already exists", "case_exists")
+            return [opened]
+
+        with transaction(self.pool) as conn:
+            decide_and_append(self.store, conn, case_id, open_decision, occurred_at=utc_now())
+        record = RecordsReceived(record_id=uuid4(), kind=RecordKind.PATHOLOGY_REPORT)
+        with transaction(self.pool) as conn:
+            decide_and_append(self.store, conn, case_id,
+                              lambda h: domain.receive_record(domain.fold(case_id, h), record),
+                              occurred_at=utc_now())
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class Case(Aggregate):
+    @event("Opened")
+    def __init__(self, patient_ref: str, tumour_site: str, stage_group: str, referral_reasons: list[str],
+                 patient_country: str, language: str) -> None:
+        self.patient_ref = patient_ref
+        self.tumour_site = tumour_site
+        self.stage_group = stage_group
+        self.referral_reasons = referral_reasons
+        self.patient_country = patient_country
+        self.language = language
+        self.records: list[tuple[str, str]] = []
+
+    @event("RecordAdded")
+    def add_record(self, record_id: str, kind: str) -> None:
+        self.records.append((record_id, kind))
+
+
+class CaseLedgerBench(Application[UUID]):
+    def open_case(self) -> UUID:
+        o = new_case_opened()
+        case = Case(o.patient_ref, o.tumour_site, o.stage_group, list(o.referral_reasons),
+                    o.patient_country, o.language)
+        self.save(case)
+        return case.id
+
+    def add_record(self, case_id: UUID, kind: str) -> None:
+        case: Case = self.repository.get(case_id)
+        case.add_record(str(uuid4()), kind)
+        self.save(case)
+
+
+class Theirs:
+    def __init__(self, database_url: str) -> None:
+        params = conninfo_to_dict(database_url)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{THEIR_SCHEMA}"')
+        self.app = CaseLedgerBench(env={
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
+            # A directory as host means libpq's unix socket, as in the embedded server's URL.
+            "POSTGRES_HOST": str(params.get("host", "localhost")),
+            "POSTGRES_PORT": str(params.get("port", "5432")),
+            "POSTGRES_USER": str(params.get("user", "postgres")),
+            "POSTGRES_PASSWORD": str(params.get("password", "")),
+            "POSTGRES_SCHEMA": THEIR_SCHEMA,
+            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_MAX_OVERFLOW": "0",
+        })
+
+    def case(self) -> None:
+        self.app.add_record(self.app.open_case(), RecordKind.PATHOLOGY_REPORT.value)
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def _timed(side: Side, cases: int) -> float:
+    start = time.perf_counter()
+    for _ in range(cases):
+        side.case()
+    return time.perf_counter() - start
+
+
+def run(database_url: str, cases: int = CASES) -> Figures:
+    ours, theirs = Ours(database_url), Theirs(database_url)
+    elapsed = {"ours": 0.0, "theirs": 0.0}
+    try:
+        _timed(ours, WARMUP)
+        _timed(theirs, WARMUP)
+        per_round = cases // ROUNDS
+        for i in range(ROUNDS):
+            order = ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours")
+            for name in order:
+                elapsed[name] += _timed(ours if name == "ours" else theirs, per_round)
+    finally:
+        ours.close()
+        theirs.close()
+    ops = 2 * per_round * ROUNDS  # an open and an add-record per case
+    ours_rate, theirs_rate = ops / elapsed["ours"], ops / elapsed["theirs"]
+    return [("cases per side", per_round * ROUNDS, ""),
+            ("ours (event store)", ours_rate, "ops/s"),
+            (f"theirs (eventsourcing {version('eventsourcing')})", theirs_rate, "ops/s"),
+            ("ratio ours/theirs", ours_rate / theirs_rate, "x")]

@@ -1,0 +1,139 @@
+"""The integration suite runs against a real embedded stack of its own (ports 180xx, broker 19292)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from infra.stack import ROOT, SERVICES, Stack
+
+T = TypeVar("T")
+RUN_DIR = ROOT / ".run" / "test"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    s = Stack(RUN_DIR, port_base=int(os.environ.get("TEST_PORT_BASE", 18000)),
+              broker_port=int(os.environ.get("TEST_BROKER_PORT", 19292)))
+    s.down()
+    # Short enough that pausing the broker makes the relay fail a batch and retry it.
+    os.environ.setdefault("CASE_LEDGER_RELAY_ACK_TIMEOUT", "4")
+    if not os.environ.get("DATABASE_URL"):
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
+    s.up()
+    try:
+        yield s
+    finally:
+        s.down()
+
+
+@pytest.fixture(scope="session")
+def env(stack: Stack) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in (RUN_DIR / "stack.env").read_text().splitlines() if line)
+
+
+@pytest.fixture(scope="session")
+def tokens(stack: Stack) -> dict[str, str]:
+    return stack.tokens()
+
+
+class Api:
+    def __init__(self, stack: Stack, tokens: dict[str, str]) -> None:
+        self.stack = stack
+        self.tokens = tokens
+        self._clients = {s: httpx.Client(base_url=stack.url(s), timeout=30) for s in SERVICES}
+
+    def call(self, service: str, method: str, path: str, token: str | None = "COORDINATOR_TOKEN",
+             **kw: Any) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {self.tokens[token]}"
+        return self._clients[service].request(method, path, headers=headers, **kw)
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            c.close()
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack, tokens: dict[str, str]) -> Iterator[Api]:
+    client = Api(stack, tokens)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def db_url(env: dict[str, str]) -> str:
+    return env["DATABASE_URL"]
+
+
+@pytest.fixture()
+def db(db_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+NEW_CASE = {"tumour_site": "breast", "stage_group": "II", "referral_reasons": ["stage_borderline"],
+            "patient_country": "GB", "language": "en"}
+FULL_SET = ["pathology_report", "pathology_slides", "imaging", "treatment_history",
+            "oncologist_letter", "oncologist_letter"]
+
+
+def open_case(api: Api, **overrides: Any) -> UUID:
+    r = api.call("intake", "POST", "/cases", json={**NEW_CASE, **overrides})
+    assert r.status_code == 201, r.text
+    return UUID(r.json()["case_id"])
+
+
+def store_event_counts(conn: psycopg.Connection[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Events per (producer, type) across every service's event store: the durable truth."""
+    counts: dict[tuple[str, str], int] = {}
+    for schema in ("intake", "routing", "review", "billing"):
+        for row in conn.execute(f"SELECT event_type, count(*) AS n FROM {schema}.events GROUP BY event_type"):
+            counts[(schema, row["event_type"])] = row["n"]
+    return counts
+
+
+def projected_counts(conn: psycopg.Connection[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    rows = conn.execute("SELECT producer, event_type, sum(events)::int AS n FROM analytics.event_counts "
+                        "WHERE producer <> 'test' GROUP BY producer, event_type").fetchall()
+    return {(r["producer"], r["event_type"]): r["n"] for r in rows}
+
+
+def wait_until_projected(conn: psycopg.Connection[dict[str, Any]], timeout: float = 60.0) -> None:
+    """Waits until the analytics projection has counted exactly what the stores hold."""
+    last: dict[str, Any] = {}
+
+    def settled() -> bool:
+        last["stores"], last["projected"] = store_event_counts(conn), projected_counts(conn)
+        return last["stores"] == last["projected"]
+
+    try:
+        wait_for(settled, timeout, "the projection to match the event stores")
+    except AssertionError:
+        raise AssertionError(f"stores {last['stores']} != projected {last['projected']}") from None
+
+
+def log_path(stack: Stack, name: str) -> Path:
+    return stack.logs / f"{name}.log"
