@@ -22,6 +22,39 @@ class TumourSite(StrEnum):
     OTHER = "other"
 
 
+class Histology(StrEnum):
+    ADENOCARCINOMA = "adenocarcinoma"
+    SQUAMOUS_CELL_CARCINOMA = "squamous_cell_carcinoma"
+    SMALL_CELL_CARCINOMA = "small_cell_carcinoma"
+    DUCTAL_CARCINOMA = "ductal_carcinoma"
+    LOBULAR_CARCINOMA = "lobular_carcinoma"
+    HEPATOCELLULAR_CARCINOMA = "hepatocellular_carcinoma"
+    UROTHELIAL_CARCINOMA = "urothelial_carcinoma"
+    GLIOMA = "glioma"
+    LYMPHOMA = "lymphoma"
+    # Rare histologies: the seed's "rare tumours" (sarcoma, NET, rare head-and-neck histology).
+    SOFT_TISSUE_SARCOMA = "soft_tissue_sarcoma"
+    BONE_SARCOMA = "bone_sarcoma"
+    GIST = "gist"
+    NEUROENDOCRINE_TUMOUR = "neuroendocrine_tumour"
+    ADENOID_CYSTIC_CARCINOMA = "adenoid_cystic_carcinoma"
+    MUCOEPIDERMOID_CARCINOMA = "mucoepidermoid_carcinoma"
+    OLFACTORY_NEUROBLASTOMA = "olfactory_neuroblastoma"
+    MUCOSAL_MELANOMA = "mucosal_melanoma"
+    OTHER = "other"
+
+
+RARE_HISTOLOGIES: frozenset[Histology] = frozenset({
+    Histology.SOFT_TISSUE_SARCOMA, Histology.BONE_SARCOMA, Histology.GIST, Histology.NEUROENDOCRINE_TUMOUR,
+    Histology.ADENOID_CYSTIC_CARCINOMA, Histology.MUCOEPIDERMOID_CARCINOMA, Histology.OLFACTORY_NEUROBLASTOMA,
+    Histology.MUCOSAL_MELANOMA,
+})
+
+
+def is_rare(site: TumourSite, histology: Histology) -> bool:
+    return histology in RARE_HISTOLOGIES or site in (TumourSite.SARCOMA, TumourSite.NEUROENDOCRINE)
+
+
 class StageGroup(StrEnum):
     STAGE_0 = "0"
     STAGE_I = "I"
@@ -55,6 +88,32 @@ class RecordKind(StrEnum):
     GENOMIC_REPORT = "genomic_report"
     TREATMENT_HISTORY = "treatment_history"
     ONCOLOGIST_LETTER = "oncologist_letter"
+
+
+class ConsentKind(StrEnum):
+    # PIPL: processing sensitive (health) data and transferring it abroad are separate consents.
+    HEALTH_DATA_PROCESSING = "health_data_processing"
+    TRANSFER_ABROAD = "transfer_abroad"
+
+
+class ClosureReason(StrEnum):
+    RETURNED_HOME_REFINED_PLAN = "returned_home_refined_plan"
+
+
+class CancellationReason(StrEnum):
+    PATIENT_REQUEST = "patient_request"
+    FINANCIAL = "financial"
+    TREATED_ELSEWHERE = "treated_elsewhere"
+    CLINICAL_DETERIORATION = "clinical_deterioration"
+    PATIENT_DECEASED = "patient_deceased"
+    OTHER = "other"
+
+
+class WithdrawalReason(StrEnum):
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    PATIENT_REQUEST = "patient_request"
+    CHANGED_PROVIDER = "changed_provider"
+    OTHER = "other"
 
 
 class OutcomeChange(StrEnum):

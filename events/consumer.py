@@ -29,6 +29,8 @@ from events.store import EventStore
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Conn, Decoded], None]
+DLQ_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version", "no_upcaster",
+               "invalid_payload", "handler_failed")
 
 
 class Consumer:
@@ -63,6 +65,12 @@ class ConsumerRunner:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self._dlq: KafkaProducer | None = None
+        # Series exist from the start, so dashboards and alerts see 0 rather than no data.
+        for outcome in ("applied", "duplicate", "ignored"):
+            metrics.EVENTS_CONSUMED.labels(service, consumer.name, outcome).inc(0)
+        for reason in DLQ_REASONS:
+            metrics.DLQ_MESSAGES.labels(service, consumer.name, reason).inc(0)
+        metrics.CONSUMER_LAG.labels(service, consumer.name).set(0)
 
     @property
     def group_id(self) -> str:

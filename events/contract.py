@@ -14,7 +14,11 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from events.codes import (
+    CancellationReason,
     CentreId,
+    ClosureReason,
+    ConsentKind,
+    Histology,
     OutcomeChange,
     Pathway,
     RecordKind,
@@ -23,6 +27,7 @@ from events.codes import (
     TravelReason,
     TreatmentType,
     TumourSite,
+    WithdrawalReason,
 )
 
 TOPIC = "case-ledger"
@@ -69,6 +74,7 @@ class CaseOpened(Event):
 
     patient_ref: PatientRef
     tumour_site: TumourSite
+    histology: Histology = Histology.OTHER
     rare_tumour: bool
     stage_group: StageGroup
     referral_reasons: list[ReferralReason] = Field(min_length=1)
@@ -76,6 +82,27 @@ class CaseOpened(Event):
     language: LanguageCode
     preferred_centre: CentreId | None = None
     wants_video: bool = False
+
+
+class QuestionRecorded(Event):
+    """The patient's question was recorded (encrypted at intake); the text never travels."""
+
+    event_type = "QuestionRecorded"
+
+
+class ConsentGiven(Event):
+    event_type = "ConsentGiven"
+
+    consent: ConsentKind
+    text_version: Code
+    # For transfer abroad: the centres the patient agreed to send data to (PIPL names the recipient).
+    centre_ids: list[CentreId] = Field(default_factory=list)
+
+
+class ConsentWithdrawn(Event):
+    event_type = "ConsentWithdrawn"
+
+    consent: ConsentKind
 
 
 class RecordsReceived(Event):
@@ -98,12 +125,81 @@ class RecordsCompleted(Event):
     record_count: int = Field(ge=1)
 
 
+class GlassSlidesShipped(Event):
+    event_type = "GlassSlidesShipped"
+
+    shipment_id: UUID
+    slide_count: int = Field(ge=1, le=500)
+
+
+class GlassSlidesReceived(Event):
+    event_type = "GlassSlidesReceived"
+
+    shipment_id: UUID
+
+
+class RecordsRequested(Event):
+    event_type = "RecordsRequested"
+
+    request_id: UUID
+    missing: list[RecordKind | Literal["question"]] = Field(min_length=1)
+
+
+class RecordsReminderSent(Event):
+    event_type = "RecordsReminderSent"
+
+    request_id: UUID
+    reminder_number: int = Field(ge=1)
+
+
+class CaseExpired(Event):
+    """No activity for the dormancy period while records were still missing."""
+
+    event_type = "CaseExpired"
+
+    dormant_days: int = Field(ge=1)
+
+
+class CaseClosed(Event):
+    event_type = "CaseClosed"
+
+    reason: ClosureReason
+
+
+class CaseCancelled(Event):
+    event_type = "CaseCancelled"
+
+    reason: CancellationReason
+
+
+class CaseWithdrawn(Event):
+    event_type = "CaseWithdrawn"
+
+    reason: WithdrawalReason
+
+
+class PatientDataErased(Event):
+    """The patient's key was destroyed: identity, question and records are unreadable from now on."""
+
+    event_type = "PatientDataErased"
+
+    patient_ref: PatientRef
+
+
 class CaseRouted(Event):
     event_type = "CaseRouted"
 
     centre_id: CentreId
     reason_codes: list[Code] = Field(min_length=1)
     attempt: int = Field(ge=1)
+
+
+class CaseRoutingBlocked(Event):
+    """No centre can take the case as it stands; a coordinator must act."""
+
+    event_type = "CaseRoutingBlocked"
+
+    reason_codes: list[Code] = Field(min_length=1)
 
 
 class ReviewAccepted(Event):
@@ -159,9 +255,22 @@ class FeeCreditApplied(Event):
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     CaseOpened,
+    QuestionRecorded,
+    ConsentGiven,
+    ConsentWithdrawn,
     RecordsReceived,
     RecordsCompleted,
+    GlassSlidesShipped,
+    GlassSlidesReceived,
+    RecordsRequested,
+    RecordsReminderSent,
+    CaseExpired,
+    CaseClosed,
+    CaseCancelled,
+    CaseWithdrawn,
+    PatientDataErased,
     CaseRouted,
+    CaseRoutingBlocked,
     ReviewAccepted,
     ReviewDelivered,
     TreatmentBooked,

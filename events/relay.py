@@ -50,6 +50,8 @@ class OutboxRelay:
         self.ack_timeout = ack_timeout
         self._q = Queries(_SQL, schema)
         self._producer: KafkaProducer | None = None
+        metrics.RELAY_FAILURES.labels(service).inc(0)
+        metrics.EVENTS_PUBLISHED.labels(service).inc(0)
 
     def run(self, stop: threading.Event) -> None:
         backoff = 0.2

@@ -133,6 +133,17 @@ class Stack:
                       if line and not line.startswith("#"))
         return values
 
+    def secrets(self) -> dict[str, str]:
+        """Development secrets, generated once per run directory and never committed."""
+        path = self.run_dir / "secrets.env"
+        if not path.exists():
+            import base64
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"INTAKE_MASTER_KEY={base64.b64encode(secrets.token_bytes(32)).decode()}\n")
+            path.chmod(0o600)
+        return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and "=" in line)
+
     def token_roles(self) -> str:
         pairs = []
         for var, token in self.tokens().items():
@@ -146,6 +157,7 @@ class Stack:
         prom = self.run_dir / "prom" / service
         prom.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
+        env.update(self.secrets())
         env.update({
             "DATABASE_URL": db_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "CASE_LEDGER_TOKENS": self.token_roles(), "PROMETHEUS_MULTIPROC_DIR": str(prom),

@@ -11,7 +11,7 @@ from events.contract import CaseOpened, Event, PaymentCaptured
 from events.db import Conn, transaction
 from events.registry import Decoded
 from services.billing import domain
-from services.common.commands import decide_and_append, load_events
+from services.common.commands import decide_and_append, events_of, load_events
 from services.common.errors import NotFound
 from services.common.runtime import Runtime
 
@@ -20,7 +20,7 @@ def billing_consumer(rt: Runtime) -> Consumer:
     def react(decide: Callable[[domain.Account, Decoded], list[Event]]) -> Handler:
         def handler(conn: Conn, decoded: Decoded) -> None:
             env = decoded.envelope
-            decide_and_append(rt.store, conn, env.case_id, lambda h: decide(domain.fold(h), decoded),
+            decide_and_append(rt.store, conn, env.case_id, lambda h: decide(domain.fold(events_of(h)), decoded),
                               occurred_at=env.occurred_at, correlation_id=env.correlation_id,
                               causation_id=env.event_id)
         return handler
@@ -40,7 +40,7 @@ def capture_payment(rt: Runtime, case_id: UUID, payment: PaymentCaptured, occurr
         if not load_events(rt.store, conn, case_id):
             raise NotFound(f"no billing account for case {case_id}")
         version, _ = decide_and_append(rt.store, conn, case_id,
-                                       lambda h: domain.capture(domain.fold(h), payment),
+                                       lambda h: domain.capture(domain.fold(events_of(h)), payment),
                                        occurred_at=occurred_at)
     return version
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from events import metrics
 from events.contract import Envelope, Event
 from events.db import ConcurrencyConflict, Conn
+from events.registry import Decoded
 from events.store import EventStore, Pending
 
 
@@ -20,11 +21,20 @@ def load_events(store: EventStore, conn: Conn, case_id: UUID) -> list[Event]:
     return [d.event for d in store.load(conn, case_stream(case_id))]
 
 
+def timed(history: list[Decoded]) -> list[tuple[Event, datetime]]:
+    """The history as (event, business time) pairs, for deciders that measure time."""
+    return [(d.event, d.envelope.occurred_at) for d in history]
+
+
+def events_of(history: list[Decoded]) -> list[Event]:
+    return [d.event for d in history]
+
+
 def decide_and_append(
     store: EventStore,
     conn: Conn,
     case_id: UUID,
-    decide: Callable[[list[Event]], list[Event]],
+    decide: Callable[[list[Decoded]], list[Event] | list[tuple[Event, datetime]]],
     *,
     occurred_at: datetime,
     expected_version: int | None = None,
@@ -40,10 +50,11 @@ def decide_and_append(
     current = len(decoded)
     if expected_version is not None and expected_version != current:
         raise ConcurrencyConflict(case_stream(case_id), expected_version, current)
-    new = decide([d.event for d in decoded])
+    # A decider returns events (all at `occurred_at`) or (event, business time) pairs.
+    pending = [Pending(*e) if isinstance(e, tuple) else Pending(e, occurred_at) for e in decide(decoded)]
     envelopes = store.append(
         conn, stream_id=case_stream(case_id), case_id=case_id, expected_version=current,
-        events=[Pending(e, occurred_at) for e in new],
+        events=pending,
         correlation_id=correlation_id, causation_id=causation_id,
     )
     for env in envelopes:

@@ -6,7 +6,7 @@ import functools
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +56,8 @@ def _kafka_consumer(bootstrap: str, client_id: str, group_id: str) -> KafkaConsu
     return kafka.consumer(bootstrap, group_id, client_id)
 
 
-def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool = True) -> None:
+def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool = True,
+               extra: Mapping[str, Callable[[threading.Event], None]] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = runtime.settings
     bootstrap = settings.kafka_bootstrap_servers
@@ -64,7 +65,7 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     kafka.ensure_topics(bootstrap)
-    targets = {}
+    targets: dict[str, Callable[[threading.Event], None]] = {}
     if relay:
         relay_obj = OutboxRelay(
             runtime.pool, settings.database_url, runtime.store.schema, runtime.service,
@@ -80,6 +81,7 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
             make_producer=lambda: kafka.producer(bootstrap, f"{runtime.service}-dlq"),
         )
         targets[f"consumer-{c.name}"] = runner.run
+    targets.update(extra or {})
     try:
         run_threads(targets, stop)
     finally:

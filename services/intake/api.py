@@ -1,59 +1,119 @@
-"""Intake's HTTP API: coordinators open cases, register records and book treatment."""
+"""Intake's HTTP API: coordinators open cases, collect records and consent, record the decision."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, FastAPI, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from events.codes import (
+    CancellationReason,
     CentreId,
+    ClosureReason,
+    ConsentKind,
+    Histology,
     RecordKind,
     ReferralReason,
     StageGroup,
     TravelReason,
     TreatmentType,
     TumourSite,
+    WithdrawalReason,
+    is_rare,
 )
-from events.contract import CaseOpened, CountryCode, LanguageCode, RecordsReceived, Sha256, TreatmentBooked
-from services.common.api import ExpectedVersion, RuntimeDep, event_time
+from events.contract import (
+    CaseCancelled,
+    CaseClosed,
+    CaseOpened,
+    CaseWithdrawn,
+    Code,
+    ConsentGiven,
+    CountryCode,
+    GlassSlidesShipped,
+    LanguageCode,
+    PatientRef,
+    RecordsReceived,
+    TreatmentBooked,
+)
+from events.db import Conn
+from services.common.api import ExpectedVersion, event_time
 from services.common.auth import Principal, require
+from services.common.errors import InvalidInput
 from services.common.http import create_service_app
+from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
 from services.intake import cases
 from services.intake.bootstrap import SERVICE, bootstrap
+from services.intake.dicom import read_dicom
+from services.intake.settings import IntakeSettings
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
-router = APIRouter(prefix="/cases", tags=["cases"])
+Admin = Annotated[Principal, Depends(require("admin"))]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+router = APIRouter(tags=["cases"])
+
+
+def get_intake(request: Request) -> cases.Intake:
+    return request.app.state.runtime
+
+
+IntakeDep = Annotated[cases.Intake, Depends(get_intake)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=4000)]
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    occurred_at: datetime | None = None
+
+
+class Identity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Text
+    date_of_birth: date
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
+    passport_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{5,20}$")] | None = None
 
 
 class OpenCase(_Body):
+    patient: Identity | None = None
+    patient_ref: PatientRef | None = Field(None, description="an existing patient's ref instead of `patient`")
+    question: Question | None = Field(None, description="the patient's one specific question (stored encrypted)")
     tumour_site: TumourSite
-    rare_tumour: bool = False
+    histology: Histology = Histology.OTHER
+    rare_tumour: bool = Field(False, description="flag a rare tumour the histology code does not capture")
     stage_group: StageGroup
     referral_reasons: list[ReferralReason] = Field(min_length=1)
     patient_country: CountryCode
     language: LanguageCode
     preferred_centre: CentreId | None = None
     wants_video: bool = False
-    occurred_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_patient(self) -> OpenCase:
+        if (self.patient is None) == (self.patient_ref is None):
+            raise ValueError("give either `patient` (a new patient) or `patient_ref` (an existing one)")
+        return self
 
 
-class AddRecord(_Body):
-    kind: RecordKind
-    record_id: UUID | None = None
-    sha256: Sha256 | None = None
-    size_bytes: int | None = Field(default=None, ge=0)
-    modality: Literal["CT", "MR", "PT"] | None = None
-    study_date: date | None = None
-    slide_format: Literal["digital", "glass"] | None = None
-    occurred_at: datetime | None = None
+class SetQuestion(_Body):
+    question: Question
+
+
+class ShipSlides(_Body):
+    shipment_id: UUID | None = None
+    slide_count: int = Field(ge=1, le=500)
+
+
+class GiveConsent(_Body):
+    consent: ConsentKind
+    text_version: Code
+    centre_ids: list[CentreId] = Field(default_factory=list)
 
 
 class BookTreatment(_Body):
@@ -61,68 +121,203 @@ class BookTreatment(_Body):
     treatment_type: TreatmentType
     travel_reason: TravelReason
     estimated_cost_cents: int = Field(ge=0)
-    occurred_at: datetime | None = None
 
 
-class CaseView(BaseModel):
-    case_id: UUID
-    version: int
-    status: str
-    tumour_site: TumourSite | None
-    referral_reasons: list[ReferralReason]
-    records: list[dict[str, object]]
-    checklist_complete: bool
-    missing_records: dict[str, int]
+class Close(_Body):
+    reason: ClosureReason = ClosureReason.RETURNED_HOME_REFINED_PLAN
 
 
-def _view(case_id: UUID, rt: RuntimeDep) -> CaseView:
-    case, delivered = cases.get_case(rt, case_id)
-    return CaseView(
-        case_id=case_id, version=case.version, status=case.status(delivered),
-        tumour_site=case.opened.tumour_site if case.opened else None,
-        referral_reasons=case.reasons,
-        records=[r.model_dump(mode="json", exclude_none=True) for r in case.records],
-        checklist_complete=case.completed,
-        missing_records={k.value: n for k, n in case.missing().items()},
-    )
+class Cancel(_Body):
+    reason: CancellationReason
 
 
-@router.post("", status_code=201, response_model=CaseView)
-def open_case(body: OpenCase, rt: RuntimeDep, _: Coordinator, response: Response) -> CaseView:
-    opened = CaseOpened(patient_ref=cases.new_patient_ref(),
-                        **body.model_dump(exclude={"occurred_at"}))
-    case_id, version = cases.open_case(rt, opened, event_time(body.occurred_at, rt))
-    response.headers["ETag"] = str(version)
-    response.headers["Location"] = f"/cases/{case_id}"
-    return _view(case_id, rt)
+class Withdraw(_Body):
+    reason: WithdrawalReason
 
 
-@router.post("/{case_id}/records", status_code=201, response_model=CaseView)
-def add_record(case_id: UUID, body: AddRecord, rt: RuntimeDep, _: Coordinator, expected: ExpectedVersion,
-               response: Response) -> CaseView:
-    record = RecordsReceived(record_id=body.record_id or uuid4(),
-                             **body.model_dump(exclude={"occurred_at", "record_id"}))
-    version = cases.add_record(rt, case_id, record, event_time(body.occurred_at, rt), expected)
-    response.headers["ETag"] = str(version)
-    return _view(case_id, rt)
+class Empty(_Body):
+    pass
 
 
-@router.post("/{case_id}/treatment-booking", status_code=201, response_model=CaseView)
-def book_treatment(case_id: UUID, body: BookTreatment, rt: RuntimeDep, _: Coordinator,
-                   expected: ExpectedVersion, response: Response) -> CaseView:
+class RunTimers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    now: datetime
+
+
+def _case_outcome(ix: cases.Intake, conn: Conn, case_id: UUID, version: int, status: int = 200) -> Outcome:
+    body = cases.view(ix, conn, case_id)
+    return Outcome(status, body, {"ETag": str(version), "Location": f"/cases/{case_id}"})
+
+
+def _case_command(ix: cases.Intake, principal: Principal, key: str | None, request: Request, body: Any,
+                  act: Any) -> JSONResponse:
+    """Runs `act(conn) -> version` under the idempotency key and answers with the case view."""
+    case_id = request.path_params["case_id"]
+
+    def command(conn: Conn) -> Outcome:
+        return _case_outcome(ix, conn, case_id, act(conn))
+
+    return run_command(ix, key=key, principal=principal.role, command=command,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
+
+
+@router.post("/cases", status_code=201)
+def open_case(body: OpenCase, ix: IntakeDep, who: Coordinator, key: IdempotencyKey, request: Request) -> JSONResponse:
+    at = event_time(body.occurred_at, ix)
+
+    def command(conn: Conn) -> Outcome:
+        opened = CaseOpened(
+            patient_ref=body.patient_ref or cases.new_patient_ref(), tumour_site=body.tumour_site,
+            histology=body.histology, rare_tumour=body.rare_tumour or is_rare(body.tumour_site, body.histology),
+            stage_group=body.stage_group, referral_reasons=body.referral_reasons,
+            patient_country=body.patient_country, language=body.language,
+            preferred_centre=body.preferred_centre, wants_video=body.wants_video)
+        identity = body.patient.model_dump(mode="json") if body.patient else None
+        case_id = cases.open_case(ix, conn, opened, identity, body.question, at)
+        return _case_outcome(ix, conn, case_id, ix.store.version(conn, f"case-{case_id}"), 201)
+
+    return run_command(ix, key=key, principal=who.role, command=command,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
+
+
+@router.get("/cases/{case_id}")
+def get_case(case_id: UUID, ix: IntakeDep, _: Coordinator) -> JSONResponse:
+    with ix.pool.connection() as conn:
+        body = cases.view(ix, conn, case_id)
+    return JSONResponse(jsonable_encoder(body), headers={"ETag": str(body["version"])})
+
+
+@router.get("/cases/{case_id}/patient", description="Identity and question, decrypted; 409 once erased.")
+def get_patient(case_id: UUID, ix: IntakeDep, _: Coordinator) -> dict[str, Any]:
+    with ix.pool.connection() as conn:
+        return cases.patient_details(ix, conn, case_id)
+
+
+@router.put("/cases/{case_id}/question")
+def set_question(case_id: UUID, body: SetQuestion, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+                 expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _case_command(ix, who, key, request, body, lambda conn: cases.record_question(
+        ix, conn, case_id, body.question, event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/cases/{case_id}/records", status_code=201)
+def add_record(
+    case_id: UUID, ix: IntakeDep, who: Coordinator, key: IdempotencyKey, expected: ExpectedVersion,
+    request: Request,
+    kind: Annotated[RecordKind, Form()],
+    file: Annotated[UploadFile, File(description="the record; imaging must be DICOM (CT, MR or PT)")],
+    occurred_at: Annotated[datetime | None, Form()] = None,
+) -> JSONResponse:
+    settings: IntakeSettings = ix.settings  # type: ignore[assignment]
+    limit = settings.max_dicom_bytes if kind is RecordKind.IMAGING else settings.max_record_bytes
+    content = file.file.read(limit + 1)
+    if len(content) > limit:
+        raise InvalidInput("file", f"larger than the {limit} bytes allowed for {kind.value}")
+    if not content:
+        raise InvalidInput("file", "is empty")
+    digest = cases.sha256_hex(content)
+    facts = read_dicom(content) if kind is RecordKind.IMAGING else None
+    record = RecordsReceived(
+        record_id=uuid4(), kind=kind, sha256=digest, size_bytes=len(content),
+        modality=facts.modality if facts else None, study_date=facts.study_date if facts else None,
+        slide_format="digital" if kind is RecordKind.PATHOLOGY_SLIDES else None)
+    at = event_time(occurred_at, ix)
+
+    def act(conn: Conn) -> int:
+        return cases.add_record(ix, conn, case_id, record, content, at, expected)
+
+    outcome = _case_command(ix, who, key, request, {"kind": kind, "sha256": digest, "at": occurred_at}, act)
+    outcome.status_code = 201 if outcome.status_code == 200 else outcome.status_code
+    return outcome
+
+
+@router.post("/cases/{case_id}/slide-shipments", status_code=201)
+def ship_slides(case_id: UUID, body: ShipSlides, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+                expected: ExpectedVersion, request: Request) -> JSONResponse:
+    shipped = GlassSlidesShipped(shipment_id=body.shipment_id or uuid4(), slide_count=body.slide_count)
+    return _case_command(ix, who, key, request, body, lambda conn: cases.ship_slides(
+        ix, conn, case_id, shipped, event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/cases/{case_id}/slide-shipments/{shipment_id}/receipt")
+def receive_slides(case_id: UUID, shipment_id: UUID, body: Empty, ix: IntakeDep, who: Coordinator,
+                   key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _case_command(ix, who, key, request, body, lambda conn: cases.receive_slides(
+        ix, conn, case_id, shipment_id, event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/cases/{case_id}/consents")
+def give_consent(case_id: UUID, body: GiveConsent, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+                 expected: ExpectedVersion, request: Request) -> JSONResponse:
+    consent = ConsentGiven(consent=body.consent, text_version=body.text_version, centre_ids=body.centre_ids)
+    return _case_command(ix, who, key, request, body, lambda conn: cases.give_consent(
+        ix, conn, case_id, consent, event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/cases/{case_id}/consents/{consent}/withdrawal")
+def withdraw_consent(case_id: UUID, consent: ConsentKind, body: Empty, ix: IntakeDep, who: Coordinator,
+                     key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _case_command(ix, who, key, request, body, lambda conn: cases.withdraw_consent(
+        ix, conn, case_id, consent, event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/cases/{case_id}/records-requests")
+def request_records(case_id: UUID, body: Empty, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+                    expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _case_command(ix, who, key, request, body, lambda conn: cases.request_records(
+        ix, conn, case_id, event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/cases/{case_id}/treatment-booking", status_code=201)
+def book_treatment(case_id: UUID, body: BookTreatment, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+                   expected: ExpectedVersion, request: Request) -> JSONResponse:
     booking = TreatmentBooked(**body.model_dump(exclude={"occurred_at"}))
-    version = cases.book_treatment(rt, case_id, booking, event_time(body.occurred_at, rt), expected)
-    response.headers["ETag"] = str(version)
-    return _view(case_id, rt)
+    response = _case_command(ix, who, key, request, body, lambda conn: cases.book_treatment(
+        ix, conn, case_id, booking, event_time(body.occurred_at, ix), expected))
+    response.status_code = 201 if response.status_code == 200 else response.status_code
+    return response
 
 
-@router.get("/{case_id}", response_model=CaseView)
-def get_case(case_id: UUID, rt: RuntimeDep, _: Coordinator, response: Response) -> CaseView:
-    view = _view(case_id, rt)
-    response.headers["ETag"] = str(view.version)
-    return view
+@router.post("/cases/{case_id}/closure")
+def close_case(case_id: UUID, body: Close, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+               expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _case_command(ix, who, key, request, body, lambda conn: cases.close_returned_home(
+        ix, conn, case_id, CaseClosed(reason=body.reason), event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/cases/{case_id}/cancellation")
+def cancel_case(case_id: UUID, body: Cancel, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+                expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _case_command(ix, who, key, request, body, lambda conn: cases.cancel(
+        ix, conn, case_id, CaseCancelled(reason=body.reason), event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/cases/{case_id}/withdrawal")
+def withdraw_case(case_id: UUID, body: Withdraw, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+                  expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _case_command(ix, who, key, request, body, lambda conn: cases.withdraw(
+        ix, conn, case_id, CaseWithdrawn(reason=body.reason), event_time(body.occurred_at, ix), expected))
+
+
+@router.post("/patients/{patient_ref}/erasure", tags=["patients"])
+def erase_patient(patient_ref: PatientRef, body: Empty, ix: IntakeDep, who: Admin, key: IdempotencyKey,
+                  request: Request) -> JSONResponse:
+    at = event_time(body.occurred_at, ix)
+
+    def command(conn: Conn) -> Outcome:
+        erased = cases.erase_patient(ix, conn, patient_ref, at)
+        return Outcome(200, {"patient_ref": patient_ref, "erased_cases": erased})
+
+    return run_command(ix, key=key, principal=who.role, command=command,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
+
+
+@router.post("/admin/timers", tags=["admin"],
+             description="Runs reminders and expiry as of `now` (event time), e.g. for a simulated clock.")
+def run_timers(body: RunTimers, ix: IntakeDep, _: Admin) -> dict[str, int]:
+    return {"appended": cases.run_timers(ix, event_time(body.now, ix))}
 
 
 def create_app() -> FastAPI:
     return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router],
-                              description="Cases, their records and the patient's decision.")
+                              description="Cases, their records and consent, and the patient's decision.")

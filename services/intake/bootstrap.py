@@ -1,18 +1,25 @@
-"""Intake's composition root: settings, database, event store, consumers."""
+"""Intake's composition root: settings, database, event store, vault, record storage."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from events.store import Clock, utc_now
-from services.common.runtime import Runtime, build_runtime
+from services.common.runtime import build_runtime
+from services.intake.cases import Intake
 from services.intake.settings import IntakeSettings
+from services.intake.vault import Vault
 
 SERVICE = "intake"
 SCHEMA = "intake"
 HERE = Path(__file__).parent
 
 
-def bootstrap(settings: IntakeSettings | None = None, clock: Clock = utc_now) -> Runtime:
-    return build_runtime(SERVICE, SCHEMA, settings or IntakeSettings(),
-                         [HERE / "migrations"], clock)
+def bootstrap(settings: IntakeSettings | None = None, clock: Clock = utc_now) -> Intake:
+    settings = settings or IntakeSettings()
+    rt = build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock)
+    records_dir = settings.data_dir / "records"
+    records_dir.mkdir(parents=True, exist_ok=True)
+    shared = {f.name: getattr(rt, f.name) for f in dataclasses.fields(rt)}
+    return Intake(**shared, vault=Vault(settings.master_key_bytes(), SCHEMA), records_dir=records_dir)

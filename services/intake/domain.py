@@ -1,34 +1,41 @@
-"""Intake's case: the record checklist and the legal transitions. Pure: no I/O here."""
+"""Intake's case: the record checklist, consent and the legal transitions. Pure: no I/O here."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID
 
-from events.codes import RecordKind, ReferralReason
+from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason, WithdrawalReason
 from events.contract import (
+    CaseCancelled,
+    CaseClosed,
+    CaseExpired,
     CaseOpened,
+    CaseWithdrawn,
+    ConsentGiven,
+    ConsentWithdrawn,
     Event,
+    GlassSlidesReceived,
+    GlassSlidesShipped,
+    PatientDataErased,
+    QuestionRecorded,
     RecordsCompleted,
     RecordsReceived,
+    RecordsReminderSent,
+    RecordsRequested,
     ReviewDelivered,
     TreatmentBooked,
 )
 from services.common.errors import Rejected
 
+Missing = RecordKind | Literal["question"]
 
-class CaseStatus(StrEnum):
-    NEW = "new"
-    COLLECTING_RECORDS = "collecting_records"
-    RECORDS_COMPLETE = "records_complete"
-    REVIEW_DELIVERED = "review_delivered"
-    TREATMENT_BOOKED = "treatment_booked"
-
-
-# The required set: one of each, two oncologist letters, and at least one imaging study.
+# The required set: one of each, two oncologist letters, at least one imaging study, the question.
 REQUIRED_COUNTS: dict[RecordKind, int] = {
     RecordKind.PATHOLOGY_REPORT: 1,
     RecordKind.PATHOLOGY_SLIDES: 1,
@@ -36,14 +43,38 @@ REQUIRED_COUNTS: dict[RecordKind, int] = {
     RecordKind.TREATMENT_HISTORY: 1,
     RecordKind.ONCOLOGIST_LETTER: 2,
 }
+# Dormant cases: a reminder every REMIND_AFTER without new records, expiry after EXPIRE_AFTER.
+REMIND_AFTER = timedelta(days=3)
+MAX_REMINDERS = 3
+EXPIRE_AFTER = timedelta(days=30)
 
 
-def missing_records(kinds: Sequence[RecordKind], reasons: Sequence[ReferralReason]) -> dict[RecordKind, int]:
+class CaseStatus(StrEnum):
+    COLLECTING_RECORDS = "collecting_records"
+    READY_FOR_REVIEW = "ready_for_review"
+    REVIEW_DELIVERED = "review_delivered"
+    TREATMENT_BOOKED = "treatment_booked"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    ERASED = "erased"
+
+
+TERMINAL = frozenset({CaseStatus.TREATMENT_BOOKED, CaseStatus.CLOSED, CaseStatus.CANCELLED,
+                      CaseStatus.WITHDRAWN, CaseStatus.EXPIRED, CaseStatus.ERASED})
+
+
+def missing_records(kinds: Sequence[RecordKind], reasons: Sequence[ReferralReason],
+                    has_question: bool = True) -> dict[Missing, int]:
     required = dict(REQUIRED_COUNTS)
     if ReferralReason.GENOMIC_GUIDED in reasons:
         required[RecordKind.GENOMIC_REPORT] = 1
     have = Counter(kinds)
-    return {kind: n - have[kind] for kind, n in required.items() if have[kind] < n}
+    missing: dict[Missing, int] = {kind: n - have[kind] for kind, n in required.items() if have[kind] < n}
+    if not has_question:
+        missing["question"] = 1
+    return missing
 
 
 @dataclass
@@ -51,66 +82,235 @@ class Case:
     case_id: UUID
     version: int = 0
     opened: CaseOpened | None = None
+    has_question: bool = False
     records: list[RecordsReceived] = field(default_factory=list)
+    shipments: dict[UUID, bool] = field(default_factory=dict)  # shipment id -> received
+    consents: dict[ConsentKind, ConsentGiven] = field(default_factory=dict)
     completed: bool = False
-    booked: bool = False
+    ending: Event | None = None  # the event that ended the case, if any
+    open_request: RecordsRequested | None = None
+    reminders_sent: int = 0
+    last_activity: datetime | None = None
+    last_nudge: datetime | None = None  # the request or latest reminder
 
     @property
     def reasons(self) -> list[ReferralReason]:
         return list(self.opened.referral_reasons) if self.opened else []
 
-    def missing(self) -> dict[RecordKind, int]:
-        return missing_records([r.kind for r in self.records], self.reasons)
+    def record_kinds(self) -> list[RecordKind]:
+        kinds = [r.kind for r in self.records]
+        # Glass slides count once they have arrived at the centre's pathology lab.
+        kinds += [RecordKind.PATHOLOGY_SLIDES for received in self.shipments.values() if received]
+        return kinds
+
+    def missing(self) -> dict[Missing, int]:
+        return missing_records(self.record_kinds(), self.reasons, self.has_question)
+
+    @property
+    def consented(self) -> bool:
+        return set(self.consents) == set(ConsentKind)
 
     def status(self, review_delivered: bool) -> CaseStatus:
-        if self.booked:
-            return CaseStatus.TREATMENT_BOOKED
+        match self.ending:
+            case TreatmentBooked():
+                return CaseStatus.TREATMENT_BOOKED
+            case CaseClosed():
+                return CaseStatus.CLOSED
+            case CaseCancelled():
+                return CaseStatus.CANCELLED
+            case CaseWithdrawn():
+                return CaseStatus.WITHDRAWN
+            case CaseExpired():
+                return CaseStatus.EXPIRED
+            case PatientDataErased():
+                return CaseStatus.ERASED
         if review_delivered:
             return CaseStatus.REVIEW_DELIVERED
-        if self.completed:
-            return CaseStatus.RECORDS_COMPLETE
-        return CaseStatus.COLLECTING_RECORDS if self.opened else CaseStatus.NEW
+        if self.completed and self.consented:
+            return CaseStatus.READY_FOR_REVIEW
+        return CaseStatus.COLLECTING_RECORDS
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event, occurred_at: datetime | None = None) -> None:
         self.version += 1
         match event:
             case CaseOpened():
                 self.opened = event
+            case QuestionRecorded():
+                self.has_question = True
+            case ConsentGiven():
+                self.consents[event.consent] = event
+            case ConsentWithdrawn():
+                self.consents.pop(event.consent, None)
             case RecordsReceived():
                 self.records.append(event)
+                self.open_request = None
+            case GlassSlidesShipped():
+                self.shipments[event.shipment_id] = False
+            case GlassSlidesReceived():
+                self.shipments[event.shipment_id] = True
+                self.open_request = None
             case RecordsCompleted():
                 self.completed = True
-            case TreatmentBooked():
-                self.booked = True
+                self.open_request = None
+            case RecordsRequested():
+                self.open_request = event
+                self.reminders_sent = 0
+                self.last_nudge = occurred_at
+            case RecordsReminderSent():
+                self.reminders_sent = event.reminder_number
+                self.last_nudge = occurred_at
+            case TreatmentBooked() | CaseClosed() | CaseCancelled() | CaseWithdrawn() | CaseExpired():
+                self.ending = event
+            case PatientDataErased():
+                self.ending = self.ending or event
+        # Reminders and expiry measure dormancy: only the patient's side counts as activity.
+        if occurred_at is not None and not isinstance(event, RecordsReminderSent | RecordsRequested):
+            self.last_activity = occurred_at
 
 
-def fold(case_id: UUID, events: list[Event]) -> Case:
+def fold(case_id: UUID, history: Sequence[tuple[Event, datetime]]) -> Case:
     case = Case(case_id)
-    for event in events:
-        case.apply(event)
+    for event, occurred_at in history:
+        case.apply(event, occurred_at)
     return case
 
 
-def receive_record(case: Case, record: RecordsReceived) -> list[Event]:
+def _must_be_open(case: Case, what: str) -> None:
     if case.opened is None:
         raise Rejected("case is not open", "case_not_open")
-    if case.booked:
-        raise Rejected("treatment is already booked; the case takes no more records", "case_closed")
+    if case.ending is not None:
+        state = case.status(False).value
+        raise Rejected(f"the case is {state}: {what} is not possible", f"case_{state}")
+
+
+def _completion(case: Case, new: list[Event]) -> list[Event]:
+    """Appends RecordsCompleted, once, when `new` makes the required set present."""
+    if case.completed:
+        return new
+    probe = Case(case.case_id, opened=case.opened, has_question=case.has_question,
+                 records=list(case.records), shipments=dict(case.shipments))
+    for e in new:
+        probe.apply(e)
+    if not probe.missing():
+        return [*new, RecordsCompleted(record_count=len(probe.record_kinds()))]
+    return new
+
+
+def open_case(opened: CaseOpened, with_question: bool) -> list[Event]:
+    return [opened, QuestionRecorded()] if with_question else [opened]
+
+
+def record_question(case: Case) -> list[Event]:
+    _must_be_open(case, "recording the question")
+    return _completion(case, [QuestionRecorded()])
+
+
+def receive_record(case: Case, record: RecordsReceived) -> list[Event]:
+    _must_be_open(case, "adding records")
     if any(r.record_id == record.record_id for r in case.records):
         raise Rejected("this record was already registered", "duplicate_record")
-    out: list[Event] = [record]
-    if not case.completed:
-        kinds = [r.kind for r in case.records] + [record.kind]
-        if not missing_records(kinds, case.reasons):
-            out.append(RecordsCompleted(record_count=len(kinds)))
+    return _completion(case, [record])
+
+
+def ship_slides(case: Case, shipped: GlassSlidesShipped) -> list[Event]:
+    _must_be_open(case, "shipping slides")
+    if shipped.shipment_id in case.shipments:
+        raise Rejected("this shipment is already registered", "duplicate_shipment")
+    return [shipped]
+
+
+def receive_slides(case: Case, shipment_id: UUID) -> list[Event]:
+    _must_be_open(case, "receiving slides")
+    if shipment_id not in case.shipments:
+        raise Rejected("no such shipment was sent for this case", "unknown_shipment")
+    if case.shipments[shipment_id]:
+        raise Rejected("this shipment was already received", "already_received")
+    return _completion(case, [GlassSlidesReceived(shipment_id=shipment_id)])
+
+
+def give_consent(case: Case, consent: ConsentGiven) -> list[Event]:
+    _must_be_open(case, "giving consent")
+    if consent.consent is ConsentKind.TRANSFER_ABROAD and not consent.centre_ids:
+        raise Rejected("consent to transfer abroad must name the receiving centres", "centre_required")
+    if consent.consent is ConsentKind.HEALTH_DATA_PROCESSING and consent.centre_ids:
+        raise Rejected("consent to processing names no centre", "centre_not_expected")
+    return [consent]
+
+
+def withdraw_consent(case: Case, kind: ConsentKind) -> list[Event]:
+    if case.opened is None:
+        raise Rejected("case is not open", "case_not_open")
+    if kind not in case.consents:
+        raise Rejected(f"no {kind.value} consent is in force", "no_consent")
+    out: list[Event] = [ConsentWithdrawn(consent=kind)]
+    # Without consent nothing more may be processed: an open case ends here.
+    if case.ending is None:
+        out.append(CaseWithdrawn(reason=WithdrawalReason.CONSENT_WITHDRAWN))
+    return out
+
+
+def request_records(case: Case, request_id: UUID) -> list[Event]:
+    _must_be_open(case, "requesting records")
+    missing = case.missing()
+    if not missing:
+        raise Rejected("nothing is missing", "nothing_missing")
+    return [RecordsRequested(request_id=request_id, missing=list(missing))]
+
+
+def due_timers(case: Case, now: datetime) -> list[tuple[Event, datetime]]:
+    """Reminders and expiry that are due by `now` (event time), each stamped with its due moment."""
+    if case.opened is None or case.ending is not None or case.completed or case.last_activity is None:
+        return []
+    expires_at = case.last_activity + EXPIRE_AFTER
+    out: list[tuple[Event, datetime]] = []
+    request, sent, nudge = case.open_request, case.reminders_sent, case.last_nudge
+    while request is not None and nudge is not None and sent < MAX_REMINDERS:
+        due = nudge + REMIND_AFTER
+        if due > now or due >= expires_at:
+            break
+        sent += 1
+        out.append((RecordsReminderSent(request_id=request.request_id, reminder_number=sent), due))
+        nudge = due
+    if expires_at <= now:
+        out.append((CaseExpired(dormant_days=EXPIRE_AFTER.days), expires_at))
     return out
 
 
 def book_treatment(case: Case, delivered: ReviewDelivered | None, booking: TreatmentBooked) -> list[Event]:
-    if case.opened is None:
-        raise Rejected("case is not open", "case_not_open")
+    if isinstance(case.ending, TreatmentBooked):
+        raise Rejected("treatment is already booked for this case", "already_booked")
+    _must_be_open(case, "booking treatment")
     if delivered is None:
         raise Rejected("treatment can be booked only after the review is delivered", "review_not_delivered")
-    if case.booked:
-        raise Rejected("treatment is already booked for this case", "already_booked")
     return [booking]
+
+
+def close_returned_home(case: Case, delivered: ReviewDelivered | None, closed: CaseClosed) -> list[Event]:
+    _must_be_open(case, "closing")
+    if delivered is None:
+        raise Rejected("a case closes as returned home only after the review is delivered", "review_not_delivered")
+    return [closed]
+
+
+def cancel(case: Case, cancelled: CaseCancelled) -> list[Event]:
+    # Allowed until the case ends; billing's refund policy depends on how far the review got.
+    _must_be_open(case, "cancelling")
+    return [cancelled]
+
+
+def withdraw(case: Case, withdrawn: CaseWithdrawn) -> list[Event]:
+    _must_be_open(case, "withdrawing")
+    return [withdrawn]
+
+
+def erase(case: Case, patient_ref: str) -> list[Event]:
+    if case.opened is None:
+        raise Rejected("case is not open", "case_not_open")
+    if isinstance(case.ending, PatientDataErased):
+        return []
+    return [PatientDataErased(patient_ref=patient_ref)]
+
+
+def transfer_centres(case: Case) -> list[CentreId]:
+    consent = case.consents.get(ConsentKind.TRANSFER_ABROAD)
+    return list(consent.centre_ids) if consent else []

@@ -6,3 +6,55 @@ ON CONFLICT (case_id) DO NOTHING
 
 -- name: delivery
 SELECT payload FROM {schema}.deliveries WHERE case_id = %(case_id)s
+
+-- name: insert_key
+INSERT INTO {schema}.patient_keys (patient_ref, wrapped_key) VALUES (%(patient_ref)s, %(wrapped_key)s)
+ON CONFLICT (patient_ref) DO NOTHING
+
+-- name: wrapped_key
+SELECT wrapped_key FROM {schema}.patient_keys WHERE patient_ref = %(patient_ref)s
+
+-- name: delete_key
+DELETE FROM {schema}.patient_keys WHERE patient_ref = %(patient_ref)s
+
+-- name: record_erasure
+INSERT INTO {schema}.erasures (patient_ref, erased_at) VALUES (%(patient_ref)s, %(erased_at)s)
+ON CONFLICT (patient_ref) DO NOTHING
+
+-- name: erased_at
+SELECT erased_at FROM {schema}.erasures WHERE patient_ref = %(patient_ref)s
+
+-- name: upsert_patient
+INSERT INTO {schema}.patients (patient_ref, identity) VALUES (%(patient_ref)s, %(identity)s)
+ON CONFLICT (patient_ref) DO UPDATE SET identity = EXCLUDED.identity
+
+-- name: patient
+SELECT identity FROM {schema}.patients WHERE patient_ref = %(patient_ref)s
+
+-- name: insert_case
+INSERT INTO {schema}.cases (case_id, patient_ref, question, status, updated_at)
+VALUES (%(case_id)s, %(patient_ref)s, %(question)s, %(status)s, %(updated_at)s)
+
+-- name: case_row
+SELECT case_id, patient_ref, question, status FROM {schema}.cases WHERE case_id = %(case_id)s
+
+-- name: set_question
+UPDATE {schema}.cases SET question = %(question)s WHERE case_id = %(case_id)s
+
+-- name: set_status
+UPDATE {schema}.cases SET status = %(status)s, updated_at = %(updated_at)s WHERE case_id = %(case_id)s
+
+-- name: patient_cases
+SELECT case_id FROM {schema}.cases WHERE patient_ref = %(patient_ref)s ORDER BY case_id
+
+-- name: cases_collecting
+-- The timers' sweep: only cases still waiting for records can be reminded or expire.
+SELECT case_id FROM {schema}.cases WHERE status = 'collecting_records' ORDER BY case_id
+
+-- name: insert_record_file
+INSERT INTO {schema}.record_files (record_id, case_id, kind, sha256, size_bytes, path)
+VALUES (%(record_id)s, %(case_id)s, %(kind)s, %(sha256)s, %(size_bytes)s, %(path)s)
+
+-- name: set_status_if
+UPDATE {schema}.cases SET status = %(status)s, updated_at = %(updated_at)s
+WHERE case_id = %(case_id)s AND status = %(from_status)s

@@ -1,3 +1,6 @@
+import base64
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -5,3 +8,23 @@ from services.common.settings import ServiceSettings
 
 class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", frozen=True)
+
+    # Wraps every patient's own key; base64 of 32 bytes. The embedded stack generates one per
+    # checkout (.run/secrets.env); elsewhere it comes from the secret store. No default anywhere.
+    master_key: SecretStr = Field(validation_alias="INTAKE_MASTER_KEY")
+    max_record_bytes: int = Field(50 * 2**20, ge=1, validation_alias="INTAKE_MAX_RECORD_BYTES")
+    max_dicom_bytes: int = Field(500 * 2**20, ge=1, validation_alias="INTAKE_MAX_DICOM_BYTES")
+
+    @field_validator("master_key")
+    @classmethod
+    def _is_32_bytes(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except ValueError:
+            raise ValueError("must be base64") from None
+        if len(raw) != 32:
+            raise ValueError("must decode to 32 bytes")
+        return value
+
+    def master_key_bytes(self) -> bytes:
+        return base64.b64decode(self.master_key.get_secret_value())

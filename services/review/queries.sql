@@ -7,8 +7,11 @@ ON CONFLICT (case_id) DO UPDATE SET centre_id = EXCLUDED.centre_id, routed_at = 
 WHERE {schema}.assignments.attempt < EXCLUDED.attempt
 
 -- name: assignment
-SELECT case_id, centre_id, routed_at FROM {schema}.assignments WHERE case_id = %(case_id)s
+SELECT case_id, centre_id, routed_at, stopped_by FROM {schema}.assignments WHERE case_id = %(case_id)s
+
+-- name: stop
+UPDATE {schema}.assignments SET stopped_by = %(event_type)s WHERE case_id = %(case_id)s AND stopped_by IS NULL
 
 -- name: centre_cases
-SELECT case_id, centre_id, routed_at FROM {schema}.assignments WHERE centre_id = %(centre_id)s
+SELECT case_id, centre_id, routed_at, stopped_by FROM {schema}.assignments WHERE centre_id = %(centre_id)s
 ORDER BY routed_at

@@ -12,8 +12,8 @@ from events.consumer import Consumer
 from events.contract import CaseRouted, ReviewDelivered
 from events.db import Conn, Queries, transaction
 from events.registry import Decoded
-from services.common.commands import decide_and_append, load_events
-from services.common.errors import NotFound
+from services.common.commands import decide_and_append, events_of, load_events
+from services.common.errors import NotFound, Rejected
 from services.common.runtime import Runtime
 from services.review import domain
 
@@ -41,12 +41,18 @@ def get_case(rt: Runtime, case_id: UUID, centre: CentreId) -> tuple[dict[str, An
         return row, domain.fold(load_events(rt.store, conn, case_id))
 
 
+def _active_assignment(conn: Conn, case_id: UUID, centre: CentreId) -> None:
+    row = _assignment(conn, case_id, centre)
+    if row["stopped_by"]:
+        raise Rejected(f"processing stopped: {row['stopped_by']}", "processing_stopped")
+
+
 def accept(rt: Runtime, case_id: UUID, centre: CentreId, occurred_at: datetime,
            expected_version: int | None) -> int:
     with transaction(rt.pool) as conn:
-        _assignment(conn, case_id, centre)
+        _active_assignment(conn, case_id, centre)
         version, _ = decide_and_append(rt.store, conn, case_id,
-                                       lambda h: domain.accept(domain.fold(h), centre),
+                                       lambda h: domain.accept(domain.fold(events_of(h)), centre),
                                        occurred_at=occurred_at, expected_version=expected_version)
     return version
 
@@ -54,9 +60,9 @@ def accept(rt: Runtime, case_id: UUID, centre: CentreId, occurred_at: datetime,
 def deliver(rt: Runtime, case_id: UUID, centre: CentreId, delivery: ReviewDelivered,
             occurred_at: datetime, expected_version: int | None) -> int:
     with transaction(rt.pool) as conn:
-        _assignment(conn, case_id, centre)
+        _active_assignment(conn, case_id, centre)
         version, _ = decide_and_append(rt.store, conn, case_id,
-                                       lambda h: domain.deliver(domain.fold(h), delivery),
+                                       lambda h: domain.deliver(domain.fold(events_of(h)), delivery),
                                        occurred_at=occurred_at, expected_version=expected_version)
     return version
 
@@ -68,4 +74,10 @@ def assignments_consumer() -> Consumer:
         conn.execute(_Q["assign"], {"case_id": decoded.envelope.case_id, "centre_id": routed.centre_id.value,
                                     "routed_at": decoded.envelope.occurred_at, "attempt": routed.attempt})
 
-    return Consumer("assignments", {"CaseRouted": on_routed})
+    def on_stopped(conn: Conn, decoded: Decoded) -> None:
+        conn.execute(_Q["stop"], {"case_id": decoded.envelope.case_id, "event_type": decoded.envelope.event_type})
+
+    return Consumer("assignments", {
+        "CaseRouted": on_routed,
+        **{t: on_stopped for t in ("CaseWithdrawn", "CaseCancelled", "PatientDataErased", "CaseExpired")},
+    })

@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import psycopg
+import pydicom.examples
 import pytest
 from psycopg.rows import dict_row
 
@@ -94,16 +95,48 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
         time.sleep(0.1)
 
 
+# Every identity and question the suite sends: the privacy test searches the topic for each.
+SENSITIVE_NAMES = ("Amelia Testpatient-Hargreaves", "Kwame Sensitive-Mensah", "Lucia Privata-Ferreira")
+SENSITIVE_QUESTION = "Is concurrent chemo-radiation or sequential the right path for my mother, Q-7731?"
+PATIENT = {"name": SENSITIVE_NAMES[0], "date_of_birth": "1961-04-17", "email": "amelia@example.org",
+           "passport_number": "P1234567"}
 NEW_CASE = {"tumour_site": "breast", "stage_group": "II", "referral_reasons": ["stage_borderline"],
-            "patient_country": "GB", "language": "en"}
+            "patient_country": "GB", "language": "en", "patient": PATIENT, "question": SENSITIVE_QUESTION}
 FULL_SET = ["pathology_report", "pathology_slides", "imaging", "treatment_history",
             "oncologist_letter", "oncologist_letter"]
+ALL_CENTRES = ["sysucc", "cams", "fuscc", "pkuch", "wch"]
+CT_DICOM = Path(pydicom.examples.get_path("ct")).read_bytes()
 
 
 def open_case(api: Api, **overrides: Any) -> UUID:
     r = api.call("intake", "POST", "/cases", json={**NEW_CASE, **overrides})
     assert r.status_code == 201, r.text
     return UUID(r.json()["case_id"])
+
+
+def upload(api: Api, case_id: UUID, kind: str, content: bytes | None = None, **kw: Any) -> httpx.Response:
+    if content is None:
+        content = CT_DICOM if kind == "imaging" else f"%PDF-1.4 {kind} {uuid4()}".encode()
+    return api.call("intake", "POST", f"/cases/{case_id}/records", data={"kind": kind},
+                    files={"file": (f"{kind}.bin", content, "application/octet-stream")}, **kw)
+
+
+def consent(api: Api, case_id: UUID, centres: list[str] | None = None) -> None:
+    for body in ({"consent": "health_data_processing", "text_version": "v2026_1"},
+                 {"consent": "transfer_abroad", "text_version": "v2026_1", "centre_ids": centres or ALL_CENTRES}):
+        r = api.call("intake", "POST", f"/cases/{case_id}/consents", json=body)
+        assert r.status_code == 200, r.text
+
+
+def make_ready(api: Api, case_id: UUID, centres: list[str] | None = None) -> dict[str, Any]:
+    """Uploads the required records and gives both consents: the case becomes routable."""
+    consent(api, case_id, centres)
+    for kind in FULL_SET:
+        r = upload(api, case_id, kind)
+        assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    assert body["checklist"]["complete"] is True, body
+    return body
 
 
 def store_event_counts(conn: psycopg.Connection[dict[str, Any]]) -> dict[tuple[str, str], int]:

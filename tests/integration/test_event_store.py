@@ -10,7 +10,7 @@ from events.db import ConcurrencyConflict, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, Pending, utc_now
-from tests.integration.conftest import Api, open_case
+from tests.integration.conftest import Api, open_case, upload
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +68,10 @@ def test_a_stale_expected_version_is_rejected(store):
 
 def test_a_stale_if_match_over_http_is_409_and_changes_nothing(api: Api):
     case_id = open_case(api)
-    first = api.call("intake", "POST", f"/cases/{case_id}/records", json={"kind": "imaging"},
-                     headers={"If-Match": "1"})
-    assert first.status_code == 201 and first.headers["ETag"] == "2"
-    stale = api.call("intake", "POST", f"/cases/{case_id}/records", json={"kind": "imaging"},
-                     headers={"If-Match": "1"})
+    version = int(api.call("intake", "GET", f"/cases/{case_id}").headers["ETag"])
+    first = upload(api, case_id, "imaging", headers={"If-Match": str(version)})
+    assert first.status_code == 201 and first.headers["ETag"] == str(version + 1)
+    stale = upload(api, case_id, "imaging", headers={"If-Match": str(version)})
     assert stale.status_code == 409
     assert stale.json()["code"] == "version_conflict"
-    assert api.call("intake", "GET", f"/cases/{case_id}").json()["version"] == 2
+    assert api.call("intake", "GET", f"/cases/{case_id}").json()["version"] == version + 1

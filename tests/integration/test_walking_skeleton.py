@@ -2,15 +2,12 @@
 
 from uuid import uuid4
 
-from tests.integration.conftest import FULL_SET, Api, open_case, wait_for, wait_until_projected
+from tests.integration.conftest import NEW_CASE, Api, make_ready, open_case, wait_for, wait_until_projected
 
 
 def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
     case_id = open_case(api, tumour_site="lung", preferred_centre="wch")
-    for kind in FULL_SET:
-        r = api.call("intake", "POST", f"/cases/{case_id}/records", json={"kind": kind})
-        assert r.status_code == 201, r.text
-    assert r.json()["checklist_complete"] is True
+    assert make_ready(api, case_id)["status"] == "ready_for_review"
 
     routing = wait_for(lambda: (r := api.call("routing", "GET", f"/cases/{case_id}/routing")).status_code == 200
                        and r.json(), what="routing")
@@ -47,13 +44,14 @@ def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
 
     wait_until_projected(db)
     types = [r["event_type"] for r in db.execute(
-        "SELECT event_type FROM analytics.case_timeline WHERE case_id = %s ORDER BY occurred_at, recorded_at",
+        "SELECT event_type FROM analytics.case_timeline WHERE case_id = %s "
+        "ORDER BY occurred_at, recorded_at, stream_version",
         (case_id,))]
     assert types.count("RecordsReceived") == 6
     assert types.count("FeeCreditApplied") == 1
-    assert set(types) == {"CaseOpened", "FeeInvoiced", "RecordsReceived", "RecordsCompleted", "CaseRouted",
-                          "ReviewAccepted", "ReviewDelivered", "PaymentCaptured", "TreatmentBooked",
-                          "FeeCreditApplied"}
+    assert set(types) == {"CaseOpened", "QuestionRecorded", "ConsentGiven", "FeeInvoiced", "RecordsReceived",
+                          "RecordsCompleted", "CaseRouted", "ReviewAccepted", "ReviewDelivered", "PaymentCaptured",
+                          "TreatmentBooked", "FeeCreditApplied"}
     assert types[0] == "CaseOpened" and types[-1] == "FeeCreditApplied"
     summary = db.execute("SELECT * FROM analytics.case_summary WHERE case_id = %s", (case_id,)).fetchone()
     assert summary["opened_at"] <= summary["routed_at"] <= summary["delivered_at"] <= summary["fee_credited_at"]
@@ -83,9 +81,7 @@ def test_a_missing_or_unknown_token_is_401_and_a_wrong_role_403(api: Api):
 
 def test_bad_input_names_the_field_and_appends_nothing(api: Api, db):
     before = db.execute("SELECT count(*) AS n FROM intake.events").fetchone()["n"]
-    r = api.call("intake", "POST", "/cases", json={**{"tumour_site": "elbow"}, "stage_group": "II",
-                                                   "referral_reasons": ["other"], "patient_country": "GB",
-                                                   "language": "en"})
+    r = api.call("intake", "POST", "/cases", json={**NEW_CASE, "tumour_site": "elbow"})
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["field"] == "tumour_site"
@@ -94,8 +90,7 @@ def test_bad_input_names_the_field_and_appends_nothing(api: Api, db):
 
 def test_a_reviewer_does_not_see_another_centres_case(api: Api):
     case_id = open_case(api, tumour_site="breast")
-    for kind in FULL_SET:
-        api.call("intake", "POST", f"/cases/{case_id}/records", json={"kind": kind})
+    make_ready(api, case_id)
     wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token="CENTRE_FUSCC_TOKEN").status_code == 200,
              what="assignment")
     assert api.call("review", "GET", f"/cases/{case_id}", token="CENTRE_SYSUCC_TOKEN").status_code == 404

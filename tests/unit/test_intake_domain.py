@@ -1,9 +1,12 @@
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
 from events.codes import (
+    CancellationReason,
     CentreId,
+    ConsentKind,
     OutcomeChange,
     Pathway,
     RecordKind,
@@ -11,19 +14,38 @@ from events.codes import (
     TravelReason,
     TreatmentType,
 )
-from events.contract import CaseOpened, RecordsCompleted, RecordsReceived, ReviewDelivered, TreatmentBooked
+from events.contract import (
+    CaseCancelled,
+    CaseExpired,
+    CaseOpened,
+    CaseWithdrawn,
+    ConsentGiven,
+    Event,
+    GlassSlidesShipped,
+    QuestionRecorded,
+    RecordsCompleted,
+    RecordsReceived,
+    RecordsReminderSent,
+    ReviewDelivered,
+    TreatmentBooked,
+)
 from services.common.errors import Rejected
 from services.intake import domain
 
 K = RecordKind
 FULL_SET = [K.PATHOLOGY_REPORT, K.PATHOLOGY_SLIDES, K.IMAGING, K.TREATMENT_HISTORY,
             K.ONCOLOGIST_LETTER, K.ONCOLOGIST_LETTER]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def opened(*reasons: ReferralReason) -> CaseOpened:
     return CaseOpened(patient_ref="pr_" + "0" * 32, tumour_site="lung", rare_tumour=False, stage_group="III",
                       referral_reasons=list(reasons or [ReferralReason.STAGE_BORDERLINE]),
                       patient_country="AU", language="en")
+
+
+def case_of(*events: Event, at: datetime = T0) -> domain.Case:
+    return domain.fold(uuid4(), [(e, at) for e in events])
 
 
 def record(kind: RecordKind) -> RecordsReceived:
@@ -41,8 +63,12 @@ def delivered() -> ReviewDelivered:
                            report_ref=uuid4(), page_count=6)
 
 
-def test_the_full_required_set_is_complete():
-    assert domain.missing_records(FULL_SET, [ReferralReason.STAGE_BORDERLINE]) == {}
+def test_the_full_required_set_with_the_question_is_complete():
+    assert domain.missing_records(FULL_SET, [ReferralReason.STAGE_BORDERLINE], has_question=True) == {}
+
+
+def test_the_question_is_part_of_the_required_set():
+    assert domain.missing_records(FULL_SET, [], has_question=False) == {"question": 1}
 
 
 def test_one_oncologist_letter_is_not_enough():
@@ -61,30 +87,64 @@ def test_more_imaging_studies_are_welcome_but_one_is_required():
     assert domain.missing_records([*FULL_SET, K.IMAGING, K.IMAGING], []) == {}
 
 
-def test_records_completed_is_emitted_once_with_the_last_missing_record():
-    case = domain.fold(uuid4(), [opened()])
-    emitted = []
-    for kind in [*FULL_SET, K.IMAGING]:
-        new = domain.receive_record(case, record(kind))
+def test_records_completed_is_emitted_once_with_the_last_missing_piece():
+    case = case_of(opened())
+    emitted: list[Event] = []
+    steps: list[RecordKind | None] = [*FULL_SET[:3], None, *FULL_SET[3:], K.IMAGING]  # None: the question
+    for kind in steps:
+        new = domain.record_question(case) if kind is None else domain.receive_record(case, record(kind))
         for e in new:
-            case.apply(e)
+            case.apply(e, T0)
         emitted.extend(new)
     completions = [e for e in emitted if isinstance(e, RecordsCompleted)]
     assert len(completions) == 1
     assert completions[0].record_count == 6
-    assert isinstance(emitted[6], RecordsCompleted)
+    assert isinstance(emitted[emitted.index(completions[0]) - 1], RecordsReceived)
+
+
+def test_glass_slides_count_once_received_not_when_shipped():
+    without_slides = [record(k) for k in FULL_SET if k is not K.PATHOLOGY_SLIDES]
+    shipment = GlassSlidesShipped(shipment_id=uuid4(), slide_count=12)
+    case = case_of(opened(), QuestionRecorded(), *without_slides, shipment)
+    assert case.missing() == {K.PATHOLOGY_SLIDES: 1}
+    new = domain.receive_slides(case, shipment.shipment_id)
+    assert isinstance(new[-1], RecordsCompleted)
+    with pytest.raises(Rejected):
+        domain.receive_slides(case_of(opened()), uuid4())
 
 
 def test_the_same_record_cannot_be_registered_twice():
-    case = domain.fold(uuid4(), [opened()])
+    case = case_of(opened())
     r = record(K.IMAGING)
-    case.apply(domain.receive_record(case, r)[0])
+    case.apply(domain.receive_record(case, r)[0], T0)
     with pytest.raises(Rejected):
         domain.receive_record(case, r)
 
 
+def test_transfer_consent_must_name_the_centres_and_both_consents_are_needed():
+    case = case_of(opened())
+    with pytest.raises(Rejected):
+        domain.give_consent(case, ConsentGiven(consent=ConsentKind.TRANSFER_ABROAD, text_version="v1"))
+    for e in [ConsentGiven(consent=ConsentKind.HEALTH_DATA_PROCESSING, text_version="v1")]:
+        case.apply(e, T0)
+    assert not case.consented
+    case.apply(ConsentGiven(consent=ConsentKind.TRANSFER_ABROAD, text_version="v1",
+                            centre_ids=[CentreId.FUSCC]), T0)
+    assert case.consented and domain.transfer_centres(case) == [CentreId.FUSCC]
+
+
+def test_withdrawing_consent_ends_the_case():
+    case = case_of(opened(), ConsentGiven(consent=ConsentKind.HEALTH_DATA_PROCESSING, text_version="v1"))
+    events = domain.withdraw_consent(case, ConsentKind.HEALTH_DATA_PROCESSING)
+    assert isinstance(events[-1], CaseWithdrawn)
+    for e in events:
+        case.apply(e, T0)
+    with pytest.raises(Rejected):
+        domain.receive_record(case, record(K.IMAGING))
+
+
 def test_booking_needs_a_delivered_review():
-    case = domain.fold(uuid4(), [opened()])
+    case = case_of(opened())
     with pytest.raises(Rejected) as info:
         domain.book_treatment(case, None, booking())
     assert info.value.code == "review_not_delivered"
@@ -92,7 +152,41 @@ def test_booking_needs_a_delivered_review():
 
 
 def test_a_case_is_booked_at_most_once():
-    case = domain.fold(uuid4(), [opened(), booking()])
     with pytest.raises(Rejected) as info:
-        domain.book_treatment(case, delivered(), booking())
+        domain.book_treatment(case_of(opened(), booking()), delivered(), booking())
     assert info.value.code == "already_booked"
+
+
+def test_nothing_is_possible_on_a_cancelled_case():
+    case = case_of(opened(), CaseCancelled(reason=CancellationReason.FINANCIAL))
+    for attempt in (lambda: domain.receive_record(case, record(K.IMAGING)),
+                    lambda: domain.book_treatment(case, delivered(), booking()),
+                    lambda: domain.cancel(case, CaseCancelled(reason=CancellationReason.OTHER)),
+                    lambda: domain.request_records(case, uuid4())):
+        with pytest.raises(Rejected) as info:
+            attempt()
+        assert info.value.code == "case_cancelled"
+
+
+def test_reminders_follow_a_records_request_and_a_dormant_case_expires():
+    case = case_of(opened())
+    for e in domain.request_records(case, uuid4()):
+        case.apply(e, T0 + timedelta(days=1))
+    assert domain.due_timers(case, T0 + timedelta(days=3)) == []
+    due = domain.due_timers(case, T0 + timedelta(days=10))
+    assert [(type(e), at) for e, at in due] == [(RecordsReminderSent, T0 + timedelta(days=4)),
+                                                 (RecordsReminderSent, T0 + timedelta(days=7)),
+                                                 (RecordsReminderSent, T0 + timedelta(days=10))]
+    for e, at in due:
+        case.apply(e, at)
+    assert domain.due_timers(case, T0 + timedelta(days=12)) == []  # reminders are capped
+    [(expired, at)] = domain.due_timers(case, T0 + timedelta(days=45))
+    assert isinstance(expired, CaseExpired) and at == T0 + timedelta(days=30)
+
+
+def test_a_new_record_resets_dormancy():
+    case = case_of(opened())
+    case.apply(record(K.IMAGING), T0 + timedelta(days=20))
+    assert domain.due_timers(case, T0 + timedelta(days=45)) == []
+    [(expired, at)] = domain.due_timers(case, T0 + timedelta(days=51))
+    assert isinstance(expired, CaseExpired) and at == T0 + timedelta(days=50)
