@@ -26,9 +26,11 @@ status: install
 	$(PY) -m infra.stack status
 
 test: install
+	bash infra/install-prometheus.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
+	bash infra/install-prometheus.sh
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: install

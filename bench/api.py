@@ -18,9 +18,12 @@ from bench import Figures, percentiles
 THREADS = 8
 CASES = 1000
 WARMUP = 2 * THREADS
-OPEN_BODY = {"tumour_site": "breast", "stage_group": "II", "referral_reasons": ["stage_borderline"],
+# Intake now needs the patient (a new one per case) and the record as a multipart upload.
+OPEN_BODY = {"patient": {"name": "Bench Patient", "date_of_birth": "1970-01-01"},
+             "tumour_site": "breast", "stage_group": "II", "referral_reasons": ["stage_borderline"],
              "patient_country": "GB", "language": "en"}
-RECORD_BODY = {"kind": "pathology_report"}
+RECORD_FORM = {"kind": "pathology_report"}
+RECORD_FILE = b"%PDF-1.4 bench pathology report\n" + bytes(1024)
 
 Send = Callable[[httpx.Client, Any], httpx.Response]
 
@@ -32,21 +35,30 @@ class Phase:
         self.errors: list[str] = []
         self.elapsed = 0.0
         self._lock = threading.Lock()
+        self._stop = threading.Event()
 
     def run(self, clients: Sequence[httpx.Client], items: Sequence[Any], send: Send) -> Phase:
-        threads = [threading.Thread(target=self._work, args=(c, items[i::len(clients)], send))
+        threads = [threading.Thread(target=self._work, args=(c, items[i::len(clients)], send), daemon=True)
                    for i, c in enumerate(clients)]
         start = time.perf_counter()
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException:  # interrupted: let the threads end before their clients are closed
+            self._stop.set()
+            for t in threads:
+                t.join(timeout=5)
+            raise
         self.elapsed = time.perf_counter() - start
         return self
 
     def _work(self, client: httpx.Client, items: Sequence[Any], send: Send) -> None:
         latencies, case_ids, errors = [], [], []
         for item in items:
+            if self._stop.is_set():
+                return
             start = time.perf_counter()
             try:
                 response = send(client, item)
@@ -69,7 +81,8 @@ def _open(client: httpx.Client, _: object) -> httpx.Response:
 
 
 def _add_record(client: httpx.Client, case_id: str) -> httpx.Response:
-    return client.post(f"/cases/{case_id}/records", json=RECORD_BODY)
+    return client.post(f"/cases/{case_id}/records", data=RECORD_FORM,
+                       files={"file": ("report.pdf", RECORD_FILE, "application/pdf")})
 
 
 def _figures(name: str, phase: Phase) -> Figures:

@@ -22,13 +22,12 @@ from psycopg.conninfo import conninfo_to_dict
 from bench import Figures
 from bench.pipeline import new_case_opened
 from events.codes import RecordKind
-from events.contract import Event, RecordsReceived
+from events.contract import RecordsReceived
 from events.db import open_pool, transaction
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, utc_now
-from services.common.commands import decide_and_append
-from services.common.errors import Rejected
+from services.common.commands import decide_and_append, timed
 from services.intake import domain
 
 CASES = 1000
@@ -51,18 +50,13 @@ class Ours:
 
     def case(self) -> None:
         case_id, opened = uuid4(), new_case_opened()
-
-        def open_decision(history: list[Event]) -> list[Event]:
-            if history:
-                raise Rejected("case already exists", "case_exists")
-            return [opened]
-
         with transaction(self.pool) as conn:
-            decide_and_append(self.store, conn, case_id, open_decision, occurred_at=utc_now())
+            decide_and_append(self.store, conn, case_id, lambda _h: domain.open_case(opened, with_question=False),
+                              occurred_at=utc_now(), expected_version=0)
         record = RecordsReceived(record_id=uuid4(), kind=RecordKind.PATHOLOGY_REPORT)
         with transaction(self.pool) as conn:
             decide_and_append(self.store, conn, case_id,
-                              lambda h: domain.receive_record(domain.fold(case_id, h), record),
+                              lambda h: domain.receive_record(domain.fold(case_id, timed(h)), record),
                               occurred_at=utc_now())
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ polling every POLL seconds adds up to that much (about half on average) to each 
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +23,10 @@ from bench import Figures, percentiles
 from events.codes import ReferralReason, StageGroup, TumourSite
 from events.contract import CaseOpened, Event
 from events.db import open_pool, transaction
-from events.registry import build_registry
+from events.registry import Decoded, build_registry
 from events.store import EventStore, utc_now
 from services.common.commands import decide_and_append
+from services.intake import domain
 from services.intake.cases import new_patient_ref
 
 CASES = 1500
@@ -39,60 +41,67 @@ def new_case_opened() -> CaseOpened:
                       patient_country="GB", language="en")
 
 
-def _open(opened: CaseOpened) -> Callable[[list[Event]], list[Event]]:
+def _open(opened: CaseOpened) -> Callable[[list[Decoded]], list[Event]]:
     # The case id is fresh, so its stream is empty: nothing to decide against.
-    return lambda _history: [opened]
+    return lambda _history: domain.open_case(opened, with_question=False)
 
 
-def _append(pool: ConnectionPool[Any], cases: int, committed: queue.Queue[tuple[UUID, float]]) -> float:
+def _append(pool: ConnectionPool[Any], cases: int, committed: queue.Queue[tuple[UUID, float]],
+            stop: threading.Event) -> None:
     store = EventStore("intake", "intake", build_registry())
     for _ in range(cases):
+        if stop.is_set():
+            return
         with transaction(pool) as conn:
             _, envelopes = decide_and_append(store, conn, uuid4(), _open(new_case_opened()),
                                              occurred_at=utc_now())
         # Both clocks are read in this process, so a monotonic one serves.
         committed.put((envelopes[0].event_id, time.monotonic()))
-    return time.monotonic()
 
 
 def run(database_url: str, cases: int = CASES) -> Figures:
     committed: queue.Queue[tuple[UUID, float]] = queue.Queue()
     pending: dict[UUID, float] = {}
     delays: list[float] = []
-    first_commit = last_seen = append_done = 0.0
+    first_commit = last_commit = last_seen = 0.0
+    stop = threading.Event()
     pool = open_pool(database_url, max_size=1, name="bench-pipeline")
     try:
         with ThreadPoolExecutor(1) as executor, psycopg.connect(database_url, autocommit=True) as conn:
-            appender = executor.submit(_append, pool, cases, committed)
-            deadline = time.monotonic() + TIMEOUT
-            while time.monotonic() < deadline:
-                done = appender.done()  # read before draining, so nothing committed is missed
-                while not committed.empty():
-                    event_id, at = committed.get()
-                    first_commit = first_commit or at
-                    pending[event_id] = at
-                if done and not append_done:
-                    append_done = appender.result()  # re-raises the appender's failure, if any
-                if pending:
-                    rows = conn.execute(_SEEN, {"ids": list(pending)}).fetchall()
-                    now = time.monotonic()
-                    for row in rows:
-                        delays.append(now - pending.pop(row[0]))
-                        last_seen = now
-                elif done:
-                    break
-                time.sleep(POLL)
+            started = time.monotonic()
+            appender = executor.submit(_append, pool, cases, committed, stop)
+            try:
+                while time.monotonic() < started + TIMEOUT:
+                    done = appender.done()  # read before draining, so nothing committed is missed
+                    while not committed.empty():
+                        event_id, last_commit = committed.get()
+                        first_commit = first_commit or last_commit
+                        pending[event_id] = last_commit
+                    if done:
+                        appender.result()  # re-raises the appender's failure, if any
+                    if pending:
+                        rows = conn.execute(_SEEN, {"ids": list(pending)}).fetchall()
+                        now = time.monotonic()
+                        for row in rows:
+                            delays.append(now - pending.pop(row[0]))
+                            last_seen = now
+                    elif done:
+                        break
+                    time.sleep(POLL)
+            finally:
+                stop.set()
     finally:
         pool.close()
     if pending:
-        print(f"  pipeline: {len(pending)} of {cases} events not projected within {TIMEOUT:.0f}s")
+        print(f"  pipeline: {len(pending)} events not projected within {TIMEOUT:.0f}s")
+    appended = len(delays) + len(pending)
     p = percentiles(delays, (50, 99))
     wall = last_seen - first_commit
-    return [("events appended", cases, ""),
-            ("append rate", cases / (append_done - first_commit), "events/s"),
+    return [("events appended", appended, ""),
+            ("append rate", appended / (last_commit - started), "events/s"),
             ("projected", len(delays), "events"),
             ("first commit → last projected", wall, "s"),
-            ("last commit → last projected", last_seen - append_done, "s"),
+            ("last commit → last projected", last_seen - last_commit, "s"),
             ("end-to-end throughput", len(delays) / wall, "events/s"),
             ("commit → projection p50", p[50] * 1000, "ms"),
             ("commit → projection p99", p[99] * 1000, "ms")]

@@ -90,6 +90,37 @@ class RecordKind(StrEnum):
     ONCOLOGIST_LETTER = "oncologist_letter"
 
 
+class QuestionTopic(StrEnum):
+    """What the patient's question is about, coded by the coordinator (the text stays at intake)."""
+
+    PROTON_THERAPY = "proton_therapy"
+    SURGERY_VS_RADIATION = "surgery_vs_radiation"
+    SYSTEMIC_THERAPY_CHOICE = "systemic_therapy_choice"
+    CLINICAL_TRIAL = "clinical_trial"
+    STAGING = "staging"
+    DIAGNOSIS = "diagnosis"
+    INTEGRATIVE_ONCOLOGY = "integrative_oncology"
+    OTHER = "other"
+
+
+class DeclineReason(StrEnum):
+    OUTSIDE_EXPERTISE = "outside_expertise"
+    AT_CAPACITY = "at_capacity"
+    RECORDS_INSUFFICIENT = "records_insufficient"
+    CONFLICT_OF_INTEREST = "conflict_of_interest"
+    OTHER = "other"
+
+
+class InformationTopic(StrEnum):
+    ADDITIONAL_IMAGING = "additional_imaging"
+    PATHOLOGY_BLOCKS = "pathology_blocks"
+    RECUT_SLIDES = "recut_slides"
+    GENOMIC_RESULTS = "genomic_results"
+    TREATMENT_DETAILS = "treatment_details"
+    LABORATORY_RESULTS = "laboratory_results"
+    OTHER = "other"
+
+
 class ConsentKind(StrEnum):
     # PIPL: processing sensitive (health) data and transferring it abroad are separate consents.
     HEALTH_DATA_PROCESSING = "health_data_processing"

@@ -18,9 +18,12 @@ from events.codes import (
     CentreId,
     ClosureReason,
     ConsentKind,
+    DeclineReason,
     Histology,
+    InformationTopic,
     OutcomeChange,
     Pathway,
+    QuestionTopic,
     RecordKind,
     ReferralReason,
     StageGroup,
@@ -82,6 +85,11 @@ class CaseOpened(Event):
     language: LanguageCode
     preferred_centre: CentreId | None = None
     wants_video: bool = False
+    question_topics: list[QuestionTopic] = Field(default_factory=list)
+    # Imaging studies and glass slides the patient will send, as declared at opening (pricing).
+    imaging_studies: int = Field(default=1, ge=0, le=50)
+    glass_slides: bool = False
+    quote_id: UUID | None = None
 
 
 class QuestionRecorded(Event):
@@ -202,21 +210,151 @@ class CaseRoutingBlocked(Event):
     reason_codes: list[Code] = Field(min_length=1)
 
 
+class CaseFinallyDeclined(Event):
+    """The final decline: no centre will review the case (billing refunds in full)."""
+
+    event_type = "CaseFinallyDeclined"
+
+    declines: int = Field(ge=1)
+
+
 class ReviewAccepted(Event):
     event_type = "ReviewAccepted"
 
     centre_id: CentreId
 
 
+class CaseDeclined(Event):
+    event_type = "CaseDeclined"
+
+    centre_id: CentreId
+    reason: DeclineReason
+
+
+class InformationRequested(Event):
+    """The centre waits on the patient: the SLA clock pauses."""
+
+    event_type = "InformationRequested"
+
+    request_id: UUID
+    topics: list[InformationTopic] = Field(min_length=1)
+
+
+class InformationReceived(Event):
+    """The requested information arrived: the SLA clock resumes."""
+
+    event_type = "InformationReceived"
+
+    request_id: UUID
+
+
+class SlaClockStarted(Event):
+    event_type = "SlaClockStarted"
+
+    target_due: date
+    limit_due: date
+
+
+class SlaClockResumed(Event):
+    event_type = "SlaClockResumed"
+
+    target_due: date
+    limit_due: date
+    paused_business_days: int = Field(ge=0)
+
+
+class SlaClockStopped(Event):
+    event_type = "SlaClockStopped"
+
+    business_days_used: int = Field(ge=0)
+    paused_business_days: int = Field(ge=0)
+    within_target: bool
+    within_limit: bool
+
+
+class SlaAtRisk(Event):
+    event_type = "SlaAtRisk"
+
+    business_days_left: int = Field(ge=0)
+    limit_due: date
+
+
+class SlaBreached(Event):
+    event_type = "SlaBreached"
+
+    limit_due: date
+
+
+class SlaClockBlocked(Event):
+    """The centre's calendar does not know a year the clock needs: no guess is made."""
+
+    event_type = "SlaClockBlocked"
+
+    reason: Literal["calendar_unknown"] = "calendar_unknown"
+    year: int = Field(ge=2000, le=2200)
+
+
+class PathologyReview(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    verdict: Literal["agree", "revised_grade", "revised_histology"]
+    revised_grade: Literal["G1", "G2", "G3", "G4"] | None = None
+    revised_histology: Histology | None = None
+
+
+class ImagingReread(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    verdict: Literal["stage_confirmed", "stage_revised"]
+    revised_stage_group: StageGroup | None = None
+
+
+class TrialOption(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trial_id: Annotated[str, StringConstraints(pattern=r"^(NCT\d{8}|ChiCTR\d{6,12}|CTR\d{8})$")]
+    phase: Literal["I", "I/II", "II", "II/III", "III", "IV"]
+    china_only: bool
+
+
 class ReviewDelivered(Event):
+    """The written review as coded sections; its prose is in the report document (report_ref)."""
+
     event_type = "ReviewDelivered"
 
     centre_id: CentreId
+    pathology: PathologyReview
+    imaging: ImagingReread
     recommended_pathway: Pathway
+    rationale_codes: list[Code] = Field(min_length=1)
+    trial_options: list[TrialOption] = Field(default_factory=list)
+    question_answer: Literal["answered", "answered_with_caveats", "needs_further_tests"]
     diagnosis_change: OutcomeChange
     treatment_change: OutcomeChange
     report_ref: UUID
     page_count: int = Field(ge=1, le=100)
+    # Required when the report is outside the expected 5-8 pages.
+    page_count_reason: Code | None = None
+
+
+class VideoConsultationRequested(Event):
+    event_type = "VideoConsultationRequested"
+
+
+class VideoConsultationScheduled(Event):
+    event_type = "VideoConsultationScheduled"
+
+    scheduled_for: AwareDatetime
+
+
+class VideoConsultationHeld(Event):
+    event_type = "VideoConsultationHeld"
+
+
+class VideoConsultationMissed(Event):
+    """The patient did not attend (a no-show)."""
+
+    event_type = "VideoConsultationMissed"
 
 
 class TreatmentBooked(Event):
@@ -229,12 +367,59 @@ class TreatmentBooked(Event):
 
 
 # ---------------------------------------------------------------- billing
+ProviderRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_:-]{1,80}$")]
+Version = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._-]{1,32}$")]
+
+
+class PriceLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    component: Code
+    cents: Cents
+
+
+class QuoteIssued(Event):
+    """A prospective patient's instant quote; its stream and key are the quote id."""
+
+    event_type = "QuoteIssued"
+
+    review_cents: Cents
+    video_cents: Cents
+    breakdown: list[PriceLine] = Field(min_length=1)
+    price_book_version: Version
+    tumour_site: TumourSite
+    rare_tumour: bool
+    glass_slides: bool
+    imaging_studies: int = Field(ge=0, le=50)
+    genomic_guided: bool
+    wants_video: bool
+
+
 class FeeInvoiced(Event):
     event_type = "FeeInvoiced"
 
     invoice_id: UUID
     review_fee_cents: Cents
     video_fee_cents: Cents = 0
+    breakdown: list[PriceLine] = Field(default_factory=list)
+    price_book_version: Version | None = None
+    quote_id: UUID | None = None
+
+
+class PaymentAuthorised(Event):
+    event_type = "PaymentAuthorised"
+
+    payment_id: UUID
+    provider_ref: ProviderRef
+    amount_cents: Cents
+
+
+class PaymentFailed(Event):
+    event_type = "PaymentFailed"
+
+    payment_id: UUID
+    stage: Literal["authorise", "capture"]
+    reason: Code
 
 
 class PaymentCaptured(Event):
@@ -243,6 +428,37 @@ class PaymentCaptured(Event):
     payment_id: UUID
     review_fee_cents: Cents
     video_fee_cents: Cents = 0
+    provider_ref: ProviderRef | None = None
+
+
+class PaymentVoided(Event):
+    """An authorisation released without capture: the patient was never charged."""
+
+    event_type = "PaymentVoided"
+
+    payment_id: UUID
+
+
+class InvoiceVoided(Event):
+    """The uncaptured part of an invoice written off (e.g. cancelled before records were complete)."""
+
+    event_type = "InvoiceVoided"
+
+    invoice_id: UUID
+    review_cents: Cents
+    video_cents: Cents
+
+
+class RefundIssued(Event):
+    event_type = "RefundIssued"
+
+    refund_id: UUID
+    payment_id: UUID
+    review_cents: Cents
+    video_cents: Cents
+    reason: Literal["cancelled_before_acceptance", "cancelled_after_acceptance", "withdrawn_before_acceptance",
+                    "withdrawn_after_acceptance", "declined_by_all_centres", "sla_breach"]
+    provider_ref: ProviderRef | None = None
 
 
 class FeeCreditApplied(Event):
@@ -271,10 +487,30 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     PatientDataErased,
     CaseRouted,
     CaseRoutingBlocked,
+    CaseFinallyDeclined,
     ReviewAccepted,
+    CaseDeclined,
+    InformationRequested,
+    InformationReceived,
+    SlaClockStarted,
+    SlaClockResumed,
+    SlaClockStopped,
+    SlaAtRisk,
+    SlaBreached,
+    SlaClockBlocked,
     ReviewDelivered,
+    VideoConsultationRequested,
+    VideoConsultationScheduled,
+    VideoConsultationHeld,
+    VideoConsultationMissed,
     TreatmentBooked,
+    QuoteIssued,
     FeeInvoiced,
+    PaymentAuthorised,
+    PaymentFailed,
     PaymentCaptured,
+    PaymentVoided,
+    InvoiceVoided,
+    RefundIssued,
     FeeCreditApplied,
 )

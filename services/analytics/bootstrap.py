@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from events.store import Clock, utc_now
+from services.analytics import ddl
 from services.analytics.settings import AnalyticsSettings
 from services.common.runtime import Runtime, build_runtime
 
 SERVICE = "analytics"
+# The worker's own bookkeeping: its (empty) event store, processed events, applied migrations.
 SCHEMA = "analytics_state"
-HERE = Path(__file__).parent
+# What analysts query; services.analytics.rebuild swaps a rebuilt copy in under this name.
+LIVE_SCHEMA = "analytics"
 
 
 def bootstrap(settings: AnalyticsSettings | None = None, clock: Clock = utc_now) -> Runtime:
-    return build_runtime(SERVICE, SCHEMA, settings or AnalyticsSettings(),
-                         [HERE / "migrations"], clock)
+    # The projection migrations take their target schema as a parameter, which events.migrations
+    # cannot pass: ddl.migrate applies them once the event store's own migrations are in.
+    rt = build_runtime(SERVICE, SCHEMA, settings or AnalyticsSettings(), [], clock)
+    try:
+        ddl.migrate(rt.pool, SCHEMA, LIVE_SCHEMA)
+    except BaseException:
+        rt.close()
+        raise
+    return rt

@@ -1,56 +1,141 @@
-"""Billing's HTTP API: payments and the per-case account."""
+"""Billing's HTTP API: instant quotes, the per-case account, provider callbacks."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
-from uuid import UUID, uuid4
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.contract import PaymentCaptured
+from events.codes import Histology, ReferralReason, TumourSite, is_rare
+from events.contract import ProviderRef
+from events.db import Conn
 from services.billing import accounts
 from services.billing.bootstrap import SERVICE, bootstrap
-from services.common.api import RuntimeDep, event_time
+from services.billing.pricing import CaseComplexity
+from services.billing.provider import SimulatedProvider
+from services.common.api import event_time
 from services.common.auth import Principal, require
+from services.common.errors import Rejected
 from services.common.http import create_service_app
+from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
 
 Billing = Annotated[Principal, Depends(require("billing"))]
 Reader = Annotated[Principal, Depends(require("billing", "coordinator"))]
-router = APIRouter(prefix="/cases", tags=["billing"])
+Quoter = Annotated[Principal, Depends(require("coordinator", "billing"))]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+router = APIRouter(tags=["billing"])
 
 
-class Payment(BaseModel):
+def get_billing(request: Request) -> accounts.Billing:
+    return request.app.state.runtime
+
+
+BillingDep = Annotated[accounts.Billing, Depends(get_billing)]
+
+
+class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    payment_id: UUID | None = None
-    review_fee_cents: int = Field(ge=0)
-    video_fee_cents: int = Field(0, ge=0)
+    tumour_site: TumourSite
+    histology: Histology = Histology.OTHER
+    rare_tumour: bool = False
+    glass_slides: bool = False
+    imaging_studies: int = Field(1, ge=0, le=50)
+    referral_reasons: list[ReferralReason] = Field(default_factory=list)
+    wants_video: bool = False
+
+
+class Callback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["capture.succeeded"]
+    case_id: UUID
+    provider_ref: ProviderRef
     occurred_at: datetime | None = None
 
 
-@router.post("/{case_id}/payments", status_code=201)
-def capture(case_id: UUID, body: Payment, rt: RuntimeDep, _: Billing) -> dict[str, Any]:
-    payment = PaymentCaptured(payment_id=body.payment_id or uuid4(), review_fee_cents=body.review_fee_cents,
-                              video_fee_cents=body.video_fee_cents)
-    version = accounts.capture_payment(rt, case_id, payment, event_time(body.occurred_at, rt))
-    return {"case_id": case_id, "payment_id": payment.payment_id, "version": version}
+class Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    operation: Literal["authorise", "capture", "refund", "void"]
+    mode: Literal["fail", "timeout"]
+    times: int = Field(1, ge=1, le=100)
 
 
-@router.get("/{case_id}/account")
-def account(case_id: UUID, rt: RuntimeDep, _: Reader) -> dict[str, Any]:
-    acc = accounts.account(rt, case_id)
-    return {
-        "case_id": case_id,
-        "version": acc.version,
-        "review_fee_cents": acc.invoice.review_fee_cents if acc.invoice else None,
-        "video_fee_cents": acc.invoice.video_fee_cents if acc.invoice else None,
-        "paid_review_cents": acc.paid_review_cents,
-        "paid_video_cents": acc.paid_video_cents,
-        "fee_credit_cents": acc.credit.amount_cents if acc.credit else 0,
-    }
+class At(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    occurred_at: datetime | None = None
+
+
+@router.post("/quotes", status_code=201, description="An instant quote; quotes are events too (the funnel).")
+def quote(body: QuoteRequest, rt: BillingDep, who: Quoter, key: IdempotencyKey, request: Request) -> JSONResponse:
+    case = CaseComplexity(rare_tumour=body.rare_tumour or is_rare(body.tumour_site, body.histology),
+                          glass_slides=body.glass_slides, imaging_studies=body.imaging_studies,
+                          genomic_guided=ReferralReason.GENOMIC_GUIDED in body.referral_reasons,
+                          wants_video=body.wants_video)
+
+    def command(conn: Conn) -> Outcome:
+        quote_id, q = accounts.issue_quote(rt, conn, body.tumour_site, case, rt.store.clock())
+        turnaround = rt.price_book.turnaround_business_days
+        return Outcome(201, {
+            "quote_id": quote_id, "currency": rt.price_book.currency, "review_cents": q.review_cents,
+            "video_cents": q.video_cents, "total_cents": q.total_cents,
+            "breakdown": [{"component": c, "cents": n} for c, n in q.breakdown],
+            "price_book_version": q.price_book_version,
+            "turnaround": {"business_days_target": turnaround.target, "business_days_limit": turnaround.limit,
+                           "text": f"{turnaround.target}-{turnaround.limit} business days"},
+        })
+
+    return run_command(rt, key=key, principal=who.role, command=command,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
+
+
+@router.get("/price-book")
+def price_book(rt: BillingDep, _: Reader) -> dict[str, Any]:
+    return rt.price_book.model_dump(mode="json")
+
+
+@router.get("/cases/{case_id}/account")
+def account(case_id: UUID, rt: BillingDep, _: Reader) -> JSONResponse:
+    with rt.pool.connection() as conn:
+        return JSONResponse(jsonable_encoder(accounts.case_summary(rt, conn, case_id)))
+
+
+@router.post("/cases/{case_id}/payments/capture", description="Retry a capture the provider declined.")
+def retry_capture(case_id: UUID, body: At, rt: BillingDep, who: Billing, key: IdempotencyKey,
+                  request: Request) -> JSONResponse:
+    def command(conn: Conn) -> Outcome:
+        accounts.retry_capture(rt, conn, case_id, event_time(body.occurred_at, rt))
+        return Outcome(200, accounts.case_summary(rt, conn, case_id))
+
+    return run_command(rt, key=key, principal=who.role, command=command,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
+
+
+@router.post("/provider/callbacks", description="The payment provider's notices; duplicates change nothing.")
+def callback(body: Callback, rt: BillingDep, _: Billing) -> JSONResponse:
+    with rt.pool.connection() as conn, conn.transaction():
+        applied = accounts.provider_callback(rt, conn, body.case_id, body.provider_ref,
+                                             event_time(body.occurred_at, rt))
+    return JSONResponse({"applied": applied})
+
+
+@router.get("/ledger", description="The whole journal's balance: it must be zero.")
+def ledger(rt: BillingDep, _: Billing) -> dict[str, int]:
+    with rt.pool.connection() as conn:
+        return accounts.ledger_total(conn)
+
+
+@router.post("/admin/provider/faults", tags=["admin"], description="Makes the simulated provider fail or time out.")
+def inject_fault(body: Fault, rt: BillingDep, _: Annotated[Principal, Depends(require("admin"))]) -> dict[str, str]:
+    if not isinstance(rt.provider, SimulatedProvider):
+        raise Rejected("faults can be injected into the simulated provider only", "not_simulated")
+    rt.provider.inject(body.operation, body.mode, body.times)
+    return {"injected": f"{body.operation}:{body.mode}x{body.times}"}
 
 
 def create_app() -> FastAPI:
     return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router],
-                              description="Invoices, payments and the fee credit against treatment.")
+                              description="Quotes, invoices, payments, refunds and the fee credit; a balanced ledger.")

@@ -1,47 +1,123 @@
-"""Billing's account of one case: invoice, payment, and the fee credit applied once. Pure."""
+"""Billing's account of one case: invoice, payment, refunds, credits and the journal. Pure.
+
+Written refund policy (docs/billing.md repeats it for people):
+- cancelled or withdrawn before the centre accepts, or declined by every centre: full refund;
+- cancelled or withdrawn after acceptance and before delivery: half the review fee back, and the
+  video add-on back unless the consultation was held;
+- after delivery: no refund;
+- an SLA breach: a credit of 20% of the review fee paid, once.
+A refund never exceeds what was captured net of earlier refunds. On TreatmentBooked the review
+fee actually paid (net of refunds and SLA credits, never the video add-on) is credited to the
+treatment account once.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from uuid import UUID, uuid4
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
+from uuid import UUID, uuid5
 
 from events.codes import ReferralReason
-from events.contract import CaseOpened, Event, FeeCreditApplied, FeeInvoiced, PaymentCaptured
+from events.contract import (
+    CaseOpened,
+    Event,
+    FeeCreditApplied,
+    FeeInvoiced,
+    InvoiceVoided,
+    PaymentAuthorised,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentVoided,
+    PriceLine,
+    RefundIssued,
+)
+from services.billing.pricing import CaseComplexity, PriceBook, Quote, price
 from services.common.errors import InvalidInput, Rejected
 
-REVIEW_MIN_CENTS = 80_000
-REVIEW_MAX_CENTS = 180_000
-VIDEO_CENTS = 50_000
+PARTIAL_REFUND_AFTER_ACCEPTANCE = Decimal("0.50")
+SLA_BREACH_CREDIT = Decimal("0.20")
+# Deterministic ids from the triggering event: a redelivered trigger derives the same id, so the
+# provider's idempotency key and our own event are the same ones as the first time.
+_NS = UUID("2f6f7a52-1f0e-4c61-9b61-6a3f0c7d8e90")
+RefundReason = Literal["cancelled_before_acceptance", "cancelled_after_acceptance", "withdrawn_before_acceptance",
+                       "withdrawn_after_acceptance", "declined_by_all_centres", "sla_breach"]
 
 
-def review_fee_cents(opened: CaseOpened) -> int:
-    # Interim rule until the price book: complexity adds to a base, clamped to the published range.
-    fee = REVIEW_MIN_CENTS
-    if opened.rare_tumour:
-        fee += 40_000
-    if ReferralReason.GENOMIC_GUIDED in opened.referral_reasons:
-        fee += 20_000
-    return max(REVIEW_MIN_CENTS, min(fee, REVIEW_MAX_CENTS))
+def derived_id(kind: str, cause: UUID) -> UUID:
+    return uuid5(_NS, f"{kind}:{cause}")
+
+
+def _share(cents: int, fraction: Decimal) -> int:
+    # Money is Decimal until the final rounding to whole cents (banker's rounding).
+    return int((Decimal(cents) * fraction).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+@dataclass(frozen=True)
+class ReviewFacts:
+    """What billing knows of the review from the stream."""
+
+    accepted: bool = False
+    delivered: bool = False
+    video_held: bool = False
 
 
 @dataclass
 class Account:
-    version: int = 0
     invoice: FeeInvoiced | None = None
-    paid_review_cents: int = 0
-    paid_video_cents: int = 0
-    credit: FeeCreditApplied | None = None
+    authorisation: PaymentAuthorised | None = None
+    capture: PaymentCaptured | None = None
+    failures: list[PaymentFailed] = field(default_factory=list)
+    voided_payment: bool = False
+    invoice_voided: InvoiceVoided | None = None
+    refunds: list[RefundIssued] = field(default_factory=list)
+    fee_credit: FeeCreditApplied | None = None
+    version: int = 0
 
     def apply(self, event: Event) -> None:
         self.version += 1
         match event:
             case FeeInvoiced():
                 self.invoice = event
+            case PaymentAuthorised():
+                self.authorisation = event
+            case PaymentFailed():
+                self.failures.append(event)
             case PaymentCaptured():
-                self.paid_review_cents += event.review_fee_cents
-                self.paid_video_cents += event.video_fee_cents
+                self.capture = event
+            case PaymentVoided():
+                self.voided_payment = True
+            case InvoiceVoided():
+                self.invoice_voided = event
+            case RefundIssued():
+                self.refunds.append(event)
             case FeeCreditApplied():
-                self.credit = event
+                self.fee_credit = event
+
+    @property
+    def captured_review(self) -> int:
+        return self.capture.review_fee_cents if self.capture else 0
+
+    @property
+    def captured_video(self) -> int:
+        return self.capture.video_fee_cents if self.capture else 0
+
+    @property
+    def net_review(self) -> int:
+        return self.captured_review - sum(r.review_cents for r in self.refunds)
+
+    @property
+    def net_video(self) -> int:
+        return self.captured_video - sum(r.video_cents for r in self.refunds)
+
+    def refunded(self, *reasons: str) -> bool:
+        return any(r.reason in reasons for r in self.refunds)
+
+    @property
+    def settled(self) -> bool:
+        """The case's money is final: fully refunded, voided, or credited to treatment."""
+        return self.invoice_voided is not None or self.fee_credit is not None or any(
+            r.reason not in ("sla_breach",) for r in self.refunds)
 
 
 def fold(events: list[Event]) -> Account:
@@ -51,26 +127,133 @@ def fold(events: list[Event]) -> Account:
     return account
 
 
-def invoice(account: Account, opened: CaseOpened) -> list[Event]:
+def complexity(opened: CaseOpened) -> CaseComplexity:
+    return CaseComplexity(rare_tumour=opened.rare_tumour, glass_slides=opened.glass_slides,
+                          imaging_studies=opened.imaging_studies,
+                          genomic_guided=ReferralReason.GENOMIC_GUIDED in opened.referral_reasons,
+                          wants_video=opened.wants_video)
+
+
+def invoice(account: Account, opened: CaseOpened, book: PriceBook, quote: Quote | None, cause: UUID) -> list[Event]:
+    """The case is invoiced at its quote's price when it came from one, else at today's book."""
     if account.invoice is not None:
         return []
-    return [FeeInvoiced(invoice_id=uuid4(), review_fee_cents=review_fee_cents(opened),
-                        video_fee_cents=VIDEO_CENTS if opened.wants_video else 0)]
+    q = quote or price(book, complexity(opened))
+    return [FeeInvoiced(invoice_id=derived_id("invoice", cause), review_fee_cents=q.review_cents,
+                        video_fee_cents=q.video_cents, price_book_version=q.price_book_version,
+                        breakdown=[PriceLine(component=c, cents=n) for c, n in q.breakdown],
+                        quote_id=opened.quote_id)]
 
 
-def capture(account: Account, payment: PaymentCaptured) -> list[Event]:
-    if account.invoice is None:
-        raise Rejected("the case has no invoice yet", "not_invoiced")
-    if account.paid_review_cents + payment.review_fee_cents > account.invoice.review_fee_cents:
-        raise InvalidInput("review_fee_cents", "payment exceeds the invoiced review fee")
-    if account.paid_video_cents + payment.video_fee_cents > account.invoice.video_fee_cents:
-        raise InvalidInput("video_fee_cents", "payment exceeds the invoiced video fee")
-    return [payment]
+def total_due(account: Account) -> int:
+    assert account.invoice is not None
+    return account.invoice.review_fee_cents + account.invoice.video_fee_cents
+
+
+def can_capture(account: Account) -> bool:
+    return (account.invoice is not None and account.capture is None and not account.voided_payment
+            and account.invoice_voided is None)
+
+
+def captured(account: Account, payment_id: UUID, provider_ref: str) -> list[Event]:
+    if account.capture is not None:
+        if account.capture.provider_ref != provider_ref:
+            raise Rejected("the case was already captured under another reference", "already_captured")
+        return []  # the same capture reported again (e.g. a doubled provider callback)
+    if not can_capture(account):
+        raise Rejected("nothing to capture for this case", "not_capturable")
+    assert account.invoice is not None
+    return [PaymentCaptured(payment_id=payment_id, review_fee_cents=account.invoice.review_fee_cents,
+                            video_fee_cents=account.invoice.video_fee_cents, provider_ref=provider_ref)]
+
+
+def refund_due(account: Account, facts: ReviewFacts,
+               trigger: Literal["cancelled", "withdrawn", "declined_by_all_centres", "sla_breach"]
+               ) -> tuple[int, int, RefundReason] | None:
+    """(review, video, reason) to refund under the written policy, or None."""
+    if account.capture is None:
+        return None
+    if trigger == "sla_breach":
+        if account.refunded("sla_breach") or account.fee_credit is not None:
+            return None
+        amount = min(_share(account.captured_review, SLA_BREACH_CREDIT), account.net_review)
+        return (amount, 0, "sla_breach") if amount > 0 else None
+    if account.settled:
+        return None
+    if trigger == "declined_by_all_centres":
+        return account.net_review, account.net_video, "declined_by_all_centres"
+    if facts.delivered:
+        return None
+    if not facts.accepted:
+        before: RefundReason = (
+            "cancelled_before_acceptance" if trigger == "cancelled" else "withdrawn_before_acceptance")
+        return account.net_review, account.net_video, before
+    review_back = min(_share(account.captured_review, PARTIAL_REFUND_AFTER_ACCEPTANCE), account.net_review)
+    video_back = 0 if facts.video_held else account.net_video
+    after: RefundReason = "cancelled_after_acceptance" if trigger == "cancelled" else "withdrawn_after_acceptance"
+    return review_back, video_back, after
+
+
+def refund(account: Account, review: int, video: int, reason: RefundReason, cause: UUID,
+           provider_ref: str | None) -> list[Event]:
+    assert account.capture is not None
+    if review > account.net_review or video > account.net_video or review < 0 or video < 0:
+        raise InvalidInput("amount", "a refund can never exceed what was paid")
+    if review == 0 and video == 0:
+        return []
+    return [RefundIssued(refund_id=derived_id("refund", cause), payment_id=account.capture.payment_id,
+                         review_cents=review, video_cents=video, reason=reason, provider_ref=provider_ref)]
+
+
+def void_uncaptured(account: Account) -> list[Event]:
+    """Ends a case that was never charged: release the authorisation, write the invoice off."""
+    if account.invoice is None or account.capture is not None or account.invoice_voided is not None:
+        return []
+    out: list[Event] = []
+    if account.authorisation is not None and not account.voided_payment:
+        out.append(PaymentVoided(payment_id=account.authorisation.payment_id))
+    out.append(InvoiceVoided(invoice_id=account.invoice.invoice_id, review_cents=account.invoice.review_fee_cents,
+                             video_cents=account.invoice.video_fee_cents))
+    return out
 
 
 def apply_fee_credit(account: Account, booking_event_id: UUID) -> list[Event]:
-    # The credit is the review fee actually paid; the video add-on is not credited.
-    if account.credit is not None or account.paid_review_cents == 0:
+    # The credit is the review fee actually paid, net of refunds; the video add-on is not credited.
+    if account.fee_credit is not None or account.net_review <= 0:
         return []
-    return [FeeCreditApplied(credit_id=uuid4(), treatment_booking_id=booking_event_id,
-                             amount_cents=account.paid_review_cents)]
+    return [FeeCreditApplied(credit_id=derived_id("credit", booking_event_id), treatment_booking_id=booking_event_id,
+                             amount_cents=account.net_review)]
+
+
+# ------------------------------------------------------------------ the double-entry journal
+
+Line = tuple[str, int]  # (account, signed cents): debit positive, credit negative
+
+
+def journal(event: Event) -> list[Line]:
+    """The balanced journal entry of one billing event (an empty list: no money moved)."""
+    match event:
+        case FeeInvoiced():
+            r, v = event.review_fee_cents, event.video_fee_cents
+            return [("receivable", r + v), ("revenue_review", -r), ("revenue_video", -v)]
+        case PaymentCaptured():
+            t = event.review_fee_cents + event.video_fee_cents
+            return [("cash", t), ("receivable", -t)]
+        case InvoiceVoided():
+            r, v = event.review_cents, event.video_cents
+            return [("revenue_review", r), ("revenue_video", v), ("receivable", -(r + v))]
+        case RefundIssued():
+            contra = "sla_credits" if event.reason == "sla_breach" else "refunds"
+            return [(f"{contra}_review", event.review_cents), (f"{contra}_video", event.video_cents),
+                    ("cash", -(event.review_cents + event.video_cents))]
+        case FeeCreditApplied():
+            return [("fee_credits", event.amount_cents), ("treatment_credit_liability", -event.amount_cents)]
+    return []
+
+
+def balances(events: list[Event]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for e in events:
+        for acct, cents in journal(e):
+            totals[acct] = totals.get(acct, 0) + cents
+    return totals

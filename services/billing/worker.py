@@ -1,4 +1,4 @@
-"""Billing's worker: invoices opened cases, applies fee credits, publishes its outbox."""
+"""Billing's worker: invoices, captures, refunds and credits as the case's events arrive."""
 
 from services.billing.accounts import billing_consumer
 from services.billing.bootstrap import bootstrap

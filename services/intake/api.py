@@ -17,6 +17,7 @@ from events.codes import (
     ClosureReason,
     ConsentKind,
     Histology,
+    QuestionTopic,
     RecordKind,
     ReferralReason,
     StageGroup,
@@ -93,6 +94,10 @@ class OpenCase(_Body):
     language: LanguageCode
     preferred_centre: CentreId | None = None
     wants_video: bool = False
+    question_topics: list[QuestionTopic] = Field(default_factory=list, description="what the question is about")
+    imaging_studies: int = Field(1, ge=0, le=50, description="imaging studies the patient will send")
+    glass_slides: bool = Field(False, description="physical slides will be shipped for re-review")
+    quote_id: UUID | None = Field(None, description="the quote this case comes from, if any")
 
     @model_validator(mode="after")
     def _one_patient(self) -> OpenCase:
@@ -171,7 +176,9 @@ def open_case(body: OpenCase, ix: IntakeDep, who: Coordinator, key: IdempotencyK
             histology=body.histology, rare_tumour=body.rare_tumour or is_rare(body.tumour_site, body.histology),
             stage_group=body.stage_group, referral_reasons=body.referral_reasons,
             patient_country=body.patient_country, language=body.language,
-            preferred_centre=body.preferred_centre, wants_video=body.wants_video)
+            preferred_centre=body.preferred_centre, wants_video=body.wants_video,
+            question_topics=body.question_topics, imaging_studies=body.imaging_studies,
+            glass_slides=body.glass_slides, quote_id=body.quote_id)
         identity = body.patient.model_dump(mode="json") if body.patient else None
         case_id = cases.open_case(ix, conn, opened, identity, body.question, at)
         return _case_outcome(ix, conn, case_id, ix.store.version(conn, f"case-{case_id}"), 201)

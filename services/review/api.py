@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.codes import CentreId, OutcomeChange, Pathway
-from events.contract import ReviewDelivered
-from services.common.api import ExpectedVersion, RuntimeDep, event_time
+from events.codes import CentreId, DeclineReason, InformationTopic, OutcomeChange, Pathway
+from events.contract import Code, ImagingReread, PathologyReview, ReviewDelivered, TrialOption
+from events.db import Conn
+from services.common.api import ExpectedVersion, event_time
 from services.common.auth import Principal, require
 from services.common.http import create_service_app
-from services.review import reviews
+from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.review import domain, reviews
 from services.review.bootstrap import SERVICE, bootstrap
 
 router = APIRouter(prefix="/cases", tags=["review"])
+admin = APIRouter(prefix="/admin", tags=["admin"])
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+
+def get_review(request: Request) -> reviews.Review:
+    return request.app.state.runtime
+
+
+ReviewDep = Annotated[reviews.Review, Depends(get_review)]
 
 
 def centre_of(principal: Annotated[Principal, Depends(require("centre"))]) -> CentreId:
@@ -30,50 +43,120 @@ def centre_of(principal: Annotated[Principal, Depends(require("centre"))]) -> Ce
 Centre = Annotated[CentreId, Depends(centre_of)]
 
 
-class Acceptance(BaseModel):
+class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
     occurred_at: datetime | None = None
 
 
-class Delivery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Decline(_Body):
+    reason: DeclineReason
+
+
+class InformationRequest(_Body):
+    topics: list[InformationTopic] = Field(min_length=1)
+
+
+class Delivery(_Body):
+    pathology: PathologyReview
+    imaging: ImagingReread
     recommended_pathway: Pathway
+    rationale_codes: list[Code] = Field(min_length=1)
+    trial_options: list[TrialOption] = Field(default_factory=list)
+    question_answer: Literal["answered", "answered_with_caveats", "needs_further_tests"]
     diagnosis_change: OutcomeChange
     treatment_change: OutcomeChange
     report_ref: UUID
     page_count: int = Field(ge=1, le=100)
-    occurred_at: datetime | None = None
+    page_count_reason: Code | None = None
+
+
+class VideoStep(_Body):
+    step: Literal["request", "schedule", "held", "missed"]
+    scheduled_for: datetime | None = None
+
+
+class RunTimers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    now: datetime
+
+
+def _act(rt: reviews.Review, centre: CentreId, case_id: UUID, body: _Body, request: Request, key: str | None,
+         expected: int | None, decide: reviews.Decide) -> JSONResponse:
+    at = event_time(body.occurred_at, rt)
+
+    def run(conn: Conn) -> Outcome:
+        version = reviews.command(rt, conn, case_id, centre, decide, at, expected)
+        view = jsonable_encoder(reviews.get_case(rt, conn, case_id, centre))
+        return Outcome(200, view, {"ETag": str(version)})
+
+    return run_command(rt, key=key, principal=f"centre:{centre.value}", command=run,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
 
 
 @router.get("")
-def list_cases(rt: RuntimeDep, centre: Centre) -> list[dict[str, Any]]:
+def list_cases(rt: ReviewDep, centre: Centre) -> list[dict[str, Any]]:
     return reviews.list_cases(rt, centre)
 
 
 @router.get("/{case_id}")
-def get_case(case_id: UUID, rt: RuntimeDep, centre: Centre, response: Response) -> dict[str, Any]:
-    row, review = reviews.get_case(rt, case_id, centre)
-    response.headers["ETag"] = str(review.version)
-    return {**row, "state": review.state, "version": review.version}
+def get_case(case_id: UUID, rt: ReviewDep, centre: Centre) -> JSONResponse:
+    with rt.pool.connection() as conn:
+        view = reviews.get_case(rt, conn, case_id, centre)
+    return JSONResponse(jsonable_encoder(view), headers={"ETag": str(view["version"])})
 
 
-@router.post("/{case_id}/acceptance", status_code=201)
-def accept(case_id: UUID, body: Acceptance, rt: RuntimeDep, centre: Centre, expected: ExpectedVersion,
-           response: Response) -> dict[str, Any]:
-    version = reviews.accept(rt, case_id, centre, event_time(body.occurred_at, rt), expected)
-    response.headers["ETag"] = str(version)
-    return {"case_id": case_id, "state": "accepted", "version": version}
+@router.post("/{case_id}/acceptance", description="Accept the case: the SLA clock starts the next business day.")
+def accept(case_id: UUID, body: _Body, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
+           expected: ExpectedVersion, request: Request) -> JSONResponse:
+    at = event_time(body.occurred_at, rt)
+    return _act(rt, centre, case_id, body, request, key, expected,
+                lambda r: domain.accept(r, centre, rt.calendar, at))
 
 
-@router.post("/{case_id}/delivery", status_code=201)
-def deliver(case_id: UUID, body: Delivery, rt: RuntimeDep, centre: Centre, expected: ExpectedVersion,
-            response: Response) -> dict[str, Any]:
+@router.post("/{case_id}/decline", description="Decline the case: routing sends it to the next fitting centre.")
+def decline(case_id: UUID, body: Decline, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
+            expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _act(rt, centre, case_id, body, request, key, expected,
+                lambda r: domain.decline(r, centre, body.reason))
+
+
+@router.post("/{case_id}/information-requests", description="Ask the patient for more: the SLA clock pauses.")
+def request_information(case_id: UUID, body: InformationRequest, rt: ReviewDep, centre: Centre,
+                        key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _act(rt, centre, case_id, body, request, key, expected,
+                lambda r: domain.request_information(r, uuid4(), body.topics))
+
+
+@router.post("/{case_id}/information-requests/{request_id}/resolution",
+             description="The information arrived: the SLA clock resumes.")
+def resolve_information(case_id: UUID, request_id: UUID, body: _Body, rt: ReviewDep, centre: Centre,
+                        key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
+    at = event_time(body.occurred_at, rt)
+    return _act(rt, centre, case_id, body, request, key, expected,
+                lambda r: domain.receive_information(r, request_id, rt.calendar, at))
+
+
+@router.post("/{case_id}/delivery", description="Deliver the written review: the SLA clock stops.")
+def deliver(case_id: UUID, body: Delivery, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
+            expected: ExpectedVersion, request: Request) -> JSONResponse:
+    at = event_time(body.occurred_at, rt)
     delivery = ReviewDelivered(centre_id=centre, **body.model_dump(exclude={"occurred_at"}))
-    version = reviews.deliver(rt, case_id, centre, delivery, event_time(body.occurred_at, rt), expected)
-    response.headers["ETag"] = str(version)
-    return {"case_id": case_id, "state": "delivered", "version": version}
+    return _act(rt, centre, case_id, body, request, key, expected,
+                lambda r: domain.deliver(r, delivery, rt.calendar, at))
+
+
+@router.post("/{case_id}/video-consultation")
+def video(case_id: UUID, body: VideoStep, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
+          expected: ExpectedVersion, request: Request) -> JSONResponse:
+    return _act(rt, centre, case_id, body, request, key, expected,
+                lambda r: domain.video(r, body.step, body.scheduled_for))
+
+
+@admin.post("/timers", description="Emits the SLA events due by `now` (event time), e.g. for a simulated clock.")
+def run_timers(body: RunTimers, rt: ReviewDep, _: Annotated[Principal, Depends(require("admin"))]) -> dict[str, int]:
+    return {"appended": reviews.run_timers(rt, event_time(body.now, rt))}
 
 
 def create_app() -> FastAPI:
-    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router],
-                              description="Partner-centre reviewers accept cases and deliver reviews.")
+    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router, admin],
+                              description="Partner-centre reviewers accept, ask, deliver; the SLA clock runs.")

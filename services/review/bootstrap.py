@@ -1,11 +1,15 @@
-"""Review's composition root."""
+"""Review's composition root: settings, database, event store, the centres' calendar."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from events.store import Clock, utc_now
-from services.common.runtime import Runtime, build_runtime
+from services.common.runtime import build_runtime
+from services.review import metrics
+from services.review.calendar import load_calendar
+from services.review.reviews import Review
 from services.review.settings import ReviewSettings
 
 SERVICE = "review"
@@ -13,6 +17,11 @@ SCHEMA = "review"
 HERE = Path(__file__).parent
 
 
-def bootstrap(settings: ReviewSettings | None = None, clock: Clock = utc_now) -> Runtime:
-    return build_runtime(SERVICE, SCHEMA, settings or ReviewSettings(),
-                         [HERE / "migrations"], clock)
+def bootstrap(settings: ReviewSettings | None = None, clock: Clock = utc_now) -> Review:
+    settings = settings or ReviewSettings()
+    # Every partner centre is in mainland China: one calendar serves them all.
+    calendar = load_calendar(settings.calendar_file)
+    metrics.CALENDAR_LAST_KNOWN_YEAR.set(max(calendar.known_years))
+    rt = build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock)
+    shared = {f.name: getattr(rt, f.name) for f in dataclasses.fields(rt)}
+    return Review(**shared, calendar=calendar)

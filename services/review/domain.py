@@ -1,51 +1,226 @@
-"""A centre's review of a case: accept, then deliver once. Pure."""
+"""A centre's review of a case, and its SLA clock. Pure: the calendar and times are passed in.
+
+The SLA figures are computed here at the moment of each fact and carried by events
+(SlaClockStarted, SlaClockResumed, SlaClockStopped, SlaAtRisk, SlaBreached, SlaClockBlocked), so
+projections record what the clock said then and never need the calendar themselves.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
 
-from events.codes import CentreId
-from events.contract import Event, ReviewAccepted, ReviewDelivered
-from services.common.errors import Rejected
+from events.codes import CentreId, DeclineReason, InformationTopic
+from events.contract import (
+    CaseDeclined,
+    Event,
+    InformationReceived,
+    InformationRequested,
+    ReviewAccepted,
+    ReviewDelivered,
+    SlaAtRisk,
+    SlaBreached,
+    SlaClockBlocked,
+    SlaClockResumed,
+    SlaClockStarted,
+    SlaClockStopped,
+    VideoConsultationHeld,
+    VideoConsultationMissed,
+    VideoConsultationRequested,
+    VideoConsultationScheduled,
+)
+from services.common.errors import InvalidInput, Rejected
+from services.review.calendar import BusinessCalendar, CalendarUnknown
+from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, sla_state
+
+EXPECTED_PAGES = range(5, 9)
 
 
 @dataclass
 class Review:
     version: int = 0
-    accepted_by: CentreId | None = None
-    delivered: bool = False
-
-    def apply(self, event: Event) -> None:
-        self.version += 1
-        match event:
-            case ReviewAccepted():
-                self.accepted_by = event.centre_id
-            case ReviewDelivered():
-                self.delivered = True
+    centre: CentreId | None = None  # the centre whose acceptance is in force
+    accepted_at: datetime | None = None
+    declined_by: list[CentreId] = field(default_factory=list)
+    open_request: InformationRequested | None = None
+    pauses: list[Pause] = field(default_factory=list)
+    delivered_at: datetime | None = None
+    at_risk_sent: bool = False
+    breached_sent: bool = False
+    clock_blocked: bool = False
+    video: str | None = None
 
     @property
     def state(self) -> str:
-        if self.delivered:
+        if self.delivered_at:
             return "delivered"
-        return "accepted" if self.accepted_by else "assigned"
+        if self.open_request:
+            return "awaiting_information"
+        return "accepted" if self.centre else "assigned"
+
+    def apply(self, event: Event, at: datetime) -> None:
+        self.version += 1
+        match event:
+            case ReviewAccepted():
+                self.centre, self.accepted_at = event.centre_id, at
+                self.pauses, self.at_risk_sent, self.breached_sent, self.clock_blocked = [], False, False, False
+            case CaseDeclined():
+                self.declined_by.append(event.centre_id)
+                self.centre, self.accepted_at, self.open_request = None, None, None
+            case InformationRequested():
+                self.open_request = event
+                self.pauses.append(Pause(started_at=at, ended_at=None))
+            case InformationReceived():
+                self.open_request = None
+                self.pauses[-1] = Pause(started_at=self.pauses[-1].started_at, ended_at=at)
+            case ReviewDelivered():
+                self.delivered_at = at
+            case SlaAtRisk():
+                self.at_risk_sent = True
+            case SlaBreached():
+                self.breached_sent = True
+            case SlaClockBlocked():
+                self.clock_blocked = True
+            case VideoConsultationRequested():
+                self.video = "requested"
+            case VideoConsultationScheduled():
+                self.video = "scheduled"
+            case VideoConsultationHeld():
+                self.video = "held"
+            case VideoConsultationMissed():
+                self.video = "missed"
 
 
-def fold(events: list[Event]) -> Review:
+def fold(history: list[tuple[Event, datetime]]) -> Review:
     review = Review()
-    for e in events:
-        review.apply(e)
+    for event, at in history:
+        review.apply(event, at)
     return review
 
 
-def accept(review: Review, centre: CentreId) -> list[Event]:
-    if review.accepted_by is not None:
-        raise Rejected("the case is already accepted", "already_accepted")
-    return [ReviewAccepted(centre_id=centre)]
+def _clock_or_blocked(cal: BusinessCalendar, review: Review, at: datetime,
+                      make: type[SlaClockStarted] | type[SlaClockResumed],
+                      accepted_at: datetime, pauses: list[Pause]) -> Event:
+    state = sla_state(cal, accepted_at, pauses, None, at)
+    if state.state == "calendar_unknown" or state.target_due is None or state.limit_due is None:
+        assert state.unknown_year is not None or state.target_due is None
+        return SlaClockBlocked(year=state.unknown_year or at.year)
+    if make is SlaClockResumed:
+        return SlaClockResumed(target_due=state.target_due, limit_due=state.limit_due,
+                               paused_business_days=state.paused_business_days or 0)
+    return SlaClockStarted(target_due=state.target_due, limit_due=state.limit_due)
 
 
-def deliver(review: Review, delivery: ReviewDelivered) -> list[Event]:
-    if review.delivered:
+def accept(review: Review, centre: CentreId, cal: BusinessCalendar, at: datetime) -> list[Event]:
+    if review.delivered_at:
         raise Rejected("the review is already delivered", "already_delivered")
-    if review.accepted_by is None:
-        raise Rejected("accept the case before delivering its review", "not_accepted")
-    return [delivery]
+    if review.centre is centre:
+        raise Rejected("the case is already accepted", "already_accepted")
+    if centre in review.declined_by:
+        raise Rejected("this centre declined the case", "declined")
+    return [ReviewAccepted(centre_id=centre), _clock_or_blocked(cal, review, at, SlaClockStarted, at, [])]
+
+
+def decline(review: Review, centre: CentreId, reason: DeclineReason) -> list[Event]:
+    if review.delivered_at:
+        raise Rejected("the review is already delivered", "already_delivered")
+    if centre in review.declined_by:
+        raise Rejected("this centre already declined the case", "already_declined")
+    return [CaseDeclined(centre_id=centre, reason=reason)]
+
+
+def _accepted(review: Review, what: str) -> None:
+    if review.delivered_at:
+        raise Rejected("the review is already delivered", "already_delivered")
+    if review.centre is None or review.accepted_at is None:
+        raise Rejected(f"accept the case before {what}", "not_accepted")
+
+
+def request_information(review: Review, request_id: UUID, topics: list[InformationTopic]) -> list[Event]:
+    _accepted(review, "requesting information")
+    if review.open_request is not None:
+        raise Rejected("an information request is already open", "request_open")
+    return [InformationRequested(request_id=request_id, topics=topics)]
+
+
+def receive_information(review: Review, request_id: UUID | None, cal: BusinessCalendar, at: datetime) -> list[Event]:
+    """`request_id` None: whatever request is open (information arrived through intake)."""
+    if review.open_request is None or (request_id is not None and review.open_request.request_id != request_id):
+        raise Rejected("no such information request is open", "no_open_request")
+    assert review.accepted_at is not None
+    pauses = [*review.pauses[:-1], Pause(started_at=review.pauses[-1].started_at, ended_at=at)]
+    return [InformationReceived(request_id=review.open_request.request_id),
+            _clock_or_blocked(cal, review, at, SlaClockResumed, review.accepted_at, pauses)]
+
+
+def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar, at: datetime) -> list[Event]:
+    _accepted(review, "delivering its review")
+    if review.centre is not delivery.centre_id:
+        raise Rejected("another centre holds this case", "not_your_case")
+    if delivery.page_count not in EXPECTED_PAGES and delivery.page_count_reason is None:
+        raise InvalidInput("page_count_reason", "a report outside 5-8 pages needs a reason code")
+    if delivery.pathology.verdict == "revised_histology" and delivery.pathology.revised_histology is None:
+        raise InvalidInput("pathology.revised_histology", "give the revised histology")
+    if delivery.pathology.verdict == "revised_grade" and delivery.pathology.revised_grade is None:
+        raise InvalidInput("pathology.revised_grade", "give the revised grade")
+    if delivery.imaging.verdict == "stage_revised" and delivery.imaging.revised_stage_group is None:
+        raise InvalidInput("imaging.revised_stage_group", "give the revised stage group")
+    assert review.accepted_at is not None
+    # Delivering while information is awaited closes that pause at delivery.
+    pauses = list(review.pauses)
+    if pauses and pauses[-1].ended_at is None:
+        pauses[-1] = Pause(started_at=pauses[-1].started_at, ended_at=at)
+    out: list[Event] = [delivery]
+    state = sla_state(cal, review.accepted_at, pauses, at, at)
+    if state.business_days_used is not None:
+        # The clock's own verdict: a delivery on a non-business day after day 10 is late although
+        # it used no more business days.
+        out.append(SlaClockStopped(business_days_used=state.business_days_used,
+                                   paused_business_days=state.paused_business_days or 0,
+                                   within_target=state.business_days_used <= TARGET_DAYS
+                                   and state.state == "delivered_on_time",
+                                   within_limit=state.state == "delivered_on_time"))
+    elif not review.clock_blocked:
+        out.append(SlaClockBlocked(year=state.unknown_year or at.year))
+    return out
+
+
+def due_sla_events(review: Review, cal: BusinessCalendar, now: datetime) -> list[tuple[Event, datetime]]:
+    """SlaAtRisk and SlaBreached that are due by `now` (event time), once each, at their moment."""
+    if review.accepted_at is None or review.delivered_at is not None:
+        return []
+    try:
+        due = due_events(cal, review.accepted_at, review.pauses, None, now)
+    except CalendarUnknown as exc:
+        return [] if review.clock_blocked else [(SlaClockBlocked(year=exc.year), now)]
+    state = sla_state(cal, review.accepted_at, review.pauses, None, now)
+    limit_due = state.limit_due
+    out: list[tuple[Event, datetime]] = []
+    for kind, moment in due:
+        if kind == "at_risk" and not review.at_risk_sent and limit_due is not None:
+            out.append((SlaAtRisk(business_days_left=AT_RISK_REMAINING, limit_due=limit_due), moment))
+        elif kind == "breached" and not review.breached_sent and limit_due is not None:
+            out.append((SlaBreached(limit_due=limit_due), moment))
+    return out
+
+
+_VIDEO_STEPS: dict[str, tuple[set[str | None], type[Event]]] = {
+    "request": ({None, "missed"}, VideoConsultationRequested),
+    "held": ({"scheduled"}, VideoConsultationHeld),
+    "missed": ({"scheduled"}, VideoConsultationMissed),
+}
+
+
+def video(review: Review, step: str, scheduled_for: datetime | None = None) -> list[Event]:
+    if step == "schedule":
+        if review.video not in ("requested", "scheduled"):
+            raise Rejected("request the video consultation before scheduling it", "video_not_requested")
+        if scheduled_for is None:
+            raise InvalidInput("scheduled_for", "required to schedule")
+        return [VideoConsultationScheduled(scheduled_for=scheduled_for)]
+    allowed, event = _VIDEO_STEPS[step]
+    if review.video not in allowed:
+        raise Rejected(f"the video consultation is {review.video or 'not requested'}: cannot {step}",
+                       "video_transition")
+    return [event()]

@@ -1,32 +1,95 @@
-"""Routing's HTTP API: coordinators see where each case went and why."""
+"""Routing's HTTP API: where each case went and why, the registry, and the coordinator queue."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
-from services.common.api import RuntimeDep
+from events.codes import CentreId
+from events.db import Conn
+from services.common.api import event_time
 from services.common.auth import Principal, require
 from services.common.commands import load_events
 from services.common.errors import NotFound
 from services.common.http import create_service_app
+from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.routing import router as routing
 from services.routing.bootstrap import SERVICE, bootstrap
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
-router = APIRouter(prefix="/cases", tags=["routing"])
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+api = APIRouter(tags=["routing"])
 
 
-@router.get("/{case_id}/routing")
-def routing_of(case_id: UUID, rt: RuntimeDep, _: Coordinator) -> dict[str, Any]:
+def get_routing(request: Request) -> routing.Routing:
+    return request.app.state.runtime
+
+
+RoutingDep = Annotated[routing.Routing, Depends(get_routing)]
+
+
+class Assign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    centre_id: CentreId
+    occurred_at: datetime | None = None
+
+
+class FinalDecline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    occurred_at: datetime | None = None
+
+
+@api.get("/cases/{case_id}/routing")
+def routing_of(case_id: UUID, rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
     with rt.pool.connection() as conn:
         events = load_events(rt.store, conn, case_id)
     if not events:
         raise NotFound(f"case {case_id} has not been routed")
-    return {"case_id": case_id, "decisions": [e.model_dump(mode="json") for e in events]}
+    return {"case_id": case_id,
+            "decisions": [{"event_type": e.event_type, **e.model_dump(mode="json")} for e in events]}
+
+
+@api.get("/centres")
+def centres(rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
+    with rt.pool.connection() as conn:
+        load = routing.centre_load(conn)
+    return {"version": rt.centre_registry.version,
+            "centres": [{**c.model_dump(mode="json"), "active_reviews": load.get(c.id, 0)}
+                        for c in rt.centre_registry.centres]}
+
+
+@api.get("/queue", description="Cases routing could not place: declined twice or no fitting centre.")
+def coordinator_queue(rt: RoutingDep, _: Coordinator) -> list[dict[str, Any]]:
+    return routing.queue(rt)
+
+
+@api.post("/queue/{case_id}/assignment")
+def assign(case_id: UUID, body: Assign, rt: RoutingDep, who: Coordinator, key: IdempotencyKey,
+           request: Request) -> JSONResponse:
+    def command(conn: Conn) -> Outcome:
+        routing.assign_by_coordinator(rt, conn, case_id, body.centre_id, event_time(body.occurred_at, rt))
+        return Outcome(200, {"case_id": case_id, "centre_id": body.centre_id})
+
+    return run_command(rt, key=key, principal=who.role, command=command,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
+
+
+@api.post("/queue/{case_id}/final-decline", description="No centre will review the case: billing refunds it.")
+def final_decline(case_id: UUID, body: FinalDecline, rt: RoutingDep, who: Coordinator, key: IdempotencyKey,
+                  request: Request) -> JSONResponse:
+    def command(conn: Conn) -> Outcome:
+        routing.decline_finally(rt, conn, case_id, event_time(body.occurred_at, rt))
+        return Outcome(200, {"case_id": case_id, "finally_declined": True})
+
+    return run_command(rt, key=key, principal=who.role, command=command,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
 
 
 def create_app() -> FastAPI:
-    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router],
+    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[api],
                               description="Which partner centre reviews each case, and why.")

@@ -1,11 +1,14 @@
-"""Routing's composition root."""
+"""Routing's composition root: settings, database, event store, the centre registry."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from events.store import Clock, utc_now
-from services.common.runtime import Runtime, build_runtime
+from services.common.runtime import build_runtime
+from services.routing.registry import load_registry
+from services.routing.router import Routing
 from services.routing.settings import RoutingSettings
 
 SERVICE = "routing"
@@ -13,6 +16,9 @@ SCHEMA = "routing"
 HERE = Path(__file__).parent
 
 
-def bootstrap(settings: RoutingSettings | None = None, clock: Clock = utc_now) -> Runtime:
-    return build_runtime(SERVICE, SCHEMA, settings or RoutingSettings(),
-                         [HERE / "migrations"], clock)
+def bootstrap(settings: RoutingSettings | None = None, clock: Clock = utc_now) -> Routing:
+    settings = settings or RoutingSettings()
+    registry = load_registry(settings.centre_registry)  # refuse to start on an invalid registry
+    rt = build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock)
+    shared = {f.name: getattr(rt, f.name) for f in dataclasses.fields(rt)}
+    return Routing(**shared, centre_registry=registry)

@@ -1,24 +1,22 @@
-"""Routing's choice of centre. Pure: a function of the case's coded facts."""
+"""Routing's choice of centre. Pure: a function of the case's coded facts, the registry and load.
+
+Order of the rules: only centres the patient consented to (PIPL) and that have not declined;
+a proton-therapy question needs a proton centre; a rare tumour needs a centre with the breadth
+for it; the tumour site must be a specialty; a fitting patient preference is honoured unless
+that centre is full; otherwise the least loaded fitting centre (load against capacity) wins.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from events.codes import CentreId, TumourSite
-from events.contract import CaseRouted, CaseRoutingBlocked
+from events.codes import CentreId, QuestionTopic, TumourSite
+from events.contract import CaseFinallyDeclined, CaseRouted, CaseRoutingBlocked, Event
+from services.routing.registry import Centre, CentreRegistry
 
-# Specialties from the seed; SYSUCC, a cancer-only centre, has the breadth for anything.
-SPECIALTIES: dict[CentreId, frozenset[TumourSite]] = {
-    CentreId.SYSUCC: frozenset(TumourSite),
-    CentreId.CAMS: frozenset({TumourSite.LUNG, TumourSite.OESOPHAGUS, TumourSite.HEAD_NECK,
-                              TumourSite.PROSTATE, TumourSite.BRAIN, TumourSite.LIVER}),
-    CentreId.FUSCC: frozenset({TumourSite.BREAST, TumourSite.GASTRIC, TumourSite.COLORECTAL,
-                               TumourSite.PANCREAS, TumourSite.LUNG}),
-    CentreId.PKUCH: frozenset({TumourSite.BREAST, TumourSite.GASTRIC}),
-    CentreId.WCH: frozenset({TumourSite.LUNG}),
-}
-# When several centres fit, the more specialised one is preferred; SYSUCC is the fallback.
-ORDER: tuple[CentreId, ...] = (CentreId.FUSCC, CentreId.PKUCH, CentreId.WCH, CentreId.CAMS, CentreId.SYSUCC)
+# Declines after which the case goes to the coordinator queue instead of the next centre.
+DECLINES_BEFORE_QUEUE = 2
 
 
 @dataclass(frozen=True)
@@ -26,23 +24,64 @@ class CaseFacts:
     tumour_site: TumourSite
     rare_tumour: bool
     preferred_centre: CentreId | None
+    question_topics: frozenset[QuestionTopic] = frozenset()
     consented_centres: frozenset[CentreId] = field(default_factory=lambda: frozenset(CentreId))
+    declined: tuple[CentreId, ...] = ()
     ready: bool = True
 
 
-def choose_centre(facts: CaseFacts, attempt: int = 1) -> CaseRouted | CaseRoutingBlocked:
-    # Only centres the patient consented to send data to (PIPL) are candidates at all.
-    fitting = [c for c in ORDER if facts.tumour_site in SPECIALTIES[c] and c in facts.consented_centres]
+def _blocked(*codes: str) -> CaseRoutingBlocked:
+    return CaseRoutingBlocked(reason_codes=list(codes))
+
+
+def choose_centre(registry: CentreRegistry, facts: CaseFacts, load: Mapping[CentreId, int],
+                  attempt: int = 1) -> CaseRouted | CaseRoutingBlocked:
+    candidates = [c for c in registry.centres if c.id in facts.consented_centres and c.id not in facts.declined]
+    if not candidates:
+        return _blocked("no_consented_centre_left")
+    reasons: list[str] = []
+    if QuestionTopic.PROTON_THERAPY in facts.question_topics:
+        candidates = [c for c in candidates if "proton_therapy" in c.capabilities]
+        if not candidates:
+            return _blocked("no_proton_centre_available")
+        reasons.append("proton_therapy_question")
     if facts.rare_tumour:
-        if CentreId.SYSUCC in fitting:
-            return CaseRouted(centre_id=CentreId.SYSUCC, reason_codes=["rare_tumour_breadth"], attempt=attempt)
-        return CaseRoutingBlocked(reason_codes=["rare_tumour_centre_not_consented"])
-    if not fitting:
-        return CaseRoutingBlocked(reason_codes=["no_consented_centre_fits"])
+        candidates = [c for c in candidates if "rare_tumour_breadth" in c.capabilities]
+        if not candidates:
+            return _blocked("no_rare_tumour_centre_available")
+        reasons.append("rare_tumour_breadth")
+    candidates = [c for c in candidates if facts.tumour_site in c.specialties]
+    if not candidates:
+        return _blocked("no_specialty_fit")
+    reasons.append("specialty_fit")
+    if attempt > 1:
+        reasons.append("rerouted_after_decline")
+
+    preferred = next((c for c in candidates if c.id is facts.preferred_centre), None)
+    if preferred is not None and load.get(preferred.id, 0) < preferred.capacity:
+        return CaseRouted(centre_id=preferred.id, reason_codes=[*reasons, "patient_preference"], attempt=attempt)
     if facts.preferred_centre is not None:
-        if facts.preferred_centre in fitting:
-            return CaseRouted(centre_id=facts.preferred_centre,
-                              reason_codes=["specialty_fit", "patient_preference"], attempt=attempt)
-        return CaseRouted(centre_id=fitting[0],
-                          reason_codes=["specialty_fit", "preference_not_fitting"], attempt=attempt)
-    return CaseRouted(centre_id=fitting[0], reason_codes=["specialty_fit"], attempt=attempt)
+        reasons.append("preference_over_capacity" if preferred else "preference_not_fitting")
+
+    def pressure(c: Centre) -> tuple[float, int, int]:
+        # Least loaded relative to capacity; then the more specialised centre; then registry order.
+        return (load.get(c.id, 0) / c.capacity, len(c.specialties), registry.centres.index(c))
+
+    chosen = min(candidates, key=pressure)
+    if len(candidates) > 1:
+        reasons.append("least_loaded")
+    if load.get(chosen.id, 0) >= chosen.capacity:
+        reasons.append("all_fitting_centres_at_capacity")
+    return CaseRouted(centre_id=chosen.id, reason_codes=reasons, attempt=attempt)
+
+
+def after_decline(registry: CentreRegistry, facts: CaseFacts, load: Mapping[CentreId, int],
+                  coordinator_assigned: bool) -> Event:
+    """The next step once a centre declined: the next centre, the coordinator queue, or the end."""
+    declines = len(facts.declined)
+    if coordinator_assigned:
+        # The coordinator's own pick declined too: that is the final decline.
+        return CaseFinallyDeclined(declines=declines)
+    if declines >= DECLINES_BEFORE_QUEUE:
+        return _blocked("declined_twice")
+    return choose_centre(registry, facts, load, attempt=declines + 1)

@@ -104,6 +104,11 @@ NEW_CASE = {"tumour_site": "breast", "stage_group": "II", "referral_reasons": ["
             "patient_country": "GB", "language": "en", "patient": PATIENT, "question": SENSITIVE_QUESTION}
 FULL_SET = ["pathology_report", "pathology_slides", "imaging", "treatment_history",
             "oncologist_letter", "oncologist_letter"]
+DELIVERY = {"pathology": {"verdict": "agree"}, "imaging": {"verdict": "stage_confirmed"},
+            "recommended_pathway": "surgery", "rationale_codes": ["guideline_concordant"],
+            "trial_options": [{"trial_id": "NCT01234567", "phase": "II", "china_only": False}],
+            "question_answer": "answered", "diagnosis_change": "concordant", "treatment_change": "refined",
+            "page_count": 6}
 ALL_CENTRES = ["sysucc", "cams", "fuscc", "pkuch", "wch"]
 CT_DICOM = Path(pydicom.examples.get_path("ct")).read_bytes()
 
@@ -170,3 +175,13 @@ def wait_until_projected(conn: psycopg.Connection[dict[str, Any]], timeout: floa
 
 def log_path(stack: Stack, name: str) -> Path:
     return stack.logs / f"{name}.log"
+
+
+def forget_synthetic_events(conn: psycopg.Connection[dict[str, Any]]) -> None:
+    """Tests that publish synthetic events (producer "test") straight to the topic call this after.
+
+    The live projector applied them, but they are in no event store, so no rebuild could
+    reproduce them; leaving them would make every later rebuild check fail.
+    """
+    conn.execute("DELETE FROM analytics.case_timeline WHERE producer = 'test'")
+    conn.execute("DELETE FROM analytics.event_counts WHERE producer = 'test'")

@@ -6,11 +6,26 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from events.contract import DLQ_TOPIC, TOPIC, Envelope, RecordsCompleted, RecordsReceived
-from tests.integration.conftest import Api, open_case, projected_counts, wait_for, wait_until_projected
+from tests.integration.conftest import (
+    Api,
+    forget_synthetic_events,
+    open_case,
+    projected_counts,
+    wait_for,
+    wait_until_projected,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_synthetic_events_afterwards(db_url: str):
+    yield
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        forget_synthetic_events(conn)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import pytest
 from events.registry import build_registry
 from infra.stack import ROOT, Stack
 from tests.integration.conftest import (
+    DELIVERY,
     NEW_CASE,
     PATIENT,
     SENSITIVE_QUESTION,
@@ -191,9 +192,8 @@ def _delivered_case(api: Api) -> UUID:
              what="the assignment")
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token, json={})
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token,
-                 json={"recommended_pathway": "surgery", "diagnosis_change": "concordant",
-                       "treatment_change": "refined", "report_ref": str(uuid4()), "page_count": 6})
-    assert r.status_code == 201, r.text
+                 json={**DELIVERY, "report_ref": str(uuid4())})
+    assert r.status_code == 200, r.text
     wait_for(lambda: api.call("intake", "GET", f"/cases/{case_id}").json()["review_delivered"],
              what="intake to learn of the delivery")
     return case_id

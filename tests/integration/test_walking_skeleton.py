@@ -2,7 +2,7 @@
 
 from uuid import uuid4
 
-from tests.integration.conftest import NEW_CASE, Api, make_ready, open_case, wait_for, wait_until_projected
+from tests.integration.conftest import DELIVERY, NEW_CASE, Api, make_ready, open_case, wait_for, wait_until_projected
 
 
 def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
@@ -17,18 +17,17 @@ def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
     reviewer = "CENTRE_WCH_TOKEN"
     wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=reviewer).status_code == 200,
              what="the assignment at review")
-    assert api.call("review", "POST", f"/cases/{case_id}/acceptance", token=reviewer, json={}).status_code == 201
-    delivery = {"recommended_pathway": "proton_therapy", "diagnosis_change": "concordant",
-                "treatment_change": "major_change", "report_ref": str(uuid4()), "page_count": 7}
+    assert api.call("review", "POST", f"/cases/{case_id}/acceptance", token=reviewer, json={}).status_code == 200
+    delivery = {**DELIVERY, "recommended_pathway": "proton_therapy", "treatment_change": "major_change",
+                "report_ref": str(uuid4()), "page_count": 7}
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=reviewer, json=delivery)
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
 
+    # Authorised at opening, captured when the records became complete.
     account = wait_for(lambda: (r := api.call("billing", "GET", f"/cases/{case_id}/account",
-                                              token="BILLING_TOKEN")).status_code == 200 and r.json(),
-                       what="the invoice")
-    r = api.call("billing", "POST", f"/cases/{case_id}/payments", token="BILLING_TOKEN",
-                 json={"review_fee_cents": account["review_fee_cents"]})
-    assert r.status_code == 201, r.text
+                                              token="BILLING_TOKEN")).status_code == 200
+                       and r.json()["paid_review_cents"] and r.json(), what="the captured payment")
+    assert account["authorised"] is True
 
     booking = {"centre_id": "wch", "treatment_type": "proton_therapy", "travel_reason": "high_cost_therapy",
                "estimated_cost_cents": 4_500_000}
@@ -51,7 +50,8 @@ def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
     assert types.count("FeeCreditApplied") == 1
     assert set(types) == {"CaseOpened", "QuestionRecorded", "ConsentGiven", "FeeInvoiced", "RecordsReceived",
                           "RecordsCompleted", "CaseRouted", "ReviewAccepted", "ReviewDelivered", "PaymentCaptured",
-                          "TreatmentBooked", "FeeCreditApplied"}
+                          "TreatmentBooked", "FeeCreditApplied", "PaymentAuthorised", "SlaClockStarted",
+                          "SlaClockStopped"}
     assert types[0] == "CaseOpened" and types[-1] == "FeeCreditApplied"
     summary = db.execute("SELECT * FROM analytics.case_summary WHERE case_id = %s", (case_id,)).fetchone()
     assert summary["opened_at"] <= summary["routed_at"] <= summary["delivered_at"] <= summary["fee_credited_at"]
@@ -72,8 +72,8 @@ def test_a_missing_or_unknown_token_is_401_and_a_wrong_role_403(api: Api):
     r = api.call("intake", "POST", "/cases", token=None, json={}, headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     assert api.call("intake", "POST", "/cases", token="CENTRE_SYSUCC_TOKEN", json={}).status_code == 403
-    assert api.call("billing", "POST", f"/cases/{uuid4()}/payments", token="COORDINATOR_TOKEN",
-                    json={"review_fee_cents": 1}).status_code == 403
+    assert api.call("billing", "POST", f"/cases/{uuid4()}/payments/capture", token="COORDINATOR_TOKEN",
+                    json={}).status_code == 403
     for service in ("intake", "routing", "review", "billing", "analytics"):
         assert api.call(service, "GET", "/healthz", token=None).status_code == 200
         assert api.call(service, "GET", "/readyz", token=None).status_code == 200
@@ -89,7 +89,7 @@ def test_bad_input_names_the_field_and_appends_nothing(api: Api, db):
 
 
 def test_a_reviewer_does_not_see_another_centres_case(api: Api):
-    case_id = open_case(api, tumour_site="breast")
+    case_id = open_case(api, tumour_site="breast", preferred_centre="fuscc")
     make_ready(api, case_id)
     wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token="CENTRE_FUSCC_TOKEN").status_code == 200,
              what="assignment")

@@ -1,61 +1,175 @@
-from uuid import uuid4
+"""Billing's policy and ledger, including a property test over random histories."""
 
-import pytest
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from events.codes import ReferralReason
-from events.contract import CaseOpened, FeeCreditApplied, FeeInvoiced, PaymentCaptured
+from events.contract import CaseOpened, Event, FeeCreditApplied, RefundIssued
 from services.billing import domain
-from services.common.errors import InvalidInput, Rejected
+from services.billing.pricing import load_price_book
+
+BOOK = load_price_book()
 
 
-def opened(rare: bool = False, genomic: bool = False, video: bool = False) -> CaseOpened:
-    reasons = [ReferralReason.GENOMIC_GUIDED] if genomic else [ReferralReason.OTHER]
+def opened(rare: bool = False, video: bool = False) -> CaseOpened:
     return CaseOpened(patient_ref="pr_" + "1" * 32, tumour_site="sarcoma" if rare else "breast",
-                      rare_tumour=rare, stage_group="II", referral_reasons=reasons,
+                      rare_tumour=rare, stage_group="II", referral_reasons=[ReferralReason.OTHER],
                       patient_country="US", language="en", wants_video=video)
 
 
-def invoiced(case: CaseOpened) -> domain.Account:
-    account = domain.Account()
-    for e in domain.invoice(account, case):
-        account.apply(e)
-    return account
+class Case:
+    """A billing account driven the way the worker drives it, with every event kept."""
+
+    def __init__(self, video: bool = True) -> None:
+        self.account = domain.Account()
+        self.events: list[Event] = []
+        self.facts = domain.ReviewFacts()
+        self.emit(domain.invoice(self.account, opened(video=video), BOOK, None, uuid4()))
+
+    def emit(self, events: list[Event]) -> list[Event]:
+        for e in events:
+            self.account.apply(e)
+            self.events.append(e)
+        return events
+
+    def capture(self) -> None:
+        if domain.can_capture(self.account):
+            self.emit(domain.captured(self.account, uuid4(), "sim_ref"))
+
+    def settle(self, trigger: str, cause: UUID) -> None:
+        if self.account.capture is None:
+            if trigger != "sla_breach":
+                self.emit(domain.void_uncaptured(self.account))
+            return
+        due = domain.refund_due(self.account, self.facts, trigger)  # type: ignore[arg-type]
+        if due:
+            self.emit(domain.refund(self.account, *due, cause=cause, provider_ref="sim_refund"))
+
+    def book(self, booking: UUID) -> None:
+        self.emit(domain.apply_fee_credit(self.account, booking))
 
 
-@pytest.mark.parametrize(("rare", "genomic", "fee"), [(False, False, 80_000), (True, False, 120_000),
-                                                       (True, True, 140_000)])
-def test_the_review_fee_follows_complexity_within_the_published_range(rare: bool, genomic: bool, fee: int):
-    assert domain.review_fee_cents(opened(rare, genomic)) == fee
-    assert domain.REVIEW_MIN_CENTS <= fee <= domain.REVIEW_MAX_CENTS
+def test_a_cancellation_before_acceptance_refunds_everything():
+    c = Case()
+    c.capture()
+    c.settle("cancelled", uuid4())
+    [refund] = [e for e in c.events if isinstance(e, RefundIssued)]
+    assert (refund.review_cents, refund.video_cents, refund.reason) == (80_000, 40_000, "cancelled_before_acceptance")
+    assert domain.balances(c.events)["cash"] == 0
 
 
-def test_a_case_is_invoiced_once():
-    account = invoiced(opened(video=True))
-    assert isinstance(account.invoice, FeeInvoiced)
-    assert account.invoice.video_fee_cents == domain.VIDEO_CENTS
-    assert domain.invoice(account, opened()) == []
+def test_a_cancellation_after_acceptance_refunds_half_the_review_and_an_unheld_video():
+    c = Case()
+    c.capture()
+    c.facts = domain.ReviewFacts(accepted=True)
+    c.settle("cancelled", uuid4())
+    [refund] = [e for e in c.events if isinstance(e, RefundIssued)]
+    assert (refund.review_cents, refund.video_cents) == (40_000, 40_000)
 
 
-def test_a_payment_cannot_exceed_the_invoice():
-    account = invoiced(opened())
-    with pytest.raises(InvalidInput):
-        domain.capture(account, PaymentCaptured(payment_id=uuid4(), review_fee_cents=80_001))
+def test_nothing_is_refunded_after_delivery():
+    c = Case()
+    c.capture()
+    c.facts = domain.ReviewFacts(accepted=True, delivered=True, video_held=True)
+    c.settle("cancelled", uuid4())
+    assert not [e for e in c.events if isinstance(e, RefundIssued)]
 
 
-def test_no_payment_before_an_invoice():
-    with pytest.raises(Rejected):
-        domain.capture(domain.Account(), PaymentCaptured(payment_id=uuid4(), review_fee_cents=1))
+def test_an_uncaptured_case_is_voided_not_refunded():
+    c = Case()
+    c.settle("cancelled", uuid4())
+    assert domain.balances(c.events).get("receivable", 0) == 0
+    assert not [e for e in c.events if isinstance(e, RefundIssued)]
 
 
-def test_the_fee_credit_is_the_paid_review_fee_without_video_and_applied_once():
-    account = invoiced(opened(video=True))
-    account.apply(PaymentCaptured(payment_id=uuid4(), review_fee_cents=80_000, video_fee_cents=50_000))
-    [credit] = domain.apply_fee_credit(account, uuid4())
-    assert isinstance(credit, FeeCreditApplied)
-    assert credit.amount_cents == 80_000
-    account.apply(credit)
-    assert domain.apply_fee_credit(account, uuid4()) == []
+def test_an_sla_breach_credits_twenty_percent_once_and_reduces_the_fee_credit():
+    c = Case()
+    c.capture()
+    c.settle("sla_breach", uuid4())
+    c.settle("sla_breach", uuid4())
+    refunds = [e for e in c.events if isinstance(e, RefundIssued)]
+    assert [(r.review_cents, r.reason) for r in refunds] == [(16_000, "sla_breach")]
+    c.book(uuid4())
+    [credit] = [e for e in c.events if isinstance(e, FeeCreditApplied)]
+    assert credit.amount_cents == 64_000
 
 
-def test_nothing_is_credited_when_nothing_was_paid():
-    assert domain.apply_fee_credit(invoiced(opened()), uuid4()) == []
+def test_the_fee_credit_is_the_net_review_fee_without_video_and_applied_once():
+    c = Case()
+    c.capture()
+    booking = uuid4()
+    c.book(booking)
+    c.book(booking)
+    c.book(uuid4())
+    credits = [e for e in c.events if isinstance(e, FeeCreditApplied)]
+    assert [cr.amount_cents for cr in credits] == [80_000]
+
+
+def test_every_journal_entry_balances():
+    c = Case()
+    c.capture()
+    c.facts = domain.ReviewFacts(accepted=True)
+    c.settle("withdrawn", uuid4())
+    for e in c.events:
+        assert sum(cents for _, cents in domain.journal(e)) == 0
+
+
+STEPS = st.sampled_from(["capture", "accept", "deliver", "video_held", "cancel", "withdraw", "decline_all",
+                         "sla_breach", "book", "redeliver"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(STEPS, max_size=25), st.booleans())
+def test_random_histories_keep_the_money_right(steps: list[str], video: bool):
+    c = Case(video=video)
+    seen: list[tuple[str, UUID]] = []
+    net_review_at_booking: list[int] = []
+
+    def run(step: str, cause: UUID) -> None:
+        match step:
+            case "capture":
+                c.capture()
+            case "accept":
+                c.facts = domain.ReviewFacts(accepted=True, delivered=c.facts.delivered, video_held=c.facts.video_held)
+            case "deliver":
+                c.facts = domain.ReviewFacts(accepted=True, delivered=True, video_held=c.facts.video_held)
+            case "video_held":
+                c.facts = domain.ReviewFacts(c.facts.accepted, c.facts.delivered, True)
+            case "cancel" | "withdraw" | "decline_all" | "sla_breach":
+                trigger = {"cancel": "cancelled", "withdraw": "withdrawn",
+                           "decline_all": "declined_by_all_centres", "sla_breach": "sla_breach"}[step]
+                c.settle(trigger, cause)
+            case "book":
+                net_before = c.account.net_review
+                before = len(c.events)
+                c.book(cause)
+                for e in c.events[before:]:
+                    assert isinstance(e, FeeCreditApplied) and e.amount_cents == net_before > 0
+                    net_review_at_booking.append(net_before)
+
+    for step in steps:
+        if step == "redeliver":
+            if seen:
+                run(*seen[-1])  # the same trigger again, as after a redelivery
+            continue
+        cause = uuid4()
+        seen.append((step, cause))
+        run(step, cause)
+
+    totals = domain.balances(c.events)
+    assert sum(totals.values()) == 0
+    captured = c.account.captured_review + c.account.captured_video
+    refunded = sum(r.review_cents + r.video_cents for r in c.account.refunds)
+    assert 0 <= refunded <= captured
+    assert c.account.net_review >= 0 and c.account.net_video >= 0
+    assert totals.get("cash", 0) == captured - refunded
+    credits = [e for e in c.events if isinstance(e, FeeCreditApplied)]
+    assert len(credits) <= 1
+    if credits:
+        assert credits[0].amount_cents == net_review_at_booking[0]
+    refund_ids = [r.refund_id for r in c.account.refunds]
+    assert len(refund_ids) == len(set(refund_ids))

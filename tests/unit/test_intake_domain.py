@@ -58,7 +58,9 @@ def booking() -> TreatmentBooked:
 
 
 def delivered() -> ReviewDelivered:
-    return ReviewDelivered(centre_id=CentreId.CAMS, recommended_pathway=Pathway.PROTON_THERAPY,
+    return ReviewDelivered(centre_id=CentreId.CAMS, pathology={"verdict": "agree"},
+                           imaging={"verdict": "stage_confirmed"}, recommended_pathway=Pathway.PROTON_THERAPY,
+                           rationale_codes=["dose_sparing"], question_answer="answered",
                            diagnosis_change=OutcomeChange.CONCORDANT, treatment_change=OutcomeChange.REFINED,
                            report_ref=uuid4(), page_count=6)
 

@@ -1,43 +1,106 @@
-from events.codes import CentreId, TumourSite
-from events.contract import CaseRouted, CaseRoutingBlocked
-from services.routing.domain import CaseFacts, choose_centre
+import json
+from pathlib import Path
+
+import pytest
+
+from events.codes import CentreId, QuestionTopic, TumourSite
+from events.contract import CaseFinallyDeclined, CaseRouted, CaseRoutingBlocked
+from services.routing.domain import CaseFacts, after_decline, choose_centre
+from services.routing.registry import RegistryError, load_registry
+
+REGISTRY = load_registry()
+C = CentreId
 
 
-def routed(facts: CaseFacts) -> CaseRouted:
-    decision = choose_centre(facts)
+def facts(site: TumourSite = TumourSite.BREAST, **kw: object) -> CaseFacts:
+    return CaseFacts(tumour_site=site, rare_tumour=bool(kw.pop("rare", False)),
+                     preferred_centre=kw.pop("preferred", None), **kw)  # type: ignore[arg-type]
+
+
+def routed(f: CaseFacts, load: dict[CentreId, int] | None = None) -> CaseRouted:
+    decision = choose_centre(REGISTRY, f, load or {})
     assert isinstance(decision, CaseRouted), decision
     return decision
 
 
-def test_a_specialty_fit_picks_the_specialised_centre():
-    decision = routed(CaseFacts(TumourSite.BREAST, rare_tumour=False, preferred_centre=None))
-    assert decision.centre_id is CentreId.FUSCC
-    assert decision.reason_codes == ["specialty_fit"]
+def test_the_registry_holds_the_five_centres_of_the_seed():
+    assert {c.id for c in REGISTRY.centres} == set(CentreId)
+    assert "proton_therapy" in REGISTRY.get(C.CAMS).capabilities
+    assert TumourSite.GASTRIC in REGISTRY.get(C.PKUCH).specialties
+
+
+def test_an_invalid_registry_is_refused_at_load(tmp_path: Path):
+    data = json.loads(Path("services/routing/centres.json").read_text())
+    data["centres"][0]["capacity"] = 0
+    bad = tmp_path / "centres.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(RegistryError, match="capacity"):
+        load_registry(bad)
+    data["centres"][0]["capacity"] = 5
+    data["centres"].append(data["centres"][0])
+    bad.write_text(json.dumps(data))
+    with pytest.raises(RegistryError, match="twice"):
+        load_registry(bad)
+
+
+def test_a_specialty_fit_picks_the_more_specialised_centre_when_loads_are_equal():
+    decision = routed(facts(TumourSite.GASTRIC))
+    assert decision.centre_id is C.PKUCH
+    assert decision.reason_codes == ["specialty_fit", "least_loaded"]
+
+
+def test_load_against_capacity_decides_between_fitting_centres():
+    assert routed(facts(TumourSite.GASTRIC), {C.PKUCH: 15}).centre_id is C.FUSCC
+    assert "least_loaded" in routed(facts(TumourSite.GASTRIC), {C.PKUCH: 15}).reason_codes
 
 
 def test_a_fitting_preference_is_honoured():
-    decision = routed(CaseFacts(TumourSite.BREAST, rare_tumour=False, preferred_centre=CentreId.PKUCH))
-    assert decision.centre_id is CentreId.PKUCH
+    decision = routed(facts(TumourSite.BREAST, preferred=C.FUSCC), {C.FUSCC: 20})
+    assert decision.centre_id is C.FUSCC
     assert "patient_preference" in decision.reason_codes
 
 
 def test_a_preference_without_the_specialty_is_overridden_with_a_reason():
-    decision = routed(CaseFacts(TumourSite.GASTRIC, rare_tumour=False, preferred_centre=CentreId.WCH))
-    assert decision.centre_id is CentreId.FUSCC
+    decision = routed(facts(TumourSite.GASTRIC, preferred=C.WCH))
+    assert decision.centre_id in (C.PKUCH, C.FUSCC, C.SYSUCC)
     assert "preference_not_fitting" in decision.reason_codes
 
 
-def test_a_rare_tumour_goes_to_the_centre_with_the_breadth_for_it():
-    decision = routed(CaseFacts(TumourSite.SARCOMA, rare_tumour=True, preferred_centre=CentreId.FUSCC))
-    assert decision.centre_id is CentreId.SYSUCC
-    assert decision.reason_codes == ["rare_tumour_breadth"]
+def test_a_preference_for_a_full_centre_is_overridden_with_a_reason():
+    decision = routed(facts(TumourSite.BREAST, preferred=C.PKUCH), {C.PKUCH: 20})
+    assert decision.centre_id is not C.PKUCH
+    assert "preference_over_capacity" in decision.reason_codes
+
+
+def test_a_proton_therapy_question_goes_to_a_proton_centre():
+    decision = routed(facts(TumourSite.LUNG, question_topics=frozenset({QuestionTopic.PROTON_THERAPY})))
+    assert decision.centre_id is C.CAMS
+    assert "proton_therapy_question" in decision.reason_codes
+
+
+def test_a_rare_tumour_goes_to_a_centre_with_the_breadth_for_it():
+    decision = routed(facts(TumourSite.SARCOMA, rare=True, preferred=C.FUSCC))
+    assert decision.centre_id in (C.SYSUCC, C.CAMS)
+    assert "rare_tumour_breadth" in decision.reason_codes
+    breast_rare = routed(facts(TumourSite.BREAST, rare=True))
+    assert breast_rare.centre_id is C.SYSUCC
 
 
 def test_only_centres_named_in_the_transfer_consent_are_candidates():
-    facts = CaseFacts(TumourSite.BREAST, rare_tumour=False, preferred_centre=None,
-                      consented_centres=frozenset({CentreId.PKUCH}))
-    assert routed(facts).centre_id is CentreId.PKUCH
-    blocked = choose_centre(CaseFacts(TumourSite.BREAST, rare_tumour=False, preferred_centre=None,
-                                      consented_centres=frozenset({CentreId.WCH})))
+    assert routed(facts(consented_centres=frozenset({C.PKUCH}))).centre_id is C.PKUCH
+    blocked = choose_centre(REGISTRY, facts(consented_centres=frozenset({C.WCH})), {})
     assert isinstance(blocked, CaseRoutingBlocked)
-    assert blocked.reason_codes == ["no_consented_centre_fits"]
+    assert blocked.reason_codes == ["no_specialty_fit"]
+
+
+def test_a_decline_reroutes_to_the_next_fitting_centre_then_the_coordinator_queue():
+    first = routed(facts(TumourSite.GASTRIC))
+    after_one = after_decline(REGISTRY, facts(TumourSite.GASTRIC, declined=(first.centre_id,)), {}, False)
+    assert isinstance(after_one, CaseRouted)
+    assert after_one.centre_id not in (first.centre_id,) and after_one.attempt == 2
+    assert "rerouted_after_decline" in after_one.reason_codes
+    after_two = after_decline(REGISTRY, facts(TumourSite.GASTRIC, declined=(first.centre_id, after_one.centre_id)),
+                              {}, False)
+    assert isinstance(after_two, CaseRoutingBlocked) and after_two.reason_codes == ["declined_twice"]
+    final = after_decline(REGISTRY, facts(TumourSite.GASTRIC, declined=(C.PKUCH, C.FUSCC, C.SYSUCC)), {}, True)
+    assert isinstance(final, CaseFinallyDeclined) and final.declines == 3

@@ -1,0 +1,201 @@
+"""The SLA clock of a centre's review, in business days of the centres' calendar. Pure: no I/O here.
+
+The rules, as encoded below:
+- Days are local dates in Asia/Shanghai; every instant passed in must be timezone-aware.
+- The clock starts when the centre accepts the case. Day 1 is the first business day after the
+  acceptance date: the acceptance date itself never counts.
+- A business day counts unless the case is paused at its end (24:00 local). A pause that starts on
+  day X, at any time, makes X not count; resuming on day Y makes Y count; a pause opened and closed
+  the same day costs nothing. `paused_business_days` are the business days lost that way.
+- Target: 7 counted business days; limit: 10. At risk at the end of the 8th counted day (2 left),
+  breached at the end of the 10th; the end of a day is the next local midnight.
+- Delivery stops the clock; a pause still open at delivery ends there. `business_days_used` at
+  delivery counts day 1 through the delivery date (0 if delivered on the acceptance date); before
+  delivery it counts day 1 through today, today included unless a pause is open.
+  Delivered on time = by the end of the 10th counted day; a moment after delivery never happens.
+- Only facts at or before `now` count: a later pause, resumption or delivery is ignored, so the
+  clock can be asked about any moment of a history (event time).
+- State, first match: delivered_on_time / delivered_late; breached (also while paused: a pause
+  does not undo a breach); paused (a pause open at `now`); at_risk; on_track.
+- Due dates are the dates of the 7th / 10th counted day given the pauses so far, assuming no more.
+  In the paused state they are None: they depend on when the clock resumes.
+- Fails closed: if a date the answer needs lies in a year the calendar does not know, the state
+  is calendar_unknown with `unknown_year` (due_events raises CalendarUnknown). The one exception is
+  a delivered clock: its outcome needs no date after delivery, so it is still given, and a due
+  date that would need an unknown year is None with `unknown_year` set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from services.review.calendar import BusinessCalendar, CalendarUnknown
+
+TARGET_DAYS = 7
+LIMIT_DAYS = 10
+AT_RISK_REMAINING = 2
+AT_RISK_DAY = LIMIT_DAYS - AT_RISK_REMAINING
+TZ = ZoneInfo("Asia/Shanghai")
+
+State = Literal["on_track", "at_risk", "breached", "paused", "delivered_on_time", "delivered_late",
+                "calendar_unknown"]
+Moment = Literal["at_risk", "breached"]
+_MOMENTS: tuple[tuple[Moment, int], ...] = (("at_risk", AT_RISK_DAY), ("breached", LIMIT_DAYS))
+
+
+@dataclass(frozen=True)
+class Pause:
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SlaState:
+    state: State
+    business_days_used: int | None
+    paused_business_days: int | None
+    target_due: date | None
+    limit_due: date | None
+    at_risk_at: datetime | None  # the moment it happened, if it has by `now`
+    breached_at: datetime | None
+    unknown_year: int | None  # set whenever something above could not be computed for want of a year
+
+
+def _local(t: datetime) -> date:
+    if t.utcoffset() is None:
+        raise ValueError(f"a naive datetime ({t}) has no place on the SLA clock")
+    return t.astimezone(TZ).date()
+
+
+def _end_of(d: date) -> datetime:
+    return datetime.combine(d + timedelta(days=1), time(), TZ)
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """What the clock has seen by `now`, in local dates."""
+
+    accepted: date
+    spans: tuple[tuple[date, date | None], ...]  # [first, resumed) days that do not count
+    delivered_at: datetime | None
+    last_day: date  # the delivery date, or today
+    paused: bool  # a pause is open
+    now: datetime
+
+    def is_paused(self, d: date) -> bool:
+        return any(first <= d and (resumed is None or d < resumed) for first, resumed in self.spans)
+
+
+def _clock(accepted_at: datetime, pauses: Sequence[Pause], delivered_at: datetime | None, now: datetime) -> _Clock:
+    for t in (accepted_at, now, delivered_at, *(p.started_at for p in pauses), *(p.ended_at for p in pauses)):
+        if t is not None:
+            _local(t)
+    if delivered_at is not None and delivered_at < accepted_at:
+        raise ValueError("delivered before it was accepted")
+    delivered = delivered_at if delivered_at is not None and delivered_at <= now else None
+    spans: list[tuple[date, date | None]] = []
+    for p in pauses:
+        if p.ended_at is not None and p.ended_at < p.started_at:
+            raise ValueError(f"a pause ends ({p.ended_at}) before it starts ({p.started_at})")
+        if p.started_at > now or (delivered is not None and p.started_at >= delivered):
+            continue
+        ended = p.ended_at if p.ended_at is not None and p.ended_at <= now else None
+        if delivered is not None and (ended is None or ended > delivered):
+            ended = delivered
+        spans.append((_local(p.started_at), None if ended is None else _local(ended)))
+    return _Clock(accepted=_local(accepted_at), spans=tuple(spans), delivered_at=delivered,
+                  last_day=_local(delivered or now), paused=any(r is None for _, r in spans), now=now)
+
+
+@dataclass(frozen=True)
+class _Count:
+    counted: tuple[date, ...]  # the counted business days, day 1 onwards, up to the clock's last day
+    paused: int
+
+
+def _count(cal: BusinessCalendar, clock: _Clock, through: date) -> _Count:
+    counted: list[date] = []
+    paused = 0
+    d = clock.accepted + timedelta(days=1)
+    while d <= through:
+        if cal.is_business_day(d):
+            if clock.is_paused(d):
+                paused += 1
+            else:
+                counted.append(d)
+        d += timedelta(days=1)
+    return _Count(tuple(counted), paused)
+
+
+def _moment(clock: _Clock, count: _Count, day: int) -> datetime | None:
+    """The end of the day-th counted day, if it has come by `now` and not after delivery."""
+    if len(count.counted) < day:
+        return None
+    moment = _end_of(count.counted[day - 1])
+    if moment > clock.now or (clock.delivered_at is not None and clock.delivered_at < moment):
+        return None
+    return moment
+
+
+def _due(cal: BusinessCalendar, clock: _Clock, count: _Count, day: int) -> date:
+    if len(count.counted) >= day:
+        return count.counted[day - 1]
+    # Past the last day seen no pause is open, so every business day counts.
+    return cal.add_business_days(max(clock.last_day, clock.accepted), day - len(count.counted))
+
+
+def _unknown(year: int) -> SlaState:
+    return SlaState("calendar_unknown", None, None, None, None, None, None, unknown_year=year)
+
+
+def sla_state(cal: BusinessCalendar, accepted_at: datetime, pauses: Sequence[Pause],
+              delivered_at: datetime | None, now: datetime) -> SlaState:
+    clock = _clock(accepted_at, pauses, delivered_at, now)
+    try:
+        count = _count(cal, clock, clock.last_day)
+    except CalendarUnknown as exc:
+        return _unknown(exc.year)
+    at_risk_at, breached_at = _moment(clock, count, AT_RISK_DAY), _moment(clock, count, LIMIT_DAYS)
+    state: State
+    if clock.delivered_at is not None:
+        state = "delivered_late" if breached_at else "delivered_on_time"
+    elif breached_at:
+        state = "breached"
+    elif clock.paused:
+        state = "paused"
+    else:
+        state = "at_risk" if at_risk_at else "on_track"
+    dues: list[date | None] = [None, None]
+    unknown_year: int | None = None
+    if state != "paused":
+        for i, day in enumerate((TARGET_DAYS, LIMIT_DAYS)):
+            try:
+                dues[i] = _due(cal, clock, count, day)
+            except CalendarUnknown as exc:
+                if clock.delivered_at is None:
+                    return _unknown(exc.year)
+                unknown_year = unknown_year or exc.year
+    return SlaState(state, business_days_used=len(count.counted), paused_business_days=count.paused,
+                    target_due=dues[0], limit_due=dues[1], at_risk_at=at_risk_at, breached_at=breached_at,
+                    unknown_year=unknown_year)
+
+
+def due_events(cal: BusinessCalendar, accepted_at: datetime, pauses: Sequence[Pause],
+               delivered_at: datetime | None, now: datetime) -> list[tuple[Moment, datetime]]:
+    """The SLA moments that have come by `now`, each at its exact moment; raises CalendarUnknown.
+
+    Needs the calendar only up to the day before `now` (or before delivery): the timer runs on to the
+    end of the last known year, and is blocked only once the clock itself is past it.
+    """
+    clock = _clock(accepted_at, pauses, delivered_at, now)
+    # A moment is the end of a day before the last one seen: the last day itself is not needed.
+    count = _count(cal, clock, clock.last_day - timedelta(days=1))
+    out: list[tuple[Moment, datetime]] = []
+    for kind, day in _MOMENTS:
+        if (moment := _moment(clock, count, day)) is not None:
+            out.append((kind, moment))
+    return out

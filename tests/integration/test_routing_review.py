@@ -1,0 +1,158 @@
+"""Routing decisions, declines, the coordinator queue and the SLA clock over the real stack."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID, uuid4
+
+from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, upload, wait_for
+
+
+def token(centre: str) -> str:
+    return f"CENTRE_{centre.upper()}_TOKEN"
+
+
+def decisions(api: Api, case_id: UUID, count: int) -> list[dict[str, Any]]:
+    return wait_for(lambda: (r := api.call("routing", "GET", f"/cases/{case_id}/routing")).status_code == 200
+                    and len(r.json()["decisions"]) >= count and r.json()["decisions"], what=f"{count} decisions")
+
+
+def assigned_to(api: Api, case_id: UUID, centre: str) -> dict[str, Any]:
+    return wait_for(lambda: (r := api.call("review", "GET", f"/cases/{case_id}", token=token(centre)))
+                    .status_code == 200 and r.json(), what=f"assignment to {centre}")
+
+
+def test_a_proton_question_is_routed_to_the_proton_centre_with_its_reasons(api: Api):
+    case_id = open_case(api, tumour_site="lung", question_topics=["proton_therapy"])
+    make_ready(api, case_id)
+    [decision] = decisions(api, case_id, 1)
+    assert decision["centre_id"] == "cams"
+    assert "proton_therapy_question" in decision["reason_codes"]
+
+
+def test_declines_reroute_then_queue_then_the_final_decline_ends_the_case(api: Api, db):
+    case_id = open_case(api, tumour_site="gastric")
+    make_ready(api, case_id, ["pkuch", "fuscc", "sysucc"])
+    first = decisions(api, case_id, 1)[0]["centre_id"]
+    assigned_to(api, case_id, first)
+    r = api.call("review", "POST", f"/cases/{case_id}/decline", token=token(first), json={"reason": "at_capacity"})
+    assert r.status_code == 200, r.text
+    second = decisions(api, case_id, 2)[1]
+    assert second["event_type"] == "CaseRouted" and second["centre_id"] != first and second["attempt"] == 2
+    assigned_to(api, case_id, second["centre_id"])
+    # The first centre no longer sees the case at all.
+    assert api.call("review", "GET", f"/cases/{case_id}", token=token(first)).status_code == 404
+    api.call("review", "POST", f"/cases/{case_id}/decline", token=token(second["centre_id"]),
+             json={"reason": "outside_expertise"})
+    queued = decisions(api, case_id, 3)[2]
+    assert queued["event_type"] == "CaseRoutingBlocked" and queued["reason_codes"] == ["declined_twice"]
+    queue = api.call("routing", "GET", "/queue").json()
+    assert str(case_id) in {q["case_id"] for q in queue}
+
+    refused = api.call("routing", "POST", f"/queue/{case_id}/assignment", json={"centre_id": first})
+    assert (refused.status_code, refused.json()["code"]) == (409, "centre_declined")
+    third = next(c for c in ("pkuch", "fuscc", "sysucc") if c not in (first, second["centre_id"]))
+    assert api.call("routing", "POST", f"/queue/{case_id}/assignment", json={"centre_id": third}).status_code == 200
+    assigned_to(api, case_id, third)
+    api.call("review", "POST", f"/cases/{case_id}/decline", token=token(third), json={"reason": "other"})
+    final = decisions(api, case_id, 5)[4]
+    assert final["event_type"] == "CaseFinallyDeclined" and final["declines"] == 3
+    assert str(case_id) not in {q["case_id"] for q in api.call("routing", "GET", "/queue").json()}
+    load = {c["id"]: c["active_reviews"] for c in api.call("routing", "GET", "/centres").json()["centres"]}
+    assert all(n >= 0 for n in load.values())
+
+
+def sla_events(db, case_id: UUID) -> list[tuple[str, datetime]]:
+    return [(r["event_type"], r["occurred_at"]) for r in db.execute(
+        "SELECT event_type, occurred_at FROM review.events WHERE case_id = %s AND event_type LIKE 'Sla%%' "
+        "ORDER BY version", (case_id,))]
+
+
+def test_at_risk_and_breach_fire_once_each_on_the_right_business_day(api: Api, db):
+    case_id = open_case(api, tumour_site="breast", preferred_centre="pkuch")
+    make_ready(api, case_id, ["pkuch"])
+    assigned_to(api, case_id, "pkuch")
+    # Accepted on Wednesday 2026-02-11 (Shanghai): day 1 is Thu 12 Feb; the Spring Festival holiday
+    # (15-23 Feb) does not count, Saturday 28 Feb is a make-up working day.
+    r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("pkuch"),
+                 json={"occurred_at": "2026-02-11T10:00:00+08:00"})
+    assert r.status_code == 200, r.text
+    started = api.call("review", "GET", f"/cases/{case_id}", token=token("pkuch")).json()
+    assert started["sla"]["target_due"] is not None
+
+    def tick(now: str) -> int:
+        run = api.call("review", "POST", "/admin/timers", token="ADMIN_TOKEN", json={"now": now})
+        assert run.status_code == 200, run.text
+        return int(run.json()["appended"])
+
+    # Day 1-3: Thu 12, Fri 13, Sat 14 Feb (make-up); 15-23 Feb off; day 4-8: 24-28 Feb (Sat 28 make-up).
+    # At risk when day 8 ends (2 business days left); breached when day 10 (Tue 3 Mar) ends.
+    assert tick("2026-02-28T23:00:00+08:00") == 0
+    assert [e for e, _ in sla_events(db, case_id)] == ["SlaClockStarted"]
+    assert tick("2026-03-01T08:00:00+08:00") == 1
+    assert tick("2026-03-02T08:00:00+08:00") == 0  # once only
+    assert tick("2026-03-03T23:59:00+08:00") == 0
+    assert tick("2026-03-04T00:30:00+08:00") == 1
+    assert tick("2026-03-20T12:00:00+08:00") == 0
+    events = sla_events(db, case_id)
+    kinds = [e for e, _ in events]
+    assert kinds == ["SlaClockStarted", "SlaAtRisk", "SlaBreached"]
+    shanghai = timezone(timedelta(hours=8))
+    assert dict(events)["SlaAtRisk"] == datetime(2026, 3, 1, tzinfo=shanghai)
+    assert dict(events)["SlaBreached"] == datetime(2026, 3, 4, tzinfo=shanghai)
+    view = api.call("review", "GET", f"/cases/{case_id}", token=token("pkuch")).json()
+    assert view["sla"]["state"] == "breached"
+    # Delivery after the breach is recorded as late.
+    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("pkuch"),
+                 json={**DELIVERY, "report_ref": str(uuid4()), "occurred_at": "2026-03-23T09:00:00+08:00"})
+    assert r.status_code == 200, r.text
+    stopped = db.execute("SELECT envelope->'payload' AS p FROM review.events WHERE case_id = %s AND "
+                         "event_type = 'SlaClockStopped'", (case_id,)).fetchone()["p"]
+    assert stopped["within_limit"] is False
+
+
+def test_an_information_request_pauses_the_clock_until_records_arrive(api: Api, db):
+    case_id = open_case(api, tumour_site="lung", preferred_centre="wch")
+    make_ready(api, case_id, ["wch"])
+    assigned_to(api, case_id, "wch")
+    api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("wch"),
+             json={"occurred_at": "2026-06-01T09:00:00+08:00"})
+    r = api.call("review", "POST", f"/cases/{case_id}/information-requests", token=token("wch"),
+                 json={"topics": ["additional_imaging"], "occurred_at": "2026-06-03T09:00:00+08:00"})
+    assert r.json()["state"] == "awaiting_information"
+    assert r.json()["sla"]["state"] == "paused"
+    upload(api, case_id, "imaging")
+    resumed = wait_for(lambda: (v := api.call("review", "GET", f"/cases/{case_id}", token=token("wch")).json())
+                       ["state"] == "accepted" and v, what="the clock to resume")
+    assert resumed["open_information_request"] is None
+    kinds = [e for e, _ in sla_events(db, case_id)]
+    assert kinds == ["SlaClockStarted", "SlaClockResumed"]
+
+
+def test_a_report_outside_five_to_eight_pages_needs_a_reason(api: Api):
+    case_id = open_case(api, tumour_site="breast", preferred_centre="fuscc")
+    make_ready(api, case_id, ["fuscc"])
+    assigned_to(api, case_id, "fuscc")
+    api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("fuscc"), json={})
+    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("fuscc"),
+                 json={**DELIVERY, "report_ref": str(uuid4()), "page_count": 12})
+    assert (r.status_code, r.json()["field"]) == (422, "page_count_reason")
+    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("fuscc"),
+                 json={**DELIVERY, "report_ref": str(uuid4()), "page_count": 12,
+                       "page_count_reason": "complex_multifocal_disease"})
+    assert r.status_code == 200 and r.json()["state"] == "delivered"
+
+
+def test_the_video_consultation_moves_from_request_to_held(api: Api):
+    case_id = open_case(api, tumour_site="breast", preferred_centre="fuscc", wants_video=True)
+    make_ready(api, case_id, ["fuscc"])
+    assigned_to(api, case_id, "fuscc")
+    url = f"/cases/{case_id}/video-consultation"
+    r = api.call("review", "POST", url, token=token("fuscc"), json={"step": "held"})
+    assert (r.status_code, r.json()["code"]) == (409, "video_transition")
+    for step in ({"step": "request"}, {"step": "schedule", "scheduled_for": "2026-12-01T10:00:00+08:00"},
+                 {"step": "held"}):
+        r = api.call("review", "POST", url, token=token("fuscc"), json=step)
+        assert r.status_code == 200, r.text
+    assert r.json()["video"] == "held"

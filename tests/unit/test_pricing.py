@@ -1,0 +1,75 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from services.billing.pricing import (
+    DEFAULT_FILE,
+    REVIEW_RANGE,
+    VIDEO_RANGE,
+    CaseComplexity,
+    PriceBookError,
+    load_price_book,
+    price,
+)
+
+BOOK = load_price_book()
+
+
+def case(**kw: object) -> CaseComplexity:
+    base: dict[str, object] = {"rare_tumour": False, "glass_slides": False, "imaging_studies": 1,
+                               "genomic_guided": False, "wants_video": False}
+    return CaseComplexity(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def write_book(tmp_path: Path, **changes: dict[str, int]) -> Path:
+    data = json.loads(DEFAULT_FILE.read_text())
+    for section, values in changes.items():
+        data[section].update(values)
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_straightforward_case_costs_the_base_review_fee():
+    q = price(BOOK, case())
+    assert (q.review_cents, q.video_cents) == (80_000, 0)
+    assert q.breakdown == (("review_base", 80_000),)
+    assert q.price_book_version == BOOK.version
+
+
+def test_complexity_adds_components_and_the_breakdown_sums_to_the_price():
+    q = price(BOOK, case(rare_tumour=True, glass_slides=True, imaging_studies=3, genomic_guided=True,
+                         wants_video=True))
+    assert dict(q.breakdown) == {"review_base": 80_000, "rare_tumour": 35_000, "glass_slides": 15_000,
+                                 "extra_imaging_studies": 10_000, "genomic_guided": 20_000,
+                                 "video_consultation": 60_000}
+    assert sum(c for _, c in q.breakdown) == q.total_cents == 220_000
+    assert REVIEW_RANGE[0] <= q.review_cents <= REVIEW_RANGE[1]
+
+
+def test_imaging_studies_beyond_the_charged_maximum_are_free():
+    assert price(BOOK, case(imaging_studies=40)).review_cents == 80_000 + 4 * 5_000
+
+
+def test_the_most_complex_case_stays_within_the_published_range():
+    worst = price(BOOK, case(rare_tumour=True, glass_slides=True, imaging_studies=50, genomic_guided=True,
+                             wants_video=True))
+    assert worst.review_cents <= REVIEW_RANGE[1] and worst.video_cents <= VIDEO_RANGE[1]
+
+
+@pytest.mark.parametrize("changes", [{"review": {"base_cents": 79_999}},
+                                     {"review": {"rare_tumour_cents": 90_000}},
+                                     {"review": {"max_charged_extra_imaging_studies": 40}},
+                                     {"video": {"base_cents": 30_000}},
+                                     {"video": {"complex_case_cents": 40_000}}])
+def test_a_book_that_could_price_outside_the_ranges_is_refused_at_load(tmp_path: Path, changes):
+    with pytest.raises(PriceBookError, match="outside"):
+        load_price_book(write_book(tmp_path, **changes))
+
+
+def test_a_malformed_book_is_refused(tmp_path: Path):
+    bad = tmp_path / "book.json"
+    bad.write_text('{"version": "x", "currency": "EUR"}')
+    with pytest.raises(PriceBookError):
+        load_price_book(bad)

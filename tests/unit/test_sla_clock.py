@@ -1,0 +1,278 @@
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.review.calendar import CalendarUnknown, load_calendar
+from services.review.sla import (
+    AT_RISK_REMAINING,
+    LIMIT_DAYS,
+    TARGET_DAYS,
+    TZ,
+    Pause,
+    due_events,
+    sla_state,
+)
+
+CAL = load_calendar()
+EXAMPLE = Path(__file__).resolve().parents[2] / "services" / "review" / "calendar_override.example.json"
+
+
+def sh(y: int, m: int, d: int, h: int = 9, mi: int = 0) -> datetime:
+    """A moment in Shanghai."""
+    return datetime(y, m, d, h, mi, tzinfo=TZ)
+
+
+# Wednesday 11 Feb 2026, four days before the Spring Festival holiday (15-23 Feb). Counted days:
+# 1-3 Thu 12, Fri 13, Sat 14 (make-up); 4-8 Tue 24 - Sat 28 (make-up); 9-10 Mon 2, Tue 3 Mar.
+BEFORE_SPRING_FESTIVAL = sh(2026, 2, 11, 10)
+# Monday 9 Mar 2026, an ordinary fortnight: day 1 Tue 10, day 7 Wed 18, day 10 Mon 23 Mar.
+ORDINARY_MONDAY = sh(2026, 3, 9)
+
+
+def test_the_figures_are_seven_ten_and_two():
+    assert (TARGET_DAYS, LIMIT_DAYS, AT_RISK_REMAINING) == (7, 10, 2)
+
+
+def test_on_the_acceptance_day_no_business_day_is_used_and_the_dues_are_set():
+    s = sla_state(CAL, ORDINARY_MONDAY, [], None, ORDINARY_MONDAY)
+    assert (s.state, s.business_days_used, s.paused_business_days) == ("on_track", 0, 0)
+    assert (s.target_due, s.limit_due) == (date(2026, 3, 18), date(2026, 3, 23))
+    assert (s.at_risk_at, s.breached_at, s.unknown_year) == (None, None, None)
+
+
+def test_acceptance_just_before_the_spring_festival_pushes_the_dues_past_the_holiday():
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, BEFORE_SPRING_FESTIVAL)
+    assert (s.target_due, s.limit_due) == (date(2026, 2, 27), date(2026, 3, 3))
+
+
+def test_the_make_up_saturday_before_the_spring_festival_counts_as_day_three():
+    assert sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 2, 14, 18)).business_days_used == 3
+    assert sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 2, 23, 18)).business_days_used == 3
+
+
+def test_the_make_up_saturday_after_the_spring_festival_is_day_eight_and_brings_the_at_risk_moment():
+    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 2, 28, 23, 59)) == []
+    assert sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 2, 28, 23, 59)).state == "on_track"
+    midnight = sh(2026, 3, 1, 0)
+    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, midnight) == [("at_risk", midnight)]
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, midnight)
+    assert (s.state, s.at_risk_at, s.business_days_used) == ("at_risk", midnight, 8)
+
+
+def test_the_breach_comes_when_the_tenth_counted_day_ends():
+    assert [k for k, _ in due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 3, 3, 23, 59))] == ["at_risk"]
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 3, 4, 0, 30))
+    assert (s.state, s.breached_at) == ("breached", sh(2026, 3, 4, 0))
+    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 3, 20)) == [
+        ("at_risk", sh(2026, 3, 1, 0)), ("breached", sh(2026, 3, 4, 0))]
+
+
+def test_national_day_2026_starts_the_clock_on_the_make_up_sunday_and_skips_the_golden_week():
+    accepted = sh(2026, 9, 18, 16)  # Friday
+    assert sla_state(CAL, accepted, [], None, sh(2026, 9, 20, 12)).business_days_used == 1  # Sun 20 Sep
+    s = sla_state(CAL, accepted, [], None, accepted)
+    # 20-24 Sep; Mid-autumn 25-27 Sep; 28, 29 (day 7), 30 Sep; National Day 1-7 Oct; 8, 9 (day 10) Oct.
+    assert (s.target_due, s.limit_due) == (date(2026, 9, 29), date(2026, 10, 9))
+    assert due_events(CAL, accepted, [], None, sh(2026, 10, 8, 0)) == [("at_risk", sh(2026, 10, 1, 0))]
+    assert due_events(CAL, accepted, [], None, sh(2026, 10, 10, 0))[-1] == ("breached", sh(2026, 10, 10, 0))
+
+
+def test_the_acceptance_date_is_the_date_in_shanghai_not_in_utc():
+    accepted = datetime(2026, 3, 9, 20, 0, tzinfo=UTC)  # Tuesday 10 Mar, 04:00 in Shanghai
+    s = sla_state(CAL, accepted, [], None, accepted)
+    assert (s.target_due, s.limit_due) == (date(2026, 3, 19), date(2026, 3, 24))
+
+
+def test_an_information_request_over_a_weekend_costs_only_the_friday():
+    pause = Pause(started_at=sh(2026, 3, 13, 15), ended_at=sh(2026, 3, 16, 11))
+    s = sla_state(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 3, 16, 12))
+    assert (s.state, s.business_days_used, s.paused_business_days) == ("on_track", 4, 1)  # 10, 11, 12, 16 Mar
+    assert (s.target_due, s.limit_due) == (date(2026, 3, 19), date(2026, 3, 24))
+
+
+def test_a_pause_opened_late_in_the_day_still_makes_that_day_not_count():
+    pause = Pause(started_at=sh(2026, 3, 13, 23, 59), ended_at=sh(2026, 3, 14, 8))  # resumed on Saturday
+    s = sla_state(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 3, 16, 12))
+    assert (s.paused_business_days, s.target_due) == (1, date(2026, 3, 19))
+
+
+def test_a_pause_resumed_at_midnight_lets_the_new_day_count():
+    pause = Pause(started_at=sh(2026, 3, 12, 10), ended_at=sh(2026, 3, 13, 0))
+    s = sla_state(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 3, 13, 12))
+    assert (s.business_days_used, s.paused_business_days) == (3, 1)  # 10, 11, 13 Mar count
+
+
+def test_a_pause_opened_and_closed_the_same_day_costs_nothing():
+    pause = Pause(started_at=sh(2026, 3, 11, 10), ended_at=sh(2026, 3, 11, 16))
+    s = sla_state(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 3, 12))
+    assert (s.state, s.paused_business_days, s.target_due) == ("on_track", 0, date(2026, 3, 18))
+
+
+def test_a_pause_still_open_reports_paused_without_due_dates():
+    pause = Pause(started_at=sh(2026, 3, 12, 10), ended_at=None)
+    s = sla_state(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 3, 16, 9))
+    assert (s.state, s.business_days_used, s.paused_business_days) == ("paused", 2, 3)  # lost: 12, 13, 16 Mar
+    assert (s.target_due, s.limit_due, s.unknown_year) == (None, None, None)
+    assert due_events(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 4, 30)) == []
+
+
+def test_the_at_risk_and_breach_moments_wait_for_the_days_lost_to_a_pause():
+    pause = Pause(started_at=sh(2026, 2, 24, 10), ended_at=sh(2026, 2, 25, 10))  # Tue 24 Feb lost
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [pause], None, sh(2026, 2, 25, 12))
+    assert (s.target_due, s.limit_due) == (date(2026, 2, 28), date(2026, 3, 4))
+    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [pause], None, sh(2026, 3, 5, 0)) == [
+        ("at_risk", sh(2026, 3, 3, 0)), ("breached", sh(2026, 3, 5, 0))]
+
+
+def test_a_pause_after_the_breach_does_not_undo_it():
+    pause = Pause(started_at=sh(2026, 3, 5, 10), ended_at=None)
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [pause], None, sh(2026, 3, 6))
+    assert (s.state, s.breached_at) == ("breached", sh(2026, 3, 4, 0))
+    assert (s.target_due, s.limit_due) == (date(2026, 2, 27), date(2026, 3, 3))
+
+
+def test_an_at_risk_clock_that_is_paused_shows_paused_and_keeps_its_moment():
+    pause = Pause(started_at=sh(2026, 3, 2, 10), ended_at=None)
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [pause], None, sh(2026, 3, 10))
+    assert (s.state, s.at_risk_at, s.breached_at) == ("paused", sh(2026, 3, 1, 0), None)
+
+
+def test_delivery_before_the_at_risk_moment_yields_no_due_events():
+    delivered = sh(2026, 2, 26, 15)
+    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, sh(2026, 3, 20)) == []
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, sh(2026, 3, 20))
+    assert (s.state, s.business_days_used, s.at_risk_at) == ("delivered_on_time", 6, None)
+
+
+def test_delivery_on_the_tenth_counted_day_is_on_time():
+    delivered = sh(2026, 3, 3, 18)
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, delivered)
+    assert (s.state, s.business_days_used, s.breached_at) == ("delivered_on_time", 10, None)
+    assert s.at_risk_at == sh(2026, 3, 1, 0)
+    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, sh(2026, 3, 20)) == [
+        ("at_risk", sh(2026, 3, 1, 0))]
+
+
+def test_delivery_the_day_after_the_limit_is_late():
+    delivered = sh(2026, 3, 4, 9)
+    s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, delivered)
+    assert (s.state, s.business_days_used, s.breached_at) == ("delivered_late", 11, sh(2026, 3, 4, 0))
+
+
+def test_delivery_on_the_weekend_after_the_limit_is_late_though_no_more_days_were_counted():
+    accepted = sh(2026, 3, 6)  # Friday: day 10 is Friday 20 Mar
+    delivered = sh(2026, 3, 21, 10)
+    s = sla_state(CAL, accepted, [], delivered, delivered)
+    assert (s.state, s.business_days_used, s.limit_due) == ("delivered_late", 10, date(2026, 3, 20))
+    assert s.breached_at == sh(2026, 3, 21, 0)
+
+
+def test_delivery_on_the_acceptance_date_uses_no_business_day():
+    s = sla_state(CAL, ORDINARY_MONDAY, [], sh(2026, 3, 9, 17), sh(2026, 3, 9, 17))
+    assert (s.state, s.business_days_used, s.paused_business_days) == ("delivered_on_time", 0, 0)
+
+
+def test_a_pause_still_open_at_delivery_ends_there():
+    pause = Pause(started_at=sh(2026, 3, 11, 10), ended_at=None)
+    delivered = sh(2026, 3, 16, 10)
+    s = sla_state(CAL, ORDINARY_MONDAY, [pause], delivered, sh(2026, 3, 20))
+    # Tue 10 counts; 11, 12, 13 lost; the delivery day Mon 16 counts.
+    assert (s.state, s.business_days_used, s.paused_business_days) == ("delivered_on_time", 2, 3)
+
+
+def test_facts_after_now_are_not_known_yet():
+    later_pause = Pause(started_at=sh(2026, 3, 12, 10), ended_at=None)
+    s = sla_state(CAL, ORDINARY_MONDAY, [later_pause], sh(2026, 3, 13), sh(2026, 3, 11, 12))
+    assert (s.state, s.business_days_used, s.paused_business_days) == ("on_track", 2, 0)
+    resumed_later = Pause(started_at=sh(2026, 3, 10, 10), ended_at=sh(2026, 3, 12, 10))
+    assert sla_state(CAL, ORDINARY_MONDAY, [resumed_later], None, sh(2026, 3, 11, 12)).state == "paused"
+
+
+def test_a_clock_reaching_into_2027_is_calendar_unknown_until_the_operator_file_supplies_2027():
+    accepted = sh(2026, 12, 21)  # Monday: days 1-8 are 22-25 and 28-31 Dec; days 9 and 10 fall in 2027
+    s = sla_state(CAL, accepted, [], None, accepted)
+    assert (s.state, s.unknown_year) == ("calendar_unknown", 2027)
+    assert (s.business_days_used, s.target_due, s.limit_due) == (None, None, None)
+    # The timer needs only the days already past: it runs until the clock itself is in 2027.
+    assert due_events(CAL, accepted, [], None, sh(2026, 12, 31, 23)) == []
+    assert due_events(CAL, accepted, [], None, sh(2027, 1, 1, 0)) == [("at_risk", sh(2027, 1, 1, 0))]
+    with pytest.raises(CalendarUnknown) as exc:
+        due_events(CAL, accepted, [], None, sh(2027, 1, 4))
+    assert exc.value.year == 2027
+
+    with_2027 = load_calendar(EXAMPLE)
+    s = sla_state(with_2027, accepted, [], None, accepted)
+    assert (s.state, s.target_due, s.limit_due) == ("on_track", date(2026, 12, 30), date(2027, 1, 5))
+    assert due_events(with_2027, accepted, [], None, sh(2027, 1, 6, 0)) == [
+        ("at_risk", sh(2027, 1, 1, 0)), ("breached", sh(2027, 1, 6, 0))]
+
+
+def test_an_acceptance_in_2027_is_calendar_unknown_even_while_paused():
+    accepted = sh(2027, 1, 11)
+    pause = Pause(started_at=sh(2027, 1, 12), ended_at=None)
+    s = sla_state(CAL, accepted, [pause], None, sh(2027, 1, 13))
+    assert (s.state, s.unknown_year) == ("calendar_unknown", 2027)
+    assert sla_state(load_calendar(EXAMPLE), accepted, [pause], None, sh(2027, 1, 13)).state == "paused"
+
+
+def test_a_delivered_clock_keeps_its_outcome_when_a_due_date_needs_an_unknown_year():
+    accepted, delivered = sh(2026, 12, 21), sh(2026, 12, 24, 16)
+    s = sla_state(CAL, accepted, [], delivered, delivered)
+    assert (s.state, s.business_days_used, s.target_due) == ("delivered_on_time", 3, date(2026, 12, 30))
+    assert (s.limit_due, s.unknown_year) == (None, 2027)
+
+
+def test_naive_times_and_impossible_histories_are_refused():
+    with pytest.raises(ValueError, match="naive"):
+        sla_state(CAL, datetime(2026, 3, 9, 9), [], None, ORDINARY_MONDAY)
+    backwards = Pause(started_at=sh(2026, 3, 12), ended_at=sh(2026, 3, 11))
+    with pytest.raises(ValueError, match="before it starts"):
+        sla_state(CAL, ORDINARY_MONDAY, [backwards], None, sh(2026, 3, 13))
+    with pytest.raises(ValueError, match="before it was accepted"):
+        sla_state(CAL, ORDINARY_MONDAY, [], sh(2026, 3, 8), sh(2026, 3, 13))
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[datetime, list[Pause], datetime]:
+    hours = st.integers(min_value=0, max_value=24 * 40)
+    accepted = sh(2026, 1, 5, 0) + timedelta(hours=draw(st.integers(min_value=0, max_value=24 * 270)))
+    pauses, t = [], accepted
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        start = t + timedelta(hours=draw(hours))
+        end = None if draw(st.booleans()) else start + timedelta(hours=draw(hours))
+        pauses.append(Pause(start, end))
+        if end is None:
+            break
+        t = end
+    now = accepted + timedelta(hours=draw(st.integers(min_value=0, max_value=24 * 60)))
+    return accepted, pauses, now
+
+
+@settings(max_examples=200)
+@given(histories())
+def test_counted_and_paused_days_add_up_to_the_calendars_business_days(history):
+    accepted, pauses, now = history
+    s = sla_state(CAL, accepted, pauses, None, now)
+    assert s.business_days_used is not None and s.paused_business_days is not None
+    elapsed = CAL.business_days_between(accepted.astimezone(TZ).date(), now.astimezone(TZ).date())
+    assert s.business_days_used + s.paused_business_days == elapsed
+    assert s.business_days_used <= elapsed
+    if not pauses:
+        assert s.paused_business_days == 0
+
+
+@settings(max_examples=200)
+@given(histories())
+def test_the_moments_come_in_order_at_local_midnights_and_agree_with_the_state(history):
+    accepted, pauses, now = history
+    events = due_events(CAL, accepted, pauses, None, now)
+    s = sla_state(CAL, accepted, pauses, None, now)
+    assert [k for k, _ in events] == ["at_risk", "breached"][:len(events)]
+    assert all(m.astimezone(TZ).time() == datetime.min.time() and m <= now for _, m in events)
+    assert dict(events).get("at_risk") == s.at_risk_at
+    assert dict(events).get("breached") == s.breached_at
+    if s.state in ("on_track", "at_risk") and s.limit_due is not None:
+        assert s.target_due is not None and s.target_due < s.limit_due
