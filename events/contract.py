@@ -469,6 +469,16 @@ class FeeCreditApplied(Event):
     amount_cents: Cents
 
 
+class FeeCreditRedeemed(Event):
+    """The treating centre billed the treatment and the fee credit was deducted from it."""
+
+    event_type = "FeeCreditRedeemed"
+
+    credit_id: UUID
+    amount_cents: Cents
+    treatment_invoice_ref: ProviderRef
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     CaseOpened,
     QuestionRecorded,
@@ -513,4 +523,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     InvoiceVoided,
     RefundIssued,
     FeeCreditApplied,
+    FeeCreditRedeemed,
 )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from services.analytics import projections
 from services.analytics.bootstrap import SERVICE, bootstrap
+from services.analytics.metrics import BusinessCollector
 from services.common.api import RuntimeDep
 from services.common.auth import Principal, require
 from services.common.errors import NotFound
@@ -28,4 +29,5 @@ def timeline(case_id: UUID, rt: RuntimeDep, _: Analyst) -> list[dict[str, Any]]:
 
 def create_app() -> FastAPI:
     return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router],
-                              description="Projections for analysts (schema analytics).")
+                              description="Projections for analysts (schema analytics).",
+                              collectors=lambda rt: [BusinessCollector(rt.pool)])

@@ -168,6 +168,12 @@ def retry_capture(rt: Billing, conn: Conn, case_id: UUID, at: datetime) -> None:
     capture(rt, conn, case_id, at)
 
 
+def redeem(rt: Billing, conn: Conn, case_id: UUID, treatment_invoice_ref: str, at: datetime) -> None:
+    if not load_events(rt.store, conn, case_id):
+        raise NotFound(f"no billing account for case {case_id}")
+    append(rt, conn, case_id, lambda a: domain.redeem_fee_credit(a, treatment_invoice_ref), at)
+
+
 # ------------------------------------------------------------------ reactions
 
 def billing_consumer(rt: Billing) -> Consumer:
@@ -241,6 +247,7 @@ def case_summary(rt: Billing, conn: Conn, case_id: UUID) -> dict[str, object]:
         "payment_failures": [f.model_dump(mode="json") for f in acc.failures],
         "invoice_voided": acc.invoice_voided is not None,
         "fee_credit_cents": acc.fee_credit.amount_cents if acc.fee_credit else 0,
+        "fee_credit_redeemed": acc.redemption is not None,
         "ledger": balances,
         "ledger_balance": sum(balances.values()),
         "stream": case_stream(case_id),

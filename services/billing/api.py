@@ -122,6 +122,24 @@ def callback(body: Callback, rt: BillingDep, _: Billing) -> JSONResponse:
     return JSONResponse({"applied": applied})
 
 
+class Redemption(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    treatment_invoice_ref: ProviderRef
+    occurred_at: datetime | None = None
+
+
+@router.post("/cases/{case_id}/fee-credit/redemption",
+             description="The treating centre billed the treatment: deduct the fee credit from it, once.")
+def redeem(case_id: UUID, body: Redemption, rt: BillingDep, who: Billing, key: IdempotencyKey,
+           request: Request) -> JSONResponse:
+    def command(conn: Conn) -> Outcome:
+        accounts.redeem(rt, conn, case_id, body.treatment_invoice_ref, event_time(body.occurred_at, rt))
+        return Outcome(200, accounts.case_summary(rt, conn, case_id))
+
+    return run_command(rt, key=key, principal=who.role, command=command,
+                       request_fingerprint=fingerprint(request.method, request.url.path, body))
+
+
 @router.get("/ledger", description="The whole journal's balance: it must be zero.")
 def ledger(rt: BillingDep, _: Billing) -> dict[str, int]:
     with rt.pool.connection() as conn:

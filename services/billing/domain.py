@@ -23,6 +23,7 @@ from events.contract import (
     CaseOpened,
     Event,
     FeeCreditApplied,
+    FeeCreditRedeemed,
     FeeInvoiced,
     InvoiceVoided,
     PaymentAuthorised,
@@ -72,6 +73,7 @@ class Account:
     invoice_voided: InvoiceVoided | None = None
     refunds: list[RefundIssued] = field(default_factory=list)
     fee_credit: FeeCreditApplied | None = None
+    redemption: FeeCreditRedeemed | None = None
     version: int = 0
 
     def apply(self, event: Event) -> None:
@@ -93,6 +95,8 @@ class Account:
                 self.refunds.append(event)
             case FeeCreditApplied():
                 self.fee_credit = event
+            case FeeCreditRedeemed():
+                self.redemption = event
 
     @property
     def captured_review(self) -> int:
@@ -225,6 +229,18 @@ def apply_fee_credit(account: Account, booking_event_id: UUID) -> list[Event]:
                              amount_cents=account.net_review)]
 
 
+def redeem_fee_credit(account: Account, treatment_invoice_ref: str) -> list[Event]:
+    """The treating centre billed the treatment: the credit is deducted from that bill, once."""
+    if account.fee_credit is None:
+        raise Rejected("no fee credit was applied to this case", "no_fee_credit")
+    if account.redemption is not None:
+        if account.redemption.treatment_invoice_ref == treatment_invoice_ref:
+            return []
+        raise Rejected("the fee credit was already redeemed", "already_redeemed")
+    return [FeeCreditRedeemed(credit_id=account.fee_credit.credit_id, amount_cents=account.fee_credit.amount_cents,
+                              treatment_invoice_ref=treatment_invoice_ref)]
+
+
 # ------------------------------------------------------------------ the double-entry journal
 
 Line = tuple[str, int]  # (account, signed cents): debit positive, credit negative
@@ -248,6 +264,10 @@ def journal(event: Event) -> list[Line]:
                     ("cash", -(event.review_cents + event.video_cents))]
         case FeeCreditApplied():
             return [("fee_credits", event.amount_cents), ("treatment_credit_liability", -event.amount_cents)]
+        case FeeCreditRedeemed():
+            # The liability is settled by the deduction passed on to the treating centre's bill.
+            return [("treatment_credit_liability", event.amount_cents),
+                    ("treatment_settlements", -event.amount_cents)]
     return []
 
 

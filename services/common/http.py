@@ -12,7 +12,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.registry import Collector
 from starlette.routing import Match
 
 from events import metrics
@@ -92,6 +93,7 @@ def create_service_app(
     build_runtime: Callable[[], Runtime],
     routers: Sequence[APIRouter],
     description: str,
+    collectors: Callable[[Runtime], Sequence[Collector]] | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,12 +134,16 @@ def create_service_app(
         return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
 
     @app.get("/metrics", tags=["ops"])
-    def metrics_endpoint() -> Response:
+    def metrics_endpoint(request: Request) -> Response:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        else:
+            registry = CollectorRegistry()
+            registry.register(REGISTRY)
+        for collector in (collectors(request.app.state.runtime) if collectors else ()):
+            registry.register(collector)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)

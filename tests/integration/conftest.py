@@ -183,5 +183,7 @@ def forget_synthetic_events(conn: psycopg.Connection[dict[str, Any]]) -> None:
     The live projector applied them, but they are in no event store, so no rebuild could
     reproduce them; leaving them would make every later rebuild check fail.
     """
+    conn.execute("DELETE FROM analytics.cases WHERE case_id IN (SELECT case_id FROM analytics.case_timeline "
+                 "GROUP BY case_id HAVING bool_and(producer = 'test'))")
     conn.execute("DELETE FROM analytics.case_timeline WHERE producer = 'test'")
     conn.execute("DELETE FROM analytics.event_counts WHERE producer = 'test'")
