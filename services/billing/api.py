@@ -62,6 +62,7 @@ class Fault(BaseModel):
     operation: Literal["authorise", "capture", "refund", "void"]
     mode: Literal["fail", "timeout"]
     times: int = Field(1, ge=1, le=100)
+    amount_cents: int | None = Field(None, ge=0, description="only operations of this amount fail")
 
 
 class At(BaseModel):
@@ -150,7 +151,7 @@ def ledger(rt: BillingDep, _: Billing) -> dict[str, int]:
 def inject_fault(body: Fault, rt: BillingDep, _: Annotated[Principal, Depends(require("admin"))]) -> dict[str, str]:
     if not isinstance(rt.provider, SimulatedProvider):
         raise Rejected("faults can be injected into the simulated provider only", "not_simulated")
-    rt.provider.inject(body.operation, body.mode, body.times)
+    rt.provider.inject(body.operation, body.mode, body.times, body.amount_cents)
     return {"injected": f"{body.operation}:{body.mode}x{body.times}"}
 
 

@@ -47,16 +47,18 @@ class SimulatedProvider:
 
     def install(self) -> None:
         with self.pool.connection() as conn:
-            for stmt in ("schema", "operations", "faults"):
+            for stmt in ("schema", "operations", "faults", "faults_by_amount"):
                 conn.execute(self._q[stmt])
 
-    def inject(self, operation: Operation, mode: FaultMode, times: int = 1) -> None:
+    def inject(self, operation: Operation, mode: FaultMode, times: int = 1, amount_cents: int | None = None) -> None:
         with self.pool.connection() as conn:
-            conn.execute(self._q["set_fault"], {"operation": operation, "mode": mode, "remaining": times})
+            conn.execute(self._q["set_fault"], {"operation": operation, "mode": mode, "remaining": times,
+                                                "amount_cents": amount_cents})
 
     def perform(self, operation: Operation, key: str, amount_cents: int, reference: str | None = None) -> str:
         with self.pool.connection() as conn:
-            fault = conn.execute(self._q["take_fault"], {"operation": operation}).fetchone()
+            fault = conn.execute(self._q["take_fault"], {"operation": operation,
+                                                         "amount_cents": amount_cents}).fetchone()
             mode = fault["mode"] if fault else None
             if mode == "fail":
                 raise ProviderDeclined(f"{operation} declined by the provider")

@@ -13,20 +13,28 @@ CREATE TABLE IF NOT EXISTS {schema}.operations (
 )
 
 -- name: faults
+-- An injected fault; with amount_cents set it hits only operations of that amount.
 CREATE TABLE IF NOT EXISTS {schema}.faults (
-    operation  text    PRIMARY KEY,
-    mode       text    NOT NULL,
-    remaining  integer NOT NULL
+    operation    text    PRIMARY KEY,
+    mode         text    NOT NULL,
+    remaining    integer NOT NULL,
+    amount_cents bigint
 )
 
+-- name: faults_by_amount
+ALTER TABLE {schema}.faults ADD COLUMN IF NOT EXISTS amount_cents bigint
+
 -- name: set_fault
-INSERT INTO {schema}.faults (operation, mode, remaining) VALUES (%(operation)s, %(mode)s, %(remaining)s)
-ON CONFLICT (operation) DO UPDATE SET mode = EXCLUDED.mode, remaining = EXCLUDED.remaining
+INSERT INTO {schema}.faults (operation, mode, remaining, amount_cents)
+VALUES (%(operation)s, %(mode)s, %(remaining)s, %(amount_cents)s)
+ON CONFLICT (operation) DO UPDATE SET mode = EXCLUDED.mode, remaining = EXCLUDED.remaining,
+    amount_cents = EXCLUDED.amount_cents
 
 -- name: take_fault
 -- Consumes one injected fault for this operation, if any is left.
 UPDATE {schema}.faults SET remaining = remaining - 1
 WHERE operation = %(operation)s AND remaining > 0
+  AND (amount_cents IS NULL OR amount_cents = %(amount_cents)s)
 RETURNING mode
 
 -- name: record
