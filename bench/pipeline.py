@@ -1,9 +1,11 @@
 """Events per second through relay → Kafka → analytics projection, and the commit-to-projection delay.
 
-A thread appends CaseOpened events straight into intake's store, one transaction each, noting
-when each committed; meanwhile we poll analytics.case_timeline for them. The schema gets no
-timestamp of its own, so an event's delay is when we first saw its row minus its commit:
-polling every POLL seconds adds up to that much (about half on average) to each figure.
+Two phases. Latency: a thread appends CaseOpened events straight into intake's store, one
+transaction each, noting when each committed; meanwhile we poll analytics.case_timeline for
+them. The schema gets no timestamp of its own, so an event's delay is when we first saw its row
+minus its commit: polling every POLL seconds adds up to that much (about half on average).
+Throughput: WRITERS threads append BATCH cases per transaction (as many concurrent commands
+would), so the pipeline, not a single appender, is what limits the figure.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from uuid import UUID, uuid4
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from bench import Figures, percentiles
+from bench import Figures, percentiles, settle
 from events.codes import ReferralReason, StageGroup, TumourSite
 from events.contract import CaseOpened, Event
 from events.db import open_pool, transaction
@@ -30,6 +32,9 @@ from services.intake import domain
 from services.intake.cases import new_patient_ref
 
 CASES = 1500
+THROUGHPUT_EVENTS = 10_000
+WRITERS = 4
+BATCH = 50
 POLL = 0.02
 TIMEOUT = 90.0
 _SEEN = "SELECT event_id FROM analytics.case_timeline WHERE event_id = ANY(%(ids)s)"
@@ -47,38 +52,54 @@ def _open(opened: CaseOpened) -> Callable[[list[Decoded]], list[Event]]:
 
 
 def _append(pool: ConnectionPool[Any], cases: int, committed: queue.Queue[tuple[UUID, float]],
-            stop: threading.Event) -> None:
+            stop: threading.Event, per_tx: int = 1) -> None:
     store = EventStore("intake", "intake", build_registry())
-    for _ in range(cases):
+    for _ in range(0, cases, per_tx):
         if stop.is_set():
             return
+        ids = []
         with transaction(pool) as conn:
-            _, envelopes = decide_and_append(store, conn, uuid4(), _open(new_case_opened()),
-                                             occurred_at=utc_now())
+            for _ in range(per_tx):
+                _, envelopes = decide_and_append(store, conn, uuid4(), _open(new_case_opened()),
+                                                 occurred_at=utc_now())
+                ids.append(envelopes[0].event_id)
         # Both clocks are read in this process, so a monotonic one serves.
-        committed.put((envelopes[0].event_id, time.monotonic()))
+        now = time.monotonic()
+        for event_id in ids:
+            committed.put((event_id, now))
 
 
 def run(database_url: str, cases: int = CASES) -> Figures:
+    latency = _measure(database_url, cases, writers=1, per_tx=1)
+    settle(database_url)  # the reactions to the first phase must not share the second one's cores
+    bulk = _measure(database_url, THROUGHPUT_EVENTS, writers=WRITERS, per_tx=BATCH)
+    return ([(f"latency phase: {label}", value, unit) for label, value, unit in latency]
+            + [(f"throughput phase: {label}", value, unit) for label, value, unit in bulk])
+
+
+def _measure(database_url: str, cases: int, writers: int, per_tx: int) -> Figures:
     committed: queue.Queue[tuple[UUID, float]] = queue.Queue()
     pending: dict[UUID, float] = {}
     delays: list[float] = []
     first_commit = last_commit = last_seen = 0.0
     stop = threading.Event()
-    pool = open_pool(database_url, max_size=1, name="bench-pipeline")
+    pool = open_pool(database_url, max_size=writers, name="bench-pipeline")
     try:
-        with ThreadPoolExecutor(1) as executor, psycopg.connect(database_url, autocommit=True) as conn:
+        with ThreadPoolExecutor(writers) as executor, psycopg.connect(database_url, autocommit=True) as conn:
             started = time.monotonic()
-            appender = executor.submit(_append, pool, cases, committed, stop)
+            appenders = [executor.submit(_append, pool, cases // writers, committed, stop, per_tx)
+                         for _ in range(writers)]
             try:
                 while time.monotonic() < started + TIMEOUT:
-                    done = appender.done()  # read before draining, so nothing committed is missed
+                    done = all(a.done() for a in appenders)  # read before draining: nothing committed is missed
                     while not committed.empty():
-                        event_id, last_commit = committed.get()
-                        first_commit = first_commit or last_commit
+                        event_id, commit = committed.get()
+                        last_commit = max(last_commit, commit)
+                        first_commit = min(first_commit or commit, commit)
                         pending[event_id] = last_commit
                     if done:
-                        appender.result()  # re-raises the appender's failure, if any
+                        for a in appenders:
+                            a.result()  # re-raises an appender's failure, if any
                     if pending:
                         rows = conn.execute(_SEEN, {"ids": list(pending)}).fetchall()
                         now = time.monotonic()

@@ -47,7 +47,8 @@ def main() -> None:
         benchmarks: list[tuple[str, Callable[[], Figures]]] = [
             (f"(a) intake HTTP API, {api.THREADS} client threads, {api.CASES} cases",
              lambda: api.run(urls["intake"], token)),
-            (f"(b) relay → Kafka → analytics projection, {pipeline.CASES} CaseOpened events",
+            (f"(b) relay → Kafka → analytics projection: {pipeline.CASES} single appends, then "
+             f"{pipeline.THROUGHPUT_EVENTS:,} by {pipeline.WRITERS} writers in batches of {pipeline.BATCH}",
              lambda: pipeline.run(db)),
             (f"(c) event store vs eventsourcing, {eventsourcing_compare.CASES} cases each, single thread",
              lambda: eventsourcing_compare.run(db)),

@@ -123,7 +123,9 @@ class ConsumerRunner:
         name = self.consumer.name
         try:
             outcomes: list[tuple[str, Decoded]] = []
-            with self.pool.connection() as conn, conn.transaction():
+            # Pipeline mode sends a handler's writes without waiting for each reply; a read that
+            # needs its answer (the processed-events RETURNING) syncs, so the semantics are unchanged.
+            with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 for _, decoded in work:
                     if not self.store.mark_processed(conn, name, decoded.envelope.event_id):
                         outcomes.append(("duplicate", decoded))

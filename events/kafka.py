@@ -26,6 +26,9 @@ def consumer(bootstrap: str, group_id: str, client_id: str) -> KafkaConsumer:
         enable_auto_commit=False, auto_offset_reset="earliest",
         max_poll_interval_ms=10_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
         max_poll_records=500,
+        # The broker answers a fetch as soon as data arrives or after this wait: it bounds the
+        # delay an idle consumer adds between a commit and its projection.
+        fetch_max_wait_ms=50,
     )
 
 

@@ -69,13 +69,17 @@ class EventStore:
         events: Sequence[Pending],
         correlation_id: UUID | None = None,
         causation_id: UUID | None = None,
+        version_checked: bool = False,
     ) -> list[Envelope]:
         """Append events and their outbox rows; inside a caller's transaction they commit with it."""
         if not events:
             return []
-        actual = self.version(conn, stream_id)
-        if actual != expected_version:
-            raise ConcurrencyConflict(stream_id, expected_version, actual)
+        # A caller that has just read the stream in this transaction says so and saves the
+        # query; the primary key still turns a racing writer into a conflict.
+        if not version_checked:
+            actual = self.version(conn, stream_id)
+            if actual != expected_version:
+                raise ConcurrencyConflict(stream_id, expected_version, actual)
         recorded_at = self.clock()
         # One command's events share a correlation id unless the caller continues another's.
         correlation = correlation_id or uuid4()

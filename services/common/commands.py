@@ -54,7 +54,7 @@ def decide_and_append(
     pending = [Pending(*e) if isinstance(e, tuple) else Pending(e, occurred_at) for e in decide(decoded)]
     envelopes = store.append(
         conn, stream_id=case_stream(case_id), case_id=case_id, expected_version=current,
-        events=pending,
+        events=pending, version_checked=True,
         correlation_id=correlation_id, causation_id=causation_id,
     )
     for env in envelopes:
