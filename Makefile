@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install up down status test test-unit lint bench lock schemas psql clean
+.PHONY: install up down status test test-unit lint bench lock schemas psql clean demo rebuild rebuild-check
 
 install: $(STAMP)
 
@@ -43,8 +43,17 @@ bench: install
 schemas: install
 	$(PY) -m events.export_schemas
 
+demo: install
+	$(PY) -m demo
+
+rebuild: install
+	$(PY) -m infra.stack rebuild
+
+rebuild-check: install
+	$(PY) -m infra.stack rebuild-check
+
 psql: install
-	@. .run/stack.env && psql "$$DATABASE_URL"
+	@$(PY) -m infra.stack psql
 
 # Re-resolve the full pinned set from pyproject.toml into requirements.lock.
 lock:

@@ -277,7 +277,7 @@ def _wait_port(host: str, port: int, timeout: float) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.stack")
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "rebuild", "rebuild-check", "psql"])
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("CASE_LEDGER_PORT_BASE", 8000)))
     parser.add_argument("--broker-port", type=int, default=int(os.environ.get("CASE_LEDGER_BROKER_PORT", 19092)))
@@ -293,6 +293,22 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "down":
         stack.down()
         print("Case Ledger is down.")
+    elif args.command in ("rebuild", "rebuild-check", "psql"):
+        env_file = stack.run_dir / "stack.env"
+        if not env_file.exists():
+            raise SystemExit("the stack is not up: run `make up` first")
+        servers = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        if args.command == "psql":
+            # pgserver ships its own psql: no client needs to be installed on the machine.
+            from pgserver._commands import POSTGRES_BIN_PATH
+
+            client = Path(POSTGRES_BIN_PATH) / "psql"
+            os.execv(client, [str(client), servers["DATABASE_URL"]])
+        # The rebuild runs with the analytics service's own settings against the running stack.
+        extra = ["--check"] if args.command == "rebuild-check" else []
+        env = stack.service_env("analytics", servers["DATABASE_URL"], servers["KAFKA_BOOTSTRAP_SERVERS"])
+        raise SystemExit(subprocess.call([sys.executable, "-m", "services.analytics.rebuild", *extra],
+                                         cwd=ROOT, env=env))
     else:
         for name in ("postgres", "broker", *(f"{s}-{p}" for s in SERVICES for p in ("api", "worker"))):
             pid = stack.pid_of(name)
