@@ -58,6 +58,13 @@ def test_declines_reroute_then_queue_then_the_final_decline_ends_the_case(api: A
     api.call("review", "POST", f"/cases/{case_id}/decline", token=token(third), json={"reason": "other"})
     final = decisions(api, case_id, 5)[4]
     assert final["event_type"] == "CaseFinallyDeclined" and final["declines"] == 3
+    # Billing reacts to the final decline with a full refund.
+    refunded = wait_for(lambda: (a := api.call("billing", "GET", f"/cases/{case_id}/account",
+                                               token="BILLING_TOKEN").json())["refunds"] and a, what="the refund")
+    [refund] = refunded["refunds"]
+    assert refund["reason"] == "declined_by_all_centres"
+    paid = refunded["paid_review_cents"] + refunded["paid_video_cents"]
+    assert paid > 0 and refund["review_cents"] + refund["video_cents"] == paid
     assert str(case_id) not in {q["case_id"] for q in api.call("routing", "GET", "/queue").json()}
     load = {c["id"]: c["active_reviews"] for c in api.call("routing", "GET", "/centres").json()["centres"]}
     assert all(n >= 0 for n in load.values())
