@@ -17,7 +17,7 @@ LIVE_SCHEMA = "analytics"
 def bootstrap(settings: AnalyticsSettings | None = None, clock: Clock = utc_now) -> Runtime:
     # The projection migrations take their target schema as a parameter, which events.migrations
     # cannot pass: ddl.migrate applies them once the event store's own migrations are in.
-    rt = build_runtime(SERVICE, SCHEMA, settings or AnalyticsSettings(), [], clock)
+    rt: Runtime = build_runtime(SERVICE, SCHEMA, settings or AnalyticsSettings(), [], clock)
     try:
         ddl.migrate(rt.pool, SCHEMA, LIVE_SCHEMA)
     except BaseException:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
+from events.db import open_pool
 from events.store import Clock, utc_now
 from services.billing.accounts import Billing
 from services.billing.pricing import load_price_book
@@ -20,8 +20,8 @@ HERE = Path(__file__).parent
 def bootstrap(settings: BillingSettings | None = None, clock: Clock = utc_now) -> Billing:
     settings = settings or BillingSettings()
     book = load_price_book(settings.price_book)  # refuse to start on a book that breaks the ranges
-    rt = build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock)
-    provider = SimulatedProvider(rt.pool)
+    # The simulated provider is another system: its own connections, its own books.
+    provider = SimulatedProvider(open_pool(settings.database_url, max_size=2, name="payment-sim"))
     provider.install()
-    shared = {f.name: getattr(rt, f.name) for f in dataclasses.fields(rt)}
-    return Billing(**shared, price_book=book, provider=provider)
+    return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=Billing,
+                         price_book=book, provider=provider)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from kafka import KafkaConsumer
 
@@ -42,14 +43,19 @@ class Runtime:
         self.pool.close()
 
 
+R = TypeVar("R", bound=Runtime)
+
+
 def build_runtime(
     service: str, schema: str, settings: ServiceSettings, migrations: Sequence[Path],
-    clock: Clock = utc_now,
-) -> Runtime:
+    clock: Clock = utc_now, runtime_class: type[R] = Runtime,  # type: ignore[assignment]
+    **extra: Any,
+) -> R:
+    """Opens the pool, migrates, and builds the service's runtime (a subclass with `extra` fields)."""
     pool = open_pool(settings.database_url, max_size=settings.db_pool_size, name=service)
     migrate(pool, schema, EVENT_STORE_MIGRATIONS, *migrations)
     registry = build_registry()
-    return Runtime(service, settings, pool, EventStore(schema, service, registry, clock), registry)
+    return runtime_class(service, settings, pool, EventStore(schema, service, registry, clock), registry, **extra)
 
 
 def _kafka_consumer(bootstrap: str, client_id: str, group_id: str) -> KafkaConsumer:

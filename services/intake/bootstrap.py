@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from events.store import Clock, utc_now
@@ -18,8 +17,7 @@ HERE = Path(__file__).parent
 
 def bootstrap(settings: IntakeSettings | None = None, clock: Clock = utc_now) -> Intake:
     settings = settings or IntakeSettings()
-    rt = build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock)
     records_dir = settings.data_dir / "records"
     records_dir.mkdir(parents=True, exist_ok=True)
-    shared = {f.name: getattr(rt, f.name) for f in dataclasses.fields(rt)}
-    return Intake(**shared, vault=Vault(settings.master_key_bytes(), SCHEMA), records_dir=records_dir)
+    return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=Intake,
+                         vault=Vault(settings.master_key_bytes(), SCHEMA), records_dir=records_dir)

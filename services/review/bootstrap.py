@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from events.store import Clock, utc_now
@@ -22,6 +21,5 @@ def bootstrap(settings: ReviewSettings | None = None, clock: Clock = utc_now) ->
     # Every partner centre is in mainland China: one calendar serves them all.
     calendar = load_calendar(settings.calendar_file)
     metrics.CALENDAR_LAST_KNOWN_YEAR.set(max(calendar.known_years))
-    rt = build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock)
-    shared = {f.name: getattr(rt, f.name) for f in dataclasses.fields(rt)}
-    return Review(**shared, calendar=calendar)
+    return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=Review,
+                         calendar=calendar)

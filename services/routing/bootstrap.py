@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from events.store import Clock, utc_now
@@ -19,6 +18,5 @@ HERE = Path(__file__).parent
 def bootstrap(settings: RoutingSettings | None = None, clock: Clock = utc_now) -> Routing:
     settings = settings or RoutingSettings()
     registry = load_registry(settings.centre_registry)  # refuse to start on an invalid registry
-    rt = build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock)
-    shared = {f.name: getattr(rt, f.name) for f in dataclasses.fields(rt)}
-    return Routing(**shared, centre_registry=registry)
+    return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=Routing,
+                         centre_registry=registry)
