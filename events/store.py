@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from events.contract import TOPIC, Envelope, Event
@@ -100,10 +102,13 @@ class EventStore:
             )
             for offset, pending in enumerate(events, start=1)
         ]
+        # Inside the caller's transaction the inserts commit or roll back with it (a conflict
+        # aborts that transaction, which every caller then ends); on an idle autocommit
+        # connection they get a transaction of their own. Either way events and outbox rows land
+        # together or not at all.
+        atomic = conn.transaction() if conn.info.transaction_status == TransactionStatus.IDLE else nullcontext()
         try:
-            # Atomic on its own, or a savepoint inside the caller's transaction: events and
-            # outbox rows land together or not at all.
-            with conn.transaction():
+            with atomic:
                 for envelope in envelopes:
                     conn.execute(self._q["insert_event"], {
                         "stream_id": stream_id, "version": envelope.stream_version,
