@@ -35,7 +35,7 @@ test-unit: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy events services infra bench tests
+	$(VENV)/bin/mypy events services infra bench tests demo
 
 bench: install
 	$(PY) -m bench.run
@@ -44,7 +44,7 @@ schemas: install
 	$(PY) -m events.export_schemas
 
 demo: install
-	$(PY) -m demo
+	$(PY) -m demo $(DEMO_ARGS)
 
 rebuild: install
 	$(PY) -m infra.stack rebuild

@@ -47,6 +47,7 @@ class QuoteRequest(BaseModel):
     imaging_studies: int = Field(1, ge=0, le=50)
     referral_reasons: list[ReferralReason] = Field(default_factory=list)
     wants_video: bool = False
+    occurred_at: datetime | None = None
 
 
 class Callback(BaseModel):
@@ -78,7 +79,7 @@ def quote(body: QuoteRequest, rt: BillingDep, who: Quoter, key: IdempotencyKey, 
                           wants_video=body.wants_video)
 
     def command(conn: Conn) -> Outcome:
-        quote_id, q = accounts.issue_quote(rt, conn, body.tumour_site, case, rt.store.clock())
+        quote_id, q = accounts.issue_quote(rt, conn, body.tumour_site, case, event_time(body.occurred_at, rt))
         turnaround = rt.price_book.turnaround_business_days
         return Outcome(201, {
             "quote_id": quote_id, "currency": rt.price_book.currency, "review_cents": q.review_cents,

@@ -155,12 +155,12 @@ def _case_outcome(ix: cases.Intake, conn: Conn, case_id: UUID, version: int, sta
 
 
 def _case_command(ix: cases.Intake, principal: Principal, key: str | None, request: Request, body: Any,
-                  act: Any) -> JSONResponse:
+                  act: Any, status: int = 200) -> JSONResponse:
     """Runs `act(conn) -> version` under the idempotency key and answers with the case view."""
     case_id = request.path_params["case_id"]
 
     def command(conn: Conn) -> Outcome:
-        return _case_outcome(ix, conn, case_id, act(conn))
+        return _case_outcome(ix, conn, case_id, act(conn), status)
 
     return run_command(ix, key=key, principal=principal.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -233,9 +233,8 @@ def add_record(
     def act(conn: Conn) -> int:
         return cases.add_record(ix, conn, case_id, record, content, at, expected)
 
-    outcome = _case_command(ix, who, key, request, {"kind": kind, "sha256": digest, "at": occurred_at}, act)
-    outcome.status_code = 201 if outcome.status_code == 200 else outcome.status_code
-    return outcome
+    return _case_command(ix, who, key, request, {"kind": kind, "sha256": digest, "at": occurred_at}, act,
+                         status=201)
 
 
 @router.post("/cases/{case_id}/slide-shipments", status_code=201)
@@ -243,7 +242,7 @@ def ship_slides(case_id: UUID, body: ShipSlides, ix: IntakeDep, who: Coordinator
                 expected: ExpectedVersion, request: Request) -> JSONResponse:
     shipped = GlassSlidesShipped(shipment_id=body.shipment_id or uuid4(), slide_count=body.slide_count)
     return _case_command(ix, who, key, request, body, lambda conn: cases.ship_slides(
-        ix, conn, case_id, shipped, event_time(body.occurred_at, ix), expected))
+        ix, conn, case_id, shipped, event_time(body.occurred_at, ix), expected), status=201)
 
 
 @router.post("/cases/{case_id}/slide-shipments/{shipment_id}/receipt")
@@ -279,10 +278,8 @@ def request_records(case_id: UUID, body: Empty, ix: IntakeDep, who: Coordinator,
 def book_treatment(case_id: UUID, body: BookTreatment, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
                    expected: ExpectedVersion, request: Request) -> JSONResponse:
     booking = TreatmentBooked(**body.model_dump(exclude={"occurred_at"}))
-    response = _case_command(ix, who, key, request, body, lambda conn: cases.book_treatment(
-        ix, conn, case_id, booking, event_time(body.occurred_at, ix), expected))
-    response.status_code = 201 if response.status_code == 200 else response.status_code
-    return response
+    return _case_command(ix, who, key, request, body, lambda conn: cases.book_treatment(
+        ix, conn, case_id, booking, event_time(body.occurred_at, ix), expected), status=201)
 
 
 @router.post("/cases/{case_id}/closure")

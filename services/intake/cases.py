@@ -27,7 +27,7 @@ from events.contract import (
     ReviewDelivered,
     TreatmentBooked,
 )
-from events.db import Conn, Queries
+from events.db import ConcurrencyConflict, Conn, Queries
 from events.registry import Decoded
 from services.common.commands import case_stream, decide_and_append, timed
 from services.common.errors import NotFound, Rejected
@@ -259,11 +259,15 @@ def run_timers(ix: Intake, now: datetime) -> int:
         def decide(history: list[Decoded], case_id: UUID = case_id) -> list[tuple[Event, datetime]]:
             return domain.due_timers(domain.fold(case_id, timed(history)), now)
 
-        with ix.pool.connection() as conn, conn.transaction():
-            _, envelopes = decide_and_append(ix.store, conn, case_id, decide, occurred_at=now)
-            if envelopes:
-                _refresh_status(ix, conn, case_id, envelopes[-1].occurred_at)
-                appended += len(envelopes)
+        try:
+            with ix.pool.connection() as conn, conn.transaction():
+                _, envelopes = decide_and_append(ix.store, conn, case_id, decide, occurred_at=now)
+                if envelopes:
+                    _refresh_status(ix, conn, case_id, envelopes[-1].occurred_at)
+                    appended += len(envelopes)
+        except ConcurrencyConflict:
+            # A command on this case won the race; the next sweep decides on the new history.
+            continue
     return appended
 
 

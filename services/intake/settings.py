@@ -14,6 +14,8 @@ class IntakeSettings(ServiceSettings):
     master_key: SecretStr = Field(validation_alias="INTAKE_MASTER_KEY")
     max_record_bytes: int = Field(50 * 2**20, ge=1, validation_alias="INTAKE_MAX_RECORD_BYTES")
     max_dicom_bytes: int = Field(500 * 2**20, ge=1, validation_alias="INTAKE_MAX_DICOM_BYTES")
+    # 0 switches the live reminder/expiry sweep off, e.g. while a simulator drives time.
+    timer_period_s: float = Field(60.0, ge=0, validation_alias="INTAKE_TIMER_PERIOD")
 
     @field_validator("master_key")
     @classmethod

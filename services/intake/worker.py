@@ -7,24 +7,25 @@ from events.consumer import Consumer
 from services.common.runtime import run_worker
 from services.intake import cases
 from services.intake.bootstrap import bootstrap
+from services.intake.settings import IntakeSettings
 
 log = logging.getLogger(__name__)
-TIMER_PERIOD_S = 60.0
 
 
 def main() -> None:
-    ix = bootstrap()
+    settings = IntakeSettings()
+    ix = bootstrap(settings)
 
     def timers(stop: threading.Event) -> None:
         # The live clock drives the sweep here; a simulator drives it through POST /admin/timers.
-        while not stop.wait(TIMER_PERIOD_S):
+        while not stop.wait(settings.timer_period_s):
             try:
                 cases.run_timers(ix, ix.store.clock())
             except Exception:
                 log.exception("timer sweep failed; retrying next period")
 
     run_worker(ix, [Consumer("deliveries", {"ReviewDelivered": cases.on_review_delivered})],
-               extra={"timers": timers})
+               extra={"timers": timers} if settings.timer_period_s else None)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from uuid import UUID
 from events.codes import CentreId
 from events.consumer import Consumer
 from events.contract import CaseRouted, Event
-from events.db import Conn, Queries
+from events.db import ConcurrencyConflict, Conn, Queries
 from events.registry import Decoded
 from services.common.commands import case_stream, decide_and_append, timed
 from services.common.errors import NotFound, Rejected
@@ -92,13 +92,17 @@ def run_timers(rt: Review, now: datetime) -> int:
     with rt.pool.connection() as conn:
         running = [r["case_id"] for r in conn.execute(_Q["clock_running"]).fetchall()]
     for case_id in running:
-        with rt.pool.connection() as conn, conn.transaction():
-            review = load_review(rt, conn, case_id)
-            due = domain.due_sla_events(review, rt.calendar, now)
-            if due:
-                appended += len(due)
-                command(rt, conn, case_id, None, functools.partial(_given, due), now)
-            blocked += review.clock_blocked or any(e.event_type == "SlaClockBlocked" for e, _ in due)
+        try:
+            with rt.pool.connection() as conn, conn.transaction():
+                review = load_review(rt, conn, case_id)
+                due = domain.due_sla_events(review, rt.calendar, now)
+                if due:
+                    command(rt, conn, case_id, None, functools.partial(_given, due), now)
+                    appended += len(due)
+                blocked += review.clock_blocked or any(e.event_type == "SlaClockBlocked" for e, _ in due)
+        except ConcurrencyConflict:
+            # A reviewer's command won the race; the next sweep decides on the new history.
+            continue
     metrics.SLA_CALENDAR_UNKNOWN.set(blocked)
     return appended
 

@@ -11,4 +11,5 @@ class ReviewSettings(ServiceSettings):
 
     # An operator's calendar file adds or replaces years (e.g. next year's official schedule).
     calendar_file: Path | None = Field(None, validation_alias="REVIEW_CALENDAR_FILE")
-    sla_timer_period_s: float = Field(60.0, gt=0, validation_alias="REVIEW_SLA_TIMER_PERIOD")
+    # 0 switches the live sweep off, e.g. while a simulator drives time through POST /admin/timers.
+    sla_timer_period_s: float = Field(60.0, ge=0, validation_alias="REVIEW_SLA_TIMER_PERIOD")

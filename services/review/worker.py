@@ -23,7 +23,7 @@ def main() -> None:
             except Exception:
                 log.exception("SLA timer sweep failed; retrying next period")
 
-    run_worker(rt, [reviews.reactions(rt)], extra={"timers": timers})
+    run_worker(rt, [reviews.reactions(rt)], extra={"timers": timers} if settings.sla_timer_period_s else None)
 
 
 if __name__ == "__main__":

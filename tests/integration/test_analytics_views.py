@@ -192,7 +192,10 @@ def test_the_travel_split_counts_decided_cases_only_with_a_wilson_interval(views
     assert (float(overall["ci95_low"]), float(overall["ci95_high"])) == pytest.approx((low, high), abs=1e-4)
     assert (round(low, 4), round(high, 4)) == (0.2077, 0.9385)
     assert travel[("centre", "fuscc")]["decided"] == 2 and travel[("centre", "fuscc")]["travelled"] == 1
-    assert travel[("travel_reason", "high_cost_therapy")]["travelled"] == 1
+    # Reasons for travel are shares of all decided cases: one of three travelled for high cost.
+    reason = travel[("travel_reason", "high_cost_therapy")]
+    assert (reason["decided"], reason["travelled"], float(reason["share"])) == (3, 1, pytest.approx(1 / 3, abs=1e-4))
+    assert ("travel_reason", "none") not in travel
     assert travel[("centre", "pkuch")]["share"] is None and travel[("centre", "pkuch")]["undecided"] == 1
 
 
@@ -211,6 +214,11 @@ def test_review_outcomes_show_change_rates_beside_the_literature(views):
 def test_revenue_nets_refunds_and_reports_fee_credits(views):
     revenue = rows(views, "SELECT * FROM analytics.revenue")
     by = {(r["centre_id"], r["component"]): r for r in revenue}
+    lines: dict[tuple[str, str], int] = {}
+    for r in revenue:
+        lines[(r["centre_id"], r["line"])] = lines.get((r["centre_id"], r["line"]), 0) + r["net_revenue_cents"]
+    assert lines[("fuscc", "review")] == 80_000 and lines[("fuscc", "video")] == 40_000
+    assert lines[("unassigned", "review")] == 0
     assert by[("fuscc", "review_base")]["invoiced_cents"] == 80_000
     assert by[("fuscc", "video_consultation")]["invoiced_cents"] == 40_000
     assert by[("fuscc", "review")]["credits_issued_cents"] == 80_000

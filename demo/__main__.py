@@ -1,0 +1,132 @@
+"""`python -m demo [--cases N] [--seed S] [--year 2026]`: a realistic year of cases, then the analyst's summary.
+
+Starts the embedded stack when it is not running (infra.stack: idempotent, skips what runs), plans
+the year (demo/plan.py), plays every case through the services' public HTTP APIs with a simulated
+clock, waits for the analytics projection to catch up, and prints the summary from its views.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from uuid import UUID
+
+from demo.api import SERVICES, Api
+from demo.plan import plan_year
+from demo.play import finish_expiries, play_year
+from demo.report import connect, reconcile, scope_to_run, summary, wait_until_projected
+from infra.stack import ROOT, Stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description="Plays a realistic year of cases "
+                                     "through the public HTTP APIs, then prints the analyst's summary.")
+    parser.add_argument("--cases", type=int, default=300, help="cases to play (default 300)")
+    parser.add_argument("--seed", type=int, default=2026, help="random seed of the plan (default 2026)")
+    parser.add_argument("--year", type=int, default=2026, help="business year; the calendar must know it")
+    parser.add_argument("--workers", type=int, default=8, help="cases played at once (default 8)")
+    parser.add_argument("--scope", choices=("run", "ledger"), default="run",
+                        help="summarise this run's cases only (default) or every case in the ledger")
+    parser.add_argument("--run-dir", type=Path, default=ROOT / ".run", help="the stack's run directory")
+    parser.add_argument("--port-base", type=int, default=8000, help="services listen on port base + 1..5")
+    parser.add_argument("--broker-port", type=int, default=19092, help="the embedded broker's port")
+    args = parser.parse_args(argv)
+    if args.cases < 1:
+        parser.error("--cases must be at least 1")
+    started = time.monotonic()
+
+    print(f"Case Ledger demo: {args.cases} cases in {args.year}, seed {args.seed}")
+    stack = Stack(args.run_dir.resolve(), args.port_base, args.broker_port)
+    t = time.monotonic()
+    already = all(stack.pid_of(f"{s}-{p}") for s in SERVICES for p in ("api", "worker"))
+    if not already:
+        # The services' live timer sweeps run on the wall clock; a simulated year drives time
+        # itself through POST /admin/timers, so a stack the demo starts runs without them.
+        os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
+        os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # pgserver's platformdirs, harmless
+        stack.up()
+    stack_s = time.monotonic() - t
+    env = dict(line.split("=", 1) for line in (stack.run_dir / "stack.env").read_text().splitlines() if "=" in line)
+    print(f"  stack {'already running' if already else 'started (make down stops it)'} ({stack_s:.1f} s): "
+          f"{', '.join(f'{s} {stack.url(s)}' for s in SERVICES)}")
+
+    t = time.monotonic()
+    try:
+        year = plan_year(args.cases, args.seed, args.year)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    plan_s = time.monotonic() - t
+    fates = Counter(c.fate for c in year.cases)
+    print(f"  planned {len(year.cases)} cases ({', '.join(f'{k} {v}' for k, v in fates.most_common())}) and "
+          f"{len(year.extra_quotes)} quotes that never become a case, {sum(len(c.steps) for c in year.cases)} steps "
+          f"({plan_s:.1f} s)")
+
+    api = Api({s: stack.url(s) for s in SERVICES}, stack.tokens())
+    try:
+        print(f"  playing with {args.workers} workers ...")
+        played = play_year(api, year, args.workers)
+        expired = finish_expiries(api, year, played.cases)
+    finally:
+        api.close()
+    failed = [r for r in played.cases if r.error is not None]
+    print(f"  played in {played.seconds:.0f} s: {played.requests} HTTP requests, "
+          f"{len(played.cases) - len(failed)} cases completed their plan, {len(failed)} failed"
+          + (f"; intake's timers appended {expired} reminder/expiry events" if expired else ""))
+
+    case_ids = [UUID(r.case_id) for r in played.cases if r.case_id]
+    abandoned = [a for r in played.cases for a in r.abandoned]
+    quote_ids = [UUID(q) for q in played.quote_ids] + [UUID(r.quote_id) for r in played.cases if r.quote_id]
+    t = time.monotonic()
+    with connect(env["DATABASE_URL"]) as conn:
+        events, waited = wait_until_projected(conn, case_ids + quote_ids)
+        print(f"  analytics caught up: {events} events of this run projected (waited {waited:.1f} s)")
+        schema = scope_to_run(conn, case_ids, quote_ids) if args.scope == "run" else "analytics"
+        if args.scope == "ledger":
+            total = conn.execute("SELECT count(*) AS n FROM analytics.cases").fetchone()
+            print(f"  scope: the whole ledger ({total['n'] if total else '?'} cases; {len(case_ids)} from this run)")
+        else:
+            print(f"  scope: this run's {len(case_ids)} cases and {len(quote_ids)} quotes")
+        summary(conn, schema)
+        diffs = reconcile(conn, schema, year, played.cases)
+    report_s = time.monotonic() - t
+
+    print("\nPLAN AGAINST LEDGER")
+    checked = len(played.cases) - len(failed)
+    print(f"  {checked - len(diffs)}/{checked} played cases match their plan in analytics.cases "
+          "(ending, decision, delivery, at-risk, breach, business days, declines)")
+    for line in diffs[:15]:
+        print(f"  - {line}")
+    if len(diffs) > 15:
+        print(f"  ... and {len(diffs) - 15} more")
+    notes = Counter(n for r in played.cases for n in r.notes)
+    for note, n in notes.most_common():
+        print(f"  note ({n} cases): {note}")
+    if abandoned:
+        print(f"  abandoned attempts (left in the ledger as expired cases, outside this run's figures): "
+              f"{', '.join(abandoned)}")
+    for r in failed[:10]:
+        print(f"  FAILED case {r.number} ({r.case_id}) at {r.failed_step}:\n    {r.error}")
+    for err in played.quote_errors[:3]:
+        print(f"  FAILED quote:\n    {err}")
+
+    total_s = time.monotonic() - started
+    print(f"\nTimings: stack {stack_s:.1f} s, plan {plan_s:.1f} s, play {played.seconds:.1f} s "
+          f"({played.requests / played.seconds:.0f} requests/s), projection + summary {report_s:.1f} s, "
+          f"total {total_s:.1f} s")
+    return 1 if failed or played.quote_errors else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: cases in flight stopped after their current step", file=sys.stderr)
+        sys.exit(130)
