@@ -36,7 +36,7 @@ THROUGHPUT_EVENTS = 10_000
 WRITERS = 4
 BATCH = 50
 POLL = 0.02
-QUIET = 1.0
+QUIET = 3.0
 TIMEOUT = 90.0
 _SEEN = "SELECT event_id FROM analytics.case_timeline WHERE event_id = ANY(%(ids)s)"
 

@@ -8,6 +8,7 @@ reason, and the consumer goes on.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -100,6 +101,17 @@ class ConsumerRunner:
 
     def _decode(self, record: ConsumerRecord) -> Decoded | None:
         """The event, or None when it was dead-lettered or is not for this consumer."""
+        # Every consumer sees every event of the topic and applies a few types: a plain JSON
+        # peek at the type spares the full validation of the rest. A message that is not a JSON
+        # object with a known type string still takes the full path below (and the DLQ).
+        try:
+            peeked = json.loads(record.value or b"")
+        except ValueError:
+            peeked = None
+        if (isinstance(peeked, dict) and isinstance(peeked.get("event_type"), str)
+                and peeked["event_type"] not in self.consumer.handlers and self.registry.knows(peeked["event_type"])):
+            metrics.EVENTS_CONSUMED.labels(self.service, self.consumer.name, "ignored").inc()
+            return None
         try:
             decoded = self.registry.decode(record.value)
         except DecodeError as exc:

@@ -49,6 +49,9 @@ class Registry:
 
         return register
 
+    def knows(self, event_type: str) -> bool:
+        return event_type in self._models
+
     def model(self, event_type: str) -> type[Event]:
         return self._models[event_type]
 
