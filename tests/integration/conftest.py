@@ -29,6 +29,10 @@ def stack() -> Iterator[Stack]:
     s.down()
     # Short enough that pausing the broker makes the relay fail a batch and retry it.
     os.environ.setdefault("CASE_LEDGER_RELAY_ACK_TIMEOUT", "4")
+    # Tests play simulated dates and drive the timers through POST /admin/timers; the live
+    # sweeps, on the wall clock, would fire SLA events for those dates at random moments.
+    os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
+    os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
     if not os.environ.get("DATABASE_URL"):
         shutil.rmtree(RUN_DIR, ignore_errors=True)
     s.up()
