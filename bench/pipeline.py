@@ -78,6 +78,11 @@ def run(database_url: str, cases: int = CASES) -> Figures:
             + [(f"throughput phase: {label}", value, unit) for label, value, unit in bulk])
 
 
+def run_alone(database_url: str, events: int = 2 * THROUGHPUT_EVENTS) -> Figures:
+    """The pipeline's own capacity: the caller has stopped the services that react to CaseOpened."""
+    return _measure(database_url, events, writers=WRITERS, per_tx=BATCH)
+
+
 def _measure(database_url: str, cases: int, writers: int, per_tx: int) -> Figures:
     committed: queue.Queue[tuple[UUID, float]] = queue.Queue()
     pending: dict[UUID, float] = {}

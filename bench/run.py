@@ -30,6 +30,12 @@ def _print_table(title: str, figures: Figures, seconds: float) -> None:
         print(f"  {label:<{width}}  {_format(value, unit):>10} {unit}")
 
 
+def _alone(stack: Stack, db: str) -> Figures:
+    for service in ("routing", "review", "billing"):
+        stack.stop(f"{service}-worker")
+    return pipeline.run_alone(db)
+
+
 def main() -> None:
     # A dev shell exports the dev stack's servers, and Stack would reuse them instead of its own.
     for var in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
@@ -50,6 +56,9 @@ def main() -> None:
             (f"(b) relay → Kafka → analytics projection: {pipeline.CASES} single appends, then "
              f"{pipeline.THROUGHPUT_EVENTS:,} by {pipeline.WRITERS} writers in batches of {pipeline.BATCH}",
              lambda: pipeline.run(db)),
+            (f"(b2) the same pipeline alone (routing, review and billing workers stopped, so no reactions): "
+             f"{2 * pipeline.THROUGHPUT_EVENTS:,} events",
+             lambda: _alone(stack, db)),
             (f"(c) event store vs eventsourcing, {eventsourcing_compare.CASES} cases each, single thread",
              lambda: eventsourcing_compare.run(db)),
         ]
