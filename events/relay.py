@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -129,14 +128,3 @@ class OutboxRelay:
                 log.debug("producer close failed", exc_info=True)
             self._producer = None
 
-
-def wait_for_drain(pool: Pool, schema: str, timeout: float = 30.0) -> bool:
-    q = Queries(_SQL, schema)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with pool.connection() as conn:
-            row = conn.execute(q["backlog"]).fetchone()
-        if row and row["backlog"] == 0:
-            return True
-        time.sleep(0.05)
-    return False

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
-from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason, WithdrawalReason
+from events.codes import ConsentKind, RecordKind, ReferralReason, WithdrawalReason
 from events.contract import (
     CaseCancelled,
     CaseClosed,
@@ -309,8 +309,3 @@ def erase(case: Case, patient_ref: str) -> list[Event]:
     if isinstance(case.ending, PatientDataErased):
         return []
     return [PatientDataErased(patient_ref=patient_ref)]
-
-
-def transfer_centres(case: Case) -> list[CentreId]:
-    consent = case.consents.get(ConsentKind.TRANSFER_ABROAD)
-    return list(consent.centre_ids) if consent else []

@@ -99,12 +99,10 @@ def fold(history: list[tuple[Event, datetime]]) -> Review:
     return review
 
 
-def _clock_or_blocked(cal: BusinessCalendar, review: Review, at: datetime,
-                      make: type[SlaClockStarted] | type[SlaClockResumed],
+def _clock_or_blocked(cal: BusinessCalendar, at: datetime, make: type[SlaClockStarted] | type[SlaClockResumed],
                       accepted_at: datetime, pauses: list[Pause]) -> Event:
     state = sla_state(cal, accepted_at, pauses, None, at)
-    if state.state == "calendar_unknown" or state.target_due is None or state.limit_due is None:
-        assert state.unknown_year is not None or state.target_due is None
+    if state.target_due is None or state.limit_due is None:
         return SlaClockBlocked(year=state.unknown_year or at.year)
     if make is SlaClockResumed:
         return SlaClockResumed(target_due=state.target_due, limit_due=state.limit_due,
@@ -119,7 +117,7 @@ def accept(review: Review, centre: CentreId, cal: BusinessCalendar, at: datetime
         raise Rejected("the case is already accepted", "already_accepted")
     if centre in review.declined_by:
         raise Rejected("this centre declined the case", "declined")
-    return [ReviewAccepted(centre_id=centre), _clock_or_blocked(cal, review, at, SlaClockStarted, at, [])]
+    return [ReviewAccepted(centre_id=centre), _clock_or_blocked(cal, at, SlaClockStarted, at, [])]
 
 
 def decline(review: Review, centre: CentreId, reason: DeclineReason) -> list[Event]:
@@ -151,7 +149,7 @@ def receive_information(review: Review, request_id: UUID | None, cal: BusinessCa
     assert review.accepted_at is not None
     pauses = [*review.pauses[:-1], Pause(started_at=review.pauses[-1].started_at, ended_at=at)]
     return [InformationReceived(request_id=review.open_request.request_id),
-            _clock_or_blocked(cal, review, at, SlaClockResumed, review.accepted_at, pauses)]
+            _clock_or_blocked(cal, at, SlaClockResumed, review.accepted_at, pauses)]
 
 
 def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar, at: datetime) -> list[Event]:

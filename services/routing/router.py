@@ -45,8 +45,6 @@ class Routing(Runtime):
 @dataclass(frozen=True)
 class CaseRow:
     facts: domain.CaseFacts
-    queued: bool
-    assigned: CentreId | None
     coordinator_pick: bool
     attempts: int
     routed_once: bool
@@ -66,8 +64,7 @@ def case_row(conn: Conn, case_id: UUID) -> CaseRow:
         ready=row["records_complete"] and row["processing_consent"] and bool(row["transfer_centres"])
         and not row["ended"],
     )
-    return CaseRow(facts, row["queued"], CentreId(row["assigned_centre"]) if row["assigned_centre"] else None,
-                   row["coordinator_pick"], row["attempts"], routed_once=row["attempts"] > 0 or row["queued"]
+    return CaseRow(facts, row["coordinator_pick"], row["attempts"], routed_once=row["attempts"] > 0 or row["queued"]
                    or bool(row["declined"]))
 
 

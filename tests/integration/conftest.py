@@ -33,6 +33,8 @@ def stack() -> Iterator[Stack]:
     # sweeps, on the wall clock, would fire SLA events for those dates at random moments.
     os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
+    # Small enough that a test can post a record over the limit.
+    os.environ.setdefault("INTAKE_MAX_RECORD_BYTES", str(2**20))
     if not os.environ.get("DATABASE_URL"):
         shutil.rmtree(RUN_DIR, ignore_errors=True)
     s.up()
@@ -177,9 +179,6 @@ def wait_until_projected(conn: psycopg.Connection[dict[str, Any]], timeout: floa
         raise AssertionError(f"stores {last['stores']} != projected {last['projected']}") from None
 
 
-def log_path(stack: Stack, name: str) -> Path:
-    return stack.logs / f"{name}.log"
-
 
 def forget_synthetic_events(conn: psycopg.Connection[dict[str, Any]]) -> None:
     """Tests that publish synthetic events (producer "test") straight to the topic call this after.
@@ -191,3 +190,23 @@ def forget_synthetic_events(conn: psycopg.Connection[dict[str, Any]]) -> None:
                  "GROUP BY case_id HAVING bool_and(producer = 'test'))")
     conn.execute("DELETE FROM analytics.case_timeline WHERE producer = 'test'")
     conn.execute("DELETE FROM analytics.event_counts WHERE producer = 'test'")
+
+
+BOOKING = {"centre_id": "fuscc", "treatment_type": "surgery", "travel_reason": "one_programme",
+           "estimated_cost_cents": 2_000_000}
+
+
+def delivered_case(api: Api) -> UUID:
+    """A case through routing, acceptance and delivery at FUSCC, and intake knows it."""
+    case_id = open_case(api)
+    make_ready(api, case_id, ["fuscc"])
+    token = "CENTRE_FUSCC_TOKEN"
+    wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=token).status_code == 200,
+             what="the assignment")
+    api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token, json={})
+    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token,
+                 json={**DELIVERY, "report_ref": str(uuid4())})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: api.call("intake", "GET", f"/cases/{case_id}").json()["review_delivered"],
+             what="intake to learn of the delivery")
+    return case_id

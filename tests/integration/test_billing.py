@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
-from tests.integration.conftest import Api, make_ready, open_case, wait_for
+from tests.integration.conftest import BOOKING, Api, delivered_case, make_ready, open_case, wait_for
 
 
 def account(api: Api, case_id: UUID) -> dict[str, Any]:
@@ -124,9 +124,7 @@ def test_a_case_cancelled_before_its_records_were_complete_is_voided_not_charged
 
 
 def test_the_fee_credit_is_redeemed_once_against_the_treatment_bill(api: Api):
-    from tests.integration.test_intake import BOOKING, _delivered_case
-
-    case_id = _delivered_case(api)
+    case_id = delivered_case(api)
     assert api.call("intake", "POST", f"/cases/{case_id}/treatment-booking", json=BOOKING).status_code == 201
     credited = wait_account(api, case_id, lambda a: a["fee_credit_cents"], "the fee credit")
     assert credited["fee_credit_cents"] == credited["paid_review_cents"]

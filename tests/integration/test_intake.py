@@ -14,21 +14,19 @@ import pytest
 from events.registry import build_registry
 from infra.stack import ROOT, Stack
 from tests.integration.conftest import (
-    DELIVERY,
+    BOOKING,
     NEW_CASE,
     PATIENT,
     SENSITIVE_QUESTION,
     Api,
     consent,
+    delivered_case,
     make_ready,
     open_case,
     upload,
     wait_for,
     wait_until_projected,
 )
-
-BOOKING = {"centre_id": "fuscc", "treatment_type": "surgery", "travel_reason": "one_programme",
-           "estimated_cost_cents": 2_000_000}
 
 
 def event_count(db, case_id: UUID) -> int:
@@ -64,9 +62,15 @@ def test_anything_but_staging_dicom_posted_as_imaging_is_rejected_and_nothing_is
     assert stored_files(stack) == files
 
 
-def test_an_oversized_or_empty_upload_is_rejected(api: Api):
+def test_an_oversized_or_empty_upload_is_rejected_and_nothing_is_stored(api: Api, db, stack: Stack):
     case_id = open_case(api)
-    assert upload(api, case_id, "treatment_history", b"").json()["field"] == "file"
+    events, files = event_count(db, case_id), stored_files(stack)
+    too_big = b"%PDF-1.4 " + b"x" * int(os.environ["INTAKE_MAX_RECORD_BYTES"])
+    for content in (b"", too_big):
+        r = upload(api, case_id, "treatment_history", content)
+        assert (r.status_code, r.json()["field"]) == (422, "file")
+    assert event_count(db, case_id) == events
+    assert stored_files(stack) == files
 
 
 def test_records_are_stored_content_addressed_and_encrypted(api: Api, db, stack: Stack):
@@ -167,7 +171,7 @@ def test_each_illegal_transition_is_a_409_with_a_reason(api: Api):
     r = api.call("intake", "POST", f"/cases/{case_id}/treatment-booking", json=BOOKING)
     assert (r.status_code, r.json()["code"]) == (409, "review_not_delivered")
 
-    delivered = _delivered_case(api)
+    delivered = delivered_case(api)
     assert api.call("intake", "POST", f"/cases/{delivered}/treatment-booking", json=BOOKING).status_code == 201
     r = api.call("intake", "POST", f"/cases/{delivered}/treatment-booking", json=BOOKING)
     assert (r.status_code, r.json()["code"]) == (409, "already_booked")
@@ -184,23 +188,8 @@ def test_each_illegal_transition_is_a_409_with_a_reason(api: Api):
         assert (r.status_code, r.json()["code"]) == (409, "case_cancelled"), r.text
 
 
-def _delivered_case(api: Api) -> UUID:
-    case_id = open_case(api)
-    make_ready(api, case_id, ["fuscc"])
-    token = "CENTRE_FUSCC_TOKEN"
-    wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=token).status_code == 200,
-             what="the assignment")
-    api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token, json={})
-    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token,
-                 json={**DELIVERY, "report_ref": str(uuid4())})
-    assert r.status_code == 200, r.text
-    wait_for(lambda: api.call("intake", "GET", f"/cases/{case_id}").json()["review_delivered"],
-             what="intake to learn of the delivery")
-    return case_id
-
-
 def test_a_returned_home_case_closes_after_delivery(api: Api):
-    case_id = _delivered_case(api)
+    case_id = delivered_case(api)
     r = api.call("intake", "POST", f"/cases/{case_id}/closure", json={"reason": "returned_home_refined_plan"})
     assert r.status_code == 200 and r.json()["status"] == "closed"
 

@@ -132,7 +132,7 @@ def test_transfer_consent_must_name_the_centres_and_both_consents_are_needed():
     assert not case.consented
     case.apply(ConsentGiven(consent=ConsentKind.TRANSFER_ABROAD, text_version="v1",
                             centre_ids=[CentreId.FUSCC]), T0)
-    assert case.consented and domain.transfer_centres(case) == [CentreId.FUSCC]
+    assert case.consented and case.consents[ConsentKind.TRANSFER_ABROAD].centre_ids == [CentreId.FUSCC]
 
 
 def test_withdrawing_consent_ends_the_case():

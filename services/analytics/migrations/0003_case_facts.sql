@@ -127,21 +127,29 @@ GROUP BY centre_id, month;
 COMMENT ON VIEW {target}.sla_summary IS 'One row per centre and month: SLA compliance of delivered reviews.';
 
 -- The 40/60 split: share of decided cases that booked treatment, 95% Wilson interval (z = 1.96).
--- Undecided delivered cases are counted apart and never enter the denominator.
+-- Undecided delivered cases are counted apart and never enter the denominator. A treatment type
+-- or travel reason exists only for patients who travelled, so for those two dimensions the share
+-- is of all decided cases (how the ~40% split by type and reason).
 CREATE VIEW {target}.travel_outcomes AS
-WITH dims AS (
-    SELECT 'overall' AS dimension, 'all' AS value, decision, delivered_at FROM {target}.cases
-    UNION ALL SELECT 'centre', centre_id, decision, delivered_at FROM {target}.cases
-    UNION ALL SELECT 'tumour_site', tumour_site, decision, delivered_at FROM {target}.cases
-    UNION ALL SELECT 'recommended_pathway', recommended_pathway, decision, delivered_at FROM {target}.cases
-    UNION ALL SELECT 'treatment_type', coalesce(treatment_type, 'none'), decision, delivered_at FROM {target}.cases
-    UNION ALL SELECT 'travel_reason', coalesce(travel_reason, 'none'), decision, delivered_at FROM {target}.cases
+WITH decided AS (
+    SELECT * FROM {target}.cases WHERE delivered_at IS NOT NULL
+), by_case AS (
+    SELECT 'overall' AS dimension, 'all' AS value, decision, false AS of_all FROM decided
+    UNION ALL SELECT 'centre', centre_id, decision, false FROM decided
+    UNION ALL SELECT 'tumour_site', tumour_site, decision, false FROM decided
+    UNION ALL SELECT 'recommended_pathway', recommended_pathway, decision, false FROM decided
+    UNION ALL SELECT 'treatment_type', treatment_type, decision, true FROM decided WHERE treatment_type IS NOT NULL
+    UNION ALL SELECT 'travel_reason', travel_reason, decision, true FROM decided WHERE travel_reason IS NOT NULL
+), totals AS (
+    SELECT count(*) FILTER (WHERE decision IS NOT NULL)::numeric AS decided FROM decided
 ), counts AS (
-    SELECT dimension, value,
-           count(*) FILTER (WHERE decision IS NOT NULL)::numeric AS decided,
-           count(*) FILTER (WHERE decision = 'booked_treatment')::numeric AS travelled,
-           count(*) FILTER (WHERE decision IS NULL AND delivered_at IS NOT NULL) AS undecided
-    FROM dims WHERE delivered_at IS NOT NULL AND value IS NOT NULL GROUP BY dimension, value
+    SELECT b.dimension, b.value,
+           CASE WHEN bool_or(b.of_all) THEN max(t.decided)
+                ELSE count(*) FILTER (WHERE b.decision IS NOT NULL) END::numeric AS decided,
+           count(*) FILTER (WHERE b.decision = 'booked_treatment')::numeric AS travelled,
+           CASE WHEN bool_or(b.of_all) THEN NULL
+                ELSE count(*) FILTER (WHERE b.decision IS NULL) END AS undecided
+    FROM by_case b CROSS JOIN totals t WHERE b.value IS NOT NULL GROUP BY b.dimension, b.value
 )
 SELECT dimension, value, decided::int, travelled::int, undecided,
        CASE WHEN decided > 0 THEN round(travelled / decided, 4) END AS share,
@@ -153,7 +161,8 @@ SELECT dimension, value, decided::int, travelled::int, undecided,
             / (1 + 3.8416 / decided), 4) END AS ci95_high
 FROM counts;
 COMMENT ON VIEW {target}.travel_outcomes IS
-    'One row per dimension value: decided cases, share that booked treatment with its 95% Wilson interval.';
+    'One row per dimension value: decided cases, share that booked treatment (for treatment_type and '
+    'travel_reason: share of all decided cases), 95% Wilson interval; undecided counted apart.';
 
 -- Diagnosis and treatment change rates beside the literature's ranges (context, not targets).
 CREATE VIEW {target}.review_outcomes AS
@@ -182,10 +191,14 @@ FROM dims WHERE value IS NOT NULL GROUP BY dimension, value;
 COMMENT ON VIEW {target}.review_outcomes IS
     'One row per dimension value: change rates of delivered reviews, with the literature range as context.';
 
--- Revenue by month (Asia/Shanghai), reviewing centre and price component.
+-- Revenue by month (Asia/Shanghai), reviewing centre, line and price component. Every row names
+-- its line (review or video), so refunds, voids and credits, which the ledger records per line,
+-- net against the invoiced components of the same line.
 CREATE VIEW {target}.revenue AS
 SELECT date_trunc('month', m.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS month,
-       coalesce(c.centre_id, 'unassigned') AS centre_id, m.component,
+       coalesce(c.centre_id, 'unassigned') AS centre_id,
+       CASE WHEN m.component IN ('video', 'video_consultation') THEN 'video' ELSE 'review' END AS line,
+       m.component,
        sum(m.cents) FILTER (WHERE m.kind = 'invoiced')        AS invoiced_cents,
        sum(m.cents) FILTER (WHERE m.kind = 'voided')          AS voided_cents,
        sum(m.cents) FILTER (WHERE m.kind = 'captured')        AS captured_cents,
@@ -197,6 +210,6 @@ SELECT date_trunc('month', m.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS 
          - coalesce(sum(m.cents) FILTER (WHERE m.kind IN ('voided', 'refunded', 'sla_credit')), 0)
          AS net_revenue_cents
 FROM {target}.money_movements m LEFT JOIN {target}.cases c USING (case_id)
-GROUP BY 1, 2, 3;
+GROUP BY 1, 2, 3, 4;
 COMMENT ON VIEW {target}.revenue IS
-    'One row per month, centre and component: invoiced, voided, refunded, SLA credits, fee credits issued/redeemed.';
+    'One row per month, centre, line (review/video) and component: invoiced, voided, refunded, credits.';
