@@ -627,7 +627,9 @@ class _Planner:
             moment = self.later(opened, 1, max(1.5, (accepted - opened).total_seconds() / 3600 - 1))
             steps = [s for s in steps if s.at < moment]
             steps.append(self._ending(fate, moment, steps))
-            return self._finish(number, patient, profile, from_quote, fate, declined_first, None, None, None, False,
+            # The decline happens only if it came before the ending.
+            was_declined = any(s.action == "decline" for s in steps)
+            return self._finish(number, patient, profile, from_quote, fate, was_declined, None, None, None, False,
                                 steps)
 
         steps.append(Step(accepted, "accept"))
@@ -643,7 +645,9 @@ class _Planner:
             moment = self.later(accepted, 1, max(1.5, (delivered - accepted).total_seconds() / 3600 - 1))
             steps = [s for s in steps if s.at < moment]
             steps.append(self._ending(fate, moment, steps))
-            return self._finish(number, patient, profile, from_quote, fate, declined_first, None, None, None, False,
+            # The decline happens only if it came before the ending.
+            was_declined = any(s.action == "decline" for s in steps)
+            return self._finish(number, patient, profile, from_quote, fate, was_declined, None, None, None, False,
                                 steps)
 
         review = self.review(profile, business_days, information)
