@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if not already:
         # The services' live timer sweeps run on the wall clock; a simulated year drives time
         # itself through POST /admin/timers, so a stack the demo starts runs without them.
+        os.environ.setdefault("CASE_LEDGER_SIMULATED_TIME", "true")
         os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
         os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
     with warnings.catch_warnings():
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         stack.up()
     stack_s = time.monotonic() - t
     env = dict(line.split("=", 1) for line in (stack.run_dir / "stack.env").read_text().splitlines() if "=" in line)
+    if env.get("CASE_LEDGER_SIMULATED_TIME") != "true":
+        print("error: the running stack keeps the server's clock, and the demo dates its facts itself; "
+              "run `make down`, then `make demo` (it starts the stack with simulated time)", file=sys.stderr)
+        return 2
     print(f"  stack {'already running' if already else 'started (make down stops it)'} ({stack_s:.1f} s): "
           f"{', '.join(f'{s} {stack.url(s)}' for s in SERVICES)}")
 

@@ -36,7 +36,14 @@ from events.codes import (
 TOPIC = "case-ledger"
 DLQ_TOPIC = "case-ledger.dlq"
 
-Cents = Annotated[int, Field(ge=0, description="money in integer US cents")]
+# Every list and string of the contract is bounded, so that no accepted command can produce a
+# message over the broker's limit (tests/unit/test_contract.py computes the worst case).
+MAX_CODES = 16
+MAX_TRIAL_OPTIONS = 20
+MAX_PRICE_LINES = 32
+# USD 100 million: far above any real fee or treatment estimate, far below an overflow.
+MAX_CENTS = 10**10
+Cents = Annotated[int, Field(ge=0, le=MAX_CENTS, description="money in integer US cents")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
@@ -49,14 +56,14 @@ class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_id: UUID
-    event_type: str
-    schema_version: int = Field(ge=1)
+    event_type: str = Field(max_length=64)
+    schema_version: int = Field(ge=1, le=1000)
     case_id: UUID
-    stream_id: str
-    stream_version: int = Field(ge=1)
+    stream_id: str = Field(max_length=120)
+    stream_version: int = Field(ge=1, le=2**31 - 1)
     occurred_at: AwareDatetime
     recorded_at: AwareDatetime
-    producer: str
+    producer: str = Field(max_length=64)
     correlation_id: UUID
     causation_id: UUID | None = None
     payload: dict[str, Any]
@@ -80,12 +87,12 @@ class CaseOpened(Event):
     histology: Histology = Histology.OTHER
     rare_tumour: bool
     stage_group: StageGroup
-    referral_reasons: list[ReferralReason] = Field(min_length=1)
+    referral_reasons: list[ReferralReason] = Field(min_length=1, max_length=len(ReferralReason))
     patient_country: CountryCode
     language: LanguageCode
     preferred_centre: CentreId | None = None
     wants_video: bool = False
-    question_topics: list[QuestionTopic] = Field(default_factory=list)
+    question_topics: list[QuestionTopic] = Field(default_factory=list, max_length=len(QuestionTopic))
     # Imaging studies and glass slides the patient will send, as declared at opening (pricing).
     imaging_studies: int = Field(default=1, ge=0, le=50)
     glass_slides: bool = False
@@ -104,7 +111,7 @@ class ConsentGiven(Event):
     consent: ConsentKind
     text_version: Code
     # For transfer abroad: the centres the patient agreed to send data to (PIPL names the recipient).
-    centre_ids: list[CentreId] = Field(default_factory=list)
+    centre_ids: list[CentreId] = Field(default_factory=list, max_length=len(CentreId))
 
 
 class ConsentWithdrawn(Event):
@@ -150,7 +157,7 @@ class RecordsRequested(Event):
     event_type = "RecordsRequested"
 
     request_id: UUID
-    missing: list[RecordKind | Literal["question"]] = Field(min_length=1)
+    missing: list[RecordKind | Literal["question"]] = Field(min_length=1, max_length=len(RecordKind) + 1)
 
 
 class RecordsReminderSent(Event):
@@ -198,7 +205,7 @@ class CaseRouted(Event):
     event_type = "CaseRouted"
 
     centre_id: CentreId
-    reason_codes: list[Code] = Field(min_length=1)
+    reason_codes: list[Code] = Field(min_length=1, max_length=MAX_CODES)
     attempt: int = Field(ge=1)
 
 
@@ -207,7 +214,7 @@ class CaseRoutingBlocked(Event):
 
     event_type = "CaseRoutingBlocked"
 
-    reason_codes: list[Code] = Field(min_length=1)
+    reason_codes: list[Code] = Field(min_length=1, max_length=MAX_CODES)
 
 
 class CaseFinallyDeclined(Event):
@@ -237,7 +244,7 @@ class InformationRequested(Event):
     event_type = "InformationRequested"
 
     request_id: UUID
-    topics: list[InformationTopic] = Field(min_length=1)
+    topics: list[InformationTopic] = Field(min_length=1, max_length=len(InformationTopic))
 
 
 class InformationReceived(Event):
@@ -326,8 +333,8 @@ class ReviewDelivered(Event):
     pathology: PathologyReview
     imaging: ImagingReread
     recommended_pathway: Pathway
-    rationale_codes: list[Code] = Field(min_length=1)
-    trial_options: list[TrialOption] = Field(default_factory=list)
+    rationale_codes: list[Code] = Field(min_length=1, max_length=MAX_CODES)
+    trial_options: list[TrialOption] = Field(default_factory=list, max_length=MAX_TRIAL_OPTIONS)
     question_answer: Literal["answered", "answered_with_caveats", "needs_further_tests"]
     diagnosis_change: OutcomeChange
     treatment_change: OutcomeChange
@@ -385,7 +392,7 @@ class QuoteIssued(Event):
 
     review_cents: Cents
     video_cents: Cents
-    breakdown: list[PriceLine] = Field(min_length=1)
+    breakdown: list[PriceLine] = Field(min_length=1, max_length=MAX_PRICE_LINES)
     price_book_version: Version
     tumour_site: TumourSite
     rare_tumour: bool
@@ -401,7 +408,7 @@ class FeeInvoiced(Event):
     invoice_id: UUID
     review_fee_cents: Cents
     video_fee_cents: Cents = 0
-    breakdown: list[PriceLine] = Field(default_factory=list)
+    breakdown: list[PriceLine] = Field(default_factory=list, max_length=MAX_PRICE_LINES)
     price_book_version: Version | None = None
     quote_id: UUID | None = None
 

@@ -36,9 +36,12 @@ class ConcurrencyConflict(StoreError):
 
 
 def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "case-ledger") -> Pool:
+    # check: a connection broken by a database restart is replaced when it is taken, not handed
+    # to a request; timeout: a request waits 5 s for a connection, then answers 503.
     pool = ConnectionPool(
         url, connection_class=Conn, min_size=min_size, max_size=max_size, open=False, name=name,
-        kwargs={"row_factory": dict_row, "autocommit": True},
+        kwargs={"row_factory": dict_row, "autocommit": True}, check=ConnectionPool.check_connection,
+        timeout=5, reconnect_timeout=3600,
     )
     try:
         pool.open(wait=True, timeout=20)

@@ -41,3 +41,7 @@ HTTP_LATENCY = Histogram(
     "case_ledger_http_request_duration_seconds", "HTTP request latency",
     ["service", "method", "route", "status"],
 )
+TIMER_FAILURES = Counter(
+    "case_ledger_timer_failures_total", "Cases a timer sweep failed on; each is retried by the next sweep",
+    ["service"],
+)

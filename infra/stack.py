@@ -190,6 +190,7 @@ class Stack:
         self.wait_ready()
         (self.run_dir / "stack.env").write_text(
             f"DATABASE_URL={db_url}\nKAFKA_BOOTSTRAP_SERVERS={bootstrap}\n"
+            f"CASE_LEDGER_SIMULATED_TIME={os.environ.get('CASE_LEDGER_SIMULATED_TIME', 'false')}\n"
             + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in SERVICES))
         return {"database": db_url, "broker": bootstrap, **{s: self.url(s) for s in SERVICES}}
 

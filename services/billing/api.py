@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.codes import Histology, ReferralReason, TumourSite, is_rare
-from events.contract import ProviderRef
+from events.contract import MAX_CENTS, ProviderRef
 from events.db import Conn
 from services.billing import accounts
 from services.billing.bootstrap import SERVICE, bootstrap
@@ -45,7 +45,7 @@ class QuoteRequest(BaseModel):
     rare_tumour: bool = False
     glass_slides: bool = False
     imaging_studies: int = Field(1, ge=0, le=50)
-    referral_reasons: list[ReferralReason] = Field(default_factory=list)
+    referral_reasons: list[ReferralReason] = Field(default_factory=list, max_length=len(ReferralReason))
     wants_video: bool = False
     occurred_at: datetime | None = None
 
@@ -63,7 +63,7 @@ class Fault(BaseModel):
     operation: Literal["authorise", "capture", "refund", "void"]
     mode: Literal["fail", "timeout"]
     times: int = Field(1, ge=1, le=100)
-    amount_cents: int | None = Field(None, ge=0, description="only operations of this amount fail")
+    amount_cents: int | None = Field(None, ge=0, le=MAX_CENTS, description="only operations of this amount fail")
 
 
 class At(BaseModel):

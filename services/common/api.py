@@ -31,10 +31,25 @@ def expected_version(if_match: Annotated[str | None, Header(alias="If-Match")] =
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
 
-def event_time(occurred_at: datetime | None, rt: Runtime) -> datetime:
-    """Business time of the fact: the client's (e.g. a simulator's) if given, else our clock."""
+# Event times outside these bounds are refused: the SLA calendar, the timers' arithmetic and the
+# analytics all assume a plausible date, and year 9999 overflows a datetime plus a timedelta.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def event_time(occurred_at: datetime | None, rt: Runtime, field: str = "occurred_at") -> datetime:
+    """Business time of the fact: our clock, or a simulator's when the stack runs simulated time."""
     if occurred_at is None:
         return rt.store.clock()
-    if occurred_at.tzinfo is None:
-        raise InvalidInput("occurred_at", "must include a timezone offset")
-    return occurred_at.astimezone(UTC)
+    if not rt.settings.simulated_time:
+        raise InvalidInput(field, "event time is the server's clock; a client may set it only when the "
+                                  "stack runs with CASE_LEDGER_SIMULATED_TIME=true")
+    return checked_time(occurred_at, field)
+
+
+def checked_time(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise InvalidInput(field, "must include a timezone offset")
+    if not EARLIEST <= value < LATEST:
+        raise InvalidInput(field, "must be on or after 2000-01-01 and before 2100-01-01")
+    return value.astimezone(UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -9,17 +10,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+import psycopg
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.registry import Collector
+from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from events import metrics
 from events.db import ConcurrencyConflict, DatabaseUnavailable
+from services.common.body_limit import BodyLimit
 from services.common.errors import InvalidInput, NotFound, Rejected
 from services.common.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
 
@@ -38,6 +45,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem(400, "Bad request", "the body is not valid JSON", field="body", errors=errors)
         return problem(422, "Invalid request", errors[0]["message"] if errors else "invalid",
                        field=errors[0]["field"] if errors else None, errors=errors)
 
@@ -48,7 +57,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+        extra = {"field": "body"} if exc.status_code == 413 else {}
+        response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail), **extra)
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
         return response
@@ -67,13 +77,40 @@ def install_error_handlers(app: FastAPI) -> None:
                        code="version_conflict", field="If-Match",
                        expected_version=exc.expected, current_version=exc.actual)
 
+    # Every way the database can be away ends as a 503 the client may retry, never a 500.
     @app.exception_handler(DatabaseUnavailable)
-    async def _db_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        return problem(503, "Service unavailable", "database unavailable")
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _db_down(_: Request, exc: Exception) -> JSONResponse:
+        response = problem(503, "Service unavailable", "the database is unavailable; retry shortly")
+        response.headers["Retry-After"] = "2"
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal server error", "an unexpected error; it has been logged")
 
 
-_TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-           409: "Conflict", 422: "Invalid request"}
+_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+           405: "Method not allowed", 409: "Conflict", 413: "Content too large", 422: "Invalid request",
+           503: "Service unavailable"}
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "field": {"type": ["string", "null"]}, "code": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+# Documented on every route, so a client (and a conformance fuzzer) knows every answer it can get.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": title, "content": {PROBLEM: {"schema": _PROBLEM_SCHEMA}}}
+    for status, title in _TITLES.items() if status != 405
+}
+_READINESS = {"type": "object", "properties": {"ready": {"type": "boolean"}, "checks": {"type": "object"}}}
 
 
 def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
@@ -105,7 +142,8 @@ def create_service_app(
         finally:
             runtime.close()
 
-    app = FastAPI(title=f"Case Ledger — {service}", description=description, lifespan=lifespan)
+    app = FastAPI(title=f"Case Ledger — {service}", description=description, lifespan=lifespan,
+                  responses=ERROR_RESPONSES)
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -125,7 +163,9 @@ def create_service_app(
     def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={
+        200: {"content": {"application/json": {"schema": _READINESS}}},
+        503: {"description": "not ready", "content": {"application/json": {"schema": _READINESS}}}})
     def readyz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
         checks = {"database": runtime.database_ok(),
@@ -133,7 +173,8 @@ def create_service_app(
         status = 200 if all(checks.values()) else 503
         return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
     def metrics_endpoint(request: Request) -> Response:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
@@ -147,4 +188,6 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    # Outermost, so an oversized or undecodable body is refused before anything reads it.
+    app.add_middleware(BodyLimit)
     return app

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 from kafka import KafkaConsumer
 
 from events import kafka
@@ -32,11 +33,13 @@ class Runtime:
     registry: Registry
 
     def database_ok(self) -> bool:
+        # A fresh connection, not one from the pool: the pool may still be backing off its
+        # reconnects after an outage, and readiness must say the database is back at once.
         try:
-            with self.pool.connection(timeout=2) as conn:
+            with psycopg.connect(self.settings.database_url, connect_timeout=2, autocommit=True) as conn:
                 conn.execute("SELECT 1")
             return True
-        except Exception:
+        except psycopg.Error:
             return False
 
     def close(self) -> None:

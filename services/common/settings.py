@@ -23,6 +23,11 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(8, ge=1, le=64, validation_alias="CASE_LEDGER_DB_POOL_SIZE")
     # How long the relay waits for the broker's acks before it gives up on a batch and retries.
     relay_ack_timeout_s: float = Field(30.0, gt=0, le=300, validation_alias="CASE_LEDGER_RELAY_ACK_TIMEOUT")
+    # Only a simulator (the demo, the tests) may date facts itself; in service the measured
+    # party must not set its own clock, so a supplied occurred_at is refused.
+    simulated_time: bool = Field(False, validation_alias="CASE_LEDGER_SIMULATED_TIME")
+    # The largest request body any endpoint reads (uploads have their own, larger limit).
+    max_body_bytes: int = Field(2**20, ge=1024, le=2**30, validation_alias="CASE_LEDGER_MAX_BODY_BYTES")
 
     @field_validator("tokens", mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -34,7 +34,6 @@ from events.contract import (
     CaseWithdrawn,
     Code,
     ConsentGiven,
-    CountryCode,
     GlassSlidesShipped,
     LanguageCode,
     PatientRef,
@@ -47,6 +46,7 @@ from services.common.auth import Principal, require
 from services.common.errors import InvalidInput
 from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.common.inputs import BirthDate, Country, MultiLine, SingleLine
 from services.intake import cases
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
@@ -63,8 +63,8 @@ def get_intake(request: Request) -> cases.Intake:
 
 
 IntakeDep = Annotated[cases.Intake, Depends(get_intake)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=4000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine]
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=4000), MultiLine]
 
 
 class _Body(BaseModel):
@@ -75,7 +75,7 @@ class _Body(BaseModel):
 class Identity(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text
-    date_of_birth: date
+    date_of_birth: BirthDate
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
     passport_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{5,20}$")] | None = None
@@ -89,12 +89,13 @@ class OpenCase(_Body):
     histology: Histology = Histology.OTHER
     rare_tumour: bool = Field(False, description="flag a rare tumour the histology code does not capture")
     stage_group: StageGroup
-    referral_reasons: list[ReferralReason] = Field(min_length=1)
-    patient_country: CountryCode
+    referral_reasons: list[ReferralReason] = Field(min_length=1, max_length=len(ReferralReason))
+    patient_country: Country
     language: LanguageCode
     preferred_centre: CentreId | None = None
     wants_video: bool = False
-    question_topics: list[QuestionTopic] = Field(default_factory=list, description="what the question is about")
+    question_topics: list[QuestionTopic] = Field(default_factory=list, max_length=len(QuestionTopic),
+                                                 description="what the question is about")
     imaging_studies: int = Field(1, ge=0, le=50, description="imaging studies the patient will send")
     glass_slides: bool = Field(False, description="physical slides will be shipped for re-review")
     quote_id: UUID | None = Field(None, description="the quote this case comes from, if any")
@@ -118,14 +119,15 @@ class ShipSlides(_Body):
 class GiveConsent(_Body):
     consent: ConsentKind
     text_version: Code
-    centre_ids: list[CentreId] = Field(default_factory=list)
+    centre_ids: list[CentreId] = Field(default_factory=list, max_length=len(CentreId))
 
 
 class BookTreatment(_Body):
     centre_id: CentreId
     treatment_type: TreatmentType
     travel_reason: TravelReason
-    estimated_cost_cents: int = Field(ge=0)
+    # USD 10 million: above any treatment estimate we have seen, far below an overflow.
+    estimated_cost_cents: int = Field(ge=0, le=10**9)
 
 
 class Close(_Body):
@@ -146,7 +148,7 @@ class Empty(_Body):
 
 class RunTimers(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    now: datetime
+    now: datetime | None = Field(None, description="event time to run as; only with simulated time")
 
 
 def _case_outcome(ix: cases.Intake, conn: Conn, case_id: UUID, version: int, status: int = 200) -> Outcome:
@@ -319,7 +321,7 @@ def erase_patient(patient_ref: PatientRef, body: Empty, ix: IntakeDep, who: Admi
 @router.post("/admin/timers", tags=["admin"],
              description="Runs reminders and expiry as of `now` (event time), e.g. for a simulated clock.")
 def run_timers(body: RunTimers, ix: IntakeDep, _: Admin) -> dict[str, int]:
-    return {"appended": cases.run_timers(ix, event_time(body.now, ix))}
+    return {"appended": cases.run_timers(ix, event_time(body.now, ix, "now"))}
 
 
 def create_app() -> FastAPI:

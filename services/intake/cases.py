@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 from psycopg.types.json import Jsonb
 
+from events import metrics as event_metrics
 from events.codes import ConsentKind
 from events.contract import (
     CaseCancelled,
@@ -27,7 +30,7 @@ from events.contract import (
     ReviewDelivered,
     TreatmentBooked,
 )
-from events.db import ConcurrencyConflict, Conn, Queries
+from events.db import ConcurrencyConflict, Conn, DatabaseUnavailable, Queries
 from events.registry import Decoded
 from services.common.commands import case_stream, decide_and_append, timed
 from services.common.errors import NotFound, Rejected
@@ -35,6 +38,7 @@ from services.common.runtime import Runtime
 from services.intake import domain
 from services.intake.vault import PatientErased, Vault
 
+log = logging.getLogger(__name__)
 _Q = Queries(Path(__file__).with_name("queries.sql"), "intake")
 Decide = Callable[[domain.Case, ReviewDelivered | None], list[Event] | list[tuple[Event, datetime]]]
 
@@ -268,6 +272,12 @@ def run_timers(ix: Intake, now: datetime) -> int:
         except ConcurrencyConflict:
             # A command on this case won the race; the next sweep decides on the new history.
             continue
+        except (psycopg.OperationalError, DatabaseUnavailable):
+            raise
+        except Exception:
+            # One case's failure (bad data, a bug) must not stop reminders and expiry for the rest.
+            log.exception("timer sweep: case %s failed; it is retried by the next sweep", case_id)
+            event_metrics.TIMER_FAILURES.labels("intake").inc()
     return appended
 
 

@@ -28,5 +28,10 @@ class IntakeSettings(ServiceSettings):
             raise ValueError("must decode to 32 bytes")
         return value
 
+    @property
+    def max_upload_bytes(self) -> int:
+        # A multipart body carries the file plus its form fields and boundaries.
+        return max(self.max_record_bytes, self.max_dicom_bytes) + 64 * 1024
+
     def master_key_bytes(self) -> bytes:
         return base64.b64decode(self.master_key.get_secret_value())

@@ -12,9 +12,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.codes import CentreId, DeclineReason, InformationTopic, OutcomeChange, Pathway
-from events.contract import Code, ImagingReread, PathologyReview, ReviewDelivered, TrialOption
+from events.contract import (
+    MAX_CODES,
+    MAX_TRIAL_OPTIONS,
+    Code,
+    ImagingReread,
+    PathologyReview,
+    ReviewDelivered,
+    TrialOption,
+)
 from events.db import Conn
-from services.common.api import ExpectedVersion, event_time
+from services.common.api import ExpectedVersion, checked_time, event_time
 from services.common.auth import Principal, require
 from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
@@ -53,15 +61,15 @@ class Decline(_Body):
 
 
 class InformationRequest(_Body):
-    topics: list[InformationTopic] = Field(min_length=1)
+    topics: list[InformationTopic] = Field(min_length=1, max_length=len(InformationTopic))
 
 
 class Delivery(_Body):
     pathology: PathologyReview
     imaging: ImagingReread
     recommended_pathway: Pathway
-    rationale_codes: list[Code] = Field(min_length=1)
-    trial_options: list[TrialOption] = Field(default_factory=list)
+    rationale_codes: list[Code] = Field(min_length=1, max_length=MAX_CODES)
+    trial_options: list[TrialOption] = Field(default_factory=list, max_length=MAX_TRIAL_OPTIONS)
     question_answer: Literal["answered", "answered_with_caveats", "needs_further_tests"]
     diagnosis_change: OutcomeChange
     treatment_change: OutcomeChange
@@ -77,7 +85,7 @@ class VideoStep(_Body):
 
 class RunTimers(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    now: datetime
+    now: datetime | None = Field(None, description="event time to run as; only with simulated time")
 
 
 def _act(rt: reviews.Review, centre: CentreId, case_id: UUID, body: _Body, request: Request, key: str | None,
@@ -148,13 +156,14 @@ def deliver(case_id: UUID, body: Delivery, rt: ReviewDep, centre: Centre, key: I
 @router.post("/{case_id}/video-consultation")
 def video(case_id: UUID, body: VideoStep, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
           expected: ExpectedVersion, request: Request) -> JSONResponse:
+    scheduled = checked_time(body.scheduled_for, "scheduled_for") if body.scheduled_for else None
     return _act(rt, centre, case_id, body, request, key, expected,
-                lambda r: domain.video(r, body.step, body.scheduled_for))
+                lambda r: domain.video(r, body.step, scheduled))
 
 
 @admin.post("/timers", description="Emits the SLA events due by `now` (event time), e.g. for a simulated clock.")
 def run_timers(body: RunTimers, rt: ReviewDep, _: Annotated[Principal, Depends(require("admin"))]) -> dict[str, int]:
-    return {"appended": reviews.run_timers(rt, event_time(body.now, rt))}
+    return {"appended": reviews.run_timers(rt, event_time(body.now, rt, "now"))}
 
 
 def create_app() -> FastAPI:

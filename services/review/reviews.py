@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,10 +11,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psycopg
+
+from events import metrics as event_metrics
 from events.codes import CentreId
 from events.consumer import Consumer
 from events.contract import CaseRouted, Event
-from events.db import ConcurrencyConflict, Conn, Queries
+from events.db import ConcurrencyConflict, Conn, DatabaseUnavailable, Queries
 from events.registry import Decoded
 from services.common.commands import case_stream, decide_and_append, timed
 from services.common.errors import NotFound, Rejected
@@ -22,6 +26,7 @@ from services.review import domain, metrics
 from services.review.calendar import BusinessCalendar
 from services.review.sla import sla_state
 
+log = logging.getLogger(__name__)
 _Q = Queries(Path(__file__).with_name("queries.sql"), "review")
 Decide = Callable[[domain.Review], list[Event] | list[tuple[Event, datetime]]]
 
@@ -103,6 +108,12 @@ def run_timers(rt: Review, now: datetime) -> int:
         except ConcurrencyConflict:
             # A reviewer's command won the race; the next sweep decides on the new history.
             continue
+        except (psycopg.OperationalError, DatabaseUnavailable):
+            raise
+        except Exception:
+            # One clock's failure (bad data, a bug) must not stop the SLA events of every other case.
+            log.exception("SLA sweep: case %s failed; it is retried by the next sweep", case_id)
+            event_metrics.TIMER_FAILURES.labels("review").inc()
     metrics.SLA_CALENDAR_UNKNOWN.set(blocked)
     return appended
 

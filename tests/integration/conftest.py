@@ -31,6 +31,7 @@ def stack() -> Iterator[Stack]:
     os.environ.setdefault("CASE_LEDGER_RELAY_ACK_TIMEOUT", "4")
     # Tests play simulated dates and drive the timers through POST /admin/timers; the live
     # sweeps, on the wall clock, would fire SLA events for those dates at random moments.
+    os.environ.setdefault("CASE_LEDGER_SIMULATED_TIME", "true")
     os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
     # Small enough that a test can post a record over the limit.

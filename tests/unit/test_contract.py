@@ -89,3 +89,18 @@ def test_envelope_round_trips_as_json_bytes():
     raw = envelope("CaseOpened", 2, OPENED_V2)
     assert Envelope.model_validate_json(raw).model_dump_json().encode() == raw
     assert json.loads(raw)["payload"]["tumour_site"] == "sarcoma"
+
+
+def test_every_event_fits_in_one_broker_message_whatever_the_input():
+    from events.bounds import MAX_MESSAGE_BYTES, widest_events
+
+    for event_type, bound in widest_events():
+        assert bound <= MAX_MESSAGE_BYTES, f"{event_type} can reach {bound} bytes: bound its lists and strings"
+
+
+def test_an_unbounded_list_makes_the_bound_infinite():
+    from events.bounds import UNBOUNDED, worst_case_bytes
+
+    assert worst_case_bytes({"type": "array", "items": {"type": "string", "maxLength": 3}}) == UNBOUNDED
+    assert worst_case_bytes({"type": "string", "pattern": "^[a-z]+$"}) == UNBOUNDED
+    assert worst_case_bytes({"type": "array", "maxItems": 2, "items": {"type": "string", "maxLength": 3}}) == 2 + 2 * 21
