@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install up down status test test-unit lint bench lock schemas psql clean demo rebuild rebuild-check
+.PHONY: install up down status logs test test-unit lint bench lock schemas psql clean demo rebuild rebuild-check chaos
 
 install: $(STAMP)
 
@@ -24,6 +24,9 @@ down:
 
 status: install
 	$(PY) -m infra.stack status
+
+logs: install
+	$(PY) -m infra.stack logs
 
 test: install
 	bash infra/install-prometheus.sh
@@ -63,5 +66,7 @@ lock:
 	.lock-venv/bin/pip freeze | sort > requirements.lock
 	rm -rf .lock-venv
 
-clean: down
+# Stops every stack under .run (dev, tests, benchmark), then removes their data.
+clean:
+	@if [ -x $(PY) ]; then $(PY) -m infra.stack down-all; fi
 	rm -rf .run

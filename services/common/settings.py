@@ -56,3 +56,18 @@ class ServiceSettings(BaseSettings):
             if not re.match(ROLE_PATTERN, role):
                 raise ValueError(f"unknown role {role!r}")
         return tokens
+
+
+class ObjectStoreSettings(BaseSettings):
+    """Where the S3 object store is: the embedded SeaweedFS by default, a real S3 when S3_ENDPOINT is set."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    endpoint: str | None = Field(None, validation_alias="S3_ENDPOINT")
+    access_key_id: str | None = Field(None, validation_alias="S3_ACCESS_KEY_ID")
+    secret_access_key: str | None = Field(None, validation_alias="S3_SECRET_ACCESS_KEY")
+    region: str = Field("us-east-1", validation_alias="S3_REGION")
+    broker_bucket: str = Field("case-ledger-broker", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$",
+                               validation_alias="S3_BROKER_BUCKET")
+    records_bucket: str = Field("case-ledger-records", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$",
+                                validation_alias="S3_RECORDS_BUCKET")

@@ -1,0 +1,87 @@
+"""The embedded stack under its supervisor: killed processes come back, history survives down/up."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import psutil
+
+from infra.stack import ROOT, SERVICES, Stack
+from tests.integration.conftest import Api, open_case, wait_for
+
+
+def test_every_killed_program_is_restarted_by_the_supervisor(stack: Stack, api: Api):
+    for name in ("intake-api", "billing-worker"):
+        pid = stack.kill(name, signal.SIGKILL)
+        stack.wait_restarted(name, pid, timeout=30)
+    wait_for(lambda: _ready(stack), timeout=60, what="the stack to be ready again")
+    assert open_case(api)
+
+
+def test_status_shows_each_program_and_its_restarts(stack: Stack):
+    out = subprocess.run([sys.executable, "-m", "infra.stack", "status", "--run-dir", str(stack.run_dir),
+                          "--port-base", str(stack.port_base), "--broker-port", str(stack.broker_port)],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in ("postgres", "objectstore", "broker", *(f"{s}-{p}" for s in SERVICES for p in ("api", "worker"))):
+        line = next(line for line in out.splitlines() if line.split()[0] == name)
+        assert "running" in line and "restarts" in line, line
+
+
+def test_the_broker_keeps_its_log_in_the_object_store(stack: Stack):
+    assert stack.broker_storage == "s3"
+    broker = psutil.Process(stack.pid_of("broker"))
+    assert "s3://" in " ".join(broker.cmdline())
+
+
+def _ready(stack: Stack) -> bool:
+    try:
+        return all(urllib.request.urlopen(stack.url(s) + "/readyz", timeout=2).status == 200 for s in SERVICES)
+    except OSError:
+        return False
+
+
+def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens):
+    import os
+    from uuid import UUID
+
+    import httpx
+    import psycopg
+    from kafka import KafkaConsumer
+
+    from events.contract import TOPIC
+
+    base = int(os.environ.get("TEST_PORT_BASE", 18000)) + 300
+    second = Stack(tmp_path / "run", port_base=base, broker_port=int(os.environ.get("TEST_BROKER_PORT", 19292)) + 1)
+    try:
+        second.up()
+        tok = second.tokens()["COORDINATOR_TOKEN"]
+        from tests.integration.conftest import NEW_CASE
+
+        r = httpx.post(second.url("intake") + "/cases", json=NEW_CASE, headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 201, r.text
+        case_id = UUID(r.json()["case_id"])
+        db = second.database_url()
+
+        def published() -> bool:
+            with psycopg.connect(db) as conn:
+                row = conn.execute("SELECT count(*) FROM intake.outbox WHERE published_at IS NULL").fetchone()
+                return row is not None and row[0] == 0
+        wait_for(published, timeout=30, what="the case to be published")
+        second.down()
+        leftovers = [p.info["pid"] for p in psutil.process_iter(["pid", "cmdline"])
+                     if str(second.run_dir) in " ".join(p.info["cmdline"] or [])]
+        assert leftovers == []
+
+        second.up()
+        r = httpx.get(second.url("intake") + f"/cases/{case_id}", headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 200, r.text
+        consumer = KafkaConsumer(TOPIC, bootstrap_servers=second.bootstrap_servers(), auto_offset_reset="earliest",
+                                 enable_auto_commit=False, consumer_timeout_ms=5000)
+        keys = {m.key for m in consumer}
+        consumer.close()
+        assert str(case_id).encode() in keys
+    finally:
+        second.down()
