@@ -38,10 +38,14 @@ test-unit: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy events services infra bench tests demo
+	$(VENV)/bin/mypy events services infra bench tests demo chaos
 
 bench: install
 	$(PY) -m bench.run
+
+# Faults injected into real processes of a stack of its own; prints lost / duplicated / stuck per fault.
+chaos: install
+	$(PY) -m chaos $(CHAOS_ARGS)
 
 schemas: install
 	$(PY) -m events.export_schemas

@@ -19,7 +19,7 @@ import httpx
 
 T = TypeVar("T")
 SERVICES = ("intake", "routing", "review", "billing", "analytics")
-ATTEMPTS = 6
+ATTEMPTS = 6  # the default; a fault run allows more (Api(attempts=...))
 
 
 class StepFailed(Exception):
@@ -39,8 +39,9 @@ class StepFailed(Exception):
 
 
 class Api:
-    def __init__(self, urls: dict[str, str], tokens: dict[str, str], timeout: float = 30.0) -> None:
-        self.urls, self.tokens, self.timeout = urls, tokens, timeout
+    def __init__(self, urls: dict[str, str], tokens: dict[str, str], timeout: float = 30.0,
+                 attempts: int = ATTEMPTS) -> None:
+        self.urls, self.tokens, self.timeout, self.attempts = urls, tokens, timeout, attempts
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._lock = threading.Lock()
@@ -70,7 +71,7 @@ class Api:
             f" form={data}" if data else "")
         response: httpx.Response | None = None
         error = ""
-        for attempt in range(ATTEMPTS):
+        for attempt in range(self.attempts):
             if attempt:
                 time.sleep(min(2.0, 0.1 * 2 ** attempt))
             with self._lock:
@@ -86,7 +87,7 @@ class Api:
                 continue
             break
         if response is None:
-            raise StepFailed(f"no answer after {ATTEMPTS} attempts ({error})", shown)
+            raise StepFailed(f"no answer after {self.attempts} attempts ({error})", shown)
         if check and response.status_code not in set(expect):
             raise StepFailed(f"unexpected HTTP {response.status_code}", shown,
                              f"{response.status_code} {response.text[:600]}", problem_code(response))

@@ -4,6 +4,13 @@ Kafka offsets are committed after the batch, but they are only a hint: the `proc
 row written with the effect is what makes a redelivered event change nothing. Messages that
 cannot be decoded, and those whose handler keeps failing, go to the dead-letter topic with the
 reason, and the consumer goes on.
+
+Because offsets are only a hint, a consumer rewinds rather than skips whenever they stop meaning
+anything: when the topic was deleted and created again (its id changed) it reads the new one from
+the start, and an offset past a partition's end resets to the earliest (auto_offset_reset). A
+watchdog gives the consumer a new client when it has a backlog and has handled nothing for
+`stall_timeout`; the lag it reports comes from a fetch's high-water mark, even right after a
+reconnect, when the client itself knows none yet.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,12 +30,18 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
 from events import metrics
-from events.contract import DLQ_TOPIC
-from events.db import Conn, Pool
+from events.broker import Broker
+from events.contract import DLQ_TOPIC, TOPIC
+from events.db import Conn, Pool, Queries
 from events.registry import Decoded, DecodeError, Registry
 from events.store import EventStore
 
 log = logging.getLogger(__name__)
+_TOPICS_SQL = Path(__file__).parent / "sql" / "topics.sql"
+
+
+class Stalled(Exception):
+    """The consumer has a backlog and handled nothing for too long: its client is replaced."""
 
 Handler = Callable[[Conn, Decoded], None]
 DLQ_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version", "no_upcaster",
@@ -55,6 +69,9 @@ class ConsumerRunner:
         make_producer: Callable[[], KafkaProducer],
         max_attempts: int = 3,
         retry_delay: float = 0.2,
+        broker: Broker | None = None,
+        stall_timeout: float = 30.0,
+        check_interval: float = 5.0,
     ) -> None:
         self.consumer = consumer
         self.service = service
@@ -66,12 +83,23 @@ class ConsumerRunner:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self._dlq: KafkaProducer | None = None
+        self.broker = broker
+        self.stall_timeout = stall_timeout
+        self.check_interval = check_interval
+        self._topics_q = Queries(_TOPICS_SQL, store.schema)
+        self._topic_id: str | None = None
+        self._last_progress = time.monotonic()
+        self._checked_at = time.monotonic()
         # Series exist from the start, so dashboards and alerts see 0 rather than no data.
         for outcome in ("applied", "duplicate", "ignored"):
             metrics.EVENTS_CONSUMED.labels(service, consumer.name, outcome).inc(0)
         for reason in DLQ_REASONS:
             metrics.DLQ_MESSAGES.labels(service, consumer.name, reason).inc(0)
         metrics.CONSUMER_LAG.labels(service, consumer.name).set(0)
+        for reason in ("topic_recreated",):
+            metrics.CONSUMER_REWINDS.labels(service, consumer.name, reason).inc(0)
+        for reason in ("error", "stalled"):
+            metrics.CONSUMER_RESTARTS.labels(service, consumer.name, reason).inc(0)
 
     @property
     def group_id(self) -> str:
@@ -82,14 +110,23 @@ class ConsumerRunner:
             kc: KafkaConsumer | None = None
             try:
                 kc = self.make_kafka_consumer(self.group_id)
+                self._progress()
                 while not stop.is_set():
                     batch = kc.poll(timeout_ms=500)
+                    if batch and self._topic_recreated(kc):
+                        continue  # the batch came from the new topic at old offsets: read it from the start
                     for records in batch.values():
                         self.handle_batch(records)
                     if batch:
                         kc.commit()
-                    self._report_lag(kc)
-            except (KafkaError, psycopg.OperationalError, OSError) as exc:
+                        self._progress()
+                    if time.monotonic() - self._checked_at >= self.check_interval:
+                        self._check(kc)
+            except Stalled as exc:
+                metrics.CONSUMER_RESTARTS.labels(self.service, self.consumer.name, "stalled").inc()
+                log.error("consumer %s: %s; restarting its client", self.group_id, exc)
+            except (KafkaError, psycopg.OperationalError, OSError, TimeoutError) as exc:
+                metrics.CONSUMER_RESTARTS.labels(self.service, self.consumer.name, "error").inc()
                 log.warning("consumer %s: %s; reconnecting", self.group_id, exc)
                 stop.wait(1.0)
             finally:
@@ -98,6 +135,64 @@ class ConsumerRunner:
                         kc.close(autocommit=False)
                     except Exception:
                         log.debug("consumer close failed", exc_info=True)
+
+    def _progress(self) -> None:
+        self._last_progress = time.monotonic()
+        metrics.CONSUMER_LAST_PROGRESS.labels(self.service, self.consumer.name).set(time.time())
+
+    def _check(self, kc: KafkaConsumer) -> None:
+        """Every check_interval: the topic's identity, the lag, and the stall watchdog."""
+        self._checked_at = time.monotonic()
+        if self.broker is not None:
+            view = self.broker.describe(TOPIC)
+            if view is not None and view.topic_id and self._observe_topic(view.topic_id):
+                self._rewind(kc)
+                return
+        assigned = kc.assignment()
+        if not assigned:
+            if time.monotonic() - self._last_progress > self.stall_timeout:
+                raise Stalled(f"no partitions assigned for {self.stall_timeout:.0f}s")
+            return
+        lag = self._lag(kc, assigned)
+        metrics.CONSUMER_LAG.labels(self.service, self.consumer.name).set(lag)
+        if lag == 0:
+            self._progress()  # caught up: idle is not stalled
+        elif time.monotonic() - self._last_progress > self.stall_timeout:
+            raise Stalled(f"{lag} messages waiting and none handled for {self.stall_timeout:.0f}s")
+
+    def _lag(self, kc: KafkaConsumer, assigned: set[Any]) -> int:
+        positions = {tp.partition: kc.position(tp, timeout_ms=2000) for tp in assigned}
+        ends = {tp.partition: kc.highwater(tp) for tp in assigned}
+        unknown = {p: pos for p, pos in positions.items() if ends[p] is None and pos is not None}
+        if unknown and self.broker is not None:
+            # Right after a (re)connect the client has fetched nothing yet: ask the broker.
+            ends.update(self.broker.highwaters(TOPIC, unknown))
+        return sum(max((ends[p] or 0) - (pos or 0), 0) for p, pos in positions.items())
+
+    def _topic_recreated(self, kc: KafkaConsumer) -> bool:
+        current = kc._client.cluster.topic_id(TOPIC)  # from the metadata the batch was fetched with
+        if current is None or not self._observe_topic(str(current)):
+            return False
+        self._rewind(kc)
+        return True
+
+    def _observe_topic(self, topic_id: str) -> bool:
+        """Records the topic's id; True when it differs from the one this consumer read before."""
+        if self._topic_id == topic_id:
+            return False
+        with self.pool.connection() as conn:
+            key = {"observer": self.consumer.name, "topic": TOPIC}
+            row = conn.execute(self._topics_q["seen_topic"], key).fetchone()
+            conn.execute(self._topics_q["see_topic"], {**key, "topic_id": topic_id})
+        self._topic_id = topic_id
+        return row is not None and row["topic_id"] != topic_id
+
+    def _rewind(self, kc: KafkaConsumer) -> None:
+        log.error("consumer %s: topic %s was created anew; reading it from the start", self.group_id, TOPIC)
+        metrics.CONSUMER_REWINDS.labels(self.service, self.consumer.name, "topic_recreated").inc()
+        assigned = kc.assignment()
+        if assigned:
+            kc.seek_to_beginning(*assigned)
 
     def _decode(self, record: ConsumerRecord) -> Decoded | None:
         """The event, or None when it was dead-lettered or is not for this consumer."""
@@ -203,15 +298,6 @@ class ConsumerRunner:
         # dead letter would be a lost message.
         self._dlq.send(DLQ_TOPIC, key=record.key, value=record.value or b"", headers=headers).get(timeout=30)
         metrics.DLQ_MESSAGES.labels(self.service, self.consumer.name, reason).inc()
-
-    def _report_lag(self, kc: KafkaConsumer) -> None:
-        lag = 0
-        for tp in kc.assignment():
-            high = kc.highwater(tp)
-            if high is None:
-                continue
-            lag += max(high - kc.position(tp), 0)
-        metrics.CONSUMER_LAG.labels(self.service, self.consumer.name).set(lag)
 
 
 def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: threading.Event) -> None:

@@ -1,14 +1,18 @@
-"""Kafka clients configured the way the ledger needs them."""
+"""Kafka clients configured the way the ledger needs them.
+
+No client ever creates a topic by asking for it (allow_auto_create_topics=False): a topic made
+that way gets the broker's default partitions, not ours. Our tooling creates topics, with the
+configured partitions, and a wrong count is a readiness failure.
+"""
 
 from __future__ import annotations
 
-import contextlib
+from kafka import KafkaConsumer, KafkaProducer
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
-
+from events.broker import Broker, TopicView
 from events.contract import DLQ_TOPIC, TOPIC
+
+TOPICS = (TOPIC, DLQ_TOPIC)
 
 
 def producer(bootstrap: str, client_id: str) -> KafkaProducer:
@@ -16,6 +20,7 @@ def producer(bootstrap: str, client_id: str) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=True,
         linger_ms=5, request_timeout_ms=10_000, max_block_ms=10_000, retries=5,
+        allow_auto_create_topics=False,
     )
 
 
@@ -23,23 +28,16 @@ def consumer(bootstrap: str, group_id: str, client_id: str) -> KafkaConsumer:
     # A short max_poll_interval makes group joins take ~3 s instead of ~20 s on this broker.
     return KafkaConsumer(
         TOPIC, bootstrap_servers=bootstrap, group_id=group_id, client_id=client_id,
-        enable_auto_commit=False, auto_offset_reset="earliest",
+        enable_auto_commit=False, auto_offset_reset="earliest", allow_auto_create_topics=False,
         max_poll_interval_ms=10_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
         max_poll_records=500,
         # The broker answers a fetch as soon as data arrives or after this wait: it bounds the
         # delay an idle consumer adds between a commit and its projection.
         fetch_max_wait_ms=50,
+        # Fresh metadata carries the topic's id: a recreated topic is noticed within seconds.
+        metadata_max_age_ms=5_000,
     )
 
 
-def ensure_topics(bootstrap: str, partitions: int = 6) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="case-ledger-admin")
-    try:
-        existing = set(admin.list_topics())
-        wanted = [NewTopic(t, num_partitions=partitions, replication_factor=1)
-                  for t in (TOPIC, DLQ_TOPIC) if t not in existing]
-        if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(wanted)
-    finally:
-        admin.close()
+def ensure_topics(bootstrap: str, partitions: int = 6) -> dict[str, TopicView]:
+    return Broker(bootstrap, "case-ledger-admin").ensure(TOPICS, partitions)

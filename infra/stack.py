@@ -14,6 +14,7 @@ What survives `down`/`up`: PostgreSQL's data (RUN_DIR/pgdata), the object store'
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import secrets
 import shutil
@@ -288,6 +289,16 @@ class Stack:
             time.sleep(0.2)
         if pending:
             raise SystemExit(f"not ready after {timeout:.0f}s: {sorted(pending)}; logs in {self.logs}")
+
+    def with_broker_storage(self, storage: str) -> Stack:
+        """The same stack with its broker on another storage, the broker restarted onto it.
+
+        The broker's log does not move: switching is, to everything else, a broker that lost
+        its history (or came back with an old one), which is what the fault tests need.
+        """
+        switched = dataclasses.replace(self, broker_storage=storage)
+        switched.up()
+        return switched
 
     def restart_postgres(self) -> None:
         """A fast restart of the embedded PostgreSQL, as an operator (or a crash) would cause."""

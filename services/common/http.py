@@ -21,6 +21,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from events import metrics
+from events.broker import Broker
+from events.contract import TOPIC
 from events.db import ConcurrencyConflict, DatabaseUnavailable
 from services.common.body_limit import BodyLimit
 from services.common.errors import InvalidInput, NotFound, Rejected
@@ -113,6 +115,30 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 _READINESS = {"type": "object", "properties": {"ready": {"type": "boolean"}, "checks": {"type": "object"}}}
 
 
+class TopicCheck:
+    """Whether the event topic exists with the configured partitions; asked at most every few seconds."""
+
+    def __init__(self, service: str, ttl_s: float = 3.0) -> None:
+        self.service = service
+        self.ttl_s = ttl_s
+        self._at = float("-inf")
+        self._ok = False
+
+    def ok(self, bootstrap: str, partitions: int) -> bool:
+        if time.monotonic() - self._at < self.ttl_s:
+            return self._ok
+        try:
+            view = Broker(bootstrap, f"{self.service}-readiness").describe(TOPIC)
+        except Exception:  # the broker is away or answering errors: not ready, whatever the cause
+            view = None
+        self._ok = view is not None and view.partitions == partitions
+        if view is not None:
+            metrics.TOPIC_PARTITIONS.labels(self.service, TOPIC).set(view.partitions)
+            metrics.TOPIC_MISCONFIGURED.labels(self.service, TOPIC).set(0 if self._ok else 1)
+        self._at = time.monotonic()
+        return self._ok
+
+
 def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
     for server in bootstrap.split(","):
         host, _, port = server.strip().rpartition(":")
@@ -159,6 +185,8 @@ def create_service_app(
             time.perf_counter() - start)
         return response
 
+    topic = TopicCheck(service)
+
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "alive"}
@@ -168,8 +196,11 @@ def create_service_app(
         503: {"description": "not ready", "content": {"application/json": {"schema": _READINESS}}}})
     def readyz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
-        checks = {"database": runtime.database_ok(),
-                  "broker": broker_reachable(runtime.settings.kafka_bootstrap_servers)}
+        settings = runtime.settings
+        checks = {"database": runtime.database_ok(), "broker": broker_reachable(settings.kafka_bootstrap_servers)}
+        # A topic auto-created with the broker's default partitions would reorder nothing per case
+        # but would spread cases differently from everything already published: not ready.
+        checks["topic"] = checks["broker"] and topic.ok(settings.kafka_bootstrap_servers, settings.topic_partitions)
         status = 200 if all(checks.values()) else 503
         return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
 

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import psycopg
 from kafka import KafkaConsumer
 
-from events import kafka
+from events import kafka, metrics
+from events.broker import Broker
 from events.consumer import Consumer, ConsumerRunner, run_threads
 from events.db import Pool, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
@@ -58,6 +59,8 @@ def build_runtime(
     pool = open_pool(settings.database_url, max_size=settings.db_pool_size, name=service)
     migrate(pool, schema, EVENT_STORE_MIGRATIONS, *migrations)
     registry = build_registry()
+    # The series exists from the start, so the alert on it reads 0 rather than no data.
+    metrics.TIMER_FAILURES.labels(service).inc(0)
     return runtime_class(service, settings, pool, EventStore(schema, service, registry, clock), registry, **extra)
 
 
@@ -68,18 +71,22 @@ def _kafka_consumer(bootstrap: str, client_id: str, group_id: str) -> KafkaConsu
 def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool = True,
                extra: Mapping[str, Callable[[threading.Event], None]] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # kafka-python logs every connection at INFO; the relay's and watchdog's probes open many.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     settings = runtime.settings
     bootstrap = settings.kafka_bootstrap_servers
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    kafka.ensure_topics(bootstrap)
+    kafka.ensure_topics(bootstrap, settings.topic_partitions)
     targets: dict[str, Callable[[threading.Event], None]] = {}
     if relay:
         relay_obj = OutboxRelay(
             runtime.pool, settings.database_url, runtime.store.schema, runtime.service,
             lambda: kafka.producer(bootstrap, f"{runtime.service}-relay"),
-            ack_timeout=settings.relay_ack_timeout_s,
+            broker=Broker(bootstrap, f"{runtime.service}-relay-check"), topics=kafka.TOPICS,
+            partitions=settings.topic_partitions, ack_timeout=settings.relay_ack_timeout_s,
+            max_message_bytes=settings.kafka_max_message_bytes, verify_interval=settings.relay_verify_interval_s,
         )
         targets["relay"] = relay_obj.run
     for c in consumers:
@@ -88,6 +95,8 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
             registry=runtime.registry,
             make_kafka_consumer=functools.partial(_kafka_consumer, bootstrap, f"{runtime.service}-{c.name}"),
             make_producer=lambda: kafka.producer(bootstrap, f"{runtime.service}-dlq"),
+            broker=Broker(bootstrap, f"{runtime.service}-{c.name}-check"),
+            stall_timeout=settings.consumer_stall_timeout_s,
         )
         targets[f"consumer-{c.name}"] = runner.run
     targets.update(extra or {})

@@ -23,6 +23,13 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(8, ge=1, le=64, validation_alias="CASE_LEDGER_DB_POOL_SIZE")
     # How long the relay waits for the broker's acks before it gives up on a batch and retries.
     relay_ack_timeout_s: float = Field(30.0, gt=0, le=300, validation_alias="CASE_LEDGER_RELAY_ACK_TIMEOUT")
+    topic_partitions: int = Field(6, ge=1, le=256, validation_alias="CASE_LEDGER_TOPIC_PARTITIONS")
+    # The broker's message.max.bytes; the contract's bounds keep every event well below it.
+    kafka_max_message_bytes: int = Field(1_000_000, ge=1024, validation_alias="CASE_LEDGER_KAFKA_MAX_MESSAGE_BYTES")
+    # How often the relay asks the broker whether it still holds what it acknowledged.
+    relay_verify_interval_s: float = Field(10.0, gt=0, le=3600, validation_alias="CASE_LEDGER_RELAY_VERIFY_INTERVAL")
+    # A consumer with a backlog that handles nothing for this long gets a new client.
+    consumer_stall_timeout_s: float = Field(30.0, gt=0, le=3600, validation_alias="CASE_LEDGER_CONSUMER_STALL_TIMEOUT")
     # Only a simulator (the demo, the tests) may date facts itself; in service the measured
     # party must not set its own clock, so a supplied occurred_at is refused.
     simulated_time: bool = Field(False, validation_alias="CASE_LEDGER_SIMULATED_TIME")

@@ -1,0 +1,58 @@
+"""The faults a run injects, each against a real process of the embedded stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from infra.stack import Stack
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+
+    def inject(self, stack: Stack) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Kill(Fault):
+    """SIGKILL, as a crash or the OOM killer would; the supervisor starts the program again."""
+
+    program: str = "broker"
+
+    def inject(self, stack: Stack) -> None:
+        pid = stack.kill(self.program, signal.SIGKILL)
+        stack.wait_restarted(self.program, pid, timeout=60)
+
+
+@dataclass(frozen=True)
+class Pause(Fault):
+    """SIGSTOP for a while, then SIGCONT: a process that hangs (GC, swap, a stuck disk) and comes back."""
+
+    program: str = "broker"
+    seconds: float = 8.0
+
+    def inject(self, stack: Stack) -> None:
+        pid = stack.kill(self.program, signal.SIGSTOP)
+        try:
+            time.sleep(self.seconds)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+
+@dataclass(frozen=True)
+class RestartPostgres(Fault):
+    def inject(self, stack: Stack) -> None:
+        stack.restart_postgres()
+
+
+@dataclass(frozen=True)
+class Nothing(Fault):
+    """The control run: the same load with no fault."""
+
+    def inject(self, stack: Stack) -> None:
+        return None

@@ -1,0 +1,60 @@
+"""The embedded stack's pure pieces: supervisord's config, restart counting, the launcher, body checks."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+
+from infra.launch import drop_dead_gauges, read_env
+from infra.supervisor import Program, Supervisor
+from services.common.body_limit import _undecodable
+
+
+def test_every_program_is_supervised_with_autorestart_and_its_own_log(tmp_path: Path):
+    sup = Supervisor(tmp_path)
+    sup.write_config([Program("broker", ["/bin/tansu", "broker", "--storage-engine", "s3://b/"], tmp_path / "b.env"),
+                      Program("postgres", ["/pg/postgres", "-D", "/x 100%"], None, stop_signal="INT", user="pg")],
+                     ["python", "-m", "infra.launch"], tmp_path)
+    conf = configparser.RawConfigParser()
+    conf.read(sup.conf)
+    broker = conf["program:broker"]
+    assert broker["autorestart"] == "true" and broker["autostart"] == "false"
+    assert broker["command"].startswith(f"python -m infra.launch {tmp_path / 'b.env'} -- /bin/tansu")
+    assert broker["stdout_logfile"] == str(tmp_path / "logs" / "broker.log")
+    pg = conf["program:postgres"]
+    # supervisord expands %(...)s in values: a literal percent sign is doubled.
+    assert pg["command"] == "/pg/postgres -D '/x 100%%'" and pg["stopsignal"] == "INT" and pg["user"] == "pg"
+
+
+def test_restarts_count_the_starts_since_supervisord_last_started(tmp_path: Path):
+    sup = Supervisor(tmp_path)
+    sup.logs.mkdir()
+    (sup.logs / "supervisord.log").write_text(
+        "INFO supervisord started with pid 1\nINFO success: intake-api entered RUNNING state\n"
+        "INFO success: intake-api entered RUNNING state\n"
+        "INFO supervisord started with pid 2\nINFO success: intake-api entered RUNNING state\n"
+        "INFO success: broker entered RUNNING state\nINFO success: broker entered RUNNING state\n"
+        "INFO success: broker entered RUNNING state\n")
+    assert sup.restarts() == {"intake-api": 0, "broker": 2}
+
+
+def test_the_launcher_drops_gauges_of_dead_processes_and_keeps_counters(tmp_path: Path):
+    dead = 2**22 + 12345  # above any pid this machine hands out
+    for name in (f"gauge_max_{dead}.db", f"gauge_max_{os.getpid()}.db", f"counter_{dead}.db"):
+        (tmp_path / name).write_bytes(b"")
+    drop_dead_gauges(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"counter_{dead}.db", f"gauge_max_{os.getpid()}.db"])
+
+
+def test_env_files_keep_values_with_equals_signs(tmp_path: Path):
+    path = tmp_path / "x.env"
+    path.write_text("# comment\nCASE_LEDGER_TOKENS=a=coordinator,b=admin\nEMPTY=\n")
+    assert read_env(path) == {"CASE_LEDGER_TOKENS": "a=coordinator,b=admin", "EMPTY": ""}
+
+
+def test_an_undecodable_json_body_is_named_for_what_is_wrong():
+    assert _undecodable(b'{"a": 1}') is None
+    assert "UTF-8" in (_undecodable(b"\xff{}") or "")
+    assert "nested" in (_undecodable(b"[" * 100_000) or "")
+    assert "not valid JSON" in (_undecodable(b'{"a": ') or "")
