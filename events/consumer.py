@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from events import metrics
@@ -87,7 +88,8 @@ class ConsumerRunner:
         self.stall_timeout = stall_timeout
         self.check_interval = check_interval
         self._topics_q = Queries(_TOPICS_SQL, store.schema)
-        self._topic_id: str | None = None
+        self._topic_id: str | None = None  # the topic this client's positions refer to
+        self._recorded_topic_id: str | None = None  # the one recorded with the last commit
         self._last_progress = time.monotonic()
         self._checked_at = time.monotonic()
         # Series exist from the start, so dashboards and alerts see 0 rather than no data.
@@ -110,6 +112,10 @@ class ConsumerRunner:
             kc: KafkaConsumer | None = None
             try:
                 kc = self.make_kafka_consumer(self.group_id)
+                # Subscribed here, with a listener: at every assignment the committed offsets are
+                # checked against the topic they were committed on before anything is fetched.
+                kc.subscribe([TOPIC], listener=_Assignments(self, kc))
+                self._topic_id = None
                 self._progress()
                 while not stop.is_set():
                     batch = kc.poll(timeout_ms=500)
@@ -119,6 +125,7 @@ class ConsumerRunner:
                         self.handle_batch(records)
                     if batch:
                         kc.commit()
+                        self._committed()
                         self._progress()
                     if time.monotonic() - self._checked_at >= self.check_interval:
                         self._check(kc)
@@ -145,8 +152,8 @@ class ConsumerRunner:
         self._checked_at = time.monotonic()
         if self.broker is not None:
             view = self.broker.describe(TOPIC)
-            if view is not None and view.topic_id and self._observe_topic(view.topic_id):
-                self._rewind(kc)
+            if view is not None and view.topic_id and self._moved_to(view.topic_id):
+                self._rewind(kc, kc.assignment())
                 return
         assigned = kc.assignment()
         if not assigned:
@@ -171,26 +178,58 @@ class ConsumerRunner:
 
     def _topic_recreated(self, kc: KafkaConsumer) -> bool:
         current = kc._client.cluster.topic_id(TOPIC)  # from the metadata the batch was fetched with
-        if current is None or not self._observe_topic(str(current)):
+        if current is None or not self._moved_to(str(current)):
             return False
-        self._rewind(kc)
+        self._rewind(kc, kc.assignment())
         return True
 
-    def _observe_topic(self, topic_id: str) -> bool:
-        """Records the topic's id; True when it differs from the one this consumer read before."""
+    def _moved_to(self, topic_id: str) -> bool:
+        """True when the topic is not the one this client's positions refer to (it was recreated)."""
+        if self._topic_id is None:
+            self._topic_id = topic_id
+            return False
         if self._topic_id == topic_id:
             return False
+        self._topic_id = topic_id
+        return True
+
+    def _committed_on(self) -> str | None:
+        """The topic id the group's committed offsets refer to, as this consumer last recorded it."""
         with self.pool.connection() as conn:
             key = {"observer": self.consumer.name, "topic": TOPIC}
             row = conn.execute(self._topics_q["seen_topic"], key).fetchone()
-            conn.execute(self._topics_q["see_topic"], {**key, "topic_id": topic_id})
-        self._topic_id = topic_id
-        return row is not None and row["topic_id"] != topic_id
+        return row["topic_id"] if row else None
 
-    def _rewind(self, kc: KafkaConsumer) -> None:
+    def _committed(self) -> None:
+        # Recorded only after a commit: until then the group's offsets still belong to the old
+        # topic, and a restart (or a rebalance) must rewind again.
+        if self._topic_id is not None and self._topic_id != self._recorded_topic_id:
+            with self.pool.connection() as conn:
+                conn.execute(self._topics_q["see_topic"], {"observer": self.consumer.name, "topic": TOPIC,
+                                                           "topic_id": self._topic_id})
+            self._recorded_topic_id = self._topic_id
+
+    def on_assigned(self, kc: KafkaConsumer, assigned: list[Any]) -> None:
+        if not assigned:
+            return
+        current = kc._client.cluster.topic_id(TOPIC)
+        if current is None and self.broker is not None:
+            view = self.broker.describe(TOPIC)
+            current = view.topic_id if view else None
+        if current is None:
+            return
+        self._topic_id = str(current)
+        if self._recorded_topic_id is None:
+            self._recorded_topic_id = self._committed_on()
+        if self._recorded_topic_id is None:
+            self._committed()  # first run: these offsets are this topic's
+        elif self._recorded_topic_id != self._topic_id:
+            # The group's committed offsets were made on a topic that no longer exists.
+            self._rewind(kc, set(assigned))
+
+    def _rewind(self, kc: KafkaConsumer, assigned: set[Any]) -> None:
         log.error("consumer %s: topic %s was created anew; reading it from the start", self.group_id, TOPIC)
         metrics.CONSUMER_REWINDS.labels(self.service, self.consumer.name, "topic_recreated").inc()
-        assigned = kc.assignment()
         if assigned:
             kc.seek_to_beginning(*assigned)
 
@@ -298,6 +337,18 @@ class ConsumerRunner:
         # dead letter would be a lost message.
         self._dlq.send(DLQ_TOPIC, key=record.key, value=record.value or b"", headers=headers).get(timeout=30)
         metrics.DLQ_MESSAGES.labels(self.service, self.consumer.name, reason).inc()
+
+
+class _Assignments(ConsumerRebalanceListener):
+    def __init__(self, runner: ConsumerRunner, kc: KafkaConsumer) -> None:
+        self.runner = runner
+        self.kc = kc
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.runner.on_assigned(self.kc, list(assigned))
 
 
 def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: threading.Event) -> None:

@@ -26,8 +26,9 @@ def producer(bootstrap: str, client_id: str) -> KafkaProducer:
 
 def consumer(bootstrap: str, group_id: str, client_id: str) -> KafkaConsumer:
     # A short max_poll_interval makes group joins take ~3 s instead of ~20 s on this broker.
+    # Not subscribed here: the runner subscribes with its rebalance listener.
     return KafkaConsumer(
-        TOPIC, bootstrap_servers=bootstrap, group_id=group_id, client_id=client_id,
+        bootstrap_servers=bootstrap, group_id=group_id, client_id=client_id,
         enable_auto_commit=False, auto_offset_reset="earliest", allow_auto_create_topics=False,
         max_poll_interval_ms=10_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
         max_poll_records=500,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from events.codes import Histology, ReferralReason, TumourSite, is_rare
 from events.contract import MAX_CENTS, ProviderRef
@@ -23,6 +22,7 @@ from services.common.auth import Principal, require
 from services.common.errors import Rejected
 from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.common.inputs import EventTime, WholeNumber
 
 Billing = Annotated[Principal, Depends(require("billing"))]
 Reader = Annotated[Principal, Depends(require("billing", "coordinator"))]
@@ -42,12 +42,12 @@ class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tumour_site: TumourSite
     histology: Histology = Histology.OTHER
-    rare_tumour: bool = False
-    glass_slides: bool = False
-    imaging_studies: int = Field(1, ge=0, le=50)
+    rare_tumour: StrictBool = False
+    glass_slides: StrictBool = False
+    imaging_studies: WholeNumber = Field(1, ge=0, le=50)
     referral_reasons: list[ReferralReason] = Field(default_factory=list, max_length=len(ReferralReason))
-    wants_video: bool = False
-    occurred_at: datetime | None = None
+    wants_video: StrictBool = False
+    occurred_at: EventTime | None = None
 
 
 class Callback(BaseModel):
@@ -55,20 +55,21 @@ class Callback(BaseModel):
     kind: Literal["capture.succeeded"]
     case_id: UUID
     provider_ref: ProviderRef
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class Fault(BaseModel):
     model_config = ConfigDict(extra="forbid")
     operation: Literal["authorise", "capture", "refund", "void"]
     mode: Literal["fail", "timeout"]
-    times: int = Field(1, ge=1, le=100)
-    amount_cents: int | None = Field(None, ge=0, le=MAX_CENTS, description="only operations of this amount fail")
+    times: WholeNumber = Field(1, ge=1, le=100)
+    amount_cents: WholeNumber | None = Field(None, ge=0, le=MAX_CENTS,
+                                             description="only operations of this amount fail")
 
 
 class At(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 @router.post("/quotes", status_code=201, description="An instant quote; quotes are events too (the funnel).")
@@ -127,7 +128,7 @@ def callback(body: Callback, rt: BillingDep, _: Billing) -> JSONResponse:
 class Redemption(BaseModel):
     model_config = ConfigDict(extra="forbid")
     treatment_invoice_ref: ProviderRef
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 @router.post("/cases/{case_id}/fee-credit/redemption",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from pydantic import WithJsonSchema
 
 from services.common.errors import InvalidInput
 from services.common.runtime import Runtime
@@ -18,7 +19,13 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def expected_version(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+IF_MATCH = r'^(W/)?"?[0-9]{1,9}"?$'
+
+
+# A header is a string or absent, never null: the schema says so (pydantic would add "null").
+def expected_version(if_match: Annotated[str | None, Header(
+        alias="If-Match", pattern=IF_MATCH, description="the case version the client last read (its ETag)"),
+        WithJsonSchema({"type": "string", "pattern": IF_MATCH})] = None) -> int | None:
     """If-Match carries the case version the client last read; a stale one is a 409."""
     if if_match is None:
         return None

@@ -8,10 +8,11 @@ class NotFound(Exception):
 class Rejected(Exception):
     """A command the case's current state does not allow (HTTP 409)."""
 
-    def __init__(self, reason: str, code: str = "illegal_transition") -> None:
+    def __init__(self, reason: str, code: str = "illegal_transition", field: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        self.field = field
 
 
 class InvalidInput(Exception):

@@ -71,7 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Rejected)
     async def _rejected(_: Request, exc: Rejected) -> JSONResponse:
-        return problem(409, "Conflict", exc.reason, code=exc.code)
+        return problem(409, "Conflict", exc.reason, code=exc.code, **({"field": exc.field} if exc.field else {}))
 
     @app.exception_handler(ConcurrencyConflict)
     async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
@@ -150,6 +150,29 @@ def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
     return False
 
 
+# Fields only a simulator may send: without simulated time they are refused, so not offered.
+SIMULATOR_FIELDS = ("occurred_at", "now")
+
+
+def _honest_openapi(app: FastAPI) -> None:
+    """The published schema matches this process's settings: no event-time fields on a real clock."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        settings = getattr(app.state, "settings", None)
+        if settings is not None and not settings.simulated_time:
+            for component in schema.get("components", {}).get("schemas", {}).values():
+                for name in SIMULATOR_FIELDS:
+                    component.get("properties", {}).pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_service_app(
     *,
     service: str,
@@ -219,6 +242,7 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    _honest_openapi(app)
     # Outermost, so an oversized or undecodable body is refused before anything reads it.
     app.add_middleware(BodyLimit)
     return app

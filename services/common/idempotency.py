@@ -18,9 +18,10 @@ from fastapi import Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
+from pydantic import WithJsonSchema
 
 from events.db import Conn, Queries, transaction
-from services.common.errors import InvalidInput
+from services.common.errors import Rejected
 from services.common.runtime import Runtime
 
 _SQL = Path(__file__).with_name("idempotency.sql")
@@ -33,11 +34,15 @@ class Outcome:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def idempotency_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str | None:
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 200 or not key.isprintable():
-        raise InvalidInput("Idempotency-Key", "must be 1 to 200 printable characters")
+# Printable ASCII, no leading or trailing space (HTTP would strip it): what the schema says.
+KEY_PATTERN = r"^[!-~]([ -~]{0,198}[!-~])?$"
+
+
+def idempotency_key(key: Annotated[str | None, Header(
+        alias="Idempotency-Key", pattern=KEY_PATTERN, max_length=200,
+        description="retrying with the same key returns the first answer instead of acting twice"),
+        WithJsonSchema({"type": "string", "pattern": KEY_PATTERN, "maxLength": 200})] = None,
+) -> str | None:
     return key
 
 
@@ -56,7 +61,9 @@ def run_command(rt: Runtime, *, key: str | None, principal: str, request_fingerp
                 stored = conn.execute(q["stored"], ids).fetchone()
                 assert stored is not None  # the claim conflicted with a committed row
                 if stored["fingerprint"] != request_fingerprint:
-                    raise InvalidInput("Idempotency-Key", "this key was already used for a different request")
+                    # A conflict with the earlier request, as for a stale version: 409, not bad input.
+                    raise Rejected("this Idempotency-Key was already used for a different request",
+                                   "idempotency_key_reused", field="Idempotency-Key")
                 return JSONResponse(stored["body"], status_code=stored["status"],
                                     headers={**stored["headers"], "Idempotent-Replayed": "true"})
         outcome = command(conn)

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from events.contract import CountryCode
 
-# Line breaks and tabs are fine in prose; every other control character, and lone surrogates
-# (which PostgreSQL cannot store as UTF-8), is refused.
-_PROSE_WHITESPACE = frozenset("\n\t")
+# Line breaks and tabs are fine in prose; every other control character (C0, DEL, C1), and lone
+# surrogates (which PostgreSQL cannot store as UTF-8), is refused. The patterns put the same rule
+# in the schema, so a client generating from the OpenAPI never sends what is refused.
+# Each also asks for one character that is not white space: blank text is no text.
+SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+PROSE_PATTERN = (r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f]"
+                 r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")
+_PROSE_WHITESPACE = frozenset("\n\t\r")
 
 
 def _no_control_characters(value: str, allowed: frozenset[str] = frozenset()) -> str:
     for ch in value:
-        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs", "Cn", "Co"):
-            raise ValueError(f"must not contain control or unassigned characters (found U+{ord(ch):04X})")
+        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise ValueError(f"must not contain control characters (found U+{ord(ch):04X})")
     return value
 
 
@@ -46,5 +51,23 @@ def _in_the_past(value: date) -> date:
 SingleLine = AfterValidator(_no_control_characters)
 MultiLine = AfterValidator(_prose)
 
-Country = Annotated[CountryCode, AfterValidator(_iso_country)]
-BirthDate = Annotated[date, AfterValidator(_in_the_past)]
+# The schemas say what the validators check, so a client (or a fuzzer) generating from the
+# OpenAPI produces only what is accepted.
+ISO_COUNTRIES = sorted(c.alpha_2 for c in pycountry.countries)
+def _whole_number(value: object) -> object:
+    # JSON Schema's integer: 3 and 3.0, but not "3" or true (which pydantic's lax int would take).
+    if isinstance(value, (str, bytes, bool)):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Country = Annotated[CountryCode, AfterValidator(_iso_country),
+                    WithJsonSchema({"type": "string", "enum": ISO_COUNTRIES, "description": "ISO 3166-1 alpha-2"})]
+BirthDate = Annotated[date, AfterValidator(_in_the_past), WithJsonSchema({
+    "type": "string", "format": "date", "pattern": r"^(19[0-9]{2}|20[01][0-9]|202[0-5])-[0-9]{2}-[0-9]{2}$",
+    "description": "in the past, on or after 1900-01-01"})]
+# Event times a simulator may give: 2000-01-01 to 2099-12-31, with a timezone offset.
+EventTime = Annotated[datetime, WithJsonSchema({
+    "type": "string", "format": "date-time", "pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}T.*(Z|[+-][0-9]{2}:[0-9]{2})$",
+    "description": "only when the stack runs with simulated time; 2000-01-01 to 2099-12-31, with an offset"})]

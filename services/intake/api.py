@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from events.codes import (
     CancellationReason,
@@ -46,7 +45,16 @@ from services.common.auth import Principal, require
 from services.common.errors import InvalidInput
 from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
-from services.common.inputs import BirthDate, Country, MultiLine, SingleLine
+from services.common.inputs import (
+    PROSE_PATTERN,
+    SINGLE_LINE_PATTERN,
+    BirthDate,
+    Country,
+    EventTime,
+    MultiLine,
+    SingleLine,
+    WholeNumber,
+)
 from services.intake import cases
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
@@ -63,13 +71,14 @@ def get_intake(request: Request) -> cases.Intake:
 
 
 IntakeDep = Annotated[cases.Intake, Depends(get_intake)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine]
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=4000), MultiLine]
+# Not stripped: the lengths the schema states are the lengths checked.
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN), SingleLine]
+Question = Annotated[str, StringConstraints(min_length=5, max_length=4000, pattern=PROSE_PATTERN), MultiLine]
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class Identity(BaseModel):
@@ -82,22 +91,26 @@ class Identity(BaseModel):
 
 
 class OpenCase(_Body):
+    # Exactly one of the two, as the validator below checks: the schema says so too.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["patient"], "properties": {"patient": {"type": "object"}}},
+        {"required": ["patient_ref"], "properties": {"patient_ref": {"type": "string"}}}]})
     patient: Identity | None = None
     patient_ref: PatientRef | None = Field(None, description="an existing patient's ref instead of `patient`")
     question: Question | None = Field(None, description="the patient's one specific question (stored encrypted)")
     tumour_site: TumourSite
     histology: Histology = Histology.OTHER
-    rare_tumour: bool = Field(False, description="flag a rare tumour the histology code does not capture")
+    rare_tumour: StrictBool = Field(False, description="flag a rare tumour the histology code does not capture")
     stage_group: StageGroup
     referral_reasons: list[ReferralReason] = Field(min_length=1, max_length=len(ReferralReason))
     patient_country: Country
     language: LanguageCode
     preferred_centre: CentreId | None = None
-    wants_video: bool = False
+    wants_video: StrictBool = False
     question_topics: list[QuestionTopic] = Field(default_factory=list, max_length=len(QuestionTopic),
                                                  description="what the question is about")
-    imaging_studies: int = Field(1, ge=0, le=50, description="imaging studies the patient will send")
-    glass_slides: bool = Field(False, description="physical slides will be shipped for re-review")
+    imaging_studies: WholeNumber = Field(1, ge=0, le=50, description="imaging studies the patient will send")
+    glass_slides: StrictBool = Field(False, description="physical slides will be shipped for re-review")
     quote_id: UUID | None = Field(None, description="the quote this case comes from, if any")
 
     @model_validator(mode="after")
@@ -113,7 +126,7 @@ class SetQuestion(_Body):
 
 class ShipSlides(_Body):
     shipment_id: UUID | None = None
-    slide_count: int = Field(ge=1, le=500)
+    slide_count: WholeNumber = Field(ge=1, le=500)
 
 
 class GiveConsent(_Body):
@@ -127,7 +140,7 @@ class BookTreatment(_Body):
     treatment_type: TreatmentType
     travel_reason: TravelReason
     # USD 10 million: above any treatment estimate we have seen, far below an overflow.
-    estimated_cost_cents: int = Field(ge=0, le=10**9)
+    estimated_cost_cents: WholeNumber = Field(ge=0, le=10**9)
 
 
 class Close(_Body):
@@ -148,7 +161,7 @@ class Empty(_Body):
 
 class RunTimers(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    now: datetime | None = Field(None, description="event time to run as; only with simulated time")
+    now: EventTime | None = Field(None, description="event time to run as; only with simulated time")
 
 
 def _case_outcome(ix: cases.Intake, conn: Conn, case_id: UUID, version: int, status: int = 200) -> Outcome:
@@ -214,8 +227,9 @@ def add_record(
     case_id: UUID, ix: IntakeDep, who: Coordinator, key: IdempotencyKey, expected: ExpectedVersion,
     request: Request,
     kind: Annotated[RecordKind, Form()],
-    file: Annotated[UploadFile, File(description="the record; imaging must be DICOM (CT, MR or PT)")],
-    occurred_at: Annotated[datetime | None, Form()] = None,
+    file: Annotated[UploadFile, File(description="the record; imaging must be complete DICOM (CT, MR or PT)",
+                                     json_schema_extra={"minLength": 1})],
+    occurred_at: Annotated[EventTime | None, Form()] = None,
 ) -> JSONResponse:
     settings: IntakeSettings = ix.settings  # type: ignore[assignment]
     limit = settings.max_dicom_bytes if kind is RecordKind.IMAGING else settings.max_record_bytes

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -26,6 +25,7 @@ from services.common.api import ExpectedVersion, checked_time, event_time
 from services.common.auth import Principal, require
 from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.common.inputs import EventTime, WholeNumber
 from services.review import domain, reviews
 from services.review.bootstrap import SERVICE, bootstrap
 
@@ -53,7 +53,7 @@ Centre = Annotated[CentreId, Depends(centre_of)]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class Decline(_Body):
@@ -74,18 +74,18 @@ class Delivery(_Body):
     diagnosis_change: OutcomeChange
     treatment_change: OutcomeChange
     report_ref: UUID
-    page_count: int = Field(ge=1, le=100)
+    page_count: WholeNumber = Field(ge=1, le=100)
     page_count_reason: Code | None = None
 
 
 class VideoStep(_Body):
     step: Literal["request", "schedule", "held", "missed"]
-    scheduled_for: datetime | None = None
+    scheduled_for: EventTime | None = None
 
 
 class RunTimers(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    now: datetime | None = Field(None, description="event time to run as; only with simulated time")
+    now: EventTime | None = Field(None, description="event time to run as; only with simulated time")
 
 
 def _act(rt: reviews.Review, centre: CentreId, case_id: UUID, body: _Body, request: Request, key: str | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,6 +17,7 @@ from services.common.commands import load_events
 from services.common.errors import NotFound
 from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.common.inputs import EventTime
 from services.routing import router as routing
 from services.routing.bootstrap import SERVICE, bootstrap
 
@@ -36,12 +36,12 @@ RoutingDep = Annotated[routing.Routing, Depends(get_routing)]
 class Assign(BaseModel):
     model_config = ConfigDict(extra="forbid")
     centre_id: CentreId
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class FinalDecline(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 @api.get("/cases/{case_id}/routing")

@@ -156,7 +156,8 @@ def test_an_idempotent_retry_returns_the_first_result_and_appends_nothing(api: A
     assert event_count(db, case_id) == 2
     clash = api.call("intake", "POST", "/cases", json={**NEW_CASE, "tumour_site": "lung"},
                      headers={"Idempotency-Key": key})
-    assert clash.status_code == 422 and clash.json()["field"] == "Idempotency-Key"
+    assert clash.status_code == 409 and clash.json()["field"] == "Idempotency-Key"
+    assert clash.json()["code"] == "idempotency_key_reused"
 
     upload_key = f"upload-{uuid4()}"
     content = b"%PDF-1.4 the same letter"

@@ -1,0 +1,81 @@
+"""The consumer's watchdog and lag, with a fake Kafka client and a fake broker view (no I/O)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from kafka import TopicPartition
+
+from events.consumer import Consumer, ConsumerRunner, Stalled
+from events.contract import TOPIC
+from events.registry import build_registry
+from events.store import EventStore
+
+
+class FakeClient:
+    def __init__(self, positions: dict[int, int], highwaters: dict[int, int | None]) -> None:
+        self.positions, self.highwaters = positions, highwaters
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(TOPIC, p) for p in self.positions}
+
+    def position(self, tp: TopicPartition, timeout_ms: int | None = None) -> int:
+        return self.positions[tp.partition]
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.highwaters[tp.partition]
+
+
+class FakeBroker:
+    def __init__(self, ends: dict[int, int]) -> None:
+        self.ends = ends
+        self.asked: list[dict[int, int]] = []
+
+    def describe(self, topic: str) -> None:
+        return None  # no topic id to compare: the identity check is the integration tests'
+
+    def highwaters(self, topic: str, positions: dict[int, int], timeout_s: float = 3.0) -> dict[int, int]:
+        self.asked.append(dict(positions))
+        return {p: self.ends[p] for p in positions}
+
+
+def runner(broker: FakeBroker, stall_timeout: float = 30.0) -> ConsumerRunner:
+    registry = build_registry()
+    return ConsumerRunner(consumer=Consumer("probe", {}), service="test", pool=None,  # type: ignore[arg-type]
+                          store=EventStore("test", "test", registry), registry=registry,
+                          make_kafka_consumer=lambda _: None, make_producer=lambda: None,
+                          broker=broker, stall_timeout=stall_timeout)  # type: ignore[arg-type]
+
+
+def test_lag_right_after_a_reconnect_comes_from_the_broker_not_zero():
+    broker = FakeBroker({0: 50, 1: 7})
+    r = runner(broker)
+    client: Any = FakeClient({0: 40, 1: 7}, {0: None, 1: None})
+    assert r._lag(client, client.assignment()) == 10
+    assert broker.asked == [{0: 40, 1: 7}]
+
+
+def test_a_backlog_without_progress_past_the_timeout_restarts_the_client():
+    r = runner(FakeBroker({0: 50}), stall_timeout=30.0)
+    client: Any = FakeClient({0: 40}, {0: 50})
+    r._last_progress = time.monotonic() - 31
+    with pytest.raises(Stalled):
+        r._check(client)
+
+
+def test_an_idle_consumer_that_is_caught_up_is_not_stalled():
+    r = runner(FakeBroker({0: 50}), stall_timeout=30.0)
+    client: Any = FakeClient({0: 50}, {0: 50})
+    r._last_progress = time.monotonic() - 3600
+    r._check(client)
+    assert time.monotonic() - r._last_progress < 5
+
+
+def test_a_consumer_never_assigned_a_partition_is_stalled_too():
+    r = runner(FakeBroker({}), stall_timeout=30.0)
+    client: Any = FakeClient({}, {})
+    r._last_progress = time.monotonic() - 31
+    with pytest.raises(Stalled):
+        r._check(client)
