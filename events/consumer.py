@@ -90,6 +90,10 @@ class ConsumerRunner:
         self._topics_q = Queries(_TOPICS_SQL, store.schema)
         self._topic_id: str | None = None  # the topic this client's positions refer to
         self._recorded_topic_id: str | None = None  # the one recorded with the last commit
+        # A rewind decided while no partition was assigned (mid-rebalance) is carried out at the
+        # next poll that has partitions; until then nothing is committed or recorded.
+        self._rewind_pending = False
+        self._partial_since: float | None = None
         self._last_progress = time.monotonic()
         self._checked_at = time.monotonic()
         # Series exist from the start, so dashboards and alerts see 0 rather than no data.
@@ -119,11 +123,14 @@ class ConsumerRunner:
                 self._progress()
                 while not stop.is_set():
                     batch = kc.poll(timeout_ms=500)
+                    if self._rewind_pending and kc.assignment():
+                        self._seek_to_start(kc, kc.assignment())
+                        continue  # the batch was fetched from positions the rewind replaces
                     if batch and self._topic_recreated(kc):
                         continue  # the batch came from the new topic at old offsets: read it from the start
                     for records in batch.values():
                         self.handle_batch(records)
-                    if batch:
+                    if batch and not self._rewind_pending:
                         kc.commit()
                         self._committed()
                         self._progress()
@@ -150,6 +157,7 @@ class ConsumerRunner:
     def _check(self, kc: KafkaConsumer) -> None:
         """Every check_interval: the topic's identity, the lag, and the stall watchdog."""
         self._checked_at = time.monotonic()
+        view = None
         if self.broker is not None:
             view = self.broker.describe(TOPIC)
             if view is not None and view.topic_id and self._moved_to(view.topic_id):
@@ -160,6 +168,16 @@ class ConsumerRunner:
             if time.monotonic() - self._last_progress > self.stall_timeout:
                 raise Stalled(f"no partitions assigned for {self.stall_timeout:.0f}s")
             return
+        # Each group has one member by design, so it must own every partition: a share left to
+        # a member that no longer reads (a client the broker failed to expire) is never consumed.
+        if self.broker is not None and view is not None and len(assigned) < view.partitions:
+            if self._partial_since is None:
+                self._partial_since = time.monotonic()
+            elif time.monotonic() - self._partial_since > self.stall_timeout:
+                self._partial_since = None
+                raise Stalled(f"only {len(assigned)} of {view.partitions} partitions assigned")
+        else:
+            self._partial_since = None
         lag = self._lag(kc, assigned)
         metrics.CONSUMER_LAG.labels(self.service, self.consumer.name).set(lag)
         if lag == 0:
@@ -203,6 +221,8 @@ class ConsumerRunner:
     def _committed(self) -> None:
         # Recorded only after a commit: until then the group's offsets still belong to the old
         # topic, and a restart (or a rebalance) must rewind again.
+        if self._rewind_pending:
+            return
         if self._topic_id is not None and self._topic_id != self._recorded_topic_id:
             with self.pool.connection() as conn:
                 conn.execute(self._topics_q["see_topic"], {"observer": self.consumer.name, "topic": TOPIC,
@@ -230,8 +250,13 @@ class ConsumerRunner:
     def _rewind(self, kc: KafkaConsumer, assigned: set[Any]) -> None:
         log.error("consumer %s: topic %s was created anew; reading it from the start", self.group_id, TOPIC)
         metrics.CONSUMER_REWINDS.labels(self.service, self.consumer.name, "topic_recreated").inc()
+        self._rewind_pending = True
         if assigned:
-            kc.seek_to_beginning(*assigned)
+            self._seek_to_start(kc, assigned)
+
+    def _seek_to_start(self, kc: KafkaConsumer, assigned: set[Any]) -> None:
+        kc.seek_to_beginning(*assigned)
+        self._rewind_pending = False
 
     def _decode(self, record: ConsumerRecord) -> Decoded | None:
         """The event, or None when it was dead-lettered or is not for this consumer."""

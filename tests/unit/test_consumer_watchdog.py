@@ -79,3 +79,41 @@ def test_a_consumer_never_assigned_a_partition_is_stalled_too():
     r._last_progress = time.monotonic() - 31
     with pytest.raises(Stalled):
         r._check(client)
+
+
+class SeekingClient(FakeClient):
+    def __init__(self, positions: dict[int, int]) -> None:
+        super().__init__(positions, {p: None for p in positions})
+        self.sought: list[set[TopicPartition]] = []
+
+    def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        self.sought.append(set(tps))
+
+
+def test_a_rewind_decided_mid_rebalance_waits_for_partitions_and_blocks_recording_until_then():
+    r = runner(FakeBroker({}))
+    unassigned: Any = SeekingClient({})
+    r._rewind(unassigned, set())
+    assert r._rewind_pending and unassigned.sought == []
+    r._topic_id = "new-topic"
+    r._committed()  # no database touched: nothing may be recorded while the rewind is pending
+    assert r._recorded_topic_id is None
+    assigned: Any = SeekingClient({0: 40, 1: 7})
+    r._seek_to_start(assigned, assigned.assignment())
+    assert not r._rewind_pending and assigned.sought == [assigned.assignment()]
+
+
+def test_a_group_left_with_partitions_no_one_reads_gets_a_new_client():
+    from events.broker import TopicView
+
+    class SixPartitions(FakeBroker):
+        def describe(self, topic: str) -> TopicView:  # type: ignore[override]
+            return TopicView(topic, None, 6)
+
+    r = runner(SixPartitions({p: 5 for p in range(6)}), stall_timeout=30.0)
+    client: Any = FakeClient({p: 5 for p in range(4)}, {p: 5 for p in range(4)})
+    r._check(client)  # caught up on its four partitions: only the start of the clock
+    assert r._partial_since is not None
+    r._partial_since -= 31
+    with pytest.raises(Stalled, match="4 of 6"):
+        r._check(client)
