@@ -47,15 +47,9 @@ class Broker:
     def describe(self, topic: str) -> TopicView | None:
         admin = self._admin()
         try:
-            described = admin.describe_topics([topic])
-        except UnknownTopicOrPartitionError:
-            return None
+            return _describe(admin, topic)
         finally:
             admin.close()
-        for t in described:
-            if t.get("name") == topic and not t.get("error_code"):
-                return TopicView(topic, str(t.get("topic_id") or "") or None, len(t.get("partitions") or []))
-        return None
 
     def ensure(self, topics: Iterable[str], partitions: int) -> dict[str, TopicView]:
         """Creates the missing topics with `partitions`; returns what the broker then holds.
@@ -75,20 +69,21 @@ class Broker:
                 if wanted:
                     with contextlib.suppress(TopicAlreadyExistsError):
                         admin.create_topics(wanted)
-                views = {t: self.describe(t) for t in topics}
+                views = {t: _describe(admin, t) for t in topics}
                 wrong = [t for t, v in views.items() if v is not None and v.partitions != partitions
                          and self._empty(t, v.partitions)]
                 if not wrong:
-                    break
+                    return {t: v for t, v in views.items() if v is not None}
                 # Delete and create at once: clients polling the topic would auto-create it again.
                 admin.delete_topics(wrong)
                 with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1)
                                          for t in wrong])
+            # Still wrong after every attempt: report what the broker holds now.
+            views = {t: _describe(admin, t) for t in topics}
+            return {t: v for t, v in views.items() if v is not None}
         finally:
             admin.close()
-        views = {t: self.describe(t) for t in topics}
-        return {t: v for t, v in views.items() if v is not None}
 
     def _empty(self, topic: str, partitions: int) -> bool:
         ends = self.highwaters(topic, {p: 0 for p in range(partitions)})
@@ -161,3 +156,14 @@ class Broker:
         finally:
             consumer.close()
         return ends
+
+
+def _describe(admin: KafkaAdminClient, topic: str) -> TopicView | None:
+    try:
+        described = admin.describe_topics([topic])
+    except UnknownTopicOrPartitionError:
+        return None
+    for t in described:
+        if t.get("name") == topic and not t.get("error_code"):
+            return TopicView(topic, str(t.get("topic_id") or "") or None, len(t.get("partitions") or []))
+    return None

@@ -93,9 +93,6 @@ class Stack:
     def restarts(self) -> dict[str, int]:
         return self.supervisor.restarts()
 
-    def start_service(self, service: str, part: str, *_: str) -> None:
-        self.start(f"{service}-{part}")
-
     # ------------------------------------------------------------------ servers
     @property
     def pgdata(self) -> Path:
