@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 from uuid import UUID
@@ -21,6 +20,12 @@ from demo.plan import plan_year
 from demo.play import finish_expiries, play_year
 from demo.report import connect, reconcile, scope_to_run, summary, wait_until_projected
 from infra.stack import ROOT, Stack
+
+
+def _stack_env(stack: Stack) -> dict[str, str]:
+    path = stack.run_dir / "stack.env"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,23 +49,27 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(args.run_dir.resolve(), args.port_base, args.broker_port)
     t = time.monotonic()
     already = all(stack.pid_of(f"{s}-{p}") for s in SERVICES for p in ("api", "worker"))
-    if not already:
-        # The services' live timer sweeps run on the wall clock; a simulated year drives time
-        # itself through POST /admin/timers, so a stack the demo starts runs without them.
-        os.environ.setdefault("CASE_LEDGER_SIMULATED_TIME", "true")
-        os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
-        os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # pgserver's platformdirs, harmless
-        stack.up()
+    was_simulated = already and _stack_env(stack).get("CASE_LEDGER_SIMULATED_TIME") == "true"
+    # The demo dates its facts itself, and drives time through POST /admin/timers: the services'
+    # live timer sweeps, on the wall clock (after every simulated date), would expire its cases
+    # between two uploads. So the stack runs simulated time without them; a stack `make up`
+    # started restarts its services so (its data stays), and `make up` switches them back.
+    os.environ.setdefault("CASE_LEDGER_SIMULATED_TIME", "true")
+    os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
+    os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
+    stack.up()
     stack_s = time.monotonic() - t
-    env = dict(line.split("=", 1) for line in (stack.run_dir / "stack.env").read_text().splitlines() if "=" in line)
-    if env.get("CASE_LEDGER_SIMULATED_TIME") != "true":
-        print("error: the running stack keeps the server's clock, and the demo dates its facts itself; "
-              "run `make down`, then `make demo` (it starts the stack with simulated time)", file=sys.stderr)
+    if _stack_env(stack).get("CASE_LEDGER_SIMULATED_TIME") != "true":
+        print("error: CASE_LEDGER_SIMULATED_TIME is set to something other than true, and the demo dates its "
+              "facts itself; unset it and run `make demo` again", file=sys.stderr)
         return 2
-    print(f"  stack {'already running' if already else 'started (make down stops it)'} ({stack_s:.1f} s): "
-          f"{', '.join(f'{s} {stack.url(s)}' for s in SERVICES)}")
+    if not already:
+        how = "started (make down stops it)"
+    elif was_simulated:
+        how = "already running"
+    else:
+        how = "restarted its services with simulated time and no timer sweeps (make up switches back)"
+    print(f"  stack {how} ({stack_s:.1f} s): {', '.join(f'{s} {stack.url(s)}' for s in SERVICES)}")
 
     t = time.monotonic()
     try:
@@ -90,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     abandoned = [a for r in played.cases for a in r.abandoned]
     quote_ids = [UUID(q) for q in played.quote_ids] + [UUID(r.quote_id) for r in played.cases if r.quote_id]
     t = time.monotonic()
-    with connect(env["DATABASE_URL"]) as conn:
+    with connect(_stack_env(stack)["DATABASE_URL"]) as conn:
         events, waited = wait_until_projected(conn, case_ids + quote_ids)
         print(f"  analytics caught up: {events} events of this run projected (waited {waited:.1f} s)")
         schema = scope_to_run(conn, case_ids, quote_ids) if args.scope == "run" else "analytics"

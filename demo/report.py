@@ -209,29 +209,32 @@ def summary(conn: Conn, schema: str, out: Callable[[str], None] = print) -> None
     totals = q("""SELECT sum(invoiced_cents) AS invoiced, sum(voided_cents) AS voided, sum(captured_cents) AS captured,
                          sum(refunded_cents) AS refunded, sum(sla_credit_cents) AS sla_credit,
                          sum(credits_issued_cents) AS issued, sum(credits_redeemed_cents) AS redeemed,
-                         sum(net_revenue_cents) AS net FROM {s}.revenue""")[0]
+                         sum(net_invoiced_cents) AS net, sum(net_captured_cents) AS net_cash
+                  FROM {s}.revenue""")[0]
     out("\nREVENUE, REFUNDS AND CREDITS (revenue view, USD)")
-    out(table(("invoiced", "voided", "captured", "refunded", "SLA credits", "net revenue", "fee credits issued",
-               "fee credits redeemed"),
+    out(table(("invoiced", "voided", "captured", "refunded", "SLA credits", "net (invoiced)", "net (captured)",
+               "fee credits issued", "fee credits redeemed"),
               [(usd(totals["invoiced"]), usd(totals["voided"]), usd(totals["captured"]), usd(totals["refunded"]),
-                usd(totals["sla_credit"]), usd(totals["net"]), usd(totals["issued"]), usd(totals["redeemed"]))]))
+                usd(totals["sla_credit"]), usd(totals["net"]), usd(totals["net_cash"]), usd(totals["issued"]),
+                usd(totals["redeemed"]))]))
     by_month = q("""SELECT month, sum(invoiced_cents) AS invoiced,
                            sum(coalesce(refunded_cents, 0) + coalesce(voided_cents, 0)) AS refunded,
-                           sum(sla_credit_cents) AS sla_credit, sum(net_revenue_cents) AS net,
+                           sum(sla_credit_cents) AS sla_credit, sum(net_invoiced_cents) AS net,
                            sum(credits_issued_cents) AS issued, sum(credits_redeemed_cents) AS redeemed
                     FROM {s}.revenue GROUP BY month ORDER BY month""")
-    out(table(("month", "invoiced", "refunds+voids", "SLA credits", "net", "fee credits issued", "redeemed"),
+    out(table(("month", "invoiced", "refunds+voids", "SLA credits", "net (invoiced)", "fee credits issued",
+               "redeemed"),
               [(f"{r['month']:%Y-%m}" if isinstance(r["month"], date) else r["month"], usd(r["invoiced"]),
                 usd(r["refunded"]), usd(r["sla_credit"]), usd(r["net"]), usd(r["issued"]), usd(r["redeemed"]))
                for r in by_month]))
-    by_centre = q("""SELECT centre_id, sum(invoiced_cents) AS invoiced, sum(net_revenue_cents) AS net,
+    by_centre = q("""SELECT centre_id, sum(invoiced_cents) AS invoiced, sum(net_invoiced_cents) AS net,
                             sum(sla_credit_cents) AS sla_credit, sum(credits_issued_cents) AS issued
-                     FROM {s}.revenue GROUP BY centre_id ORDER BY sum(net_revenue_cents) DESC NULLS LAST""")
+                     FROM {s}.revenue GROUP BY centre_id ORDER BY sum(net_invoiced_cents) DESC NULLS LAST""")
     out("  by reviewing centre: " + ", ".join(
         f"{r['centre_id']} {usd(r['net'])} net" + (f" (SLA credits {usd(r['sla_credit'])})" if r["sla_credit"] else "")
         for r in by_centre))
     components = q("""SELECT component, sum(invoiced_cents) AS invoiced FROM {s}.revenue
-                      WHERE invoiced_cents IS NOT NULL GROUP BY component ORDER BY 2 DESC""")
+                      WHERE invoiced_cents > 0 GROUP BY component ORDER BY 2 DESC""")
     out("  invoiced by price component: " + ", ".join(f"{r['component']} {usd(r['invoiced'])}" for r in components))
 
 

@@ -11,7 +11,7 @@ fetch's high-water mark instead: a short fetch at a known offset, with a consume
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -51,12 +51,15 @@ class Broker:
         finally:
             admin.close()
 
-    def ensure(self, topics: Iterable[str], partitions: int) -> dict[str, TopicView]:
+    def ensure(self, topics: Iterable[str], partitions: int,
+               rebuildable: Callable[[TopicView], bool] = lambda _view: False) -> dict[str, TopicView]:
         """Creates the missing topics with `partitions`; returns what the broker then holds.
 
-        A topic with another partition count that holds nothing was made by a client's request
-        (Tansu creates a topic on any fetch, produce or metadata request for it, whatever the
-        client asks): it is deleted and created again with ours. One that holds records is left
+        A topic with another partition count was made by a client's request (Tansu creates a
+        topic on any fetch, produce or metadata request for it, whatever the client asks, e.g.
+        right after an in-memory broker restarted). When it holds nothing, or the caller says it
+        is `rebuildable` (a topic the caller knows was recreated behind its back and whose records
+        it publishes again), it is deleted and created again with ours. Any other one is left
         alone, for an operator; readiness and an alert report it.
         """
         topics = list(topics)
@@ -71,7 +74,7 @@ class Broker:
                         admin.create_topics(wanted)
                 views = {t: _describe(admin, t) for t in topics}
                 wrong = [t for t, v in views.items() if v is not None and v.partitions != partitions
-                         and self._empty(t, v.partitions)]
+                         and (rebuildable(v) or self._empty(t, v.partitions))]
                 if not wrong:
                     return {t: v for t, v in views.items() if v is not None}
                 # Delete and create at once: clients polling the topic would auto-create it again.

@@ -1,5 +1,8 @@
 """Coded vocabularies shared by every event. Events carry codes, never free text."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -51,8 +54,10 @@ RARE_HISTOLOGIES: frozenset[Histology] = frozenset({
 })
 
 
-def is_rare(site: TumourSite, histology: Histology) -> bool:
-    return histology in RARE_HISTOLOGIES or site in (TumourSite.SARCOMA, TumourSite.NEUROENDOCRINE)
+def is_rare(site: TumourSite, histology: Histology, referral_reasons: Iterable[ReferralReason] = ()) -> bool:
+    """A rare tumour by its codes, or because the coordinator referred it as one."""
+    return (histology in RARE_HISTOLOGIES or site in (TumourSite.SARCOMA, TumourSite.NEUROENDOCRINE)
+            or ReferralReason.RARE_TUMOUR in referral_reasons)
 
 
 class StageGroup(StrEnum):

@@ -98,6 +98,11 @@ class CaseOpened(Event):
     glass_slides: bool = False
     quote_id: UUID | None = None
 
+    @property
+    def is_rare_tumour(self) -> bool:
+        # Cases opened before December 2026 set the flag from the codes only, not the referral reason.
+        return self.rare_tumour or ReferralReason.RARE_TUMOUR in self.referral_reasons
+
 
 class QuestionRecorded(Event):
     """The patient's question was recorded (encrypted at intake); the text never travels."""
@@ -271,19 +276,26 @@ class SlaClockResumed(Event):
 
 
 class SlaClockStopped(Event):
-    event_type = "SlaClockStopped"
+    """v2: the day counts are None when counting them needs a year the calendar does not know
+    (a delivery in that year after a breach in a known one); the verdict is always given."""
 
-    business_days_used: int = Field(ge=0)
-    paused_business_days: int = Field(ge=0)
+    event_type = "SlaClockStopped"
+    schema_version = 2
+
+    business_days_used: int | None = Field(ge=0)
+    paused_business_days: int | None = Field(ge=0)
     within_target: bool
     within_limit: bool
 
 
 class SlaAtRisk(Event):
+    """v2: `limit_due` is None when the 10th day falls in a year the calendar does not know."""
+
     event_type = "SlaAtRisk"
+    schema_version = 2
 
     business_days_left: int = Field(ge=0)
-    limit_due: date
+    limit_due: date | None
 
 
 class SlaBreached(Event):

@@ -100,4 +100,8 @@ def build_registry() -> Registry:
         upgraded["referral_reasons"] = [upgraded.pop("referral_reason")]
         return upgraded
 
+    # SlaClockStopped and SlaAtRisk v2 only allow null where v1 required a value: v1 is valid v2.
+    for loosened in ("SlaClockStopped", "SlaAtRisk"):
+        registry.upcaster(loosened, 1)(dict)
+
     return registry

@@ -34,7 +34,8 @@ from kafka.errors import (
 )
 
 from events import metrics
-from events.broker import Broker, Landed
+from events.broker import Broker, Landed, TopicView
+from events.contract import TOPIC
 from events.db import Pool, Queries
 from events.store import outbox_channel
 
@@ -200,7 +201,7 @@ class OutboxRelay:
             return 0
         started = time.monotonic()
         queued = 0
-        views = self.broker.ensure(self.topics, self.partitions)
+        views = self.broker.ensure(self.topics, self.partitions, rebuildable=self._recreated_behind_us)
         for topic in self.topics:
             view = views.get(topic)
             if view is None:
@@ -216,6 +217,16 @@ class OutboxRelay:
         if queued:
             metrics.RECOVERY_DURATION.labels(self.service).observe(self._verified_at - started)
         return queued
+
+    def _recreated_behind_us(self, view: TopicView) -> bool:
+        # The event topic holds only copies of outbox rows, and one this relay has not seen before
+        # was made by a client after the broker lost ours: remaking it loses nothing, since every
+        # relay republishes once it sees the new identity. A topic we made stays, whatever its count.
+        if view.name != TOPIC or not view.topic_id:
+            return False
+        with self.pool.connection() as conn:
+            seen = conn.execute(self._topics_q["seen_topic"], {"observer": "relay", "topic": view.name}).fetchone()
+        return seen is not None and seen["topic_id"] != view.topic_id
 
     def _verify_topic(self, topic: str, topic_id: str | None, partitions: int) -> int:
         assert self.broker is not None

@@ -238,7 +238,11 @@ class Stack:
         if fresh:
             # Multiprocess metric files of dead processes would be summed into live ones.
             shutil.rmtree(self.run_dir / "prom", ignore_errors=True)
+        before = self._service_settings()
         programs = self.programs()
+        # A service whose settings changed (e.g. simulated time switched on) restarts with them;
+        # one whose settings are the same keeps running.
+        changed = {name for name, now in self._service_settings().items() if before.get(name, now) != now}
         names = {p.name for p in programs}
         sup.write_config(programs, [sys.executable, "-m", "infra.launch"], ROOT)
         sup.start_daemon(dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -261,8 +265,10 @@ class Stack:
             _wait(lambda: _port_open("127.0.0.1", self.broker_port), 30, "the broker", self.logs / "broker.log")
         _ensure_topics(bootstrap)
         for s in SERVICES:
-            sup.start(f"{s}-api")
-            sup.start(f"{s}-worker")
+            for name in (f"{s}-api", f"{s}-worker"):
+                if name in changed and not fresh:
+                    sup.stop(name)
+                sup.start(name)
         self.wait_ready()
         (self.run_dir / "stack.env").write_text(
             f"DATABASE_URL={db_url}\nKAFKA_BOOTSTRAP_SERVERS={bootstrap}\nS3_ENDPOINT={s3['S3_ENDPOINT']}\n"
@@ -271,6 +277,13 @@ class Stack:
             + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in SERVICES))
         return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
                 **{s: self.url(s) for s in SERVICES}}
+
+    def _service_settings(self) -> dict[str, set[str]]:
+        """Each service program's settings as its env file holds them, without the shell's noise."""
+        found: dict[str, set[str]] = {}
+        for path in (self.run_dir / "env").glob("*-*.env"):
+            found[path.stem] = {line for line in path.read_text().splitlines() if line.startswith(_SETTINGS)}
+        return found
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -321,6 +334,11 @@ class Stack:
                 state = f"running, pid {info['pid']}"
             rows.append((info["name"], state, restarts.get(info["name"], 0)))
         return rows
+
+
+# The prefixes of what the services read from their environment (their settings classes).
+_SETTINGS = ("CASE_LEDGER_", "INTAKE_", "ROUTING_", "REVIEW_", "BILLING_", "ANALYTICS_", "DATABASE_URL=",
+             "KAFKA_", "S3_", "PROMETHEUS_")
 
 
 def _buckets(s3: dict[str, str]) -> bool:
@@ -396,9 +414,11 @@ def main(argv: list[str] | None = None) -> None:
         os.execvp("tail", ["tail", "-n", "20", "-F", *map(str, files)])
     elif args.command in ("rebuild", "rebuild-check", "psql"):
         env_file = stack.run_dir / "stack.env"
-        if not env_file.exists():
-            raise SystemExit("the stack is not up: run `make up` first")
-        servers = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        servers = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
+                       if "=" in line) if env_file.exists() else {}
+        # Said at once, before a client waits on a server that is not there.
+        if not servers or not postgres.ready(servers["DATABASE_URL"]):
+            raise SystemExit("the stack is not up: run `make up`")
         if args.command == "psql":
             # pgserver ships its own psql: no client needs to be installed on the machine.
             client = postgres.psql()

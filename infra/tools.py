@@ -285,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--scrape-interval", default="5s")
     cfg.add_argument("--out", type=Path)
     run.add_argument("--port", type=int, default=9090)
+    run.add_argument("--home", type=Path, default=ROOT / ".run" / "prometheus", help="its config and data")
     sub.add_parser("exprs", help="print the dashboards' PromQL and the alert rules' probes")
     args = parser.parse_args(argv)
 
@@ -297,11 +298,15 @@ def main(argv: list[str] | None = None) -> None:
         else:
             sys.stdout.write(text)
     elif args.command == "prometheus":
-        home = ROOT / ".run" / "prometheus"
+        home = args.home
         config = write_prometheus_config(home / "prometheus.yml", embedded_targets(args.port_base, args.host),
                                          scrape_interval=args.scrape_interval)
+        # The server runs in its own session, so only our exit path stops it: SIGTERM and SIGHUP
+        # (a closed terminal, a supervisor) take that path as Ctrl-C does, instead of killing us alone.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.default_int_handler)
         with run_prometheus(config, home / "data", args.port) as server:
-            print(f"Prometheus on {server.url} (log {server.log}); Ctrl-C stops it")
+            print(f"Prometheus on {server.url} (log {server.log}); Ctrl-C stops it", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 server.process.wait()
     else:

@@ -5,7 +5,9 @@ and each file is applied once, recorded in the worker's own schema (analytics_st
 name events.migrations gave it when it applied these files itself (`migrations/0001_...sql`), so
 databases migrated before the target became a parameter see nothing new to apply. A rebuild
 applies every file, in the same order, to its scratch schema: the rebuilt tables are the live
-ones' twins by construction, not by a second copy of the DDL.
+ones' twins by construction, not by a second copy of the DDL. The views (views.sql) are not
+migrations: when the file has changed since it was last applied (its checksum is recorded beside
+the migrations' names), the run drops and creates them all again after the tables' migrations.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from psycopg import sql
 from events.db import Conn, Pool, Queries
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+VIEWS = Path(__file__).with_name("views.sql")
 _BOOKKEEPING = Path(__file__).with_name("ddl.sql")
 
 
@@ -30,9 +33,10 @@ def render(path: Path, target: str) -> sql.Composed:
 
 
 def create(conn: Conn, target: str) -> None:
-    """Applies every migration to `target`, inside the caller's transaction."""
+    """Applies every migration and the views to `target`, inside the caller's transaction."""
     for path in files():
         conn.execute(render(path, target))
+    conn.execute(render(VIEWS, target))
 
 
 def migrate(pool: Pool, state_schema: str, target: str) -> list[str]:
@@ -53,6 +57,14 @@ def migrate(pool: Pool, state_schema: str, target: str) -> list[str]:
                     conn.execute(render(path, target))
                     conn.execute(q["record_migration"], {"name": name})
                 applied_now.append(name)
+            # Views hold nothing: whenever views.sql changes they are made again from it, so every
+            # database has its current views whatever it was migrated from.
+            views = f"{VIEWS.name}@{zlib.crc32(VIEWS.read_bytes()):08x}"
+            if views not in done:
+                with conn.transaction():
+                    conn.execute(render(VIEWS, target))
+                    conn.execute(q["record_migration"], {"name": views})
+                applied_now.append(views)
         finally:
             conn.execute(q["unlock_migrations"], key)
     return applied_now

@@ -10,8 +10,11 @@ VALUES (%(case_id)s, %(event_id)s, %(event_type)s, %(producer)s, %(stream_versio
 ON CONFLICT (event_id) DO NOTHING
 
 -- name: timeline
+-- Business time first. Events one command appended together share both instants (RecordsReceived
+-- and the RecordsCompleted it caused): their stream version keeps the order they were decided in.
 SELECT event_type, producer, stream_version, occurred_at, recorded_at, event_id
-FROM {schema}.case_timeline WHERE case_id = %(case_id)s ORDER BY occurred_at, recorded_at, event_type
+FROM {schema}.case_timeline WHERE case_id = %(case_id)s
+ORDER BY occurred_at, recorded_at, producer, stream_version
 
 -- name: count_event
 INSERT INTO {schema}.event_counts (day, producer, event_type, events)

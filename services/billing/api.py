@@ -74,7 +74,8 @@ class At(BaseModel):
 
 @router.post("/quotes", status_code=201, description="An instant quote; quotes are events too (the funnel).")
 def quote(body: QuoteRequest, rt: BillingDep, who: Quoter, key: IdempotencyKey, request: Request) -> JSONResponse:
-    case = CaseComplexity(rare_tumour=body.rare_tumour or is_rare(body.tumour_site, body.histology),
+    rare = body.rare_tumour or is_rare(body.tumour_site, body.histology, body.referral_reasons)
+    case = CaseComplexity(rare_tumour=rare,
                           glass_slides=body.glass_slides, imaging_studies=body.imaging_studies,
                           genomic_guided=ReferralReason.GENOMIC_GUIDED in body.referral_reasons,
                           wants_video=body.wants_video)

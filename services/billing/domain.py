@@ -132,7 +132,7 @@ def fold(events: list[Event]) -> Account:
 
 
 def complexity(opened: CaseOpened) -> CaseComplexity:
-    return CaseComplexity(rare_tumour=opened.rare_tumour, glass_slides=opened.glass_slides,
+    return CaseComplexity(rare_tumour=opened.is_rare_tumour, glass_slides=opened.glass_slides,
                           imaging_studies=opened.imaging_studies,
                           genomic_guided=ReferralReason.GENOMIC_GUIDED in opened.referral_reasons,
                           wants_video=opened.wants_video)

@@ -26,14 +26,17 @@ class ReviewPrices(_Frozen):
     base_cents: int = Field(ge=0)
     rare_tumour_cents: int = Field(ge=0)
     glass_slides_cents: int = Field(ge=0)
-    extra_imaging_study_cents: int = Field(ge=0)
-    max_charged_extra_imaging_studies: int = Field(ge=0, le=50)
+    # Every study is re-read, the first one too: a case with none costs less than a case with one.
+    imaging_study_cents: int = Field(ge=0)
+    max_charged_imaging_studies: int = Field(ge=0, le=50)
     genomic_guided_cents: int = Field(ge=0)
 
 
 class VideoPrices(_Frozen):
     base_cents: int = Field(ge=0)
-    complex_case_cents: int = Field(ge=0)
+    # The board prepares more for these, and each adds its own specialists to the call.
+    rare_tumour_cents: int = Field(ge=0)
+    genomic_guided_cents: int = Field(ge=0)
 
 
 class Turnaround(_Frozen):
@@ -50,17 +53,21 @@ class PriceBook(_Frozen):
 
     @model_validator(mode="after")
     def _every_price_in_range(self) -> PriceBook:
-        r, v = self.review, self.video
         # Components only add, so the extremes are "nothing" and "everything".
-        lowest = r.base_cents
-        highest = (r.base_cents + r.rare_tumour_cents + r.glass_slides_cents + r.genomic_guided_cents
-                   + r.extra_imaging_study_cents * r.max_charged_extra_imaging_studies)
-        if lowest < REVIEW_RANGE[0] or highest > REVIEW_RANGE[1]:
-            raise ValueError(f"review prices span {lowest}-{highest} cents, outside {REVIEW_RANGE}")
-        if v.base_cents < VIDEO_RANGE[0] or v.base_cents + v.complex_case_cents > VIDEO_RANGE[1]:
-            raise ValueError(f"video prices span {v.base_cents}-{v.base_cents + v.complex_case_cents} cents, "
-                             f"outside {VIDEO_RANGE}")
+        for name, (lowest, highest), (floor, ceiling) in (("review", self.review_span(), REVIEW_RANGE),
+                                                           ("video", self.video_span(), VIDEO_RANGE)):
+            if lowest < floor or highest > ceiling:
+                raise ValueError(f"{name} prices span {lowest}-{highest} cents, outside {floor}-{ceiling}")
         return self
+
+    def review_span(self) -> tuple[int, int]:
+        r = self.review
+        return r.base_cents, (r.base_cents + r.rare_tumour_cents + r.glass_slides_cents + r.genomic_guided_cents
+                              + r.imaging_study_cents * r.max_charged_imaging_studies)
+
+    def video_span(self) -> tuple[int, int]:
+        v = self.video
+        return v.base_cents, v.base_cents + v.rare_tumour_cents + v.genomic_guided_cents
 
 
 class PriceBookError(Exception):
@@ -102,15 +109,16 @@ def price(book: PriceBook, case: CaseComplexity) -> Quote:
         lines.append(("rare_tumour", r.rare_tumour_cents))
     if case.glass_slides:
         lines.append(("glass_slides", r.glass_slides_cents))
-    extra = min(max(case.imaging_studies - 1, 0), r.max_charged_extra_imaging_studies)
-    if extra:
-        lines.append(("extra_imaging_studies", r.extra_imaging_study_cents * extra))
+    studies = min(case.imaging_studies, r.max_charged_imaging_studies)
+    if studies:
+        lines.append(("imaging_studies", r.imaging_study_cents * studies))
     if case.genomic_guided:
         lines.append(("genomic_guided", r.genomic_guided_cents))
     review = sum(c for _, c in lines)
     video = 0
     if case.wants_video:
-        complex_case = case.rare_tumour or case.genomic_guided
-        video = book.video.base_cents + (book.video.complex_case_cents if complex_case else 0)
+        v = book.video
+        video = (v.base_cents + (v.rare_tumour_cents if case.rare_tumour else 0)
+                 + (v.genomic_guided_cents if case.genomic_guided else 0))
         lines.append(("video_consultation", video))
     return Quote(review, video, tuple(lines), book.version)

@@ -14,6 +14,7 @@ import psycopg
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.registry import Collector
 from psycopg_pool import PoolTimeout
@@ -191,8 +192,9 @@ def create_service_app(
         finally:
             runtime.close()
 
-    app = FastAPI(title=f"Case Ledger — {service}", description=description, lifespan=lifespan,
-                  responses=ERROR_RESPONSES)
+    # /docs and /redoc from assets in a package (fastapi-offline), not a CDN: they work offline.
+    app = FastAPIOffline(title=f"Case Ledger — {service}", description=description, lifespan=lifespan,
+                         responses=ERROR_RESPONSES)
     install_error_handlers(app)
 
     @app.middleware("http")

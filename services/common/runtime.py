@@ -68,11 +68,19 @@ def _kafka_consumer(bootstrap: str, client_id: str, group_id: str) -> KafkaConsu
     return kafka.consumer(bootstrap, group_id, client_id)
 
 
+def _not_a_slow_task_warning(record: logging.LogRecord) -> bool:
+    # kafka-python's I/O thread warns when one of its steps took over 0.1 s. In a worker the
+    # handlers' threads hold the GIL that long on a busy 2-core machine: nothing to act on, and
+    # the consumer watchdog already reports a client that really stopped making progress.
+    return "blocking the event loop" not in record.getMessage()
+
+
 def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool = True,
                extra: Mapping[str, Callable[[threading.Event], None]] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # kafka-python logs every connection at INFO; the relay's and watchdog's probes open many.
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka.net.selector").addFilter(_not_a_slow_task_warning)
     settings = runtime.settings
     bootstrap = settings.kafka_bootstrap_servers
     stop = threading.Event()

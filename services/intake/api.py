@@ -188,7 +188,8 @@ def open_case(body: OpenCase, ix: IntakeDep, who: Coordinator, key: IdempotencyK
     def command(conn: Conn) -> Outcome:
         opened = CaseOpened(
             patient_ref=body.patient_ref or cases.new_patient_ref(), tumour_site=body.tumour_site,
-            histology=body.histology, rare_tumour=body.rare_tumour or is_rare(body.tumour_site, body.histology),
+            histology=body.histology,
+            rare_tumour=body.rare_tumour or is_rare(body.tumour_site, body.histology, body.referral_reasons),
             stage_group=body.stage_group, referral_reasons=body.referral_reasons,
             patient_country=body.patient_country, language=body.language,
             preferred_centre=body.preferred_centre, wants_video=body.wants_video,

@@ -31,7 +31,7 @@ from events.contract import (
     VideoConsultationScheduled,
 )
 from services.common.errors import InvalidInput, Rejected
-from services.review.calendar import BusinessCalendar, CalendarUnknown
+from services.review.calendar import BusinessCalendar
 from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, sla_state
 
 EXPECTED_PAGES = range(5, 9)
@@ -50,6 +50,7 @@ class Review:
     breached_sent: bool = False
     clock_blocked: bool = False
     video: str | None = None
+    last_at: datetime | None = None  # event time of the latest event in the stream
 
     @property
     def state(self) -> str:
@@ -61,6 +62,7 @@ class Review:
 
     def apply(self, event: Event, at: datetime) -> None:
         self.version += 1
+        self.last_at = at if self.last_at is None else max(self.last_at, at)
         match event:
             case ReviewAccepted():
                 self.centre, self.accepted_at = event.centre_id, at
@@ -90,6 +92,22 @@ class Review:
                 self.video = "held"
             case VideoConsultationMissed():
                 self.video = "missed"
+
+
+def state_seen_by(review: Review, assigned: CentreId) -> str:
+    """The review's state for the centre the case is assigned to: `declined` once it declined."""
+    if review.centre is None and assigned in review.declined_by:
+        return "declined"
+    return review.state
+
+
+def clock_now(review: Review, wall: datetime) -> datetime:
+    """The moment a view of the clock is taken at: now, or later if the history already is.
+
+    In simulated time a case's events may lie ahead of the wall clock; a view taken before its
+    own last event would ignore that event (a delivery, a breach) and show a clock still running.
+    """
+    return wall if review.last_at is None else max(wall, review.last_at)
 
 
 def fold(history: list[tuple[Event, datetime]]) -> Review:
@@ -171,13 +189,14 @@ def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar, at
         pauses[-1] = Pause(started_at=pauses[-1].started_at, ended_at=at)
     out: list[Event] = [delivery]
     state = sla_state(cal, review.accepted_at, pauses, at, at)
-    if state.business_days_used is not None:
+    if state.state in ("delivered_on_time", "delivered_late"):
         # The clock's own verdict: a delivery on a non-business day after day 10 is late although
-        # it used no more business days.
-        out.append(SlaClockStopped(business_days_used=state.business_days_used,
-                                   paused_business_days=state.paused_business_days or 0,
-                                   within_target=state.business_days_used <= TARGET_DAYS
-                                   and state.state == "delivered_on_time",
+        # it used no more business days. A late delivery in a year the calendar does not know
+        # still has its verdict; only its day counts are unknown (None).
+        used = state.business_days_used
+        out.append(SlaClockStopped(business_days_used=used, paused_business_days=state.paused_business_days,
+                                   within_target=state.state == "delivered_on_time" and used is not None
+                                   and used <= TARGET_DAYS,
                                    within_limit=state.state == "delivered_on_time"))
     elif not review.clock_blocked:
         out.append(SlaClockBlocked(year=state.unknown_year or at.year))
@@ -188,18 +207,15 @@ def due_sla_events(review: Review, cal: BusinessCalendar, now: datetime) -> list
     """SlaAtRisk and SlaBreached that are due by `now` (event time), once each, at their moment."""
     if review.accepted_at is None or review.delivered_at is not None:
         return []
-    try:
-        due = due_events(cal, review.accepted_at, review.pauses, None, now)
-    except CalendarUnknown as exc:
-        return [] if review.clock_blocked else [(SlaClockBlocked(year=exc.year), now)]
-    state = sla_state(cal, review.accepted_at, review.pauses, None, now)
-    limit_due = state.limit_due
+    due = due_events(cal, review.accepted_at, review.pauses, None, now)
     out: list[tuple[Event, datetime]] = []
-    for kind, moment in due:
-        if kind == "at_risk" and not review.at_risk_sent and limit_due is not None:
-            out.append((SlaAtRisk(business_days_left=AT_RISK_REMAINING, limit_due=limit_due), moment))
-        elif kind == "breached" and not review.breached_sent and limit_due is not None:
-            out.append((SlaBreached(limit_due=limit_due), moment))
+    for kind, moment in due.moments:
+        if kind == "at_risk" and not review.at_risk_sent:
+            out.append((SlaAtRisk(business_days_left=AT_RISK_REMAINING, limit_due=due.limit_due), moment))
+        elif kind == "breached" and not review.breached_sent and due.limit_due is not None:
+            out.append((SlaBreached(limit_due=due.limit_due), moment))
+    if due.unknown_year is not None and not review.clock_blocked:
+        out.append((SlaClockBlocked(year=due.unknown_year), now))
     return out
 
 

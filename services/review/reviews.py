@@ -52,8 +52,10 @@ def describe(rt: Review, conn: Conn, row: dict[str, Any], now: datetime) -> dict
     review = load_review(rt, conn, row["case_id"])
     sla = None
     if review.accepted_at is not None:
-        sla = sla_state(rt.calendar, review.accepted_at, review.pauses, review.delivered_at, now)
-    return {**row, "state": review.state, "version": review.version, "video": review.video,
+        sla = sla_state(rt.calendar, review.accepted_at, review.pauses, review.delivered_at,
+                        domain.clock_now(review, now))
+    state = domain.state_seen_by(review, CentreId(row["centre_id"]))
+    return {**row, "state": state, "version": review.version, "video": review.video,
             "open_information_request": review.open_request.model_dump(mode="json") if review.open_request else None,
             "sla": sla}
 
@@ -82,8 +84,8 @@ def command(rt: Review, conn: Conn, case_id: UUID, centre: CentreId | None, deci
     for env in envelopes:
         if env.event_type.startswith("Sla"):
             metrics.SLA_EVENTS.labels(env.event_type).inc()
-    conn.execute(_Q["set_phase"], {"case_id": case_id, "phase": load_review(rt, conn, case_id).state
-                                   if not any(e.event_type == "CaseDeclined" for e in envelopes) else "declined"})
+    phase = domain.state_seen_by(load_review(rt, conn, case_id), CentreId(row["centre_id"]))
+    conn.execute(_Q["set_phase"], {"case_id": case_id, "phase": phase})
     return version
 
 

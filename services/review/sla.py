@@ -19,10 +19,13 @@ The rules, as encoded below:
   does not undo a breach); paused (a pause open at `now`); at_risk; on_track.
 - Due dates are the dates of the 7th / 10th counted day given the pauses so far, assuming no more.
   In the paused state they are None: they depend on when the clock resumes.
-- Fails closed: if a date the answer needs lies in a year the calendar does not know, the state
-  is calendar_unknown with `unknown_year` (due_events raises CalendarUnknown). The one exception is
-  a delivered clock: its outcome needs no date after delivery, so it is still given, and a due
-  date that would need an unknown year is None with `unknown_year` set.
+- Fails closed, but only where a year is really needed. Counting stops at the first day of a year
+  the calendar does not know. What the known days decide stays decided: a breach at the end of
+  31 December is a breach at 1 January 00:00, and a delivery after it is late, even when the new
+  year is unknown. A question that needs counting inside the unknown year (has the limit come?
+  how many days were used?) has no answer: the state is calendar_unknown with `unknown_year`,
+  and a figure that needs it (business_days_used, a due date) is None with `unknown_year` set.
+  Days inside an open pause never count, so a pause reaching into the unknown year costs no answer.
 """
 
 from __future__ import annotations
@@ -115,6 +118,15 @@ def _clock(accepted_at: datetime, pauses: Sequence[Pause], delivered_at: datetim
 class _Count:
     counted: tuple[date, ...]  # the counted business days, day 1 onwards, up to the clock's last day
     paused: int
+    # Counting stopped at 1 January of this year, which the calendar does not know; None: it did not.
+    unknown_year: int | None = None
+    # Whether `counted` is complete all the same: every day left uncounted lies inside a pause,
+    # so none of them could count whatever the calendar says. `paused` is then a lower bound.
+    counted_exact: bool = True
+
+    @property
+    def paused_exact(self) -> bool:
+        return self.unknown_year is None
 
 
 def _count(cal: BusinessCalendar, clock: _Clock, through: date) -> _Count:
@@ -122,7 +134,12 @@ def _count(cal: BusinessCalendar, clock: _Clock, through: date) -> _Count:
     paused = 0
     d = clock.accepted + timedelta(days=1)
     while d <= through:
-        if cal.is_business_day(d):
+        try:
+            business = cal.is_business_day(d)
+        except CalendarUnknown as exc:
+            rest = (d + timedelta(days=i) for i in range((through - d).days + 1))
+            return _Count(tuple(counted), paused, exc.year, counted_exact=all(clock.is_paused(x) for x in rest))
+        if business:
             if clock.is_paused(d):
                 paused += 1
             else:
@@ -155,41 +172,59 @@ def _unknown(year: int) -> SlaState:
 def sla_state(cal: BusinessCalendar, accepted_at: datetime, pauses: Sequence[Pause],
               delivered_at: datetime | None, now: datetime) -> SlaState:
     clock = _clock(accepted_at, pauses, delivered_at, now)
-    try:
-        count = _count(cal, clock, clock.last_day)
-    except CalendarUnknown as exc:
-        return _unknown(exc.year)
+    count = _count(cal, clock, clock.last_day)
     at_risk_at, breached_at = _moment(clock, count, AT_RISK_DAY), _moment(clock, count, LIMIT_DAYS)
+    unknown_year = count.unknown_year
     state: State
+    # A moment found on known days is a fact whatever the unknown year holds; only a question
+    # whose answer needs counting inside that year is "calendar unknown".
     if clock.delivered_at is not None:
-        state = "delivered_late" if breached_at else "delivered_on_time"
+        if breached_at:
+            state = "delivered_late"
+        elif count.counted_exact:
+            state = "delivered_on_time"
+        else:
+            return _unknown(unknown_year or now.year)
     elif breached_at:
         state = "breached"
+    elif not count.counted_exact:
+        return _unknown(unknown_year or now.year)
     elif clock.paused:
         state = "paused"
     else:
         state = "at_risk" if at_risk_at else "on_track"
     dues: list[date | None] = [None, None]
-    unknown_year: int | None = None
     if state != "paused":
         for i, day in enumerate((TARGET_DAYS, LIMIT_DAYS)):
             try:
                 dues[i] = _due(cal, clock, count, day)
             except CalendarUnknown as exc:
-                if clock.delivered_at is None:
+                if clock.delivered_at is None and breached_at is None:
                     return _unknown(exc.year)
                 unknown_year = unknown_year or exc.year
-    return SlaState(state, business_days_used=len(count.counted), paused_business_days=count.paused,
+    return SlaState(state, business_days_used=len(count.counted) if count.counted_exact else None,
+                    paused_business_days=count.paused if count.paused_exact else None,
                     target_due=dues[0], limit_due=dues[1], at_risk_at=at_risk_at, breached_at=breached_at,
                     unknown_year=unknown_year)
 
 
-def due_events(cal: BusinessCalendar, accepted_at: datetime, pauses: Sequence[Pause],
-               delivered_at: datetime | None, now: datetime) -> list[tuple[Moment, datetime]]:
-    """The SLA moments that have come by `now`, each at its exact moment; raises CalendarUnknown.
+@dataclass(frozen=True)
+class Due:
+    """The SLA moments that have come by `now`, and the year that keeps the others undecided."""
 
-    Needs the calendar only up to the day before `now` (or before delivery): the timer runs on to the
-    end of the last known year, and is blocked only once the clock itself is past it.
+    moments: tuple[tuple[Moment, datetime], ...]
+    limit_due: date | None  # the date of the 10th counted day, once known days reach it
+    unknown_year: int | None  # set when a moment not listed may have come: the calendar lacks this year
+
+
+def due_events(cal: BusinessCalendar, accepted_at: datetime, pauses: Sequence[Pause],
+               delivered_at: datetime | None, now: datetime) -> Due:
+    """The SLA moments that have come by `now`, each at its exact moment.
+
+    Needs the calendar only up to the day before `now` (or before delivery), and only until the
+    10th counted day: a breach due at the end of 31 December is emitted at 1 January 00:00 even
+    when the calendar does not know the new year. A moment is undecided (`unknown_year`) only
+    when deciding it would need counting inside a year the calendar does not know.
     """
     clock = _clock(accepted_at, pauses, delivered_at, now)
     # A moment is the end of a day before the last one seen: the last day itself is not needed.
@@ -198,4 +233,10 @@ def due_events(cal: BusinessCalendar, accepted_at: datetime, pauses: Sequence[Pa
     for kind, day in _MOMENTS:
         if (moment := _moment(clock, count, day)) is not None:
             out.append((kind, moment))
-    return out
+    decided = count.counted_exact or len(count.counted) >= LIMIT_DAYS
+    if len(count.counted) >= LIMIT_DAYS:
+        limit_due: date | None = count.counted[LIMIT_DAYS - 1]
+    else:
+        # Not yet fixed by known days: the clock's own estimate, None while paused or unknown.
+        limit_due = sla_state(cal, accepted_at, pauses, delivered_at, now).limit_due
+    return Due(tuple(out), limit_due, None if decided else count.unknown_year)

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from events.codes import CentreId, TumourSite
 
 DEFAULT_FILE = Path(__file__).with_name("centres.json")
-Capability = Literal["rare_tumour_breadth", "cancer_only_centre", "proton_therapy", "integrative_oncology"]
+Capability = Literal["rare_tumour_breadth", "cancer_only_centre", "proton_therapy", "integrative_oncology",
+                     "early_phase_trials"]
 
 
 class Centre(BaseModel):

@@ -30,7 +30,7 @@ from events.registry import Decoded
 from services.common.commands import decide_and_append
 from services.common.errors import NotFound, Rejected
 from services.common.runtime import Runtime
-from services.routing import domain
+from services.routing import domain, metrics
 from services.routing.registry import CentreRegistry
 
 _Q = Queries(Path(__file__).with_name("queries.sql"), "routing")
@@ -83,6 +83,8 @@ def record_decision(rt: Routing, conn: Conn, case_id: UUID, decision: Event, at:
             conn.execute(_Q["assigned"], {"case_id": case_id, "centre_id": decision.centre_id.value,
                                           "coordinator_pick": coordinator_pick})
             conn.execute(_Q["add_load"], {"centre_id": decision.centre_id.value})
+            if "all_fitting_centres_at_capacity" in decision.reason_codes:
+                metrics.ROUTED_OVER_CAPACITY.labels(decision.centre_id.value).inc()
         case CaseRoutingBlocked():
             conn.execute(_Q["queued"], {"case_id": case_id, "queued": True})
         case CaseFinallyDeclined():
@@ -97,6 +99,9 @@ def _release(conn: Conn, case_id: UUID) -> None:
 
 
 def router_consumer(rt: Routing) -> Consumer:
+    for centre in rt.centre_registry.centres:
+        metrics.ROUTED_OVER_CAPACITY.labels(centre.id.value).inc(0)
+
     def maybe_route(conn: Conn, decoded: Decoded) -> None:
         case_id = decoded.envelope.case_id
         row = case_row(conn, case_id)
@@ -117,7 +122,7 @@ def router_consumer(rt: Routing) -> Consumer:
         assert isinstance(opened, CaseOpened)
         conn.execute(_Q["remember_case"], {
             "case_id": decoded.envelope.case_id, "tumour_site": opened.tumour_site.value,
-            "rare_tumour": opened.rare_tumour,
+            "rare_tumour": opened.is_rare_tumour,
             "preferred_centre": opened.preferred_centre.value if opened.preferred_centre else None,
             "opened_at": decoded.envelope.occurred_at,
             "question_topics": [t.value for t in opened.question_topics],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -71,7 +72,7 @@ def stopped(used: int, on_time: bool) -> SlaClockStopped:
 
 
 QUOTE_A, QUOTE_LOST = uuid4(), uuid4()
-A, B, C, D, E, F = (uuid4() for _ in range(6))
+A, B, C, D, E, F, G, H = (uuid4() for _ in range(8))
 due = {"target_due": date(2026, 3, 11), "limit_due": date(2026, 3, 16)}
 SCENARIO: list[tuple[UUID, str, list[Event]]] = [
     (QUOTE_A, "billing", [QuoteIssued(review_cents=80_000, video_cents=40_000,
@@ -124,6 +125,15 @@ SCENARIO: list[tuple[UUID, str, list[Event]]] = [
     (F, "routing", [CaseRouted(centre_id="sysucc", reason_codes=["specialty_fit"], attempt=1)]),
     (F, "review", [ReviewAccepted(centre_id="sysucc"), SlaClockStarted(**due),
                    InformationRequested(request_id=uuid4(), topics=["additional_imaging"])]),
+    # G: WCH, delivered on time, then cancelled without a decision: it did not travel.
+    (G, "intake", [opened("lung", ["stage_borderline"]), RecordsCompleted(record_count=6)]),
+    (G, "routing", [CaseRouted(centre_id="wch", reason_codes=["specialty_fit"], attempt=1)]),
+    (G, "review", [ReviewAccepted(centre_id="wch"), SlaClockStarted(**due),
+                   delivered("wch", "surgery", "concordant", "concordant"), stopped(5, True)]),
+    (G, "intake", [CaseCancelled(reason="other")]),
+    # H: invoiced and authorised, records never complete: invoiced revenue, never captured.
+    (H, "intake", [opened("colorectal", ["other"])]),
+    (H, "billing", [invoiced(85_000)]),
 ]
 
 
@@ -163,38 +173,42 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def test_the_funnel_counts_each_stage_from_quote_to_decision(views):
     [summary] = rows(views, "SELECT * FROM analytics.funnel_summary")
-    assert summary == {"quotes": 2, "cases_from_quotes": 1, "cases": 6, "records_complete": 6, "accepted": 5,
-                       "delivered": 4, "decided": 3, "booked_treatment": 2}
+    assert summary == {"quotes": 2, "cases_from_quotes": 1, "cases": 8, "records_complete": 7, "accepted": 6,
+                       "delivered": 5, "decided": 3, "booked_treatment": 2}
     stages = {r["case_id"]: r["stage"] for r in rows(views, "SELECT case_id, stage FROM analytics.case_funnel")}
-    assert stages == {A: "decided", B: "decided", C: "decided", D: "delivered", E: "ended_cancelled", F: "accepted"}
+    assert stages == {A: "decided", B: "decided", C: "decided", D: "delivered", E: "ended_cancelled", F: "accepted",
+                      G: "ended_cancelled", H: "opened"}
     [a] = rows(views, f"SELECT * FROM analytics.case_funnel WHERE case_id = '{A}'")
-    assert a["days_quote_to_case"] > 0 and a["days_to_decision"] > 0
+    # One hour between events, so two hours between each of these steps: 0.083 days, read as 0.1.
+    assert (a["days_quote_to_case"], a["days_to_delivery"], a["days_to_decision"]) == (Decimal("0.1"),) * 3
 
 
 def test_sla_cases_and_the_summary_by_centre(views):
     states = {r["case_id"]: r["state"] for r in rows(views, "SELECT case_id, state FROM analytics.sla_cases")}
     assert states == {A: "delivered_on_time", B: "delivered_late", C: "delivered_on_time", D: "delivered_on_time",
-                      F: "paused"}
+                      F: "paused", G: "delivered_on_time"}
     summary = {r["centre_id"]: r for r in rows(views, "SELECT * FROM analytics.sla_summary")}
     fuscc = summary["fuscc"]
     assert (fuscc["delivered"], float(fuscc["share_within_7"]), float(fuscc["share_within_10"])) == (2, 0.5, 1.0)
-    assert fuscc["median_business_days"] == 7.0 and fuscc["p90_business_days"] == pytest.approx(7.8)
+    assert (fuscc["median_business_days"], fuscc["p90_business_days"]) == (Decimal("7.0"), Decimal("7.8"))
     assert float(summary["cams"]["share_within_10"]) == 0.0
 
 
 def test_the_travel_split_counts_decided_cases_only_with_a_wilson_interval(views):
     travel = {(r["dimension"], r["value"]): r for r in rows(views, "SELECT * FROM analytics.travel_outcomes")}
     overall = travel[("overall", "all")]
-    # A and B booked treatment, C went home; D is undecided and stays out of the denominator.
-    assert (overall["decided"], overall["travelled"], overall["undecided"]) == (3, 2, 1)
-    assert float(overall["share"]) == pytest.approx(2 / 3, abs=1e-4)
-    low, high = wilson(2, 3)
+    # A and B booked treatment, C went home, G ended after delivery without travelling; D is
+    # undecided and stays out of the denominator.
+    assert (overall["decided"], overall["travelled"], overall["undecided"]) == (4, 2, 1)
+    assert overall["ended_after_delivery"] == 1 and travel[("centre", "wch")]["decided"] == 1
+    assert float(overall["share"]) == 0.5
+    low, high = wilson(2, 4)
     assert (float(overall["ci95_low"]), float(overall["ci95_high"])) == pytest.approx((low, high), abs=1e-4)
-    assert (round(low, 4), round(high, 4)) == (0.2077, 0.9385)
+    assert (round(low, 4), round(high, 4)) == (0.15, 0.85)
     assert travel[("centre", "fuscc")]["decided"] == 2 and travel[("centre", "fuscc")]["travelled"] == 1
-    # Reasons for travel are shares of all decided cases: one of three travelled for high cost.
+    # Reasons for travel are shares of all decided cases: one of four travelled for high cost.
     reason = travel[("travel_reason", "high_cost_therapy")]
-    assert (reason["decided"], reason["travelled"], float(reason["share"])) == (3, 1, pytest.approx(1 / 3, abs=1e-4))
+    assert (reason["decided"], reason["travelled"], float(reason["share"])) == (4, 1, 0.25)
     assert ("travel_reason", "none") not in travel
     assert travel[("centre", "pkuch")]["share"] is None and travel[("centre", "pkuch")]["undecided"] == 1
 
@@ -202,8 +216,8 @@ def test_the_travel_split_counts_decided_cases_only_with_a_wilson_interval(views
 def test_review_outcomes_show_change_rates_beside_the_literature(views):
     out = {(r["dimension"], r["value"]): r for r in rows(views, "SELECT * FROM analytics.review_outcomes")}
     overall = out[("overall", "all")]
-    assert overall["reviews"] == 4
-    assert float(overall["diagnosis_changed"]) == 0.25 and float(overall["treatment_changed"]) == 0.75
+    assert overall["reviews"] == 5
+    assert float(overall["diagnosis_changed"]) == 0.2 and float(overall["treatment_changed"]) == 0.6
     assert (float(overall["diagnosis_changed_reference_low"]), float(overall["diagnosis_changed_reference_high"])) \
         == (0.10, 0.20)
     assert float(out[("referral_reason", "genomic_guided")]["diagnosis_major_change"]) == 0.0
@@ -211,20 +225,51 @@ def test_review_outcomes_show_change_rates_beside_the_literature(views):
     assert out[("centre", "fuscc")]["reviews"] == 2
 
 
-def test_revenue_nets_refunds_and_reports_fee_credits(views):
+def test_revenue_nets_refunds_and_reports_fee_credits_on_the_invoiced_and_the_captured_basis(views):
     revenue = rows(views, "SELECT * FROM analytics.revenue")
     by = {(r["centre_id"], r["component"]): r for r in revenue}
-    lines: dict[tuple[str, str], int] = {}
+    invoiced_basis: dict[tuple[str, str], int] = {}
+    captured_basis: dict[tuple[str, str], int] = {}
     for r in revenue:
-        lines[(r["centre_id"], r["line"])] = lines.get((r["centre_id"], r["line"]), 0) + r["net_revenue_cents"]
-    assert lines[("fuscc", "review")] == 80_000 and lines[("fuscc", "video")] == 40_000
-    assert lines[("unassigned", "review")] == 0
+        key = (r["centre_id"], r["line"])
+        invoiced_basis[key] = invoiced_basis.get(key, 0) + r["net_invoiced_cents"]
+        captured_basis[key] = captured_basis.get(key, 0) + r["net_captured_cents"]
+    assert invoiced_basis[("fuscc", "review")] == captured_basis[("fuscc", "review")] == 80_000
+    assert invoiced_basis[("fuscc", "video")] == captured_basis[("fuscc", "video")] == 40_000
     assert by[("fuscc", "review_base")]["invoiced_cents"] == 80_000
     assert by[("fuscc", "video_consultation")]["invoiced_cents"] == 40_000
     assert by[("fuscc", "review")]["credits_issued_cents"] == 80_000
     assert by[("fuscc", "review")]["credits_redeemed_cents"] == 80_000
-    # E never reached a centre: its invoice and full refund net to zero under "unassigned".
-    unassigned = [r for r in revenue if r["centre_id"] == "unassigned"]
-    assert sum(r["net_revenue_cents"] for r in unassigned) == 0
+    # E never reached a centre: its invoice and full refund net to zero on both bases. H was only
+    # invoiced and authorised: revenue on the invoiced basis, none on the captured one.
+    assert invoiced_basis[("unassigned", "review")] == 85_000
+    assert captured_basis[("unassigned", "review")] == 0
     assert {r["month"] for r in revenue} == {date(2026, 3, 1)}
-    assert sum(r["net_revenue_cents"] for r in revenue) == 80_000 + 40_000
+    assert sum(r["net_invoiced_cents"] for r in revenue) == 80_000 + 40_000 + 85_000
+    assert sum(r["net_captured_cents"] for r in revenue) == 80_000 + 40_000
+
+
+ANALYST_VIEWS = ("case_summary", "case_funnel", "funnel_summary", "sla_cases", "sla_summary", "travel_outcomes",
+                 "review_outcomes", "revenue")
+
+
+def test_every_column_of_every_analytics_view_has_a_one_line_comment(views):
+    conn, target = views
+    found = conn.execute("""
+        SELECT c.relname, c.relkind, a.attname, col_description(c.oid, a.attnum) AS comment
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname = %s AND c.relkind = 'v'""", (target,)).fetchall()
+    assert {r["relname"] for r in found} == set(ANALYST_VIEWS)
+    missing = sorted(f"{r['relname']}.{r['attname']}" for r in found if not (r["comment"] or "").strip())
+    assert not missing, f"columns without a comment: {missing}"
+    assert all("\n" not in r["comment"] for r in found), "one line per comment"
+
+
+@pytest.mark.parametrize("view", ANALYST_VIEWS)
+def test_every_analytics_view_has_a_stable_order(views, view):
+    conn, target = views
+    definition = conn.execute("SELECT pg_get_viewdef(%s::regclass) AS d", (f'"{target}".{view}',)).fetchone()["d"]
+    # The view's own ORDER BY is the last clause of its definition (not one inside an aggregate).
+    last_clause = definition.strip().splitlines()[-1].strip()
+    assert last_clause.startswith("ORDER BY") or view == "funnel_summary", last_clause  # one row

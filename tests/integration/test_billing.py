@@ -17,8 +17,9 @@ def wait_account(api: Api, case_id: UUID, ready: Any, what: str) -> dict[str, An
     return wait_for(lambda: (a := account(api, case_id)) and ready(a) and a, timeout=45, what=what)
 
 
-# Fault tests use cases of this total (review + video) so no other test's payment meets the fault.
-FAULTED_TOTAL = 80_000 + 40_000
+# Fault tests use cases of this total (review + video) so no other test's payment meets the fault:
+# NEW_CASE (base fee and its one imaging study) with the video consultation.
+FAULTED_TOTAL = 80_000 + 5_000 + 40_000
 
 
 def fault(api: Api, operation: str, mode: str, times: int = 1) -> None:
@@ -38,7 +39,7 @@ def test_a_quote_answers_instantly_and_the_case_is_invoiced_at_the_quoted_price(
                                                       "imaging_studies": 3, "wants_video": True})
     assert r.status_code == 201, r.text
     quote = r.json()
-    assert quote["review_cents"] == 80_000 + 35_000 + 15_000 + 10_000
+    assert quote["review_cents"] == 80_000 + 30_000 + 15_000 + 3 * 5_000  # base, rare, slides, 3 studies
     assert quote["turnaround"]["text"] == "7-10 business days"
     assert sum(line["cents"] for line in quote["breakdown"]) == quote["total_cents"]
     case_id = open_case(api, tumour_site="sarcoma", quote_id=quote["quote_id"], wants_video=True)

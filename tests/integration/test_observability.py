@@ -13,16 +13,27 @@ Prometheus comes from infra/install-prometheus.sh (make test runs it); without i
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import psutil
 import pytest
 
-from infra.stack import SERVICES, Stack
-from infra.tools import PrometheusServer, alert_probes, dashboard_exprs, run_prometheus, write_prometheus_config
+from infra.stack import ROOT, SERVICES, Stack
+from infra.tools import (
+    PrometheusServer,
+    alert_probes,
+    dashboard_exprs,
+    free_port,
+    run_prometheus,
+    write_prometheus_config,
+)
 from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, wait_for
 
 pytestmark = pytest.mark.integration
@@ -129,3 +140,22 @@ def test_every_dashboard_query_and_alert_measurement_returns_data(api: Api, prom
     assert not missing, (
         f"{len(missing)} of {len(checks)} expressions returned no data after {elapsed:.0f}s "
         f"(case {case_id}; traffic problems: {problems or 'none'}):\n  " + "\n  ".join(sorted(missing)))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_the_prometheus_helper_stops_its_server_when_it_is_told_to_stop(tmp_path: Path, sig: signal.Signals):
+    if not shutil.which("prometheus"):
+        pytest.fail("the prometheus server is not installed: run `bash infra/install-prometheus.sh` (make test does)")
+    helper = subprocess.Popen([sys.executable, "-m", "infra.tools", "prometheus", "--port", str(free_port()),
+                               "--port-base", "1", "--home", str(tmp_path)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert helper.stdout is not None
+        assert "Prometheus on" in helper.stdout.readline()
+        [server] = [p for p in psutil.Process(helper.pid).children() if p.name() == "prometheus"]
+        helper.send_signal(sig)
+        assert helper.wait(30) is not None
+        assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
+    finally:
+        if helper.poll() is None:
+            helper.kill()

@@ -72,12 +72,13 @@ def test_a_topic_a_client_auto_created_empty_is_remade_with_our_partitions(env):
     assert views[name].partitions == 6 and views[name].topic_id != made.topic_id
 
 
-def test_a_topic_with_records_and_the_wrong_partitions_is_left_alone_and_fails_readiness(stack: Stack, env):
+def test_a_topic_with_records_and_the_wrong_partitions_is_left_alone_and_fails_readiness(stack: Stack, env,
+                                                                                        tmp_path):
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     # A service configured for 4 partitions sees the real 6-partition topic as misconfigured.
     port = stack.port_base + 250
     run_env = {**stack.service_env("routing"), "CASE_LEDGER_TOPIC_PARTITIONS": "4",
-               "PROMETHEUS_MULTIPROC_DIR": ""}
+               "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}  # its own metric files, not the stack's
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "services.routing.api:create_app",
                              "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=run_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -105,3 +106,23 @@ def test_a_topic_with_records_and_the_wrong_partitions_is_left_alone_and_fails_r
     time.sleep(0.5)
     after = broker.ensure([name], before.partitions + 2)[name]
     assert after.topic_id == before.topic_id and after.partitions == before.partitions
+
+
+def test_a_topic_with_records_that_the_caller_can_republish_is_remade_with_our_partitions(env):
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    name = f"scratch-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    producer.send(name, b"a copy").get(timeout=10)
+    producer.close()
+    broker = Broker(bootstrap, "test")
+    before = broker.describe(name)
+    assert before is not None
+    asked: list[str | None] = []
+
+    def recreated_behind_us(view) -> bool:
+        asked.append(view.topic_id)
+        return view.topic_id == before.topic_id
+
+    after = broker.ensure([name], before.partitions + 2, rebuildable=recreated_behind_us)[name]
+    assert before.topic_id in asked
+    assert after.partitions == before.partitions + 2 and after.topic_id != before.topic_id

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
+
 from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, upload, wait_for
 
 
@@ -31,6 +33,28 @@ def test_a_proton_question_is_routed_to_the_proton_centre_with_its_reasons(api: 
     assert "proton_therapy_question" in decision["reason_codes"]
 
 
+def test_a_proton_question_about_a_breast_cancer_goes_to_the_proton_centre_over_the_specialty(api: Api):
+    case_id = open_case(api, tumour_site="breast", question_topics=["proton_therapy"])
+    make_ready(api, case_id)
+    [decision] = decisions(api, case_id, 1)
+    assert decision["event_type"] == "CaseRouted" and decision["centre_id"] == "cams"
+    assert decision["reason_codes"][:2] == ["proton_therapy_question", "capability_over_specialty"]
+
+
+def test_a_tumour_referred_as_rare_is_priced_and_routed_as_rare(api: Api):
+    quote = api.call("billing", "POST", "/quotes", json={"tumour_site": "breast", "histology": "other",
+                                                          "referral_reasons": ["rare_tumour"]}).json()
+    assert ("rare_tumour", 30_000) in {(line["component"], line["cents"]) for line in quote["breakdown"]}
+    case_id = open_case(api, tumour_site="breast", histology="other", referral_reasons=["rare_tumour"])
+    make_ready(api, case_id)
+    [decision] = decisions(api, case_id, 1)
+    assert decision["centre_id"] == "sysucc" and "rare_tumour_breadth" in decision["reason_codes"]
+    invoiced = wait_for(lambda: (a := api.call("billing", "GET", f"/cases/{case_id}/account",
+                                               token="BILLING_TOKEN").json()).get("review_fee_cents") and a,
+                        what="the invoice")
+    assert invoiced["review_fee_cents"] == 80_000 + 30_000 + 5_000  # base, rare tumour, one imaging study
+
+
 def test_declines_reroute_then_queue_then_the_final_decline_ends_the_case(api: Api, db):
     case_id = open_case(api, tumour_site="gastric")
     make_ready(api, case_id, ["pkuch", "fuscc", "sysucc"])
@@ -38,6 +62,7 @@ def test_declines_reroute_then_queue_then_the_final_decline_ends_the_case(api: A
     assigned_to(api, case_id, first)
     r = api.call("review", "POST", f"/cases/{case_id}/decline", token=token(first), json={"reason": "at_capacity"})
     assert r.status_code == 200, r.text
+    assert (r.json()["phase"], r.json()["state"]) == ("declined", "declined")
     second = decisions(api, case_id, 2)[1]
     assert second["event_type"] == "CaseRouted" and second["centre_id"] != first and second["attempt"] == 2
     assigned_to(api, case_id, second["centre_id"])
@@ -117,6 +142,67 @@ def test_at_risk_and_breach_fire_once_each_on_the_right_business_day(api: Api, d
     stopped = db.execute("SELECT envelope->'payload' AS p FROM review.events WHERE case_id = %s AND "
                          "event_type = 'SlaClockStopped'", (case_id,)).fetchone()["p"]
     assert stopped["within_limit"] is False
+
+
+def test_a_breach_due_at_new_year_is_emitted_credited_and_counted_although_2027_is_unknown(api: Api, db):
+    case_id = open_case(api, tumour_site="breast", preferred_centre="pkuch")
+    make_ready(api, case_id, ["pkuch"])
+    assigned_to(api, case_id, "pkuch")
+    # Accepted Thursday 17 Dec 2026: day 10 is Thursday 31 Dec, so the breach is due at 1 Jan 2027
+    # 00:00 in Shanghai. The seed calendar knows 2026 only.
+    r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("pkuch"),
+                 json={"occurred_at": "2026-12-17T15:00:00+08:00"})
+    assert r.status_code == 200, r.text
+
+    def tick(now: str) -> int:
+        run = api.call("review", "POST", "/admin/timers", token="ADMIN_TOKEN", json={"now": now})
+        assert run.status_code == 200, run.text
+        return int(run.json()["appended"])
+
+    assert tick("2027-01-01T00:00:01+08:00") == 2
+    assert tick("2027-01-05T09:00:00+08:00") == 0
+    shanghai = timezone(timedelta(hours=8))
+    assert sla_events(db, case_id) == [("SlaClockStarted", datetime(2026, 12, 17, 15, tzinfo=shanghai)),
+                                       ("SlaAtRisk", datetime(2026, 12, 30, tzinfo=shanghai)),
+                                       ("SlaBreached", datetime(2027, 1, 1, tzinfo=shanghai))]
+    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("pkuch"),
+                 json={**DELIVERY, "report_ref": str(uuid4()), "occurred_at": "2027-01-06T09:00:00+08:00"})
+    assert r.status_code == 200, r.text
+    stopped = db.execute("SELECT envelope->'payload' AS p FROM review.events WHERE case_id = %s AND "
+                         "event_type = 'SlaClockStopped'", (case_id,)).fetchone()["p"]
+    assert (stopped["within_limit"], stopped["within_target"], stopped["business_days_used"]) == (False, False, None)
+    view = api.call("review", "GET", f"/cases/{case_id}", token=token("pkuch")).json()
+    assert (view["sla"]["state"], view["sla"]["limit_due"]) == ("delivered_late", "2026-12-31")
+    # Billing credits the breach; analytics counts the late delivery in its month.
+    account = wait_for(lambda: (a := api.call("billing", "GET", f"/cases/{case_id}/account",
+                                              token="BILLING_TOKEN").json()).get("refunds") and a,
+                       what="the credit")
+    assert [f["reason"] for f in account["refunds"]] == ["sla_breach"]
+    row = wait_for(lambda: db.execute("SELECT state FROM analytics.sla_cases WHERE case_id = %s AND state <> "
+                                      "'breached'", (case_id,)).fetchone(), what="the delivery in analytics")
+    assert row["state"] == "delivered_late"
+    month = db.execute("SELECT delivered, share_within_10 FROM analytics.sla_summary WHERE centre_id = 'pkuch' "
+                       "AND month = '2027-01-01'").fetchone()
+    assert month is not None and month["delivered"] >= 1 and month["share_within_10"] < 1
+
+
+def test_a_delivery_ahead_of_the_wall_clock_shows_delivered_in_the_review_view(api: Api):
+    # Simulated time may run ahead of the wall clock: a Monday next week, delivered that Friday.
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    friday = monday + timedelta(days=4)
+    if friday.year > 2026:
+        pytest.skip("the seed calendar has no business week ahead of today")
+    case_id = open_case(api, tumour_site="lung", preferred_centre="wch")
+    make_ready(api, case_id, ["wch"])
+    assigned_to(api, case_id, "wch")
+    api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("wch"),
+             json={"occurred_at": f"{monday}T09:00:00+08:00"})
+    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("wch"),
+                 json={**DELIVERY, "report_ref": str(uuid4()), "occurred_at": f"{friday}T09:00:00+08:00"})
+    assert r.status_code == 200, r.text
+    sla = api.call("review", "GET", f"/cases/{case_id}", token=token("wch")).json()["sla"]
+    assert (sla["state"], sla["business_days_used"]) == ("delivered_on_time", 4)
 
 
 def test_an_information_request_pauses_the_clock_until_records_arrive(api: Api, db):

@@ -43,7 +43,7 @@ def _ready(stack: Stack) -> bool:
         return False
 
 
-def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens):
+def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens, monkeypatch):
     import os
     from uuid import UUID
 
@@ -74,6 +74,11 @@ def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens):
         leftovers = [p.info["pid"] for p in psutil.process_iter(["pid", "cmdline"])
                      if str(second.run_dir) in " ".join(p.info["cmdline"] or [])]
         assert leftovers == []
+        # What needs the stack says so at once, without a client's traceback.
+        for command in ("psql", "rebuild-check"):
+            done = subprocess.run([sys.executable, "-m", "infra.stack", command, "--run-dir", str(second.run_dir),
+                                   "--port-base", str(base)], cwd=ROOT, capture_output=True, text=True, timeout=20)
+            assert (done.returncode, done.stderr.strip()) == (1, "the stack is not up: run `make up`")
 
         second.up()
         r = httpx.get(second.url("intake") + f"/cases/{case_id}", headers={"Authorization": f"Bearer {tok}"})
@@ -83,5 +88,18 @@ def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens):
         keys = {m.key for m in consumer}
         consumer.close()
         assert str(case_id).encode() in keys
+
+        # `up` on a running stack restarts exactly the services whose settings changed.
+        before = {name: second.pid_of(name) for name in ("intake-api", "postgres", "broker")}
+        # The tests run it on simulated time; back to the server's clock, a dated fact is refused.
+        assert os.environ["CASE_LEDGER_SIMULATED_TIME"] == "true"
+        dated = {**NEW_CASE, "occurred_at": "2026-05-04T09:00:00Z"}
+        monkeypatch.setenv("CASE_LEDGER_SIMULATED_TIME", "false")
+        second.up()
+        after = {name: second.pid_of(name) for name in before}
+        assert after["intake-api"] != before["intake-api"]
+        assert (after["postgres"], after["broker"]) == (before["postgres"], before["broker"])
+        r = httpx.post(second.url("intake") + "/cases", json=dated, headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 422 and r.json()["field"] == "occurred_at", r.text
     finally:
         second.down()

@@ -1,7 +1,11 @@
 """One case through all four services over HTTP, PostgreSQL and the broker."""
 
+import re
 from uuid import uuid4
 
+import pytest
+
+from infra.stack import SERVICES
 from tests.integration.conftest import DELIVERY, NEW_CASE, Api, make_ready, open_case, wait_for, wait_until_projected
 
 
@@ -39,7 +43,7 @@ def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
     credited = wait_for(lambda: (a := api.call("billing", "GET", f"/cases/{case_id}/account",
                                                token="BILLING_TOKEN").json())["fee_credit_cents"] and a,
                         what="the fee credit")
-    assert credited["fee_credit_cents"] == account["review_fee_cents"] == 80_000
+    assert credited["fee_credit_cents"] == account["review_fee_cents"] == 85_000
 
     wait_until_projected(db)
     types = [r["event_type"] for r in db.execute(
@@ -53,6 +57,11 @@ def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
                           "TreatmentBooked", "FeeCreditApplied", "PaymentAuthorised", "SlaClockStarted",
                           "SlaClockStopped"}
     assert types[0] == "CaseOpened" and types[-1] == "FeeCreditApplied"
+    # The analysts' timeline: the upload that completed the records comes before the completion.
+    shown = [e["event_type"] for e in api.call("analytics", "GET", f"/cases/{case_id}/timeline",
+                                               token="ANALYST_TOKEN").json()]
+    completed = shown.index("RecordsCompleted")
+    assert shown[completed - 1] == "RecordsReceived" and shown.count("RecordsReceived") == 6
     summary = db.execute("SELECT * FROM analytics.case_summary WHERE case_id = %s", (case_id,)).fetchone()
     assert summary["opened_at"] <= summary["routed_at"] <= summary["delivered_at"] <= summary["fee_credited_at"]
 
@@ -106,3 +115,15 @@ def test_every_service_exposes_the_pipeline_metrics(api: Api):
         assert name in text, name
     billing = api.call("billing", "GET", "/metrics", token=None).text
     assert 'case_ledger_events_consumed_total{consumer="billing",outcome="applied",service="billing"}' in billing
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_docs_load_their_assets_from_the_service_not_from_a_cdn(api: Api, page: str):
+    for service in SERVICES:
+        html = api.call(service, "GET", page, token=None)
+        assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+        assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", html.text)
+        assert assets and all(a.startswith("/") for a in assets), assets  # nothing from another host
+        for asset in assets:
+            served = api.call(service, "GET", asset, token=None)
+            assert served.status_code == 200 and served.content, asset

@@ -18,7 +18,8 @@ BOOK = load_price_book()
 def opened(rare: bool = False, video: bool = False) -> CaseOpened:
     return CaseOpened(patient_ref="pr_" + "1" * 32, tumour_site="sarcoma" if rare else "breast",
                       rare_tumour=rare, stage_group="II", referral_reasons=[ReferralReason.OTHER],
-                      patient_country="US", language="en", wants_video=video)
+                      patient_country="US", language="en", wants_video=video,
+                      imaging_studies=0)  # nothing to re-read: the base fee, round figures below
 
 
 class Case:

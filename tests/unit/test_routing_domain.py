@@ -104,3 +104,41 @@ def test_a_decline_reroutes_to_the_next_fitting_centre_then_the_coordinator_queu
     assert isinstance(after_two, CaseRoutingBlocked) and after_two.reason_codes == ["declined_twice"]
     final = after_decline(REGISTRY, facts(TumourSite.GASTRIC, declined=(C.PKUCH, C.FUSCC, C.SYSUCC)), {}, True)
     assert isinstance(final, CaseFinallyDeclined) and final.declines == 3
+
+
+@pytest.mark.parametrize("site", [TumourSite.BREAST, TumourSite.GASTRIC, TumourSite.COLORECTAL, TumourSite.PANCREAS,
+                                  TumourSite.CERVIX, TumourSite.NEUROENDOCRINE, TumourSite.LYMPHOMA])
+def test_a_proton_question_outside_the_proton_centres_specialties_still_goes_to_the_proton_centre(site):
+    decision = routed(facts(site, question_topics=frozenset({QuestionTopic.PROTON_THERAPY})))
+    assert decision.centre_id is C.CAMS
+    assert decision.reason_codes[:2] == ["proton_therapy_question", "capability_over_specialty"]
+
+
+def test_an_integrative_oncology_question_needs_an_integrative_programme():
+    lung = routed(facts(TumourSite.LUNG, question_topics=frozenset({QuestionTopic.INTEGRATIVE_ONCOLOGY})))
+    assert lung.centre_id in (C.CAMS, C.WCH) and "specialty_fit" in lung.reason_codes
+    breast = routed(facts(TumourSite.BREAST, preferred=C.PKUCH,
+                          question_topics=frozenset({QuestionTopic.INTEGRATIVE_ONCOLOGY})))
+    assert breast.centre_id in (C.CAMS, C.WCH)
+    assert {"integrative_oncology_question", "capability_over_specialty", "preference_not_fitting"} <= set(
+        breast.reason_codes)
+
+
+def test_a_clinical_trial_question_goes_to_an_early_phase_programme_with_the_specialty_when_there_is_one():
+    gastric = routed(facts(TumourSite.GASTRIC, question_topics=frozenset({QuestionTopic.CLINICAL_TRIAL})))
+    assert gastric.centre_id in (C.SYSUCC, C.FUSCC)
+    assert gastric.reason_codes[:2] == ["early_phase_trial_question", "specialty_fit"]
+
+
+def test_a_capability_no_consented_centre_has_blocks_with_its_own_reason():
+    blocked = choose_centre(REGISTRY, facts(TumourSite.LUNG, consented_centres=frozenset({C.WCH, C.FUSCC}),
+                                            question_topics=frozenset({QuestionTopic.PROTON_THERAPY})), {})
+    assert isinstance(blocked, CaseRoutingBlocked) and blocked.reason_codes == ["no_proton_centre_available"]
+
+
+def test_when_every_fitting_centre_is_full_the_least_loaded_one_takes_the_case_over_capacity():
+    load = {C.PKUCH: 25, C.FUSCC: 30, C.SYSUCC: 60}  # 125%, 100%, 150% of capacity
+    decision = routed(facts(TumourSite.GASTRIC), load)
+    assert decision.centre_id is C.FUSCC
+    assert decision.reason_codes[-1] == "all_fitting_centres_at_capacity"
+    assert "all_fitting_centres_at_capacity" not in routed(facts(TumourSite.GASTRIC), {C.FUSCC: 29}).reason_codes

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.review.calendar import CalendarUnknown, load_calendar
+from services.review.calendar import load_calendar
 from services.review.sla import (
     AT_RISK_REMAINING,
     LIMIT_DAYS,
@@ -54,19 +54,20 @@ def test_the_make_up_saturday_before_the_spring_festival_counts_as_day_three():
 
 
 def test_the_make_up_saturday_after_the_spring_festival_is_day_eight_and_brings_the_at_risk_moment():
-    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 2, 28, 23, 59)) == []
+    assert list(due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 2, 28, 23, 59)).moments) == []
     assert sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 2, 28, 23, 59)).state == "on_track"
     midnight = sh(2026, 3, 1, 0)
-    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, midnight) == [("at_risk", midnight)]
+    assert list(due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, midnight).moments) == [("at_risk", midnight)]
     s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, midnight)
     assert (s.state, s.at_risk_at, s.business_days_used) == ("at_risk", midnight, 8)
 
 
 def test_the_breach_comes_when_the_tenth_counted_day_ends():
-    assert [k for k, _ in due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 3, 3, 23, 59))] == ["at_risk"]
+    due = due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 3, 3, 23, 59))
+    assert [k for k, _ in due.moments] == ["at_risk"]
     s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 3, 4, 0, 30))
     assert (s.state, s.breached_at) == ("breached", sh(2026, 3, 4, 0))
-    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 3, 20)) == [
+    assert list(due_events(CAL, BEFORE_SPRING_FESTIVAL, [], None, sh(2026, 3, 20)).moments) == [
         ("at_risk", sh(2026, 3, 1, 0)), ("breached", sh(2026, 3, 4, 0))]
 
 
@@ -76,8 +77,9 @@ def test_national_day_2026_starts_the_clock_on_the_make_up_sunday_and_skips_the_
     s = sla_state(CAL, accepted, [], None, accepted)
     # 20-24 Sep; Mid-autumn 25-27 Sep; 28, 29 (day 7), 30 Sep; National Day 1-7 Oct; 8, 9 (day 10) Oct.
     assert (s.target_due, s.limit_due) == (date(2026, 9, 29), date(2026, 10, 9))
-    assert due_events(CAL, accepted, [], None, sh(2026, 10, 8, 0)) == [("at_risk", sh(2026, 10, 1, 0))]
-    assert due_events(CAL, accepted, [], None, sh(2026, 10, 10, 0))[-1] == ("breached", sh(2026, 10, 10, 0))
+    assert list(due_events(CAL, accepted, [], None, sh(2026, 10, 8, 0)).moments) == [("at_risk", sh(2026, 10, 1, 0))]
+    due = due_events(CAL, accepted, [], None, sh(2026, 10, 10, 0))
+    assert due.moments[-1] == ("breached", sh(2026, 10, 10, 0))
 
 
 def test_the_acceptance_date_is_the_date_in_shanghai_not_in_utc():
@@ -116,14 +118,14 @@ def test_a_pause_still_open_reports_paused_without_due_dates():
     s = sla_state(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 3, 16, 9))
     assert (s.state, s.business_days_used, s.paused_business_days) == ("paused", 2, 3)  # lost: 12, 13, 16 Mar
     assert (s.target_due, s.limit_due, s.unknown_year) == (None, None, None)
-    assert due_events(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 4, 30)) == []
+    assert list(due_events(CAL, ORDINARY_MONDAY, [pause], None, sh(2026, 4, 30)).moments) == []
 
 
 def test_the_at_risk_and_breach_moments_wait_for_the_days_lost_to_a_pause():
     pause = Pause(started_at=sh(2026, 2, 24, 10), ended_at=sh(2026, 2, 25, 10))  # Tue 24 Feb lost
     s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [pause], None, sh(2026, 2, 25, 12))
     assert (s.target_due, s.limit_due) == (date(2026, 2, 28), date(2026, 3, 4))
-    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [pause], None, sh(2026, 3, 5, 0)) == [
+    assert list(due_events(CAL, BEFORE_SPRING_FESTIVAL, [pause], None, sh(2026, 3, 5, 0)).moments) == [
         ("at_risk", sh(2026, 3, 3, 0)), ("breached", sh(2026, 3, 5, 0))]
 
 
@@ -142,7 +144,7 @@ def test_an_at_risk_clock_that_is_paused_shows_paused_and_keeps_its_moment():
 
 def test_delivery_before_the_at_risk_moment_yields_no_due_events():
     delivered = sh(2026, 2, 26, 15)
-    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, sh(2026, 3, 20)) == []
+    assert list(due_events(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, sh(2026, 3, 20)).moments) == []
     s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, sh(2026, 3, 20))
     assert (s.state, s.business_days_used, s.at_risk_at) == ("delivered_on_time", 6, None)
 
@@ -152,7 +154,7 @@ def test_delivery_on_the_tenth_counted_day_is_on_time():
     s = sla_state(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, delivered)
     assert (s.state, s.business_days_used, s.breached_at) == ("delivered_on_time", 10, None)
     assert s.at_risk_at == sh(2026, 3, 1, 0)
-    assert due_events(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, sh(2026, 3, 20)) == [
+    assert list(due_events(CAL, BEFORE_SPRING_FESTIVAL, [], delivered, sh(2026, 3, 20)).moments) == [
         ("at_risk", sh(2026, 3, 1, 0))]
 
 
@@ -197,25 +199,61 @@ def test_a_clock_reaching_into_2027_is_calendar_unknown_until_the_operator_file_
     assert (s.state, s.unknown_year) == ("calendar_unknown", 2027)
     assert (s.business_days_used, s.target_due, s.limit_due) == (None, None, None)
     # The timer needs only the days already past: it runs until the clock itself is in 2027.
-    assert due_events(CAL, accepted, [], None, sh(2026, 12, 31, 23)) == []
-    assert due_events(CAL, accepted, [], None, sh(2027, 1, 1, 0)) == [("at_risk", sh(2027, 1, 1, 0))]
-    with pytest.raises(CalendarUnknown) as exc:
-        due_events(CAL, accepted, [], None, sh(2027, 1, 4))
-    assert exc.value.year == 2027
+    assert due_events(CAL, accepted, [], None, sh(2026, 12, 31, 23)).moments == ()
+    assert due_events(CAL, accepted, [], None, sh(2027, 1, 1, 0)).moments == (("at_risk", sh(2027, 1, 1, 0)),)
+    # Past 1 January only the breach is undecided: the at-risk moment fell in 2026.
+    due = due_events(CAL, accepted, [], None, sh(2027, 1, 4))
+    assert (due.moments, due.limit_due, due.unknown_year) == ((("at_risk", sh(2027, 1, 1, 0)),), None, 2027)
 
     with_2027 = load_calendar(EXAMPLE)
     s = sla_state(with_2027, accepted, [], None, accepted)
     assert (s.state, s.target_due, s.limit_due) == ("on_track", date(2026, 12, 30), date(2027, 1, 5))
-    assert due_events(with_2027, accepted, [], None, sh(2027, 1, 6, 0)) == [
-        ("at_risk", sh(2027, 1, 1, 0)), ("breached", sh(2027, 1, 6, 0))]
+    assert due_events(with_2027, accepted, [], None, sh(2027, 1, 6, 0)).moments == (
+        ("at_risk", sh(2027, 1, 1, 0)), ("breached", sh(2027, 1, 6, 0)))
+
+
+# Thursday 17 Dec 2026: days 1-10 are 18, 21-25, 28-31 Dec. The limit is 31 Dec, so the breach is
+# due at 1 Jan 2027 00:00 in Shanghai, a year the seed calendar does not know.
+YEAR_END = sh(2026, 12, 17, 15)
+
+
+def test_a_breach_due_at_new_year_is_emitted_although_the_calendar_lacks_the_new_year():
+    due = due_events(CAL, YEAR_END, [], None, sh(2027, 1, 1, 0, 0) + timedelta(seconds=1))
+    assert due.moments == (("at_risk", sh(2026, 12, 30, 0)), ("breached", sh(2027, 1, 1, 0)))
+    assert (due.limit_due, due.unknown_year) == (date(2026, 12, 31), None)
+    # Days later the state is still decided on the known days; only the count of 2027 days is not.
+    s = sla_state(CAL, YEAR_END, [], None, sh(2027, 1, 20))
+    assert (s.state, s.limit_due, s.breached_at) == ("breached", date(2026, 12, 31), sh(2027, 1, 1, 0))
+    assert (s.business_days_used, s.unknown_year) == (None, 2027)
+    assert due_events(CAL, YEAR_END, [], None, sh(2027, 1, 20)).unknown_year is None
+
+
+def test_a_delivery_in_the_unknown_year_after_a_known_breach_is_late():
+    delivered = sh(2027, 1, 6, 11)
+    s = sla_state(CAL, YEAR_END, [], delivered, delivered)
+    assert (s.state, s.business_days_used, s.breached_at) == ("delivered_late", None, sh(2027, 1, 1, 0))
+    # Before the limit, a delivery in the unknown year has no verdict: days 9 or 10 may be in 2027.
+    s = sla_state(CAL, sh(2026, 12, 21), [], delivered, delivered)
+    assert (s.state, s.unknown_year) == ("calendar_unknown", 2027)
+
+
+def test_a_pause_open_since_before_new_year_keeps_the_clock_decided():
+    pause = Pause(started_at=sh(2026, 12, 22), ended_at=None)
+    s = sla_state(CAL, YEAR_END, [pause], None, sh(2027, 1, 8))
+    assert (s.state, s.business_days_used, s.paused_business_days) == ("paused", 2, None)
+    assert due_events(CAL, YEAR_END, [pause], None, sh(2027, 1, 8)).unknown_year is None
 
 
 def test_an_acceptance_in_2027_is_calendar_unknown_even_while_paused():
     accepted = sh(2027, 1, 11)
-    pause = Pause(started_at=sh(2027, 1, 12), ended_at=None)
-    s = sla_state(CAL, accepted, [pause], None, sh(2027, 1, 13))
+    pause = Pause(started_at=sh(2027, 1, 13), ended_at=None)  # 12 Jan would count, if a business day
+    s = sla_state(CAL, accepted, [pause], None, sh(2027, 1, 14))
     assert (s.state, s.unknown_year) == ("calendar_unknown", 2027)
-    assert sla_state(load_calendar(EXAMPLE), accepted, [pause], None, sh(2027, 1, 13)).state == "paused"
+    assert sla_state(load_calendar(EXAMPLE), accepted, [pause], None, sh(2027, 1, 14)).state == "paused"
+    # Paused from day 1 on, no day of 2027 could have counted.
+    from_day_1 = Pause(started_at=sh(2027, 1, 11, 18), ended_at=None)
+    s = sla_state(CAL, accepted, [from_day_1], None, sh(2027, 1, 14))
+    assert (s.state, s.business_days_used, s.paused_business_days) == ("paused", 0, None)
 
 
 def test_a_delivered_clock_keeps_its_outcome_when_a_due_date_needs_an_unknown_year():
@@ -268,7 +306,7 @@ def test_counted_and_paused_days_add_up_to_the_calendars_business_days(history):
 @given(histories())
 def test_the_moments_come_in_order_at_local_midnights_and_agree_with_the_state(history):
     accepted, pauses, now = history
-    events = due_events(CAL, accepted, pauses, None, now)
+    events = list(due_events(CAL, accepted, pauses, None, now).moments)
     s = sla_state(CAL, accepted, pauses, None, now)
     assert [k for k, _ in events] == ["at_risk", "breached"][:len(events)]
     assert all(m.astimezone(TZ).time() == datetime.min.time() and m <= now for _, m in events)
@@ -276,3 +314,18 @@ def test_the_moments_come_in_order_at_local_midnights_and_agree_with_the_state(h
     assert dict(events).get("breached") == s.breached_at
     if s.state in ("on_track", "at_risk") and s.limit_due is not None:
         assert s.target_due is not None and s.target_due < s.limit_due
+
+
+def test_a_view_of_the_clock_is_taken_no_earlier_than_the_cases_own_last_event():
+    from events.codes import CentreId
+    from events.contract import ReviewAccepted
+    from services.review import domain
+
+    accepted, delivered = sh(2026, 12, 7, 9), sh(2026, 12, 11, 9)
+    review = domain.fold([(ReviewAccepted(centre_id=CentreId("wch")), accepted)])
+    review.delivered_at = delivered
+    review.last_at = delivered
+    wall = sh(2026, 12, 3, 9)  # before the simulated history
+    s = sla_state(CAL, accepted, [], review.delivered_at, domain.clock_now(review, wall))
+    assert (s.state, s.business_days_used) == ("delivered_on_time", 4)
+    assert domain.clock_now(review, sh(2027, 2, 1)) == sh(2027, 2, 1)

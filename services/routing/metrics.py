@@ -1,0 +1,9 @@
+"""Routing's own metrics (the plumbing's are in events/metrics.py)."""
+
+from prometheus_client import Counter
+
+# A handler retried after a rollback counts its case again: an alert on "any", not an exact tally.
+ROUTED_OVER_CAPACITY = Counter(
+    "case_ledger_routed_over_capacity_total", "Cases routed to a centre already at or over its capacity",
+    ["centre"],
+)
