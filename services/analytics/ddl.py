@@ -63,6 +63,7 @@ def migrate(pool: Pool, state_schema: str, target: str) -> list[str]:
             if views not in done:
                 with conn.transaction():
                     conn.execute(render(VIEWS, target))
+                    conn.execute(q["forget_views"])
                     conn.execute(q["record_migration"], {"name": views})
                 applied_now.append(views)
         finally:

@@ -14,3 +14,8 @@ SELECT name FROM {schema}.schema_migrations
 
 -- name: record_migration
 INSERT INTO {schema}.schema_migrations (name) VALUES (%(name)s)
+
+-- name: forget_views
+-- Only the views last made are recorded: a file returning to an earlier content (a rollback)
+-- differs from that record, and its views are made again.
+DELETE FROM {schema}.schema_migrations WHERE name LIKE 'views.sql@%'

@@ -40,6 +40,7 @@ from events.contract import (
     SlaClockStopped,
     TreatmentBooked,
 )
+from events.db import open_pool
 from events.registry import Decoded
 from services.analytics import ddl
 from services.analytics.projections import Projection
@@ -273,3 +274,35 @@ def test_every_analytics_view_has_a_stable_order(views, view):
     # The view's own ORDER BY is the last clause of its definition (not one inside an aggregate).
     last_clause = definition.strip().splitlines()[-1].strip()
     assert last_clause.startswith("ORDER BY") or view == "funnel_summary", last_clause  # one row
+
+
+def test_the_views_are_made_again_when_their_file_changes_and_again_when_it_goes_back(db_url: str, tmp_path,
+                                                                                       monkeypatch):
+    state, target = f"views_state_{uuid4().hex[:8]}", f"views_target_{uuid4().hex[:8]}"
+    pool = open_pool(db_url, max_size=2, name="views-test")
+    try:
+        with pool.connection() as conn:
+            conn.execute(f'CREATE SCHEMA "{state}"')
+            conn.execute(f'CREATE TABLE "{state}".schema_migrations (name text PRIMARY KEY, '
+                         "applied_at timestamptz NOT NULL DEFAULT now())")
+        first = ddl.migrate(pool, state, target)
+        assert first[-1].startswith("views.sql@") and ddl.migrate(pool, state, target) == []
+
+        def comment() -> str:
+            with pool.connection() as conn:
+                row = conn.execute(f"SELECT col_description('\"{target}\".revenue'::regclass, 1) AS c").fetchone()
+                assert row is not None
+                return str(row["c"])
+        original = comment()
+        assert original == "Month of the money movement in Asia/Shanghai (its first day)."
+        changed = tmp_path / "views.sql"
+        changed.write_text(ddl.VIEWS.read_text().replace(original, "A changed comment"))
+        monkeypatch.setattr(ddl, "VIEWS", changed)
+        assert ddl.migrate(pool, state, target)[0].startswith("views.sql@") and comment() == "A changed comment"
+        monkeypatch.undo()  # a rollback to the file as it was
+        assert ddl.migrate(pool, state, target) and comment() == original
+    finally:
+        with pool.connection() as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
+            conn.execute(f'DROP SCHEMA IF EXISTS "{state}" CASCADE')
+        pool.close()
