@@ -11,7 +11,7 @@ import uuid
 import httpx
 from kafka import KafkaConsumer, KafkaProducer
 
-from events.broker import Broker
+from events.broker import Broker, TopicView
 from infra.stack import ROOT, Stack
 from tests.integration.conftest import Api, open_case, wait_for
 
@@ -56,6 +56,17 @@ def test_an_unpublishable_row_is_parked_and_holds_back_only_its_own_case(api: Ap
     wait_for(lambda: _metric(api, "intake", "case_ledger_outbox_parked") == 0, what="the parked gauge to clear")
 
 
+def _scratch_topic_holding_a_record(bootstrap: str) -> tuple[Broker, str, TopicView]:
+    name = f"scratch-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    producer.send(name, b"a record").get(timeout=10)
+    producer.close()
+    broker = Broker(bootstrap, "test")
+    view = broker.describe(name)
+    assert view is not None
+    return broker, name, view
+
+
 def test_a_topic_a_client_auto_created_empty_is_remade_with_our_partitions(env):
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     name = f"scratch-{uuid.uuid4().hex[:8]}"
@@ -96,13 +107,7 @@ def test_a_topic_with_records_and_the_wrong_partitions_is_left_alone_and_fails_r
         proc.terminate()
         proc.wait(10)
     # And a topic holding records is never deleted to fix its count.
-    name = f"scratch-{uuid.uuid4().hex[:8]}"
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    producer.send(name, b"kept").get(timeout=10)
-    producer.close()
-    broker = Broker(bootstrap, "test")
-    before = broker.describe(name)
-    assert before is not None
+    broker, name, before = _scratch_topic_holding_a_record(bootstrap)
     time.sleep(0.5)
     after = broker.ensure([name], before.partitions + 2)[name]
     assert after.topic_id == before.topic_id and after.partitions == before.partitions
@@ -110,13 +115,7 @@ def test_a_topic_with_records_and_the_wrong_partitions_is_left_alone_and_fails_r
 
 def test_a_topic_with_records_that_the_caller_can_republish_is_remade_with_our_partitions(env):
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    name = f"scratch-{uuid.uuid4().hex[:8]}"
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    producer.send(name, b"a copy").get(timeout=10)
-    producer.close()
-    broker = Broker(bootstrap, "test")
-    before = broker.describe(name)
-    assert before is not None
+    broker, name, before = _scratch_topic_holding_a_record(bootstrap)
     asked: list[str | None] = []
 
     def recreated_behind_us(view) -> bool:

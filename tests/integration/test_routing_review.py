@@ -101,6 +101,12 @@ def sla_events(db, case_id: UUID) -> list[tuple[str, datetime]]:
         "ORDER BY version", (case_id,))]
 
 
+def run_timers(api: Api, now: str) -> int:
+    run = api.call("review", "POST", "/admin/timers", token="ADMIN_TOKEN", json={"now": now})
+    assert run.status_code == 200, run.text
+    return int(run.json()["appended"])
+
+
 def test_at_risk_and_breach_fire_once_each_on_the_right_business_day(api: Api, db):
     case_id = open_case(api, tumour_site="breast", preferred_centre="pkuch")
     make_ready(api, case_id, ["pkuch"])
@@ -113,20 +119,15 @@ def test_at_risk_and_breach_fire_once_each_on_the_right_business_day(api: Api, d
     started = api.call("review", "GET", f"/cases/{case_id}", token=token("pkuch")).json()
     assert started["sla"]["target_due"] is not None
 
-    def tick(now: str) -> int:
-        run = api.call("review", "POST", "/admin/timers", token="ADMIN_TOKEN", json={"now": now})
-        assert run.status_code == 200, run.text
-        return int(run.json()["appended"])
-
     # Day 1-3: Thu 12, Fri 13, Sat 14 Feb (make-up); 15-23 Feb off; day 4-8: 24-28 Feb (Sat 28 make-up).
     # At risk when day 8 ends (2 business days left); breached when day 10 (Tue 3 Mar) ends.
-    assert tick("2026-02-28T23:00:00+08:00") == 0
+    assert run_timers(api, "2026-02-28T23:00:00+08:00") == 0
     assert [e for e, _ in sla_events(db, case_id)] == ["SlaClockStarted"]
-    assert tick("2026-03-01T08:00:00+08:00") == 1
-    assert tick("2026-03-02T08:00:00+08:00") == 0  # once only
-    assert tick("2026-03-03T23:59:00+08:00") == 0
-    assert tick("2026-03-04T00:30:00+08:00") == 1
-    assert tick("2026-03-20T12:00:00+08:00") == 0
+    assert run_timers(api, "2026-03-01T08:00:00+08:00") == 1
+    assert run_timers(api, "2026-03-02T08:00:00+08:00") == 0  # once only
+    assert run_timers(api, "2026-03-03T23:59:00+08:00") == 0
+    assert run_timers(api, "2026-03-04T00:30:00+08:00") == 1
+    assert run_timers(api, "2026-03-20T12:00:00+08:00") == 0
     events = sla_events(db, case_id)
     kinds = [e for e, _ in events]
     assert kinds == ["SlaClockStarted", "SlaAtRisk", "SlaBreached"]
@@ -154,13 +155,8 @@ def test_a_breach_due_at_new_year_is_emitted_credited_and_counted_although_2027_
                  json={"occurred_at": "2026-12-17T15:00:00+08:00"})
     assert r.status_code == 200, r.text
 
-    def tick(now: str) -> int:
-        run = api.call("review", "POST", "/admin/timers", token="ADMIN_TOKEN", json={"now": now})
-        assert run.status_code == 200, run.text
-        return int(run.json()["appended"])
-
-    assert tick("2027-01-01T00:00:01+08:00") == 2
-    assert tick("2027-01-05T09:00:00+08:00") == 0
+    assert run_timers(api, "2027-01-01T00:00:01+08:00") == 2
+    assert run_timers(api, "2027-01-05T09:00:00+08:00") == 0
     shanghai = timezone(timedelta(hours=8))
     assert sla_events(db, case_id) == [("SlaClockStarted", datetime(2026, 12, 17, 15, tzinfo=shanghai)),
                                        ("SlaAtRisk", datetime(2026, 12, 30, tzinfo=shanghai)),
