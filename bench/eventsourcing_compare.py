@@ -27,7 +27,7 @@ from events.db import open_pool, transaction
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, utc_now
-from services.common.commands import decide_and_append, timed
+from services.common.kernel import Kernel
 from services.intake import domain
 
 CASES = 1000
@@ -47,17 +47,18 @@ class Ours:
         self.pool = open_pool(database_url, max_size=1, name="bench-ours")
         migrate(self.pool, OUR_SCHEMA, EVENT_STORE_MIGRATIONS)
         self.store = EventStore(OUR_SCHEMA, "intake", build_registry())
+        # Intake's fold and deciders on the kernel, without intake's own tables.
+        self.kernel = Kernel(self.store, lambda conn, case_id: domain.Case(case_id),
+                             lambda case, event, at: case.apply(event, at))
 
     def case(self) -> None:
         case_id, opened = uuid4(), new_case_opened()
         with transaction(self.pool) as conn:
-            decide_and_append(self.store, conn, case_id, lambda _h: domain.open_case(opened, with_question=False),
-                              occurred_at=utc_now(), expected_version=0)
+            self.kernel.handle(conn, case_id, lambda _: domain.open_case(opened, with_question=False),
+                               occurred_at=utc_now(), expected_version=0)
         record = RecordsReceived(record_id=uuid4(), kind=RecordKind.PATHOLOGY_REPORT)
         with transaction(self.pool) as conn:
-            decide_and_append(self.store, conn, case_id,
-                              lambda h: domain.receive_record(domain.fold(case_id, timed(h)), record),
-                              occurred_at=utc_now())
+            self.kernel.handle(conn, case_id, lambda case: domain.receive_record(case, record), occurred_at=utc_now())
 
     def close(self) -> None:
         self.pool.close()

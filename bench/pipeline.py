@@ -25,11 +25,11 @@ from bench import Figures, percentiles, settle
 from events.codes import ReferralReason, StageGroup, TumourSite
 from events.contract import CaseOpened, Event
 from events.db import open_pool, transaction
-from events.registry import Decoded, build_registry
+from events.registry import build_registry
 from events.store import EventStore, utc_now
-from services.common.commands import decide_and_append
+from services.common.kernel import Kernel
 from services.intake import domain
-from services.intake.cases import new_patient_ref
+from services.intake.application import new_patient_ref
 
 CASES = 1500
 THROUGHPUT_EVENTS = 10_000
@@ -47,23 +47,23 @@ def new_case_opened() -> CaseOpened:
                       patient_country="GB", language="en")
 
 
-def _open(opened: CaseOpened) -> Callable[[list[Decoded]], list[Event]]:
+def _open(opened: CaseOpened) -> Callable[[domain.Case], list[Event]]:
     # The case id is fresh, so its stream is empty: nothing to decide against.
-    return lambda _history: domain.open_case(opened, with_question=False)
+    return lambda _case: domain.open_case(opened, with_question=False)
 
 
 def _append(pool: ConnectionPool[Any], cases: int, committed: queue.Queue[tuple[UUID, float]],
             stop: threading.Event, per_tx: int = 1) -> None:
     store = EventStore("intake", "intake", build_registry())
+    kernel = Kernel(store, lambda conn, case_id: domain.Case(case_id), lambda case, event, at: case.apply(event, at))
     for _ in range(0, cases, per_tx):
         if stop.is_set():
             return
         ids = []
         with transaction(pool) as conn:
             for _ in range(per_tx):
-                _, envelopes = decide_and_append(store, conn, uuid4(), _open(new_case_opened()),
-                                                 occurred_at=utc_now())
-                ids.append(envelopes[0].event_id)
+                done = kernel.handle(conn, uuid4(), _open(new_case_opened()), occurred_at=utc_now())
+                ids.append(done.appended[0].envelope.event_id)
         # Both clocks are read in this process, so a monotonic one serves.
         now = time.monotonic()
         for event_id in ids:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from demo.api import SERVICES, Api
 from demo.plan import plan_year
-from demo.play import finish_expiries, play_year
+from demo.play import CaseResult, PlayResult, finish_expiries, play_year
 from demo.report import connect, reconcile, scope_to_run, summary, wait_until_projected
 from infra.stack import ROOT, Stack
 
@@ -28,7 +28,7 @@ def _stack_env(stack: Stack) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m demo", description="Plays a realistic year of cases "
                                      "through the public HTTP APIs, then prints the analyst's summary.")
     parser.add_argument("--cases", type=int, default=300, help="cases to play (default 300)")
@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cases < 1:
         parser.error("--cases must be at least 1")
-    started = time.monotonic()
+    return args
 
-    print(f"Case Ledger demo: {args.cases} cases in {args.year}, seed {args.seed}")
+
+def _simulated_stack(args: argparse.Namespace) -> Stack | None:
+    """The stack, up, on simulated time without timer sweeps; None (and a message) if it cannot be."""
     stack = Stack(args.run_dir.resolve(), args.port_base, args.broker_port)
     t = time.monotonic()
     already = all(stack.pid_of(f"{s}-{p}") for s in SERVICES for p in ("api", "worker"))
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if _stack_env(stack).get("CASE_LEDGER_SIMULATED_TIME") != "true":
         print("error: CASE_LEDGER_SIMULATED_TIME is set to something other than true, and the demo dates its "
               "facts itself; unset it and run `make demo` again", file=sys.stderr)
-        return 2
+        return None
     if not already:
         how = "started (make down stops it)"
     elif was_simulated:
@@ -70,7 +72,40 @@ def main(argv: list[str] | None = None) -> int:
     else:
         how = "restarted its services with simulated time and no timer sweeps (make up switches back)"
     print(f"  stack {how} ({stack_s:.1f} s): {', '.join(f'{s} {stack.url(s)}' for s in SERVICES)}")
+    return stack
 
+
+def _plan_against_ledger(played: PlayResult, diffs: list[str], failed: list[CaseResult], abandoned: list[str]) -> None:
+    print("\nPLAN AGAINST LEDGER")
+    checked = len(played.cases) - len(failed)
+    print(f"  {checked - len(diffs)}/{checked} played cases match their plan in analytics.cases "
+          "(ending, decision, delivery, at-risk, breach, business days, declines)")
+    for line in diffs[:15]:
+        print(f"  - {line}")
+    if len(diffs) > 15:
+        print(f"  ... and {len(diffs) - 15} more")
+    notes = Counter(n for r in played.cases for n in r.notes)
+    for note, n in notes.most_common():
+        print(f"  note ({n} cases): {note}")
+    if abandoned:
+        print(f"  abandoned attempts (left in the ledger as expired cases, outside this run's figures): "
+              f"{', '.join(abandoned)}")
+    for r in failed[:10]:
+        print(f"  FAILED case {r.number} ({r.case_id}) at {r.failed_step}:\n    {r.error}")
+    for err in played.quote_errors[:3]:
+        print(f"  FAILED quote:\n    {err}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    started = time.monotonic()
+
+    print(f"Case Ledger demo: {args.cases} cases in {args.year}, seed {args.seed}")
+    t = time.monotonic()
+    stack = _simulated_stack(args)
+    if stack is None:
+        return 2
+    stack_s = time.monotonic() - t
     t = time.monotonic()
     try:
         year = plan_year(args.cases, args.seed, args.year)
@@ -112,24 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         diffs = reconcile(conn, schema, year, played.cases)
     report_s = time.monotonic() - t
 
-    print("\nPLAN AGAINST LEDGER")
-    checked = len(played.cases) - len(failed)
-    print(f"  {checked - len(diffs)}/{checked} played cases match their plan in analytics.cases "
-          "(ending, decision, delivery, at-risk, breach, business days, declines)")
-    for line in diffs[:15]:
-        print(f"  - {line}")
-    if len(diffs) > 15:
-        print(f"  ... and {len(diffs) - 15} more")
-    notes = Counter(n for r in played.cases for n in r.notes)
-    for note, n in notes.most_common():
-        print(f"  note ({n} cases): {note}")
-    if abandoned:
-        print(f"  abandoned attempts (left in the ledger as expired cases, outside this run's figures): "
-              f"{', '.join(abandoned)}")
-    for r in failed[:10]:
-        print(f"  FAILED case {r.number} ({r.case_id}) at {r.failed_step}:\n    {r.error}")
-    for err in played.quote_errors[:3]:
-        print(f"  FAILED quote:\n    {err}")
+    _plan_against_ledger(played, diffs, failed, abandoned)
 
     total_s = time.monotonic() - started
     print(f"\nTimings: stack {stack_s:.1f} s, plan {plan_s:.1f} s, play {played.seconds:.1f} s "

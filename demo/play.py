@@ -23,21 +23,17 @@ run as one quick burst of requests.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from functools import cache
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-import pydicom
-import pydicom.examples
-
 from demo.api import Api, StepFailed, problem_code, wait_for
+from demo.documents import dicom_study, document
 from demo.plan import CasePlan, QuotePlan, Step, YearPlan, quote_body
 
 PREFERENCE = ("sysucc", "fuscc", "cams", "pkuch", "wch")  # a coordinator's fallback order
@@ -62,28 +58,6 @@ class PlayResult:
     quote_errors: list[StepFailed]
     seconds: float
     requests: int
-
-
-@cache
-def _dicom_template(name: str) -> pydicom.Dataset:
-    return pydicom.dcmread(pydicom.examples.get_path(name))
-
-
-def dicom_study(modality: str, study_date: date) -> bytes:
-    """A real DICOM file (pydicom's CT or MR example) carrying the study's date and new UIDs."""
-    ds = _dicom_template("ct" if modality == "CT" else "mr").copy()
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = study_date.strftime("%Y%m%d")
-    ds.StudyInstanceUID = pydicom.uid.generate_uid()
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
-    out = io.BytesIO()
-    ds.save_as(out, enforce_file_format=True)
-    return out.getvalue()
-
-
-def document(kind: str, plan: CasePlan, at: datetime) -> bytes:
-    """A small stand-in PDF for a non-imaging record."""
-    text = f"{kind} for case {plan.number} ({plan.profile.tumour_site.value}, stage {plan.profile.stage_group.value})"
-    return f"%PDF-1.4\n% {text}, dated {at.date()}\n% {uuid4()}\n%%EOF\n".encode()
 
 
 class CasePlayer:

@@ -111,11 +111,10 @@ def wilson(k: int, n: int) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------ the summary
-def summary(conn: Conn, schema: str, out: Callable[[str], None] = print) -> None:
-    s = schema
-    q: Callable[..., list[dict[str, Any]]] = lambda sql, *args: conn.execute(sql.format(s=s), args).fetchall()  # noqa: E731
+Query = Callable[..., list[dict[str, Any]]]
 
-    # --- funnel
+
+def _funnel(q: Query, out: Callable[[str], None]) -> None:
     f = q("SELECT * FROM {s}.funnel_summary")[0]
     stages = {r["stage"]: r["n"] for r in q("SELECT stage, count(*) AS n FROM {s}.case_funnel GROUP BY stage")}
     days = q("""SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY days_to_records_complete) AS records,
@@ -143,7 +142,8 @@ def summary(conn: Conn, schema: str, out: Callable[[str], None] = print) -> None
     out("  ended early: " + (", ".join(f"{k} {v}" for k, v in sorted(ended.items())) or "none")
         + ";  still open: " + (", ".join(f"{k} {v}" for k, v in sorted(waiting.items())) or "none"))
 
-    # --- SLA
+
+def _sla(q: Query, out: Callable[[str], None]) -> None:
     sla = q("""SELECT coalesce(centre_id, 'all centres') AS centre, count(*) AS delivered,
                       avg((business_days_used <= 7)::int) AS within_7,
                       avg((state = 'delivered_on_time')::int) AS within_10,
@@ -167,7 +167,8 @@ def summary(conn: Conn, schema: str, out: Callable[[str], None] = print) -> None
     states = q("SELECT state, count(*) AS n FROM {s}.sla_cases GROUP BY state ORDER BY state")
     out("  clocks by state: " + ", ".join(f"{r['state']} {r['n']}" for r in states))
 
-    # --- travel
+
+def _travel(q: Query, out: Callable[[str], None]) -> None:
     travel = q("""SELECT * FROM {s}.travel_outcomes
                   WHERE dimension IN ('overall', 'centre', 'tumour_site', 'recommended_pathway')
                   ORDER BY array_position(ARRAY['overall', 'centre', 'tumour_site', 'recommended_pathway'],
@@ -188,7 +189,8 @@ def summary(conn: Conn, schema: str, out: Callable[[str], None] = print) -> None
                   [(r["value"], r["travelled"], pct(r["travelled"] / n),
                     "{}-{}".format(*(pct(x) for x in wilson(r["travelled"], n)))) for r in reasons], "    "))
 
-    # --- review outcomes
+
+def _review_outcomes(q: Query, out: Callable[[str], None]) -> None:
     outcomes = q("""SELECT * FROM {s}.review_outcomes WHERE dimension IN ('overall', 'referral_reason')
                     ORDER BY dimension = 'overall' DESC, reviews DESC, value""")
     out("\nSECOND-OPINION OUTCOMES (review_outcomes; literature: diagnosis changed 10-20%, treatment 30-40%; "
@@ -205,7 +207,8 @@ def summary(conn: Conn, schema: str, out: Callable[[str], None] = print) -> None
     out(table(("referral reason", "reviews", "dx changed", "refined/major", "vs 10-20%", "tx changed",
                "refined/major", "vs 30-40%"), rows))
 
-    # --- revenue
+
+def _revenue(q: Query, out: Callable[[str], None]) -> None:
     totals = q("""SELECT sum(invoiced_cents) AS invoiced, sum(voided_cents) AS voided, sum(captured_cents) AS captured,
                          sum(refunded_cents) AS refunded, sum(sla_credit_cents) AS sla_credit,
                          sum(credits_issued_cents) AS issued, sum(credits_redeemed_cents) AS redeemed,
@@ -236,6 +239,16 @@ def summary(conn: Conn, schema: str, out: Callable[[str], None] = print) -> None
     components = q("""SELECT component, sum(invoiced_cents) AS invoiced FROM {s}.revenue
                       WHERE invoiced_cents > 0 GROUP BY component ORDER BY 2 DESC""")
     out("  invoiced by price component: " + ", ".join(f"{r['component']} {usd(r['invoiced'])}" for r in components))
+
+
+def summary(conn: Conn, schema: str, out: Callable[[str], None] = print) -> None:
+    s = schema
+    q: Callable[..., list[dict[str, Any]]] = lambda sql, *args: conn.execute(sql.format(s=s), args).fetchall()  # noqa: E731
+    _funnel(q, out)
+    _sla(q, out)
+    _travel(q, out)
+    _review_outcomes(q, out)
+    _revenue(q, out)
 
 
 def _ratio(a: Any, b: Any) -> float | None:

@@ -186,3 +186,9 @@ class TravelReason(StrEnum):
     INSURER_DOES_NOT_COVER = "insurer_does_not_cover"
     ONE_PROGRAMME = "one_programme"
     OTHER = "other"
+
+
+# The turnaround the facilitator promises, in business days of the centres' calendar: review's
+# SLA clock enforces it and billing's quote states it, from this one place.
+TURNAROUND_TARGET_BUSINESS_DAYS = 7
+TURNAROUND_LIMIT_BUSINESS_DAYS = 10

@@ -83,25 +83,8 @@ class EventStore:
             if actual != expected_version:
                 raise ConcurrencyConflict(stream_id, expected_version, actual)
         recorded_at = self.clock()
-        # One command's events share a correlation id unless the caller continues another's.
-        correlation = correlation_id or uuid4()
-        envelopes = [
-            Envelope(
-                event_id=uuid4(),
-                event_type=pending.event.event_type,
-                schema_version=pending.event.schema_version,
-                case_id=case_id,
-                stream_id=stream_id,
-                stream_version=expected_version + offset,
-                occurred_at=_aware(pending.occurred_at),
-                recorded_at=recorded_at,
-                producer=self.producer,
-                correlation_id=correlation,
-                causation_id=causation_id,
-                payload=pending.event.model_dump(mode="json"),
-            )
-            for offset, pending in enumerate(events, start=1)
-        ]
+        envelopes = build_envelopes(self.producer, stream_id, case_id, expected_version, events, recorded_at,
+                                    correlation_id, causation_id)
         # Inside the caller's transaction the inserts commit or roll back with it (a conflict
         # aborts that transaction, which every caller then ends); on an idle autocommit
         # connection they get a transaction of their own. Either way events and outbox rows land
@@ -130,6 +113,30 @@ class EventStore:
     def mark_processed(self, conn: Conn, consumer: str, event_id: UUID) -> bool:
         return conn.execute(self._q["mark_processed"],
                             {"consumer": consumer, "event_id": event_id}).fetchone() is not None
+
+
+def build_envelopes(producer: str, stream_id: str, case_id: UUID, expected_version: int,
+                    events: Sequence[Pending], recorded_at: datetime, correlation_id: UUID | None,
+                    causation_id: UUID | None) -> list[Envelope]:
+    # One command's events share a correlation id unless the caller continues another's.
+    correlation = correlation_id or uuid4()
+    return [
+        Envelope(
+            event_id=uuid4(),
+            event_type=pending.event.event_type,
+            schema_version=pending.event.schema_version,
+            case_id=case_id,
+            stream_id=stream_id,
+            stream_version=expected_version + offset,
+            occurred_at=_aware(pending.occurred_at),
+            recorded_at=recorded_at,
+            producer=producer,
+            correlation_id=correlation,
+            causation_id=causation_id,
+            payload=pending.event.model_dump(mode="json"),
+        )
+        for offset, pending in enumerate(events, start=1)
+    ]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from services.analytics import projections
 from services.analytics.bootstrap import SERVICE, bootstrap
 from services.analytics.metrics import BusinessCollector
-from services.common.api import RuntimeDep
+from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
+from services.common.dependencies import RuntimeDep
 from services.common.errors import NotFound
-from services.common.http import create_service_app
 
 Analyst = Annotated[Principal, Depends(require("analyst", "coordinator"))]
 router = APIRouter(prefix="/cases", tags=["analytics"])

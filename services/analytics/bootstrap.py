@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from events.store import Clock, utc_now
 from services.analytics import ddl
+from services.analytics.ddl import LIVE_SCHEMA
 from services.analytics.settings import AnalyticsSettings
 from services.common.runtime import Runtime, build_runtime
 
 SERVICE = "analytics"
 # The worker's own bookkeeping: its (empty) event store, processed events, applied migrations.
 SCHEMA = "analytics_state"
-# What analysts query; services.analytics.rebuild swaps a rebuilt copy in under this name.
-LIVE_SCHEMA = "analytics"
 
 
 def bootstrap(settings: AnalyticsSettings | None = None, clock: Clock = utc_now) -> Runtime:

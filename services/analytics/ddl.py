@@ -19,6 +19,9 @@ from psycopg import sql
 
 from events.db import Conn, Pool, Queries
 
+# What analysts query; services.analytics.rebuild swaps a rebuilt copy in under this name.
+LIVE_SCHEMA = "analytics"
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 VIEWS = Path(__file__).with_name("views.sql")
 _BOOKKEEPING = Path(__file__).with_name("ddl.sql")

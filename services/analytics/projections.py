@@ -43,7 +43,7 @@ from events.contract import (
 )
 from events.db import Conn, Queries
 from events.registry import Decoded
-from services.analytics.bootstrap import LIVE_SCHEMA
+from services.analytics.ddl import LIVE_SCHEMA
 from services.common.runtime import Runtime
 
 QUERIES = Path(__file__).with_name("queries.sql")
@@ -71,11 +71,6 @@ class Projection:
         """Keeps analytics.cases, quotes and money_movements current; every event reaches this."""
         env, e, q = decoded.envelope, decoded.event, self._q
         base = {"case_id": env.case_id, "at": env.occurred_at}
-
-        def money(kind: str, component: str, cents: int) -> None:
-            if cents:
-                conn.execute(q["money"], {"event_id": env.event_id, "component": component, "case_id": env.case_id,
-                                          "at": env.occurred_at, "kind": kind, "cents": cents})
 
         if isinstance(e, QuoteIssued):
             conn.execute(q["quote"], {"quote_id": env.case_id, "at": env.occurred_at, "tumour_site": e.tumour_site,
@@ -130,6 +125,20 @@ class Projection:
                 ending = {"CaseCancelled": "cancelled", "CaseWithdrawn": "withdrawn", "CaseExpired": "expired",
                           "CaseFinallyDeclined": "declined_by_all_centres"}[env.event_type]
                 conn.execute(q["ended"], {**base, "ending": ending})
+            case _:
+                self._money(conn, decoded)
+
+    def _money(self, conn: Conn, decoded: Decoded) -> None:
+        """Every movement of money, one row per component, for the revenue views."""
+        env, e = decoded.envelope, decoded.event
+
+        def money(kind: str, component: str, cents: int) -> None:
+            if cents:
+                conn.execute(self._q["money"], {"event_id": env.event_id, "component": component,
+                                                "case_id": env.case_id, "at": env.occurred_at, "kind": kind,
+                                                "cents": cents})
+
+        match e:
             case FeeInvoiced():
                 for line in e.breakdown:
                     money("invoiced", line.component, line.cents)
@@ -156,9 +165,11 @@ LIVE = Projection(LIVE_SCHEMA)
 project = LIVE.project
 
 
-def timeline_consumer(target: str = LIVE_SCHEMA) -> Consumer:
-    """The live consumer; a rebuild takes its handlers with the scratch schema as the target."""
+def fact_projector(target: str = LIVE_SCHEMA) -> Consumer:
+    """Projects every fact of every service; a rebuild takes its handlers with the scratch schema as target."""
     projection = LIVE if target == LIVE_SCHEMA else Projection(target)
+    # "timeline" is the name its consumer group and processed-events rows were stored under; a new
+    # name would make it project the whole history a second time.
     return Consumer("timeline", {model.event_type: projection.project for model in ALL_EVENTS})
 
 

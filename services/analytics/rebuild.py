@@ -39,8 +39,9 @@ from events.db import Conn, Pool, load_queries
 from events.registry import Decoded, DecodeError, Registry
 from events.store import EventStore
 from services.analytics import ddl
-from services.analytics.bootstrap import LIVE_SCHEMA, SERVICE, bootstrap
-from services.analytics.projections import timeline_consumer
+from services.analytics.bootstrap import SERVICE, bootstrap
+from services.analytics.ddl import LIVE_SCHEMA
+from services.analytics.projections import fact_projector
 from services.analytics.settings import AnalyticsSettings
 
 SCRATCH = "analytics_rebuild"
@@ -128,7 +129,7 @@ def load_history(conn: Conn, registry: Registry, sources: Sequence[str]) -> tupl
 
 def build(pool: Pool, registry: Registry, sources: Sequence[str]) -> tuple[int, dict[str, int]]:
     """Replaces the scratch schema with a rebuild; returns how many events the handlers applied."""
-    handlers = timeline_consumer(SCRATCH).handlers
+    handlers = fact_projector(SCRATCH).handlers
     with pool.connection() as conn, conn.transaction():
         conn.execute(_sql("snapshot"))
         conn.execute(_sql("drop_scratch", scratch=sql.Identifier(SCRATCH)))

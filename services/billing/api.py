@@ -13,14 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from events.codes import Histology, ReferralReason, TumourSite, is_rare
 from events.contract import MAX_CENTS, ProviderRef
 from events.db import Conn
-from services.billing import accounts
+from services.billing import application as app
 from services.billing.bootstrap import SERVICE, bootstrap
-from services.billing.pricing import CaseComplexity
+from services.billing.pricing import TURNAROUND, CaseComplexity
 from services.billing.provider import SimulatedProvider
-from services.common.api import event_time
+from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
+from services.common.dependencies import event_time
 from services.common.errors import Rejected
-from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
 from services.common.inputs import EventTime, WholeNumber
 
@@ -31,11 +31,11 @@ IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 router = APIRouter(tags=["billing"])
 
 
-def get_billing(request: Request) -> accounts.Billing:
+def get_billing(request: Request) -> app.BillingRuntime:
     return request.app.state.runtime
 
 
-BillingDep = Annotated[accounts.Billing, Depends(get_billing)]
+BillingDep = Annotated[app.BillingRuntime, Depends(get_billing)]
 
 
 class QuoteRequest(BaseModel):
@@ -81,8 +81,8 @@ def quote(body: QuoteRequest, rt: BillingDep, who: Quoter, key: IdempotencyKey, 
                           wants_video=body.wants_video)
 
     def command(conn: Conn) -> Outcome:
-        quote_id, q = accounts.issue_quote(rt, conn, body.tumour_site, case, event_time(body.occurred_at, rt))
-        turnaround = rt.price_book.turnaround_business_days
+        quote_id, q = app.issue_quote(rt, conn, body.tumour_site, case, event_time(body.occurred_at, rt))
+        turnaround = TURNAROUND
         return Outcome(201, {
             "quote_id": quote_id, "currency": rt.price_book.currency, "review_cents": q.review_cents,
             "video_cents": q.video_cents, "total_cents": q.total_cents,
@@ -98,21 +98,22 @@ def quote(body: QuoteRequest, rt: BillingDep, who: Quoter, key: IdempotencyKey, 
 
 @router.get("/price-book")
 def price_book(rt: BillingDep, _: Reader) -> dict[str, Any]:
-    return rt.price_book.model_dump(mode="json")
+    # The turnaround is the facilitator's promise, not a price: it is shown beside the book.
+    return {**rt.price_book.model_dump(mode="json"), "turnaround_business_days": TURNAROUND.model_dump()}
 
 
 @router.get("/cases/{case_id}/account")
 def account(case_id: UUID, rt: BillingDep, _: Reader) -> JSONResponse:
     with rt.pool.connection() as conn:
-        return JSONResponse(jsonable_encoder(accounts.case_summary(rt, conn, case_id)))
+        return JSONResponse(jsonable_encoder(app.case_summary(rt, conn, case_id)))
 
 
 @router.post("/cases/{case_id}/payments/capture", description="Retry a capture the provider declined.")
 def retry_capture(case_id: UUID, body: At, rt: BillingDep, who: Billing, key: IdempotencyKey,
                   request: Request) -> JSONResponse:
     def command(conn: Conn) -> Outcome:
-        accounts.retry_capture(rt, conn, case_id, event_time(body.occurred_at, rt))
-        return Outcome(200, accounts.case_summary(rt, conn, case_id))
+        app.retry_capture(rt, conn, case_id, event_time(body.occurred_at, rt))
+        return Outcome(200, app.case_summary(rt, conn, case_id))
 
     return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -121,8 +122,8 @@ def retry_capture(case_id: UUID, body: At, rt: BillingDep, who: Billing, key: Id
 @router.post("/provider/callbacks", description="The payment provider's notices; duplicates change nothing.")
 def callback(body: Callback, rt: BillingDep, _: Billing) -> JSONResponse:
     with rt.pool.connection() as conn, conn.transaction():
-        applied = accounts.provider_callback(rt, conn, body.case_id, body.provider_ref,
-                                             event_time(body.occurred_at, rt))
+        applied = app.provider_callback(rt, conn, body.case_id, body.provider_ref,
+                                        event_time(body.occurred_at, rt))
     return JSONResponse({"applied": applied})
 
 
@@ -137,8 +138,8 @@ class Redemption(BaseModel):
 def redeem(case_id: UUID, body: Redemption, rt: BillingDep, who: Billing, key: IdempotencyKey,
            request: Request) -> JSONResponse:
     def command(conn: Conn) -> Outcome:
-        accounts.redeem(rt, conn, case_id, body.treatment_invoice_ref, event_time(body.occurred_at, rt))
-        return Outcome(200, accounts.case_summary(rt, conn, case_id))
+        done = app.redeem(rt, conn, case_id, body.treatment_invoice_ref, event_time(body.occurred_at, rt))
+        return Outcome(200, app.case_summary(rt, conn, case_id, done.state))
 
     return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -147,7 +148,7 @@ def redeem(case_id: UUID, body: Redemption, rt: BillingDep, who: Billing, key: I
 @router.get("/ledger", description="The whole journal's balance: it must be zero.")
 def ledger(rt: BillingDep, _: Billing) -> dict[str, int]:
     with rt.pool.connection() as conn:
-        return accounts.ledger_total(conn)
+        return app.ledger_total(rt, conn)
 
 
 @router.post("/admin/provider/faults", tags=["admin"], description="Makes the simulated provider fail or time out.")

@@ -171,9 +171,22 @@ def captured(account: Account, payment_id: UUID, provider_ref: str) -> list[Even
                             video_fee_cents=account.invoice.video_fee_cents, provider_ref=provider_ref)]
 
 
-def refund_due(account: Account, facts: ReviewFacts,
-               trigger: Literal["cancelled", "withdrawn", "declined_by_all_centres", "sla_breach"]
-               ) -> tuple[int, int, RefundReason] | None:
+Trigger = Literal["cancelled", "withdrawn", "declined_by_all_centres", "sla_breach"]
+RefundDue = tuple[int, int, RefundReason]
+
+
+def settlement(account: Account, facts: ReviewFacts, trigger: Trigger) -> list[Event] | RefundDue | None:
+    """What an ending (or a breach) does to the money: write off what was never charged (events to
+    append), refund through the provider (review, video, reason), or nothing."""
+    if account.invoice is None:
+        return None
+    if account.capture is None:
+        # A breach on an uncaptured case changes nothing: the case goes on, and is charged later.
+        return void_uncaptured(account) if trigger != "sla_breach" else None
+    return refund_due(account, facts, trigger)
+
+
+def refund_due(account: Account, facts: ReviewFacts, trigger: Trigger) -> RefundDue | None:
     """(review, video, reason) to refund under the written policy, or None."""
     if account.capture is None:
         return None

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from events.codes import TURNAROUND_LIMIT_BUSINESS_DAYS, TURNAROUND_TARGET_BUSINESS_DAYS
+
 DEFAULT_FILE = Path(__file__).with_name("price_book.json")
 REVIEW_RANGE = (80_000, 180_000)
 VIDEO_RANGE = (40_000, 70_000)
@@ -44,10 +46,12 @@ class Turnaround(_Frozen):
     limit: int = Field(ge=1)
 
 
+TURNAROUND = Turnaround(target=TURNAROUND_TARGET_BUSINESS_DAYS, limit=TURNAROUND_LIMIT_BUSINESS_DAYS)
+
+
 class PriceBook(_Frozen):
     version: str = Field(min_length=1)
     currency: Literal["USD"]
-    turnaround_business_days: Turnaround
     review: ReviewPrices
     video: VideoPrices
 

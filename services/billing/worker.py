@@ -1,6 +1,6 @@
 """Billing's worker: invoices, captures, refunds and credits as the case's events arrive."""
 
-from services.billing.accounts import billing_consumer
+from services.billing.application import billing_consumer
 from services.billing.bootstrap import bootstrap
 from services.common.runtime import run_worker
 

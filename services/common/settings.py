@@ -35,6 +35,9 @@ class ServiceSettings(BaseSettings):
     simulated_time: bool = Field(False, validation_alias="CASE_LEDGER_SIMULATED_TIME")
     # The largest request body any endpoint reads (uploads have their own, larger limit).
     max_body_bytes: int = Field(2**20, ge=1024, le=2**30, validation_alias="CASE_LEDGER_MAX_BODY_BYTES")
+    # prometheus-client's own variable: set, every process of the service writes its metrics to
+    # files there and /metrics aggregates them (an API with several workers, plus its worker).
+    prometheus_multiproc_dir: Path | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 
     @field_validator("tokens", mode="before")
     @classmethod

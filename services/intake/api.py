@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -40,10 +41,10 @@ from events.contract import (
     TreatmentBooked,
 )
 from events.db import Conn
-from services.common.api import ExpectedVersion, event_time
+from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
+from services.common.dependencies import ExpectedVersion, event_time
 from services.common.errors import InvalidInput
-from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
 from services.common.inputs import (
     PROSE_PATTERN,
@@ -55,7 +56,7 @@ from services.common.inputs import (
     SingleLine,
     WholeNumber,
 )
-from services.intake import cases
+from services.intake import application as app
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
 from services.intake.settings import IntakeSettings
@@ -66,11 +67,11 @@ IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 router = APIRouter(tags=["cases"])
 
 
-def get_intake(request: Request) -> cases.Intake:
+def get_intake(request: Request) -> app.IntakeRuntime:
     return request.app.state.runtime
 
 
-IntakeDep = Annotated[cases.Intake, Depends(get_intake)]
+IntakeDep = Annotated[app.IntakeRuntime, Depends(get_intake)]
 # Not stripped: the lengths the schema states are the lengths checked.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN), SingleLine]
 Question = Annotated[str, StringConstraints(min_length=5, max_length=4000, pattern=PROSE_PATTERN), MultiLine]
@@ -164,30 +165,29 @@ class RunTimers(BaseModel):
     now: EventTime | None = Field(None, description="event time to run as; only with simulated time")
 
 
-def _case_outcome(ix: cases.Intake, conn: Conn, case_id: UUID, version: int, status: int = 200) -> Outcome:
-    body = cases.view(ix, conn, case_id)
-    return Outcome(status, body, {"ETag": str(version), "Location": f"/cases/{case_id}"})
+def _case_outcome(done: app.Handled[app.CaseFile], status: int = 200) -> Outcome:
+    # Rendered from the state the command produced: the stream is read once per command.
+    return Outcome(status, app.view(done.state), {"ETag": str(done.version),
+                                                   "Location": f"/cases/{done.state.case.case_id}"})
 
 
-def _case_command(ix: cases.Intake, principal: Principal, key: str | None, request: Request, body: Any,
-                  act: Any, status: int = 200) -> JSONResponse:
-    """Runs `act(conn) -> version` under the idempotency key and answers with the case view."""
-    case_id = request.path_params["case_id"]
-
+def _case_command(rt: app.IntakeRuntime, principal: Principal, key: str | None, request: Request, body: Any,
+                  act: Callable[[Conn], app.Handled[app.CaseFile]], status: int = 200) -> JSONResponse:
+    """Runs `act(conn)` under the idempotency key and answers with the case view."""
     def command(conn: Conn) -> Outcome:
-        return _case_outcome(ix, conn, case_id, act(conn), status)
+        return _case_outcome(act(conn), status)
 
-    return run_command(ix, key=key, principal=principal.role, command=command,
+    return run_command(rt, key=key, principal=principal.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
 
 
 @router.post("/cases", status_code=201)
-def open_case(body: OpenCase, ix: IntakeDep, who: Coordinator, key: IdempotencyKey, request: Request) -> JSONResponse:
-    at = event_time(body.occurred_at, ix)
+def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyKey, request: Request) -> JSONResponse:
+    at = event_time(body.occurred_at, rt)
 
     def command(conn: Conn) -> Outcome:
         opened = CaseOpened(
-            patient_ref=body.patient_ref or cases.new_patient_ref(), tumour_site=body.tumour_site,
+            patient_ref=body.patient_ref or app.new_patient_ref(), tumour_site=body.tumour_site,
             histology=body.histology,
             rare_tumour=body.rare_tumour or is_rare(body.tumour_site, body.histology, body.referral_reasons),
             stage_group=body.stage_group, referral_reasons=body.referral_reasons,
@@ -196,147 +196,146 @@ def open_case(body: OpenCase, ix: IntakeDep, who: Coordinator, key: IdempotencyK
             question_topics=body.question_topics, imaging_studies=body.imaging_studies,
             glass_slides=body.glass_slides, quote_id=body.quote_id)
         identity = body.patient.model_dump(mode="json") if body.patient else None
-        case_id = cases.open_case(ix, conn, opened, identity, body.question, at)
-        return _case_outcome(ix, conn, case_id, ix.store.version(conn, f"case-{case_id}"), 201)
+        return _case_outcome(app.open_case(rt, conn, opened, identity, body.question, at), 201)
 
-    return run_command(ix, key=key, principal=who.role, command=command,
+    return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
 
 
 @router.get("/cases/{case_id}")
-def get_case(case_id: UUID, ix: IntakeDep, _: Coordinator) -> JSONResponse:
-    with ix.pool.connection() as conn:
-        body = cases.view(ix, conn, case_id)
+def get_case(case_id: UUID, rt: IntakeDep, _: Coordinator) -> JSONResponse:
+    with rt.pool.connection() as conn:
+        body = app.view(app.load(rt, conn, case_id).state)
     return JSONResponse(jsonable_encoder(body), headers={"ETag": str(body["version"])})
 
 
 @router.get("/cases/{case_id}/patient", description="Identity and question, decrypted; 409 once erased.")
-def get_patient(case_id: UUID, ix: IntakeDep, _: Coordinator) -> dict[str, Any]:
-    with ix.pool.connection() as conn:
-        return cases.patient_details(ix, conn, case_id)
+def get_patient(case_id: UUID, rt: IntakeDep, _: Coordinator) -> dict[str, Any]:
+    with rt.pool.connection() as conn:
+        return app.patient_details(rt, conn, case_id)
 
 
 @router.put("/cases/{case_id}/question")
-def set_question(case_id: UUID, body: SetQuestion, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+def set_question(case_id: UUID, body: SetQuestion, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                  expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(ix, who, key, request, body, lambda conn: cases.record_question(
-        ix, conn, case_id, body.question, event_time(body.occurred_at, ix), expected))
+    return _case_command(rt, who, key, request, body, lambda conn: app.record_question(
+        rt, conn, case_id, body.question, event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/records", status_code=201)
 def add_record(
-    case_id: UUID, ix: IntakeDep, who: Coordinator, key: IdempotencyKey, expected: ExpectedVersion,
+    case_id: UUID, rt: IntakeDep, who: Coordinator, key: IdempotencyKey, expected: ExpectedVersion,
     request: Request,
     kind: Annotated[RecordKind, Form()],
     file: Annotated[UploadFile, File(description="the record; imaging must be complete DICOM (CT, MR or PT)",
                                      json_schema_extra={"minLength": 1})],
     occurred_at: Annotated[EventTime | None, Form()] = None,
 ) -> JSONResponse:
-    settings: IntakeSettings = ix.settings  # type: ignore[assignment]
+    settings: IntakeSettings = rt.settings  # type: ignore[assignment]
     limit = settings.max_dicom_bytes if kind is RecordKind.IMAGING else settings.max_record_bytes
     content = file.file.read(limit + 1)
     if len(content) > limit:
         raise InvalidInput("file", f"larger than the {limit} bytes allowed for {kind.value}")
     if not content:
         raise InvalidInput("file", "is empty")
-    digest = cases.sha256_hex(content)
+    digest = app.sha256_hex(content)
     facts = read_dicom(content) if kind is RecordKind.IMAGING else None
     record = RecordsReceived(
         record_id=uuid4(), kind=kind, sha256=digest, size_bytes=len(content),
         modality=facts.modality if facts else None, study_date=facts.study_date if facts else None,
         slide_format="digital" if kind is RecordKind.PATHOLOGY_SLIDES else None)
-    at = event_time(occurred_at, ix)
+    at = event_time(occurred_at, rt)
 
-    def act(conn: Conn) -> int:
-        return cases.add_record(ix, conn, case_id, record, content, at, expected)
+    def act(conn: Conn) -> app.Handled[app.CaseFile]:
+        return app.add_record(rt, conn, case_id, record, content, at, expected)
 
-    return _case_command(ix, who, key, request, {"kind": kind, "sha256": digest, "at": occurred_at}, act,
+    return _case_command(rt, who, key, request, {"kind": kind, "sha256": digest, "at": occurred_at}, act,
                          status=201)
 
 
 @router.post("/cases/{case_id}/slide-shipments", status_code=201)
-def ship_slides(case_id: UUID, body: ShipSlides, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+def ship_slides(case_id: UUID, body: ShipSlides, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                 expected: ExpectedVersion, request: Request) -> JSONResponse:
     shipped = GlassSlidesShipped(shipment_id=body.shipment_id or uuid4(), slide_count=body.slide_count)
-    return _case_command(ix, who, key, request, body, lambda conn: cases.ship_slides(
-        ix, conn, case_id, shipped, event_time(body.occurred_at, ix), expected), status=201)
+    return _case_command(rt, who, key, request, body, lambda conn: app.ship_slides(
+        rt, conn, case_id, shipped, event_time(body.occurred_at, rt), expected), status=201)
 
 
 @router.post("/cases/{case_id}/slide-shipments/{shipment_id}/receipt")
-def receive_slides(case_id: UUID, shipment_id: UUID, body: Empty, ix: IntakeDep, who: Coordinator,
+def receive_slides(case_id: UUID, shipment_id: UUID, body: Empty, rt: IntakeDep, who: Coordinator,
                    key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(ix, who, key, request, body, lambda conn: cases.receive_slides(
-        ix, conn, case_id, shipment_id, event_time(body.occurred_at, ix), expected))
+    return _case_command(rt, who, key, request, body, lambda conn: app.receive_slides(
+        rt, conn, case_id, shipment_id, event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/consents")
-def give_consent(case_id: UUID, body: GiveConsent, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+def give_consent(case_id: UUID, body: GiveConsent, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                  expected: ExpectedVersion, request: Request) -> JSONResponse:
     consent = ConsentGiven(consent=body.consent, text_version=body.text_version, centre_ids=body.centre_ids)
-    return _case_command(ix, who, key, request, body, lambda conn: cases.give_consent(
-        ix, conn, case_id, consent, event_time(body.occurred_at, ix), expected))
+    return _case_command(rt, who, key, request, body, lambda conn: app.give_consent(
+        rt, conn, case_id, consent, event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/consents/{consent}/withdrawal")
-def withdraw_consent(case_id: UUID, consent: ConsentKind, body: Empty, ix: IntakeDep, who: Coordinator,
+def withdraw_consent(case_id: UUID, consent: ConsentKind, body: Empty, rt: IntakeDep, who: Coordinator,
                      key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(ix, who, key, request, body, lambda conn: cases.withdraw_consent(
-        ix, conn, case_id, consent, event_time(body.occurred_at, ix), expected))
+    return _case_command(rt, who, key, request, body, lambda conn: app.withdraw_consent(
+        rt, conn, case_id, consent, event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/records-requests")
-def request_records(case_id: UUID, body: Empty, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+def request_records(case_id: UUID, body: Empty, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                     expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(ix, who, key, request, body, lambda conn: cases.request_records(
-        ix, conn, case_id, event_time(body.occurred_at, ix), expected))
+    return _case_command(rt, who, key, request, body, lambda conn: app.request_records(
+        rt, conn, case_id, event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/treatment-booking", status_code=201)
-def book_treatment(case_id: UUID, body: BookTreatment, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+def book_treatment(case_id: UUID, body: BookTreatment, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                    expected: ExpectedVersion, request: Request) -> JSONResponse:
     booking = TreatmentBooked(**body.model_dump(exclude={"occurred_at"}))
-    return _case_command(ix, who, key, request, body, lambda conn: cases.book_treatment(
-        ix, conn, case_id, booking, event_time(body.occurred_at, ix), expected), status=201)
+    return _case_command(rt, who, key, request, body, lambda conn: app.book_treatment(
+        rt, conn, case_id, booking, event_time(body.occurred_at, rt), expected), status=201)
 
 
 @router.post("/cases/{case_id}/closure")
-def close_case(case_id: UUID, body: Close, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+def close_case(case_id: UUID, body: Close, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(ix, who, key, request, body, lambda conn: cases.close_returned_home(
-        ix, conn, case_id, CaseClosed(reason=body.reason), event_time(body.occurred_at, ix), expected))
+    return _case_command(rt, who, key, request, body, lambda conn: app.close_returned_home(
+        rt, conn, case_id, CaseClosed(reason=body.reason), event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/cancellation")
-def cancel_case(case_id: UUID, body: Cancel, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+def cancel_case(case_id: UUID, body: Cancel, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                 expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(ix, who, key, request, body, lambda conn: cases.cancel(
-        ix, conn, case_id, CaseCancelled(reason=body.reason), event_time(body.occurred_at, ix), expected))
+    return _case_command(rt, who, key, request, body, lambda conn: app.cancel(
+        rt, conn, case_id, CaseCancelled(reason=body.reason), event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/withdrawal")
-def withdraw_case(case_id: UUID, body: Withdraw, ix: IntakeDep, who: Coordinator, key: IdempotencyKey,
+def withdraw_case(case_id: UUID, body: Withdraw, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                   expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(ix, who, key, request, body, lambda conn: cases.withdraw(
-        ix, conn, case_id, CaseWithdrawn(reason=body.reason), event_time(body.occurred_at, ix), expected))
+    return _case_command(rt, who, key, request, body, lambda conn: app.withdraw(
+        rt, conn, case_id, CaseWithdrawn(reason=body.reason), event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/patients/{patient_ref}/erasure", tags=["patients"])
-def erase_patient(patient_ref: PatientRef, body: Empty, ix: IntakeDep, who: Admin, key: IdempotencyKey,
+def erase_patient(patient_ref: PatientRef, body: Empty, rt: IntakeDep, who: Admin, key: IdempotencyKey,
                   request: Request) -> JSONResponse:
-    at = event_time(body.occurred_at, ix)
+    at = event_time(body.occurred_at, rt)
 
     def command(conn: Conn) -> Outcome:
-        erased = cases.erase_patient(ix, conn, patient_ref, at)
+        erased = app.erase_patient(rt, conn, patient_ref, at)
         return Outcome(200, {"patient_ref": patient_ref, "erased_cases": erased})
 
-    return run_command(ix, key=key, principal=who.role, command=command,
+    return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
 
 
 @router.post("/admin/timers", tags=["admin"],
              description="Runs reminders and expiry as of `now` (event time), e.g. for a simulated clock.")
-def run_timers(body: RunTimers, ix: IntakeDep, _: Admin) -> dict[str, int]:
-    return {"appended": cases.run_timers(ix, event_time(body.now, ix, "now"))}
+def run_timers(body: RunTimers, rt: IntakeDep, _: Admin) -> dict[str, int]:
+    return {"appended": app.run_timers(rt, event_time(body.now, rt, "now"))}
 
 
 def create_app() -> FastAPI:

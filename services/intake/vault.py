@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from events.db import Conn, Queries
+from events.db import Conn
+from services.intake.rows import KeyStore
 
 _NONCE = 12
 
@@ -23,21 +23,20 @@ class PatientErased(Exception):
 
 
 class Vault:
-    def __init__(self, master_key: bytes, schema: str = "intake") -> None:
+    def __init__(self, master_key: bytes, keys: KeyStore) -> None:
         self._master = AESGCM(master_key)
-        self._q = Queries(Path(__file__).with_name("queries.sql"), schema)
+        self._keys = keys
 
     def create_key(self, conn: Conn, patient_ref: str) -> None:
         nonce = os.urandom(_NONCE)
         # The patient ref is bound as associated data: a wrapped key cannot be moved to another patient.
         wrapped = nonce + self._master.encrypt(nonce, AESGCM.generate_key(bit_length=256), patient_ref.encode())
-        conn.execute(self._q["insert_key"], {"patient_ref": patient_ref, "wrapped_key": wrapped})
+        self._keys.insert_key(conn, patient_ref, wrapped)
 
     def _key(self, conn: Conn, patient_ref: str) -> AESGCM:
-        row = conn.execute(self._q["wrapped_key"], {"patient_ref": patient_ref}).fetchone()
-        if row is None:
+        wrapped = self._keys.wrapped_key(conn, patient_ref)
+        if wrapped is None:
             raise PatientErased(patient_ref)
-        wrapped = bytes(row["wrapped_key"])
         return AESGCM(self._master.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], patient_ref.encode()))
 
     def encrypt(self, conn: Conn, patient_ref: str, plaintext: bytes, context: str) -> bytes:
@@ -52,5 +51,4 @@ class Vault:
             raise ValueError(f"ciphertext for {context} does not match its key") from exc
 
     def shred(self, conn: Conn, patient_ref: str, at: datetime) -> None:
-        conn.execute(self._q["delete_key"], {"patient_ref": patient_ref})
-        conn.execute(self._q["record_erasure"], {"patient_ref": patient_ref, "erased_at": at})
+        self._keys.shred_key(conn, patient_ref, at)

@@ -5,7 +5,7 @@ import threading
 
 from events.consumer import Consumer
 from services.common.runtime import run_worker
-from services.intake import cases
+from services.intake import application
 from services.intake.bootstrap import bootstrap
 from services.intake.settings import IntakeSettings
 
@@ -14,17 +14,17 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = IntakeSettings()
-    ix = bootstrap(settings)
+    rt = bootstrap(settings)
 
     def timers(stop: threading.Event) -> None:
         # The live clock drives the sweep here; a simulator drives it through POST /admin/timers.
         while not stop.wait(settings.timer_period_s):
             try:
-                cases.run_timers(ix, ix.store.clock())
+                application.run_timers(rt, rt.store.clock())
             except Exception:
                 log.exception("timer sweep failed; retrying next period")
 
-    run_worker(ix, [Consumer("deliveries", {"ReviewDelivered": cases.on_review_delivered})],
+    run_worker(rt, [Consumer("deliveries", {"ReviewDelivered": application.on_review_delivered(rt)})],
                extra={"timers": timers} if settings.timer_period_s else None)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -21,12 +22,12 @@ from events.contract import (
     TrialOption,
 )
 from events.db import Conn
-from services.common.api import ExpectedVersion, checked_time, event_time
+from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
-from services.common.http import create_service_app
+from services.common.dependencies import ExpectedVersion, checked_time, event_time
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
 from services.common.inputs import EventTime, WholeNumber
-from services.review import domain, reviews
+from services.review import application as app
 from services.review.bootstrap import SERVICE, bootstrap
 
 router = APIRouter(prefix="/cases", tags=["review"])
@@ -34,11 +35,11 @@ admin = APIRouter(prefix="/admin", tags=["admin"])
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
-def get_review(request: Request) -> reviews.Review:
+def get_review(request: Request) -> app.ReviewRuntime:
     return request.app.state.runtime
 
 
-ReviewDep = Annotated[reviews.Review, Depends(get_review)]
+ReviewDep = Annotated[app.ReviewRuntime, Depends(get_review)]
 
 
 def centre_of(principal: Annotated[Principal, Depends(require("centre"))]) -> CentreId:
@@ -88,14 +89,13 @@ class RunTimers(BaseModel):
     now: EventTime | None = Field(None, description="event time to run as; only with simulated time")
 
 
-def _act(rt: reviews.Review, centre: CentreId, case_id: UUID, body: _Body, request: Request, key: str | None,
-         expected: int | None, decide: reviews.Decide) -> JSONResponse:
-    at = event_time(body.occurred_at, rt)
-
+def _act(rt: app.ReviewRuntime, centre: CentreId, body: _Body, request: Request, key: str | None,
+         command: Callable[[Conn], app.Handled[app.CaseReview]]) -> JSONResponse:
     def run(conn: Conn) -> Outcome:
-        version = reviews.command(rt, conn, case_id, centre, decide, at, expected)
-        view = jsonable_encoder(reviews.get_case(rt, conn, case_id, centre))
-        return Outcome(200, view, {"ETag": str(version)})
+        done = command(conn)
+        # The answer is rendered from the state the command produced: no second read.
+        return Outcome(200, jsonable_encoder(app.describe(rt, done.state, rt.store.clock())),
+                       {"ETag": str(done.version)})
 
     return run_command(rt, key=key, principal=f"centre:{centre.value}", command=run,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -103,13 +103,13 @@ def _act(rt: reviews.Review, centre: CentreId, case_id: UUID, body: _Body, reque
 
 @router.get("")
 def list_cases(rt: ReviewDep, centre: Centre) -> list[dict[str, Any]]:
-    return reviews.list_cases(rt, centre)
+    return app.list_cases(rt, centre)
 
 
 @router.get("/{case_id}")
 def get_case(case_id: UUID, rt: ReviewDep, centre: Centre) -> JSONResponse:
     with rt.pool.connection() as conn:
-        view = reviews.get_case(rt, conn, case_id, centre)
+        view = app.get_case(rt, conn, case_id, centre)
     return JSONResponse(jsonable_encoder(view), headers={"ETag": str(view["version"])})
 
 
@@ -117,22 +117,23 @@ def get_case(case_id: UUID, rt: ReviewDep, centre: Centre) -> JSONResponse:
 def accept(case_id: UUID, body: _Body, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
            expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
-    return _act(rt, centre, case_id, body, request, key, expected,
-                lambda r: domain.accept(r, centre, rt.calendar, at))
+    return _act(rt, centre, body, request, key, lambda conn: app.accept(rt, conn, case_id, centre, at, expected))
 
 
 @router.post("/{case_id}/decline", description="Decline the case: routing sends it to the next fitting centre.")
 def decline(case_id: UUID, body: Decline, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
             expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _act(rt, centre, case_id, body, request, key, expected,
-                lambda r: domain.decline(r, centre, body.reason))
+    at = event_time(body.occurred_at, rt)
+    return _act(rt, centre, body, request, key,
+                lambda conn: app.decline(rt, conn, case_id, centre, body.reason, at, expected))
 
 
 @router.post("/{case_id}/information-requests", description="Ask the patient for more: the SLA clock pauses.")
 def request_information(case_id: UUID, body: InformationRequest, rt: ReviewDep, centre: Centre,
                         key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _act(rt, centre, case_id, body, request, key, expected,
-                lambda r: domain.request_information(r, uuid4(), body.topics))
+    at = event_time(body.occurred_at, rt)
+    return _act(rt, centre, body, request, key,
+                lambda conn: app.request_information(rt, conn, case_id, centre, body.topics, at, expected))
 
 
 @router.post("/{case_id}/information-requests/{request_id}/resolution",
@@ -140,8 +141,8 @@ def request_information(case_id: UUID, body: InformationRequest, rt: ReviewDep, 
 def resolve_information(case_id: UUID, request_id: UUID, body: _Body, rt: ReviewDep, centre: Centre,
                         key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
-    return _act(rt, centre, case_id, body, request, key, expected,
-                lambda r: domain.receive_information(r, request_id, rt.calendar, at))
+    return _act(rt, centre, body, request, key,
+                lambda conn: app.resolve_information(rt, conn, case_id, centre, request_id, at, expected))
 
 
 @router.post("/{case_id}/delivery", description="Deliver the written review: the SLA clock stops.")
@@ -149,21 +150,22 @@ def deliver(case_id: UUID, body: Delivery, rt: ReviewDep, centre: Centre, key: I
             expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
     delivery = ReviewDelivered(centre_id=centre, **body.model_dump(exclude={"occurred_at"}))
-    return _act(rt, centre, case_id, body, request, key, expected,
-                lambda r: domain.deliver(r, delivery, rt.calendar, at))
+    return _act(rt, centre, body, request, key,
+                lambda conn: app.deliver(rt, conn, case_id, centre, delivery, at, expected))
 
 
 @router.post("/{case_id}/video-consultation")
 def video(case_id: UUID, body: VideoStep, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
           expected: ExpectedVersion, request: Request) -> JSONResponse:
+    at = event_time(body.occurred_at, rt)
     scheduled = checked_time(body.scheduled_for, "scheduled_for") if body.scheduled_for else None
-    return _act(rt, centre, case_id, body, request, key, expected,
-                lambda r: domain.video(r, body.step, scheduled))
+    return _act(rt, centre, body, request, key,
+                lambda conn: app.video(rt, conn, case_id, centre, body.step, scheduled, at, expected))
 
 
 @admin.post("/timers", description="Emits the SLA events due by `now` (event time), e.g. for a simulated clock.")
 def run_timers(body: RunTimers, rt: ReviewDep, _: Annotated[Principal, Depends(require("admin"))]) -> dict[str, int]:
-    return {"appended": reviews.run_timers(rt, event_time(body.now, rt, "now"))}
+    return {"appended": app.run_timers(rt, event_time(body.now, rt, "now"))}
 
 
 def create_app() -> FastAPI:

@@ -7,8 +7,9 @@ from pathlib import Path
 from events.store import Clock, utc_now
 from services.common.runtime import build_runtime
 from services.review import metrics
+from services.review.application import ReviewRuntime
+from services.review.assignments import Assignments
 from services.review.calendar import load_calendar
-from services.review.reviews import Review
 from services.review.settings import ReviewSettings
 
 SERVICE = "review"
@@ -16,10 +17,10 @@ SCHEMA = "review"
 HERE = Path(__file__).parent
 
 
-def bootstrap(settings: ReviewSettings | None = None, clock: Clock = utc_now) -> Review:
+def bootstrap(settings: ReviewSettings | None = None, clock: Clock = utc_now) -> ReviewRuntime:
     settings = settings or ReviewSettings()
     # Every partner centre is in mainland China: one calendar serves them all.
     calendar = load_calendar(settings.calendar_file)
     metrics.CALENDAR_LAST_KNOWN_YEAR.set(max(calendar.known_years))
-    return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=Review,
-                         calendar=calendar)
+    return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=ReviewRuntime,
+                         calendar=calendar, assignments=Assignments(SCHEMA))

@@ -36,10 +36,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from events.codes import TURNAROUND_LIMIT_BUSINESS_DAYS, TURNAROUND_TARGET_BUSINESS_DAYS
 from services.review.calendar import BusinessCalendar, CalendarUnknown
 
-TARGET_DAYS = 7
-LIMIT_DAYS = 10
+TARGET_DAYS = TURNAROUND_TARGET_BUSINESS_DAYS
+LIMIT_DAYS = TURNAROUND_LIMIT_BUSINESS_DAYS
 AT_RISK_REMAINING = 2
 AT_RISK_DAY = LIMIT_DAYS - AT_RISK_REMAINING
 TZ = ZoneInfo("Asia/Shanghai")

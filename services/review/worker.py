@@ -4,7 +4,7 @@ import logging
 import threading
 
 from services.common.runtime import run_worker
-from services.review import reviews
+from services.review import application
 from services.review.bootstrap import bootstrap
 from services.review.settings import ReviewSettings
 
@@ -19,11 +19,11 @@ def main() -> None:
         # The live clock drives the sweep here; a simulator drives it through POST /admin/timers.
         while not stop.wait(settings.sla_timer_period_s):
             try:
-                reviews.run_timers(rt, rt.store.clock())
+                application.run_timers(rt, rt.store.clock())
             except Exception:
                 log.exception("SLA timer sweep failed; retrying next period")
 
-    run_worker(rt, [reviews.reactions(rt)], extra={"timers": timers} if settings.sla_timer_period_s else None)
+    run_worker(rt, [application.reactions(rt)], extra={"timers": timers} if settings.sla_timer_period_s else None)
 
 
 if __name__ == "__main__":

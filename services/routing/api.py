@@ -11,14 +11,13 @@ from pydantic import BaseModel, ConfigDict
 
 from events.codes import CentreId
 from events.db import Conn
-from services.common.api import event_time
+from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
-from services.common.commands import load_events
+from services.common.dependencies import event_time
 from services.common.errors import NotFound
-from services.common.http import create_service_app
 from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
 from services.common.inputs import EventTime
-from services.routing import router as routing
+from services.routing import application as routing
 from services.routing.bootstrap import SERVICE, bootstrap
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
@@ -26,11 +25,11 @@ IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 api = APIRouter(tags=["routing"])
 
 
-def get_routing(request: Request) -> routing.Routing:
+def get_routing(request: Request) -> routing.RoutingRuntime:
     return request.app.state.runtime
 
 
-RoutingDep = Annotated[routing.Routing, Depends(get_routing)]
+RoutingDep = Annotated[routing.RoutingRuntime, Depends(get_routing)]
 
 
 class Assign(BaseModel):
@@ -47,7 +46,7 @@ class FinalDecline(BaseModel):
 @api.get("/cases/{case_id}/routing")
 def routing_of(case_id: UUID, rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
     with rt.pool.connection() as conn:
-        events = load_events(rt.store, conn, case_id)
+        events = routing.decisions(rt, conn, case_id)
     if not events:
         raise NotFound(f"case {case_id} has not been routed")
     return {"case_id": case_id,
@@ -57,7 +56,7 @@ def routing_of(case_id: UUID, rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
 @api.get("/centres")
 def centres(rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
     with rt.pool.connection() as conn:
-        load = routing.centre_load(conn)
+        load = routing.centre_load(rt, conn)
     return {"version": rt.centre_registry.version,
             "centres": [{**c.model_dump(mode="json"), "active_reviews": load.get(c.id, 0)}
                         for c in rt.centre_registry.centres]}

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from events.store import Clock, utc_now
 from services.common.runtime import build_runtime
+from services.routing.application import RoutingRuntime
+from services.routing.board import PgRoutingBoard
 from services.routing.registry import load_registry
-from services.routing.router import Routing
 from services.routing.settings import RoutingSettings
 
 SERVICE = "routing"
@@ -15,8 +16,8 @@ SCHEMA = "routing"
 HERE = Path(__file__).parent
 
 
-def bootstrap(settings: RoutingSettings | None = None, clock: Clock = utc_now) -> Routing:
+def bootstrap(settings: RoutingSettings | None = None, clock: Clock = utc_now) -> RoutingRuntime:
     settings = settings or RoutingSettings()
     registry = load_registry(settings.centre_registry)  # refuse to start on an invalid registry
-    return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=Routing,
-                         centre_registry=registry)
+    return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=RoutingRuntime,
+                         centre_registry=registry, board=PgRoutingBoard(SCHEMA))

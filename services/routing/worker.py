@@ -1,8 +1,8 @@
 """Routing's worker: routes complete cases and publishes its outbox."""
 
 from services.common.runtime import run_worker
+from services.routing.application import router_consumer
 from services.routing.bootstrap import bootstrap
-from services.routing.router import router_consumer
 
 
 def main() -> None:

@@ -1,15 +1,26 @@
 """Optimistic concurrency on (stream, version), against the real PostgreSQL."""
 
+import os
 import threading
+from pathlib import Path
+from typing import Any, cast
 from uuid import uuid4
 
+import psycopg
 import pytest
+from psycopg.rows import dict_row
+from psycopg.sql import Composable
 
 from events.contract import RecordsCompleted
 from events.db import ConcurrencyConflict, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, Pending, utc_now
+from services.intake import application as app
+from services.intake.application import IntakeRuntime
+from services.intake.rows import PgIntakeRows
+from services.intake.settings import IntakeSettings
+from services.intake.vault import Vault
 from tests.integration.conftest import Api, open_case, upload
 
 
@@ -75,3 +86,31 @@ def test_a_stale_if_match_over_http_is_409_and_changes_nothing(api: Api):
     assert stale.status_code == 409
     assert stale.json()["code"] == "version_conflict"
     assert api.call("intake", "GET", f"/cases/{case_id}").json()["version"] == version + 1
+
+
+class _CountingCursor(psycopg.Cursor[Any]):
+    """Keeps the text of every statement the connection runs."""
+
+    seen: list[str] = []
+
+    def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+        _CountingCursor.seen.append(query.as_string(self.connection) if isinstance(query, Composable) else str(query))
+        return super().execute(query, params, **kw)
+
+
+def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api, db_url: str):
+    case_id = open_case(api)
+    store = EventStore("intake", "intake", build_registry())
+    rows = PgIntakeRows("intake")
+    rt = IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(), pool=cast(Any, None),
+                       store=store, registry=store.registry, rows=rows, vault=Vault(os.urandom(32), rows),
+                       records_dir=Path("/nonexistent"))
+    with psycopg.connect(db_url, autocommit=True, row_factory=dict_row, cursor_factory=_CountingCursor) as conn:
+        _CountingCursor.seen = []
+        with conn.transaction():
+            done = app.request_records(rt, cast(Any, conn), case_id, utc_now(), None)
+    stream_reads = [q for q in _CountingCursor.seen if 'FROM "intake".events WHERE stream_id' in q]
+    assert len(stream_reads) == 1, _CountingCursor.seen
+    # Read model: the case row and the delivery; then the event, its outbox row, the notify, the status.
+    assert len(_CountingCursor.seen) == 7, _CountingCursor.seen
+    assert done.version == 3 and app.view(done.state)["checklist"]["open_request"] is not None

@@ -55,6 +55,21 @@ def test_a_tumour_referred_as_rare_is_priced_and_routed_as_rare(api: Api):
     assert invoiced["review_fee_cents"] == 80_000 + 30_000 + 5_000  # base, rare tumour, one imaging study
 
 
+def test_a_case_no_consented_centre_fits_can_be_finally_declined_by_the_coordinator(api: Api):
+    # Breast, but the patient consented to WCH (a lung centre) only: blocked without any decline.
+    case_id = open_case(api, tumour_site="breast")
+    make_ready(api, case_id, ["wch"])
+    [blocked] = decisions(api, case_id, 1)
+    assert blocked["event_type"] == "CaseRoutingBlocked"
+    r = api.call("routing", "POST", f"/queue/{case_id}/final-decline", json={})
+    assert r.status_code == 200, r.text
+    final = decisions(api, case_id, 2)[1]
+    assert (final["event_type"], final["declines"]) == ("CaseFinallyDeclined", 0)
+    refunded = wait_for(lambda: (a := api.call("billing", "GET", f"/cases/{case_id}/account",
+                                               token="BILLING_TOKEN").json())["refunds"] and a, what="the refund")
+    assert [f["reason"] for f in refunded["refunds"]] == ["declined_by_all_centres"]
+
+
 def test_declines_reroute_then_queue_then_the_final_decline_ends_the_case(api: Api, db):
     case_id = open_case(api, tumour_site="gastric")
     make_ready(api, case_id, ["pkuch", "fuscc", "sysucc"])

@@ -42,12 +42,10 @@ class Case:
             self.emit(domain.captured(self.account, uuid4(), "sim_ref"))
 
     def settle(self, trigger: str, cause: UUID) -> None:
-        if self.account.capture is None:
-            if trigger != "sla_breach":
-                self.emit(domain.void_uncaptured(self.account))
-            return
-        due = domain.refund_due(self.account, self.facts, trigger)  # type: ignore[arg-type]
-        if due:
+        due = domain.settlement(self.account, self.facts, trigger)  # type: ignore[arg-type]
+        if isinstance(due, list):
+            self.emit(due)
+        elif due:
             self.emit(domain.refund(self.account, *due, cause=cause, provider_ref="sim_refund"))
 
     def book(self, booking: UUID) -> None:

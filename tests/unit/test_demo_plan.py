@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from demo import plan as p
+from demo import population
 from events.codes import CentreId, OutcomeChange, Pathway, QuestionTopic, RecordKind, TravelReason, TreatmentType
 from services.intake.domain import missing_records
 from services.review.calendar import seed_calendar
@@ -182,7 +183,7 @@ def test_bookings_fit_the_recommended_pathway(year: p.YearPlan):
         if case.booking is None:
             continue
         assert case.review is not None
-        assert case.booking.treatment_type is p.TREATMENT_OF[case.review.pathway]
+        assert case.booking.treatment_type is population.TREATMENT_OF[case.review.pathway]
         if case.review.pathway is Pathway.PROTON_THERAPY:
             assert case.booking.treatment_type is TreatmentType.PROTON_THERAPY
             assert case.booking.travel_reason is TravelReason.HIGH_COST_THERAPY

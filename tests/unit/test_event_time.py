@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from services.common.api import event_time
+from services.common.dependencies import event_time
 from services.common.errors import InvalidInput
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)

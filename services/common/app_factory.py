@@ -1,9 +1,8 @@
-"""What every service's HTTP API shares: problem+json errors, health, readiness, metrics, latency."""
+"""The FastAPI app every service is built as: problem+json errors, health, readiness, metrics, latency."""
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -174,6 +173,41 @@ def _honest_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _ops_routes(app: FastAPI, service: str, collectors: Callable[[Runtime], Sequence[Collector]] | None) -> None:
+    """Liveness, readiness and metrics: what operations and Prometheus read, never behind a token."""
+    topic = TopicCheck(service)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["ops"], responses={
+        200: {"content": {"application/json": {"schema": _READINESS}}},
+        503: {"description": "not ready", "content": {"application/json": {"schema": _READINESS}}}})
+    def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        settings = runtime.settings
+        checks = {"database": runtime.database_ok(), "broker": broker_reachable(settings.kafka_bootstrap_servers)}
+        # A topic auto-created with the broker's default partitions would reorder nothing per case
+        # but would spread cases differently from everything already published: not ready.
+        checks["topic"] = checks["broker"] and topic.ok(settings.kafka_bootstrap_servers, settings.topic_partitions)
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+
+    @app.get("/metrics", tags=["ops"], response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
+    def metrics_endpoint(request: Request) -> Response:
+        if request.app.state.settings.prometheus_multiproc_dir:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = CollectorRegistry()
+            registry.register(REGISTRY)
+        for collector in (collectors(request.app.state.runtime) if collectors else ()):
+            registry.register(collector)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
 def create_service_app(
     *,
     service: str,
@@ -210,38 +244,7 @@ def create_service_app(
             time.perf_counter() - start)
         return response
 
-    topic = TopicCheck(service)
-
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        return {"status": "alive"}
-
-    @app.get("/readyz", tags=["ops"], responses={
-        200: {"content": {"application/json": {"schema": _READINESS}}},
-        503: {"description": "not ready", "content": {"application/json": {"schema": _READINESS}}}})
-    def readyz(request: Request) -> JSONResponse:
-        runtime: Runtime = request.app.state.runtime
-        settings = runtime.settings
-        checks = {"database": runtime.database_ok(), "broker": broker_reachable(settings.kafka_bootstrap_servers)}
-        # A topic auto-created with the broker's default partitions would reorder nothing per case
-        # but would spread cases differently from everything already published: not ready.
-        checks["topic"] = checks["broker"] and topic.ok(settings.kafka_bootstrap_servers, settings.topic_partitions)
-        status = 200 if all(checks.values()) else 503
-        return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
-
-    @app.get("/metrics", tags=["ops"], response_class=Response,
-             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
-    def metrics_endpoint(request: Request) -> Response:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
-        else:
-            registry = CollectorRegistry()
-            registry.register(REGISTRY)
-        for collector in (collectors(request.app.state.runtime) if collectors else ()):
-            registry.register(collector)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+    _ops_routes(app, service, collectors)
     for router in routers:
         app.include_router(router)
     _honest_openapi(app)

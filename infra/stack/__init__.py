@@ -1,6 +1,6 @@
 """The embedded stack: PostgreSQL, an S3 object store, a Kafka-protocol broker and every service.
 
-`python -m infra.stack up|down|status|logs|... [--run-dir DIR] [--port-base N]`. Every process is a
+`python -m infra.stack up|down|status|logs|... [--run-dir DIR] [--port-base N]` (its __main__.py). Every process is a
 program of one supervisord per run directory (infra/supervisor.py), which restarts it when it
 dies; `up` starts what is not running, in dependency order, and `down` stops supervisord and
 everything under it. DATABASE_URL, S3_ENDPOINT and KAFKA_BOOTSTRAP_SERVERS, when set, replace the
@@ -13,14 +13,11 @@ What survives `down`/`up`: PostgreSQL's data (RUN_DIR/pgdata), the object store'
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -28,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import objectstore, postgres
+from infra.readiness import buckets_ready, ensure_topics_soon, port_open, wait_until
 from infra.supervisor import Program, Supervisor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "review", "billing", "analytics")
 PORT_OFFSETS = {"intake": 1, "routing": 2, "review": 3, "billing": 4, "analytics": 5}
 CENTRES = ("sysucc", "cams", "fuscc", "pkuch", "wch")
@@ -250,20 +248,21 @@ class Stack:
         if "postgres" in names:
             postgres.init(self.pgdata)
             sup.start("postgres")
-        _wait(lambda: postgres.ready(db_url), 60, "PostgreSQL", self.logs / "postgres.log")
+        wait_until(lambda: postgres.ready(db_url), 60, "PostgreSQL", self.logs / "postgres.log")
         s3 = self.s3_env()
         if "objectstore" in names:
             sup.start("objectstore")
         if "objectstore" in names or self.broker_storage == "s3":
-            _wait(lambda: _buckets(s3), 60, f"the object store at {s3['S3_ENDPOINT']}", self.logs / "objectstore.log")
+            wait_until(lambda: buckets_ready(s3), 60, f"the object store at {s3['S3_ENDPOINT']}",
+                       self.logs / "objectstore.log")
         bootstrap = self.bootstrap_servers()
         if "broker" in names:
-            if not self.pid_of("broker") and _port_open("127.0.0.1", self.broker_port):
+            if not self.pid_of("broker") and port_open("127.0.0.1", self.broker_port):
                 raise SystemExit(f"port {self.broker_port} is taken by another program; "
                                  "set --broker-port or KAFKA_BOOTSTRAP_SERVERS")
             sup.start("broker")
-            _wait(lambda: _port_open("127.0.0.1", self.broker_port), 30, "the broker", self.logs / "broker.log")
-        _ensure_topics(bootstrap)
+            wait_until(lambda: port_open("127.0.0.1", self.broker_port), 30, "the broker", self.logs / "broker.log")
+        ensure_topics_soon(bootstrap)
         for s in SERVICES:
             for name in (f"{s}-api", f"{s}-worker"):
                 if name in changed and not fresh:
@@ -341,100 +340,6 @@ _SETTINGS = ("CASE_LEDGER_", "INTAKE_", "ROUTING_", "REVIEW_", "BILLING_", "ANAL
              "KAFKA_", "S3_", "PROMETHEUS_")
 
 
-def _buckets(s3: dict[str, str]) -> bool:
-    try:
-        objectstore.ensure_buckets(s3["S3_ENDPOINT"], s3["S3_ACCESS_KEY_ID"], s3["S3_SECRET_ACCESS_KEY"],
-                                   s3["S3_REGION"], [s3["S3_BROKER_BUCKET"], s3["S3_RECORDS_BUCKET"]])
-        return True
-    except Exception:  # the server is still starting: boto3 raises several unrelated kinds
-        return False
-
-
-def _wait(ready: object, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what} is not ready after {timeout:.0f}s; see {log}")
-        time.sleep(0.2)
-
-
-def _ensure_topics(bootstrap: str) -> None:
-    sys.path.insert(0, str(ROOT))
-    from events.kafka import ensure_topics
-
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            ensure_topics(bootstrap)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
-
-
 def all_run_dirs(root: Path = ROOT / ".run") -> list[Path]:
     """Every run directory with a stack (the dev one, the tests', the benchmark's)."""
     return sorted({p.parent for p in root.rglob("supervisord.conf")})
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m infra.stack")
-    parser.add_argument("command", choices=["up", "down", "down-all", "status", "logs", "rebuild", "rebuild-check",
-                                            "psql"])
-    parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
-    parser.add_argument("--port-base", type=int, default=int(os.environ.get("CASE_LEDGER_PORT_BASE", 8000)))
-    parser.add_argument("--broker-port", type=int, default=int(os.environ.get("CASE_LEDGER_BROKER_PORT", 19092)))
-    args = parser.parse_args(argv)
-    stack = Stack(args.run_dir.resolve(), args.port_base, args.broker_port)
-    if args.command == "up":
-        urls = stack.up()
-        print("Case Ledger is up.")
-        for name, url in urls.items():
-            print(f"  {name:<12} {url}{'/docs' if name in SERVICES else ''}")
-        print(f"  {'tokens':<12} {stack.run_dir / 'tokens.env'}")
-        print(f"  {'logs':<12} {stack.logs}  (make logs)")
-    elif args.command == "down":
-        stack.down()
-        print("Case Ledger is down.")
-    elif args.command == "down-all":
-        for run_dir in all_run_dirs(args.run_dir):
-            Stack(run_dir).down()
-            print(f"stopped the stack in {run_dir}")
-    elif args.command == "logs":
-        files = sorted(stack.logs.glob("*.log"))
-        if not files:
-            raise SystemExit("no logs yet: run `make up` first")
-        os.execvp("tail", ["tail", "-n", "20", "-F", *map(str, files)])
-    elif args.command in ("rebuild", "rebuild-check", "psql"):
-        env_file = stack.run_dir / "stack.env"
-        servers = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
-                       if "=" in line) if env_file.exists() else {}
-        # Said at once, before a client waits on a server that is not there.
-        if not servers or not postgres.ready(servers["DATABASE_URL"]):
-            raise SystemExit("the stack is not up: run `make up`")
-        if args.command == "psql":
-            # pgserver ships its own psql: no client needs to be installed on the machine.
-            client = postgres.psql()
-            os.execv(client, [str(client), servers["DATABASE_URL"]])
-        # The rebuild runs with the analytics service's own settings against the running stack.
-        extra = ["--check"] if args.command == "rebuild-check" else []
-        env = stack.service_env("analytics", servers["DATABASE_URL"], servers["KAFKA_BOOTSTRAP_SERVERS"])
-        raise SystemExit(subprocess.call([sys.executable, "-m", "services.analytics.rebuild", *extra],
-                                         cwd=ROOT, env=env))
-    else:
-        rows = stack.status()
-        if not rows:
-            print("Case Ledger is not running (make up starts it).")
-        for name, state, restarts in rows:
-            print(f"  {name:<18} {state:<24} restarts {restarts}")
-
-
-if __name__ == "__main__":
-    main()

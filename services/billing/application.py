@@ -1,5 +1,8 @@
 """Billing's application layer: reactions to the case's events, quotes, provider callbacks.
 
+Where the price is decided: `pricing.price` (the price book) through `domain.invoice`; where the
+fee credit is decided: `domain.apply_fee_credit`, and what an ending refunds: `domain.settlement`.
+
 Provider calls happen inside the handler's transaction, keyed by the triggering event: if the
 transaction or the call fails, the retry asks the provider for the same operation with the same
 key and gets the first answer, so money moves once and the event is appended once.
@@ -7,18 +10,17 @@ key and gets the first answer, so money moves once and the event is appended onc
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Literal
 from uuid import UUID, uuid4
 
 from events.codes import TumourSite
 from events.consumer import Consumer, Handler
 from events.contract import (
     CaseOpened,
-    Envelope,
     Event,
     PaymentAuthorised,
     PaymentFailed,
@@ -26,52 +28,51 @@ from events.contract import (
     QuoteIssued,
     ReviewAccepted,
 )
-from events.db import Conn, Queries
+from events.db import Conn
 from events.registry import Decoded
 from services.billing import domain
+from services.billing.books import BillingBooks, Fact
 from services.billing.pricing import CaseComplexity, PriceBook, Quote, price
 from services.billing.provider import PaymentProvider, ProviderDeclined
-from services.common.commands import case_stream, decide_and_append, events_of, load_events
 from services.common.errors import NotFound, Rejected
+from services.common.kernel import Handled, Kernel, case_stream
 from services.common.runtime import Runtime
 
-_Q = Queries(Path(__file__).with_name("queries.sql"), "billing")
 Decide = Callable[[domain.Account], list[Event]]
 
 
 @dataclass
-class Billing(Runtime):
+class BillingRuntime(Runtime):
     price_book: PriceBook
     provider: PaymentProvider
+    books: BillingBooks
+
+    @functools.cached_property
+    def kernel(self) -> Kernel[domain.Account]:
+        return Kernel(self.store, lambda conn, case_id: domain.Account(), lambda a, event, at: a.apply(event),
+                      self._journal)
+
+    def _journal(self, conn: Conn, _: domain.Account, appended: list[Decoded]) -> None:
+        # The journal lines of each event, in the same transaction: the ledger never lags the stream.
+        for d in appended:
+            for account, cents in domain.journal(d.event):
+                self.books.journal(conn, d.envelope.event_id, d.envelope.case_id, account, cents,
+                                   d.envelope.occurred_at)
 
 
-def append(rt: Billing, conn: Conn, case_id: UUID, decide: Decide, at: datetime,
-           cause: Decoded | None = None) -> list[Envelope]:
-    """Appends billing events and their journal lines in the caller's transaction."""
-    _, envelopes = decide_and_append(
-        rt.store, conn, case_id, lambda h: decide(domain.fold(events_of(h))), occurred_at=at,
-        correlation_id=cause.envelope.correlation_id if cause else None,
-        causation_id=cause.envelope.event_id if cause else None)
-    for env in envelopes:
-        event = rt.registry.decode_payload(env.event_type, env.schema_version, env.payload)
-        for account, cents in domain.journal(event):
-            conn.execute(_Q["journal_line"], {"event_id": env.event_id, "case_id": case_id, "account": account,
-                                              "cents": cents, "occurred_at": env.occurred_at})
-    return envelopes
+def append(rt: BillingRuntime, conn: Conn, case_id: UUID, decide: Decide, at: datetime,
+           cause: Decoded | None = None) -> Handled[domain.Account]:
+    return rt.kernel.handle(conn, case_id, decide, occurred_at=at, cause=cause)
 
 
-def account(rt: Billing, conn: Conn, case_id: UUID) -> domain.Account:
-    return domain.fold(load_events(rt.store, conn, case_id))
-
-
-def facts(conn: Conn, case_id: UUID) -> domain.ReviewFacts:
-    row = conn.execute(_Q["facts"], {"case_id": case_id}).fetchone()
-    return domain.ReviewFacts(**row) if row else domain.ReviewFacts()
+def account(rt: BillingRuntime, conn: Conn, case_id: UUID) -> domain.Account:
+    return rt.kernel.load(conn, case_id).state
 
 
 # ------------------------------------------------------------------ quotes
 
-def issue_quote(rt: Billing, conn: Conn, tumour_site: str, case: CaseComplexity, at: datetime) -> tuple[UUID, Quote]:
+def issue_quote(rt: BillingRuntime, conn: Conn, tumour_site: str, case: CaseComplexity,
+                at: datetime) -> tuple[UUID, Quote]:
     quote_id = uuid4()
     q = price(rt.price_book, case)
     issued = QuoteIssued(review_cents=q.review_cents, video_cents=q.video_cents,
@@ -80,18 +81,16 @@ def issue_quote(rt: Billing, conn: Conn, tumour_site: str, case: CaseComplexity,
                          rare_tumour=case.rare_tumour, glass_slides=case.glass_slides,
                          imaging_studies=case.imaging_studies, genomic_guided=case.genomic_guided,
                          wants_video=case.wants_video)
-    def decide(history: list[Decoded]) -> list[Event]:
-        return [issued]
-
     # A quote has no case yet: its own id keys its stream and its messages.
-    decide_and_append(rt.store, conn, quote_id, decide, occurred_at=at, expected_version=0)
+    rt.kernel.handle(conn, quote_id, lambda _: [issued], occurred_at=at, expected_version=0)
     return quote_id, q
 
 
-def quoted(rt: Billing, conn: Conn, quote_id: UUID | None) -> Quote | None:
+def quoted(rt: BillingRuntime, conn: Conn, quote_id: UUID | None) -> Quote | None:
     if quote_id is None:
         return None
-    issued = next((e for e in load_events(rt.store, conn, quote_id) if isinstance(e, QuoteIssued)), None)
+    history = rt.store.load(conn, case_stream(quote_id))
+    issued = next((d.event for d in history if isinstance(d.event, QuoteIssued)), None)
     if issued is None:
         return None
     return Quote(issued.review_cents, issued.video_cents, tuple((line.component, line.cents)
@@ -101,7 +100,7 @@ def quoted(rt: Billing, conn: Conn, quote_id: UUID | None) -> Quote | None:
 
 # ------------------------------------------------------------------ money moves
 
-def _authorise(rt: Billing, acc: domain.Account, cause: UUID) -> list[Event]:
+def _authorise(rt: BillingRuntime, acc: domain.Account, cause: UUID) -> list[Event]:
     if acc.invoice is None or acc.authorisation is not None:
         return []
     payment_id = domain.derived_id("payment", acc.invoice.invoice_id)
@@ -112,7 +111,7 @@ def _authorise(rt: Billing, acc: domain.Account, cause: UUID) -> list[Event]:
     return [PaymentAuthorised(payment_id=payment_id, provider_ref=ref, amount_cents=domain.total_due(acc))]
 
 
-def capture(rt: Billing, conn: Conn, case_id: UUID, at: datetime, cause: Decoded | None = None) -> None:
+def capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime, cause: Decoded | None = None) -> None:
     acc = account(rt, conn, case_id)
     if not domain.can_capture(acc):
         return
@@ -128,19 +127,16 @@ def capture(rt: Billing, conn: Conn, case_id: UUID, at: datetime, cause: Decoded
     append(rt, conn, case_id, lambda a: domain.captured(a, payment_id, ref), at, cause)
 
 
-def settle(rt: Billing, conn: Conn, case_id: UUID,
-           trigger: Literal["cancelled", "withdrawn", "declined_by_all_centres", "sla_breach"],
-           at: datetime, cause: Decoded) -> None:
+def settle(rt: BillingRuntime, conn: Conn, case_id: UUID, trigger: domain.Trigger, at: datetime,
+           cause: Decoded) -> None:
     acc = account(rt, conn, case_id)
-    if acc.invoice is None:
+    due = domain.settlement(acc, rt.books.facts(conn, case_id), trigger)
+    if isinstance(due, list):
+        append(rt, conn, case_id, lambda a: due, at, cause)
         return
-    if acc.capture is None:
-        if trigger != "sla_breach":
-            append(rt, conn, case_id, domain.void_uncaptured, at, cause)
-        return
-    due = domain.refund_due(acc, facts(conn, case_id), trigger)
     if due is None:
         return
+    assert acc.capture is not None
     review, video, reason = due
     refund_id = domain.derived_id("refund", cause.envelope.event_id)
     ref = rt.provider.perform("refund", f"refund:{refund_id}", review + video, acc.capture.provider_ref)
@@ -148,7 +144,7 @@ def settle(rt: Billing, conn: Conn, case_id: UUID,
            at, cause)
 
 
-def provider_callback(rt: Billing, conn: Conn, case_id: UUID, provider_ref: str, at: datetime) -> bool:
+def provider_callback(rt: BillingRuntime, conn: Conn, case_id: UUID, provider_ref: str, at: datetime) -> bool:
     """A provider's 'capture succeeded' notice; the same notice twice changes nothing."""
     acc = account(rt, conn, case_id)
     if acc.invoice is None:
@@ -156,10 +152,10 @@ def provider_callback(rt: Billing, conn: Conn, case_id: UUID, provider_ref: str,
     if acc.capture is not None and acc.capture.provider_ref == provider_ref:
         return False
     payment_id = domain.derived_id("payment", acc.invoice.invoice_id)
-    return bool(append(rt, conn, case_id, lambda a: domain.captured(a, payment_id, provider_ref), at))
+    return bool(append(rt, conn, case_id, lambda a: domain.captured(a, payment_id, provider_ref), at).appended)
 
 
-def retry_capture(rt: Billing, conn: Conn, case_id: UUID, at: datetime) -> None:
+def retry_capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime) -> None:
     acc = account(rt, conn, case_id)
     if acc.invoice is None:
         raise NotFound(f"no invoice for case {case_id}")
@@ -168,33 +164,42 @@ def retry_capture(rt: Billing, conn: Conn, case_id: UUID, at: datetime) -> None:
     capture(rt, conn, case_id, at)
 
 
-def redeem(rt: Billing, conn: Conn, case_id: UUID, treatment_invoice_ref: str, at: datetime) -> None:
-    if not load_events(rt.store, conn, case_id):
-        raise NotFound(f"no billing account for case {case_id}")
-    append(rt, conn, case_id, lambda a: domain.redeem_fee_credit(a, treatment_invoice_ref), at)
+def redeem(rt: BillingRuntime, conn: Conn, case_id: UUID, treatment_invoice_ref: str,
+           at: datetime) -> Handled[domain.Account]:
+    def decide(a: domain.Account) -> list[Event]:
+        if a.version == 0:
+            raise NotFound(f"no billing account for case {case_id}")
+        return domain.redeem_fee_credit(a, treatment_invoice_ref)
+
+    return append(rt, conn, case_id, decide, at)
 
 
 # ------------------------------------------------------------------ reactions
 
-def billing_consumer(rt: Billing) -> Consumer:
+def billing_consumer(rt: BillingRuntime) -> Consumer:
     def on_opened(conn: Conn, d: Decoded) -> None:
         opened = d.event
         assert isinstance(opened, CaseOpened)
-        case_id, at = d.envelope.case_id, d.envelope.occurred_at
-        conn.execute(_Q["ensure_facts"], {"case_id": case_id})
+        rt.books.ensure(conn, d.envelope.case_id)
         quote = quoted(rt, conn, opened.quote_id)
-        append(rt, conn, case_id,
-               lambda a: domain.invoice(a, opened, rt.price_book, quote, d.envelope.event_id), at, d)
-        append(rt, conn, case_id, lambda a: _authorise(rt, a, d.envelope.event_id), at, d)
 
-    def fact(query: str) -> Handler:
+        def invoice_and_authorise(a: domain.Account) -> list[Event]:
+            invoiced = domain.invoice(a, opened, rt.price_book, quote, d.envelope.event_id)
+            # Authorise against the invoice just decided: one read, one append.
+            after = copy.deepcopy(a)
+            for e in invoiced:
+                after.apply(e)
+            return invoiced + _authorise(rt, after, d.envelope.event_id)
+
+        append(rt, conn, d.envelope.case_id, invoice_and_authorise, d.envelope.occurred_at, d)
+
+    def fact(name: Fact) -> Handler:
         def handler(conn: Conn, d: Decoded) -> None:
-            conn.execute(_Q["ensure_facts"], {"case_id": d.envelope.case_id})
             centre = d.event.centre_id.value if isinstance(d.event, ReviewAccepted) else None
-            conn.execute(_Q[query], {"case_id": d.envelope.case_id, "centre_id": centre})
+            rt.books.note(conn, d.envelope.case_id, name, centre)
         return handler
 
-    def settling(trigger: Literal["cancelled", "withdrawn", "declined_by_all_centres", "sla_breach"]) -> Handler:
+    def settling(trigger: domain.Trigger) -> Handler:
         def handler(conn: Conn, d: Decoded) -> None:
             settle(rt, conn, d.envelope.case_id, trigger, d.envelope.occurred_at, d)
         return handler
@@ -226,12 +231,12 @@ def billing_consumer(rt: Billing) -> Consumer:
     })
 
 
-def case_summary(rt: Billing, conn: Conn, case_id: UUID) -> dict[str, object]:
-    events = load_events(rt.store, conn, case_id)
-    if not events:
+def case_summary(rt: BillingRuntime, conn: Conn, case_id: UUID,
+                 acc: domain.Account | None = None) -> dict[str, object]:
+    acc = acc or account(rt, conn, case_id)  # a command's answer passes the state it just made
+    if acc.version == 0:
         raise NotFound(f"no billing account for case {case_id}")
-    acc = domain.fold(events)
-    balances = {r["account"]: r["cents"] for r in conn.execute(_Q["case_balances"], {"case_id": case_id})}
+    balances = rt.books.balances(conn, case_id)
     return {
         "case_id": case_id,
         "version": acc.version,
@@ -254,7 +259,5 @@ def case_summary(rt: Billing, conn: Conn, case_id: UUID) -> dict[str, object]:
     }
 
 
-def ledger_total(conn: Conn) -> dict[str, int]:
-    row = conn.execute(_Q["ledger_total"]).fetchone()
-    assert row is not None
-    return {"total_cents": int(row["total"]), "cases": int(row["cases"])}
+def ledger_total(rt: BillingRuntime, conn: Conn) -> dict[str, int]:
+    return rt.books.total(conn)

@@ -1,4 +1,4 @@
-"""Request pieces every service's API shares."""
+"""The FastAPI dependencies of a service's endpoints: its runtime, If-Match, the business time of a request."""
 
 from __future__ import annotations
 

@@ -1,0 +1,52 @@
+"""An in-memory event store behind the same protocol as the PostgreSQL one: a fake for unit tests.
+
+It keeps the rules that matter to an application layer: versions start at 1 and have no gaps,
+an append at a stale version is a conflict, and what was appended is what a later load returns.
+The connection argument is accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from events.contract import Envelope
+from events.db import ConcurrencyConflict
+from events.registry import Decoded, Registry, build_registry
+from events.store import Clock, Pending, build_envelopes, utc_now
+
+
+class InMemoryEventStore:
+    def __init__(self, producer: str, clock: Clock = utc_now, registry: Registry | None = None) -> None:
+        self.producer = producer
+        self.clock = clock
+        self.registry = registry or build_registry()
+        self.streams: dict[str, list[Decoded]] = {}
+        self.published: list[Envelope] = []  # what the outbox would send, in order
+        self.loads = 0
+
+    def load(self, conn: Any, stream_id: str) -> list[Decoded]:
+        self.loads += 1
+        return list(self.streams.get(stream_id, []))
+
+    def version(self, conn: Any, stream_id: str) -> int:
+        return len(self.streams.get(stream_id, []))
+
+    def append(self, conn: Any, *, stream_id: str, case_id: UUID, expected_version: int,
+               events: Sequence[Pending], correlation_id: UUID | None = None,
+               causation_id: UUID | None = None, version_checked: bool = False) -> list[Envelope]:
+        if not events:
+            return []
+        stream = self.streams.setdefault(stream_id, [])
+        if len(stream) != expected_version:
+            raise ConcurrencyConflict(stream_id, expected_version, len(stream))
+        envelopes = build_envelopes(self.producer, stream_id, case_id, expected_version, events, self.clock(),
+                                    correlation_id, causation_id)
+        # Stored as the PostgreSQL store keeps them: the envelope, decoded through the registry again.
+        stream.extend(self.registry.decode(e.model_dump_json()) for e in envelopes)
+        self.published.extend(envelopes)
+        return envelopes
+
+    def decoded(self, envelope: Envelope) -> Decoded:
+        return self.registry.decode(envelope.model_dump_json())

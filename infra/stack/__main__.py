@@ -1,0 +1,68 @@
+"""The stack's command line behind `make up`, `make down`, `make status`, `make logs`, `make psql` and the rebuilds."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from infra import postgres
+from infra.stack import ROOT, SERVICES, Stack, all_run_dirs
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m infra.stack")
+    parser.add_argument("command", choices=["up", "down", "down-all", "status", "logs", "rebuild", "rebuild-check",
+                                            "psql"])
+    parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("CASE_LEDGER_PORT_BASE", 8000)))
+    parser.add_argument("--broker-port", type=int, default=int(os.environ.get("CASE_LEDGER_BROKER_PORT", 19092)))
+    args = parser.parse_args(argv)
+    stack = Stack(args.run_dir.resolve(), args.port_base, args.broker_port)
+    if args.command == "up":
+        urls = stack.up()
+        print("Case Ledger is up.")
+        for name, url in urls.items():
+            print(f"  {name:<12} {url}{'/docs' if name in SERVICES else ''}")
+        print(f"  {'tokens':<12} {stack.run_dir / 'tokens.env'}")
+        print(f"  {'logs':<12} {stack.logs}  (make logs)")
+    elif args.command == "down":
+        stack.down()
+        print("Case Ledger is down.")
+    elif args.command == "down-all":
+        for run_dir in all_run_dirs(args.run_dir):
+            Stack(run_dir).down()
+            print(f"stopped the stack in {run_dir}")
+    elif args.command == "logs":
+        files = sorted(stack.logs.glob("*.log"))
+        if not files:
+            raise SystemExit("no logs yet: run `make up` first")
+        os.execvp("tail", ["tail", "-n", "20", "-F", *map(str, files)])
+    elif args.command in ("rebuild", "rebuild-check", "psql"):
+        env_file = stack.run_dir / "stack.env"
+        servers = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
+                       if "=" in line) if env_file.exists() else {}
+        # Said at once, before a client waits on a server that is not there.
+        if not servers or not postgres.ready(servers["DATABASE_URL"]):
+            raise SystemExit("the stack is not up: run `make up`")
+        if args.command == "psql":
+            # pgserver ships its own psql: no client needs to be installed on the machine.
+            client = postgres.psql()
+            os.execv(client, [str(client), servers["DATABASE_URL"]])
+        # The rebuild runs with the analytics service's own settings against the running stack.
+        extra = ["--check"] if args.command == "rebuild-check" else []
+        env = stack.service_env("analytics", servers["DATABASE_URL"], servers["KAFKA_BOOTSTRAP_SERVERS"])
+        raise SystemExit(subprocess.call([sys.executable, "-m", "services.analytics.rebuild", *extra],
+                                         cwd=ROOT, env=env))
+    else:
+        rows = stack.status()
+        if not rows:
+            print("Case Ledger is not running (make up starts it).")
+        for name, state, restarts in rows:
+            print(f"  {name:<18} {state:<24} restarts {restarts}")
+
+
+if __name__ == "__main__":
+    main()

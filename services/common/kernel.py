@@ -1,0 +1,91 @@
+"""One way to handle a command: load the case stream once, fold it once, decide, append, update.
+
+A service configures a `Kernel` with how its state starts (it may seed it from the service's own
+read model) and evolves, and an `on_appended` hook for its own read-model writes. Everything runs
+in the caller's transaction, so the events, their outbox rows and the read model commit together
+or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+from uuid import UUID
+
+from events import metrics
+from events.contract import Envelope, Event
+from events.db import ConcurrencyConflict, Conn
+from events.registry import Decoded
+from events.store import Clock, Pending
+
+S = TypeVar("S")
+# A decider returns events (all at the command's time) or (event, business time) pairs.
+Decision = Sequence[Event] | Sequence[tuple[Event, datetime]]
+
+
+class EventStream(Protocol):
+    """What the kernel needs of an event store: PostgreSQL's in production, a fake in unit tests."""
+
+    producer: str
+    clock: Clock
+
+    def load(self, conn: Conn, stream_id: str) -> list[Decoded]: ...
+
+    def append(self, conn: Conn, *, stream_id: str, case_id: UUID, expected_version: int,
+               events: Sequence[Pending], correlation_id: UUID | None = None,
+               causation_id: UUID | None = None, version_checked: bool = False) -> list[Envelope]: ...
+
+
+def case_stream(case_id: UUID) -> str:
+    return f"case-{case_id}"
+
+
+@dataclass
+class Handled(Generic[S]):
+    """The state after a command, its stream version, and what the command appended."""
+
+    state: S
+    version: int
+    appended: list[Decoded] = field(default_factory=list)
+
+
+class Kernel(Generic[S]):
+    def __init__(self, store: EventStream, start: Callable[[Conn, UUID], S],
+                 evolve: Callable[[S, Event, datetime], None],
+                 on_appended: Callable[[Conn, S, list[Decoded]], None] | None = None) -> None:
+        self.store = store
+        self._start = start
+        self._evolve = evolve
+        self._on_appended = on_appended
+
+    def load(self, conn: Conn, case_id: UUID) -> Handled[S]:
+        history = self.store.load(conn, case_stream(case_id))
+        state = self._start(conn, case_id)
+        for d in history:
+            self._evolve(state, d.event, d.envelope.occurred_at)
+        return Handled(state, len(history))
+
+    def handle(self, conn: Conn, case_id: UUID, decide: Callable[[S], Decision], *, occurred_at: datetime,
+               expected_version: int | None = None, cause: Decoded | None = None) -> Handled[S]:
+        """`expected_version` is the client's If-Match; without one, the version just read is used,
+        so a writer racing us between read and append still gets a conflict, never an overwrite.
+        `cause` is the event a reaction answers: its correlation carries on, and it is the cause."""
+        current = self.load(conn, case_id)
+        if expected_version is not None and expected_version != current.version:
+            raise ConcurrencyConflict(case_stream(case_id), expected_version, current.version)
+        pending = [Pending(*e) if isinstance(e, tuple) else Pending(e, occurred_at) for e in decide(current.state)]
+        envelopes = self.store.append(
+            conn, stream_id=case_stream(case_id), case_id=case_id, expected_version=current.version,
+            events=pending, version_checked=True,
+            correlation_id=cause.envelope.correlation_id if cause else None,
+            causation_id=cause.envelope.event_id if cause else None)
+        # The state moves on by the events just decided: no second read, no second decode.
+        appended = [Decoded(env, p.event) for env, p in zip(envelopes, pending, strict=True)]
+        for d in appended:
+            self._evolve(current.state, d.event, d.envelope.occurred_at)
+            metrics.EVENTS_APPENDED.labels(self.store.producer, d.envelope.event_type).inc()
+        if appended and self._on_appended is not None:
+            self._on_appended(conn, current.state, appended)
+        return Handled(current.state, current.version + len(appended), appended)

@@ -1,0 +1,119 @@
+"""Intake's own tables beside its event store: cases, patients, keys, files, deliveries.
+
+They hold what must not travel in events (identity and the question, encrypted; wrapped keys)
+and what intake learns from other services (deliveries). One named query per method.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from events.db import Conn, Queries
+
+Row = dict[str, Any]
+
+
+class KeyStore(Protocol):
+    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None: ...
+
+    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None: ...
+
+    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None: ...
+
+
+class IntakeRows(KeyStore, Protocol):
+    def case(self, conn: Conn, case_id: UUID) -> Row | None: ...
+
+    def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None, status: str,
+                    at: datetime) -> None: ...
+
+    def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None: ...
+
+    def set_status(self, conn: Conn, case_id: UUID, status: str, at: datetime,
+                   only_from: str | None = None) -> None: ...
+
+    def cases_of(self, conn: Conn, patient_ref: str) -> list[UUID]: ...
+
+    def collecting(self, conn: Conn) -> list[UUID]: ...
+
+    def identity(self, conn: Conn, patient_ref: str) -> bytes | None: ...
+
+    def save_identity(self, conn: Conn, patient_ref: str, identity: bytes) -> None: ...
+
+    def erased(self, conn: Conn, patient_ref: str) -> bool: ...
+
+    def add_record_file(self, conn: Conn, record_id: UUID, case_id: UUID, kind: str, sha256: str,
+                        size_bytes: int, path: str) -> None: ...
+
+    def delivery(self, conn: Conn, case_id: UUID) -> Row | None: ...
+
+    def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None: ...
+
+
+class PgIntakeRows:
+    def __init__(self, schema: str = "intake") -> None:
+        self._q = Queries(Path(__file__).with_name("queries.sql"), schema)
+
+    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None:
+        conn.execute(self._q["insert_key"], {"patient_ref": patient_ref, "wrapped_key": wrapped_key})
+
+    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None:
+        row = conn.execute(self._q["wrapped_key"], {"patient_ref": patient_ref}).fetchone()
+        return bytes(row["wrapped_key"]) if row else None
+
+    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None:
+        conn.execute(self._q["delete_key"], {"patient_ref": patient_ref})
+        conn.execute(self._q["record_erasure"], {"patient_ref": patient_ref, "erased_at": at})
+
+    def case(self, conn: Conn, case_id: UUID) -> Row | None:
+        return conn.execute(self._q["case_row"], {"case_id": case_id}).fetchone()
+
+    def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None, status: str,
+                    at: datetime) -> None:
+        conn.execute(self._q["insert_case"], {"case_id": case_id, "patient_ref": patient_ref, "question": question,
+                                              "status": status, "updated_at": at})
+
+    def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None:
+        conn.execute(self._q["set_question"], {"case_id": case_id, "question": question})
+
+    def set_status(self, conn: Conn, case_id: UUID, status: str, at: datetime,
+                   only_from: str | None = None) -> None:
+        if only_from is None:
+            conn.execute(self._q["set_status"], {"case_id": case_id, "status": status, "updated_at": at})
+        else:
+            conn.execute(self._q["set_status_if"], {"case_id": case_id, "status": status, "updated_at": at,
+                                                    "from_status": only_from})
+
+    def cases_of(self, conn: Conn, patient_ref: str) -> list[UUID]:
+        return [r["case_id"] for r in conn.execute(self._q["patient_cases"], {"patient_ref": patient_ref})]
+
+    def collecting(self, conn: Conn) -> list[UUID]:
+        return [r["case_id"] for r in conn.execute(self._q["cases_collecting"])]
+
+    def identity(self, conn: Conn, patient_ref: str) -> bytes | None:
+        row = conn.execute(self._q["patient"], {"patient_ref": patient_ref}).fetchone()
+        return bytes(row["identity"]) if row else None
+
+    def save_identity(self, conn: Conn, patient_ref: str, identity: bytes) -> None:
+        conn.execute(self._q["upsert_patient"], {"patient_ref": patient_ref, "identity": identity})
+
+    def erased(self, conn: Conn, patient_ref: str) -> bool:
+        return conn.execute(self._q["erased_at"], {"patient_ref": patient_ref}).fetchone() is not None
+
+    def add_record_file(self, conn: Conn, record_id: UUID, case_id: UUID, kind: str, sha256: str,
+                        size_bytes: int, path: str) -> None:
+        conn.execute(self._q["insert_record_file"], {"record_id": record_id, "case_id": case_id, "kind": kind,
+                                                     "sha256": sha256, "size_bytes": size_bytes, "path": path})
+
+    def delivery(self, conn: Conn, case_id: UUID) -> Row | None:
+        row = conn.execute(self._q["delivery"], {"case_id": case_id}).fetchone()
+        return row["payload"] if row else None
+
+    def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None:
+        conn.execute(self._q["record_delivery"], {"case_id": case_id, "event_id": event_id, "occurred_at": at,
+                                                  "payload": Jsonb(payload)})

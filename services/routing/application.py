@@ -1,0 +1,219 @@
+"""Routing's application layer: readiness, the routing decision, load, declines, the queue.
+
+Where routing is decided: `domain.choose_centre` (first routing) and `domain.after_decline`.
+
+A case is ready when its records are complete and both PIPL consents are in force; it may only
+go to a centre named in the transfer consent. Every fact of a case arrives on its partition in
+order, so the last condition to arrive triggers the decision, exactly once per state change.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from events.codes import CentreId, ConsentKind, QuestionTopic, TumourSite
+from events.consumer import Consumer
+from events.contract import (
+    CaseDeclined,
+    CaseFinallyDeclined,
+    CaseOpened,
+    CaseRouted,
+    CaseRoutingBlocked,
+    ConsentGiven,
+    ConsentWithdrawn,
+    Event,
+)
+from events.db import Conn
+from events.registry import Decoded
+from services.common.errors import NotFound, Rejected
+from services.common.kernel import Handled, Kernel
+from services.common.runtime import Runtime
+from services.routing import domain, metrics
+from services.routing.board import RoutingBoard
+from services.routing.registry import CentreRegistry
+
+ENDINGS = ("CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased", "CaseClosed", "TreatmentBooked")
+
+
+@dataclass
+class RoutingRuntime(Runtime):
+    centre_registry: CentreRegistry
+    board: RoutingBoard
+
+    @functools.cached_property
+    def kernel(self) -> Kernel[list[Event]]:
+        # Routing's stream holds its decisions only; the facts they rest on are in its read model.
+        return Kernel(self.store, lambda conn, case_id: [], lambda decisions, event, at: decisions.append(event),
+                      self._on_decided)
+
+    def _on_decided(self, conn: Conn, _: list[Event], appended: list[Decoded]) -> None:
+        """The read model and the load move with each decision, in its transaction."""
+        for d in appended:
+            case_id, decision = d.envelope.case_id, d.event
+            match decision:
+                case CaseRouted():
+                    self.board.assigned(conn, case_id, decision.centre_id.value,
+                                        coordinator_pick="coordinator_assignment" in decision.reason_codes)
+                    self.board.add_load(conn, decision.centre_id.value)
+                    if "all_fitting_centres_at_capacity" in decision.reason_codes:
+                        metrics.ROUTED_OVER_CAPACITY.labels(decision.centre_id.value).inc()
+                case CaseRoutingBlocked():
+                    self.board.queued(conn, case_id, True)
+                case CaseFinallyDeclined():
+                    self.board.queued(conn, case_id, False)
+                    self.board.ended(conn, case_id)
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    facts: domain.CaseFacts
+    coordinator_pick: bool
+    attempts: int
+    routed_once: bool
+
+
+def case_row(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> CaseRow:
+    row = rt.board.facts(conn, case_id)
+    if row is None:
+        # Same partition: CaseOpened precedes every other fact; absence means a broken history.
+        raise LookupError(f"event for a case routing never saw opened: {case_id}")
+    facts = domain.CaseFacts(
+        tumour_site=TumourSite(row["tumour_site"]), rare_tumour=row["rare_tumour"],
+        preferred_centre=CentreId(row["preferred_centre"]) if row["preferred_centre"] else None,
+        question_topics=frozenset(QuestionTopic(t) for t in row["question_topics"]),
+        consented_centres=frozenset(CentreId(c) for c in row["transfer_centres"]),
+        declined=tuple(CentreId(c) for c in row["declined"]),
+        ready=row["records_complete"] and row["processing_consent"] and bool(row["transfer_centres"])
+        and not row["ended"],
+    )
+    return CaseRow(facts, row["coordinator_pick"], row["attempts"], routed_once=row["attempts"] > 0 or row["queued"]
+                   or bool(row["declined"]))
+
+
+def centre_load(rt: RoutingRuntime, conn: Conn) -> dict[CentreId, int]:
+    return {CentreId(c): n for c, n in rt.board.load(conn).items()}
+
+
+def record_decision(rt: RoutingRuntime, conn: Conn, case_id: UUID, decision: Event, at: datetime,
+                    cause: Decoded | None = None) -> Handled[list[Event]]:
+    return rt.kernel.handle(conn, case_id, lambda _: [decision], occurred_at=at, cause=cause)
+
+
+def _release(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> None:
+    centre = rt.board.release(conn, case_id)
+    if centre is not None:
+        rt.board.drop_load(conn, centre)
+
+
+# ------------------------------------------------------------------ reactions (rt, conn, decoded)
+
+def _maybe_route(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    case_id = decoded.envelope.case_id
+    row = case_row(rt, conn, case_id)
+    if not row.facts.ready or row.routed_once:
+        return
+    decision = domain.choose_centre(rt.centre_registry, row.facts, centre_load(rt, conn))
+    # Event time: the decision happens when the last condition became true.
+    record_decision(rt, conn, case_id, decision, decoded.envelope.occurred_at, decoded)
+
+
+def _on_case_opened(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    opened = decoded.event
+    assert isinstance(opened, CaseOpened)
+    rt.board.remember(conn, decoded.envelope.case_id, opened.tumour_site.value, opened.is_rare_tumour,
+                      opened.preferred_centre.value if opened.preferred_centre else None,
+                      decoded.envelope.occurred_at, [t.value for t in opened.question_topics])
+
+
+def _on_records_completed(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    rt.board.records_complete(conn, decoded.envelope.case_id)
+    _maybe_route(rt, conn, decoded)
+
+
+def _note_consent(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    event = decoded.event
+    assert isinstance(event, ConsentGiven | ConsentWithdrawn)
+    case_id = decoded.envelope.case_id
+    if event.consent is ConsentKind.HEALTH_DATA_PROCESSING:
+        rt.board.processing_consent(conn, case_id, isinstance(event, ConsentGiven))
+    else:
+        centres = [c.value for c in event.centre_ids] if isinstance(event, ConsentGiven) else []
+        rt.board.transfer_consent(conn, case_id, centres)
+
+
+def _on_consent_given(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    _note_consent(rt, conn, decoded)
+    _maybe_route(rt, conn, decoded)
+
+
+def _on_declined(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    declined = decoded.event
+    assert isinstance(declined, CaseDeclined)
+    case_id = decoded.envelope.case_id
+    _release(rt, conn, case_id)
+    rt.board.declined(conn, case_id, declined.centre_id.value)
+    row = case_row(rt, conn, case_id)
+    if row.facts.ready:
+        decision = domain.after_decline(rt.centre_registry, row.facts, centre_load(rt, conn), row.coordinator_pick)
+        record_decision(rt, conn, case_id, decision, decoded.envelope.occurred_at, decoded)
+
+
+def _on_delivered(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    _release(rt, conn, decoded.envelope.case_id)
+
+
+def _on_ended(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    _release(rt, conn, decoded.envelope.case_id)
+    rt.board.ended(conn, decoded.envelope.case_id)
+
+
+def router_consumer(rt: RoutingRuntime) -> Consumer:
+    for centre in rt.centre_registry.centres:
+        metrics.ROUTED_OVER_CAPACITY.labels(centre.id.value).inc(0)
+    handlers: dict[str, Callable[[RoutingRuntime, Conn, Decoded], None]] = {
+        "CaseOpened": _on_case_opened,
+        "RecordsCompleted": _on_records_completed,
+        "ConsentGiven": _on_consent_given,
+        "ConsentWithdrawn": _note_consent,
+        "CaseDeclined": _on_declined,
+        "ReviewDelivered": _on_delivered,
+        **{t: _on_ended for t in ENDINGS},
+    }
+    return Consumer("router", {event_type: functools.partial(h, rt) for event_type, h in handlers.items()})
+
+
+# ------------------------------------------------------------------ the coordinator queue
+
+def queue(rt: RoutingRuntime) -> list[dict[str, Any]]:
+    with rt.pool.connection() as conn:
+        return rt.board.queue(conn)
+
+
+def _queued_case(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> CaseRow:
+    if not rt.board.in_queue(conn, case_id):
+        raise NotFound(f"case {case_id} is not in the coordinator queue")
+    return case_row(rt, conn, case_id)
+
+
+def assign_by_coordinator(rt: RoutingRuntime, conn: Conn, case_id: UUID, centre_id: CentreId, at: datetime) -> None:
+    row = _queued_case(rt, conn, case_id)
+    if centre_id not in row.facts.consented_centres:
+        raise Rejected("the patient did not consent to transfer to this centre", "centre_not_consented")
+    if centre_id in row.facts.declined:
+        raise Rejected("this centre already declined the case", "centre_declined")
+    routed = CaseRouted(centre_id=centre_id, reason_codes=["coordinator_assignment"], attempt=row.attempts + 1)
+    record_decision(rt, conn, case_id, routed, at)
+
+
+def decline_finally(rt: RoutingRuntime, conn: Conn, case_id: UUID, at: datetime) -> None:
+    row = _queued_case(rt, conn, case_id)
+    record_decision(rt, conn, case_id, CaseFinallyDeclined(declines=len(row.facts.declined)), at)
+
+
+def decisions(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> list[Event]:
+    return rt.kernel.load(conn, case_id).state

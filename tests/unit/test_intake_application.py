@@ -1,0 +1,204 @@
+"""Intake's application layer on fakes: opening, the checklist, status, encryption, erasure, timers."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID, uuid4
+
+import pytest
+
+from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason
+from events.contract import (
+    CaseCancelled,
+    CaseOpened,
+    ConsentGiven,
+    RecordsReceived,
+    ReviewDelivered,
+    TreatmentBooked,
+)
+from events.db import ConcurrencyConflict
+from services.common.errors import NotFound, Rejected
+from services.intake import application as app
+from services.intake.settings import IntakeSettings
+from services.intake.vault import Vault
+from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakePool, Upstream, memory_store
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+REQUIRED = [RecordKind.PATHOLOGY_REPORT, RecordKind.PATHOLOGY_SLIDES, RecordKind.IMAGING,
+            RecordKind.TREATMENT_HISTORY, RecordKind.ONCOLOGIST_LETTER, RecordKind.ONCOLOGIST_LETTER]
+PERSON = {"name": "Ada Example", "birth_date": "1970-01-01"}
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> app.IntakeRuntime:
+    store = memory_store("intake", Clock(T0))
+    rows = FakeIntakeRows()
+    return app.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
+                             pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
+                             rows=rows, vault=Vault(os.urandom(32), rows), records_dir=tmp_path)
+
+
+def rows(rt: app.IntakeRuntime) -> FakeIntakeRows:
+    return cast(FakeIntakeRows, rt.rows)
+
+
+def opened(patient_ref: str | None = None) -> CaseOpened:
+    return CaseOpened(patient_ref=patient_ref or app.new_patient_ref(), tumour_site="lung", rare_tumour=False,
+                      stage_group="III", referral_reasons=[ReferralReason.STAGE_BORDERLINE],
+                      patient_country="AU", language="en")
+
+
+def delivered(**changes: Any) -> ReviewDelivered:
+    return ReviewDelivered(centre_id=CentreId.CAMS, pathology={"verdict": "agree"},
+                           imaging={"verdict": "stage_confirmed"}, recommended_pathway="proton_therapy",
+                           rationale_codes=["dose_sparing"], question_answer="answered",
+                           diagnosis_change="concordant", treatment_change="refined", report_ref=uuid4(),
+                           page_count=6).model_copy(update=changes)
+
+
+def open_case(rt: app.IntakeRuntime, question: str | None = "Is surgery still possible?") -> UUID:
+    return app.open_case(rt, CONN, opened(), PERSON, question, T0).state.case.case_id
+
+
+def ready(rt: app.IntakeRuntime, case_id: UUID) -> None:
+    for kind in REQUIRED:
+        app.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=kind), None, T0, None)
+    for consent, centres in ((ConsentKind.HEALTH_DATA_PROCESSING, []), (ConsentKind.TRANSFER_ABROAD, [CentreId.CAMS])):
+        app.give_consent(rt, CONN, case_id, ConsentGiven(consent=consent, text_version="v1", centre_ids=centres),
+                         T0, None)
+
+
+def test_an_opened_case_is_collecting_records_and_its_identity_is_encrypted(rt: app.IntakeRuntime):
+    done = app.open_case(rt, CONN, opened(), PERSON, "Is surgery still possible?", T0)
+    case_id = done.state.case.case_id
+    assert [d.event.event_type for d in done.appended] == ["CaseOpened", "QuestionRecorded"]
+    assert done.version == 2 and app.view(done.state)["status"] == "collecting_records"
+    row = rows(rt).cases[case_id]
+    assert b"surgery" not in row["question"] and b"Ada" not in rows(rt).patients[row["patient_ref"]]
+    assert app.patient_details(rt, CONN, case_id)["identity"] == PERSON
+
+
+def test_opening_for_an_unknown_patient_without_identity_is_not_found(rt: app.IntakeRuntime):
+    with pytest.raises(NotFound):
+        app.open_case(rt, CONN, opened("pr_" + "9" * 32), None, None, T0)
+
+
+def test_a_command_on_an_unknown_case_is_not_found_and_appends_nothing(rt: app.IntakeRuntime):
+    with pytest.raises(NotFound):
+        app.request_records(rt, CONN, uuid4(), T0, None)
+    assert cast(Any, rt.store).published == []
+
+
+def test_a_command_reads_its_stream_once_and_answers_from_its_state(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    store = cast(Any, rt.store)
+    before = store.loads
+    done = app.request_records(rt, CONN, case_id, T0, None)
+    assert store.loads - before == 1
+    assert app.view(done.state) == app.view(app.load(rt, CONN, case_id).state)
+
+
+def test_the_full_set_and_both_consents_make_the_case_ready(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    ready(rt, case_id)
+    assert rows(rt).cases[case_id]["status"] == "ready_for_review"
+    assert "RecordsCompleted" in [e.event_type for e in cast(Any, rt.store).published]
+
+
+def test_a_stale_version_is_a_conflict(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    with pytest.raises(ConcurrencyConflict):
+        app.request_records(rt, CONN, case_id, T0, expected=7)
+
+
+def test_a_record_file_is_stored_encrypted_under_its_hash(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    content = b"%PDF-1.4 pathology report of Ada Example"
+    digest = app.sha256_hex(content)
+    record = RecordsReceived(record_id=uuid4(), kind=RecordKind.PATHOLOGY_REPORT, sha256=digest,
+                             size_bytes=len(content))
+    app.add_record(rt, CONN, case_id, record, content, T0, None)
+    [stored] = rows(rt).files.values()
+    blob = (rt.records_dir / stored["path"]).read_bytes()
+    assert stored["sha256"] == digest and b"Ada" not in blob and len(blob) > len(content)
+
+
+def test_a_question_recorded_later_is_encrypted_and_counts_for_the_checklist(rt: app.IntakeRuntime):
+    case_id = open_case(rt, question=None)
+    assert app.load(rt, CONN, case_id).state.case.has_question is False
+    done = app.record_question(rt, CONN, case_id, "Which trial fits?", T0, None)
+    assert done.state.case.has_question
+    assert app.patient_details(rt, CONN, case_id)["question"] == "Which trial fits?"
+
+
+def test_treatment_can_be_booked_only_after_the_delivery_reached_intake(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    ready(rt, case_id)
+    booking = TreatmentBooked(centre_id=CentreId.CAMS, treatment_type="proton_therapy",
+                              travel_reason="high_cost_therapy", estimated_cost_cents=3_000_000)
+    with pytest.raises(Rejected):
+        app.book_treatment(rt, CONN, case_id, booking, T0, None)
+    app.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0 + timedelta(days=5)))
+    assert rows(rt).cases[case_id]["status"] == "review_delivered"
+    done = app.book_treatment(rt, CONN, case_id, booking, T0 + timedelta(days=6), None)
+    assert app.view(done.state)["status"] == "treatment_booked"
+
+
+def test_a_redelivered_review_keeps_the_first_delivery(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    upstream = Upstream("review")
+    first = delivered()
+    handler = app.on_review_delivered(rt)
+    handler(CONN, upstream.emit(case_id, first, T0))
+    handler(CONN, upstream.emit(case_id, first.model_copy(update={"report_ref": uuid4()}), T0))
+    assert rows(rt).deliveries[case_id]["payload"]["report_ref"] == str(first.report_ref)
+
+
+def test_a_cancelled_case_refuses_further_records(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0, None)
+    assert rows(rt).cases[case_id]["status"] == "cancelled"
+    with pytest.raises(Rejected):
+        app.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=RecordKind.IMAGING), None, T0,
+                       None)
+
+
+def test_erasure_shreds_the_key_ends_every_case_and_blocks_reopening(rt: app.IntakeRuntime):
+    first = app.open_case(rt, CONN, opened(), PERSON, "q", T0)
+    ref = first.state.case.opened.patient_ref  # type: ignore[union-attr]
+    second = app.open_case(rt, CONN, opened(ref), None, None, T0)
+    erased = app.erase_patient(rt, CONN, ref, T0 + timedelta(days=1))
+    assert sorted(erased) == sorted([first.state.case.case_id, second.state.case.case_id])
+    assert {rows(rt).cases[c]["status"] for c in erased} == {"erased"}
+    with pytest.raises(Rejected):
+        app.patient_details(rt, CONN, first.state.case.case_id)
+    with pytest.raises(Rejected):
+        app.open_case(rt, CONN, opened(ref), None, None, T0)
+    with pytest.raises(NotFound):
+        app.erase_patient(rt, CONN, "pr_" + "8" * 32, T0)
+
+
+def test_the_timers_remind_and_then_expire_a_dormant_case_once(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    app.request_records(rt, CONN, case_id, T0, None)
+    assert app.run_timers(rt, T0 + timedelta(days=31)) >= 2
+    assert rows(rt).cases[case_id]["status"] == "expired"
+    assert app.run_timers(rt, T0 + timedelta(days=62)) == 0
+    kinds = [e.event_type for e in cast(Any, rt.store).published]
+    assert kinds.count("CaseExpired") == 1 and "RecordsReminderSent" in kinds
+
+
+def test_a_ready_case_is_never_expired(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    ready(rt, case_id)
+    assert app.run_timers(rt, T0 + timedelta(days=90)) == 0
+    assert rows(rt).cases[case_id]["status"] == "ready_for_review"
+
+
+def test_a_delivery_for_a_case_not_ready_leaves_its_status_alone(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    app.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0))
+    assert rows(rt).cases[case_id]["status"] == "collecting_records"
