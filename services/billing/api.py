@@ -19,23 +19,19 @@ from services.billing.pricing import TURNAROUND, CaseComplexity
 from services.billing.provider import SimulatedProvider
 from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
-from services.common.dependencies import event_time
+from services.common.dependencies import IdempotencyKey, event_time, get_runtime
 from services.common.errors import Rejected
-from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.common.idempotency import Outcome, fingerprint, run_command
 from services.common.inputs import EventTime, WholeNumber
 
 Billing = Annotated[Principal, Depends(require("billing"))]
 Reader = Annotated[Principal, Depends(require("billing", "coordinator"))]
 Quoter = Annotated[Principal, Depends(require("coordinator", "billing"))]
-IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 router = APIRouter(tags=["billing"])
 
 
-def get_billing(request: Request) -> app.BillingRuntime:
-    return request.app.state.runtime
-
-
-BillingDep = Annotated[app.BillingRuntime, Depends(get_billing)]
+# The composition root's runtime, typed as this service's.
+BillingDep = Annotated[app.BillingRuntime, Depends(get_runtime)]
 
 
 class QuoteRequest(BaseModel):

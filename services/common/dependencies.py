@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 from pydantic import WithJsonSchema
 
 from services.common.errors import InvalidInput
+from services.common.idempotency import idempotency_key
 from services.common.runtime import Runtime
 
 
@@ -17,6 +18,8 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# An endpoint that retries safely: the client's Idempotency-Key, if it sent one.
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
 IF_MATCH = r'^(W/)?"?[0-9]{1,9}"?$'

@@ -75,6 +75,22 @@ def _not_a_slow_task_warning(record: logging.LogRecord) -> bool:
     return "blocking the event loop" not in record.getMessage()
 
 
+def live_timers(period_s: float, sweep: Callable[[], object]) -> dict[str, Callable[[threading.Event], None]]:
+    """The live timer sweep as a worker thread; none when the period is 0 (a simulator drives time)."""
+    if not period_s:
+        return {}
+
+    def timers(stop: threading.Event) -> None:
+        # The live clock drives the sweep here; a simulator drives it through POST /admin/timers.
+        while not stop.wait(period_s):
+            try:
+                sweep()
+            except Exception:
+                logging.getLogger(__name__).exception("timer sweep failed; retrying next period")
+
+    return {"timers": timers}
+
+
 def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool = True,
                extra: Mapping[str, Callable[[threading.Event], None]] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -43,9 +43,9 @@ from events.contract import (
 from events.db import Conn
 from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
-from services.common.dependencies import ExpectedVersion, event_time
+from services.common.dependencies import ExpectedVersion, IdempotencyKey, event_time, get_runtime
 from services.common.errors import InvalidInput
-from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.common.idempotency import Outcome, fingerprint, run_command
 from services.common.inputs import (
     PROSE_PATTERN,
     SINGLE_LINE_PATTERN,
@@ -63,15 +63,11 @@ from services.intake.settings import IntakeSettings
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
-IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 router = APIRouter(tags=["cases"])
 
 
-def get_intake(request: Request) -> app.IntakeRuntime:
-    return request.app.state.runtime
-
-
-IntakeDep = Annotated[app.IntakeRuntime, Depends(get_intake)]
+# The composition root's runtime, typed as this service's.
+IntakeDep = Annotated[app.IntakeRuntime, Depends(get_runtime)]
 # Not stripped: the lengths the schema states are the lengths checked.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN), SingleLine]
 Question = Annotated[str, StringConstraints(min_length=5, max_length=4000, pattern=PROSE_PATTERN), MultiLine]

@@ -24,22 +24,18 @@ from events.contract import (
 from events.db import Conn
 from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
-from services.common.dependencies import ExpectedVersion, checked_time, event_time
-from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.common.dependencies import ExpectedVersion, IdempotencyKey, checked_time, event_time, get_runtime
+from services.common.idempotency import Outcome, fingerprint, run_command
 from services.common.inputs import EventTime, WholeNumber
 from services.review import application as app
 from services.review.bootstrap import SERVICE, bootstrap
 
 router = APIRouter(prefix="/cases", tags=["review"])
 admin = APIRouter(prefix="/admin", tags=["admin"])
-IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
-def get_review(request: Request) -> app.ReviewRuntime:
-    return request.app.state.runtime
-
-
-ReviewDep = Annotated[app.ReviewRuntime, Depends(get_review)]
+# The composition root's runtime, typed as this service's.
+ReviewDep = Annotated[app.ReviewRuntime, Depends(get_runtime)]
 
 
 def centre_of(principal: Annotated[Principal, Depends(require("centre"))]) -> CentreId:

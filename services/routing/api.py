@@ -13,23 +13,19 @@ from events.codes import CentreId
 from events.db import Conn
 from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
-from services.common.dependencies import event_time
+from services.common.dependencies import IdempotencyKey, event_time, get_runtime
 from services.common.errors import NotFound
-from services.common.idempotency import Outcome, fingerprint, idempotency_key, run_command
+from services.common.idempotency import Outcome, fingerprint, run_command
 from services.common.inputs import EventTime
 from services.routing import application as routing
 from services.routing.bootstrap import SERVICE, bootstrap
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
-IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 api = APIRouter(tags=["routing"])
 
 
-def get_routing(request: Request) -> routing.RoutingRuntime:
-    return request.app.state.runtime
-
-
-RoutingDep = Annotated[routing.RoutingRuntime, Depends(get_routing)]
+# The composition root's runtime, typed as this service's.
+RoutingDep = Annotated[routing.RoutingRuntime, Depends(get_runtime)]
 
 
 class Assign(BaseModel):

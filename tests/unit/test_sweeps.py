@@ -1,0 +1,60 @@
+"""Timer sweeps: one case's failure never stops the others; a lost database stops the sweep."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, cast
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from events.db import ConcurrencyConflict, Conn
+from services.common.runtime import live_timers
+from services.common.sweeps import sweep
+from tests.unit.fakes import FakePool
+
+
+def test_a_sweep_skips_a_conflicting_or_failing_case_and_counts_the_rest():
+    cases = [uuid4() for _ in range(4)]
+    seen: list[UUID] = []
+
+    def handle(conn: Conn, case_id: UUID) -> int:
+        seen.append(case_id)
+        if case_id == cases[0]:
+            raise ConcurrencyConflict("case", 1, 2)
+        if case_id == cases[1]:
+            raise ValueError("bad data in one case")
+        return 2
+
+    assert sweep(cast(Any, FakePool()), cases, handle, service="intake") == 4
+    assert seen == cases
+
+
+def test_a_sweep_stops_when_the_database_is_gone():
+    def handle(conn: Conn, case_id: UUID) -> int:
+        raise psycopg.OperationalError("connection lost")
+
+    with pytest.raises(psycopg.OperationalError):
+        sweep(cast(Any, FakePool()), [uuid4(), uuid4()], handle, service="review")
+
+
+def test_no_live_timer_thread_when_a_simulator_drives_time():
+    assert live_timers(0, lambda: None) == {}
+
+
+def test_the_live_timer_keeps_sweeping_after_a_failed_sweep():
+    runs: list[int] = []
+    stop = threading.Event()
+
+    def flaky() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise RuntimeError("first sweep fails")
+        if len(runs) >= 3:
+            stop.set()
+
+    thread = threading.Thread(target=live_timers(0.01, flaky)["timers"], args=(stop,))
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive() and len(runs) >= 3
