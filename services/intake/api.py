@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from events.codes import (
@@ -63,6 +63,8 @@ from services.intake.settings import IntakeSettings
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+# The coordinator, or a centre: which centre may read a case is decided per case (else 404).
+CaseReader = Annotated[Principal, Depends(require("coordinator", "centre"))]
 router = APIRouter(tags=["cases"])
 
 
@@ -209,6 +211,38 @@ def get_case(case_id: UUID, rt: IntakeDep, _: Coordinator) -> JSONResponse:
 def get_patient(case_id: UUID, rt: IntakeDep, _: Coordinator) -> dict[str, Any]:
     with rt.pool.connection() as conn:
         return app.patient_details(rt, conn, case_id)
+
+
+@router.get("/cases/{case_id}/package", tags=["exchange"],
+            description="What the assigned centre reviews: the question, the clinical codes and the record list. "
+                        "A centre reads it only while the case is assigned to it and the transfer consent names it "
+                        "(any other centre: 404); each read by a centre is recorded.")
+def get_package(case_id: UUID, rt: IntakeDep, who: CaseReader) -> JSONResponse:
+    with rt.pool.connection() as conn, conn.transaction():
+        body = app.package(rt, conn, case_id, who.centre_id)
+    return JSONResponse(jsonable_encoder(body))
+
+
+@router.get("/cases/{case_id}/records/{record_id}/content", tags=["exchange"], response_class=Response,
+            responses={200: {"content": {"application/dicom": {"schema": {"type": "string", "format": "binary"}},
+                                         "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                                         "application/octet-stream": {"schema": {"type": "string",
+                                                                                 "format": "binary"}}}}},
+            description="One record's file. DICOM leaving for a centre is de-identified (DICOM PS3.15 basic "
+                        "profile, full dates retained; header X-Deidentified); each read by a centre is recorded.")
+def get_record_content(case_id: UUID, record_id: UUID, rt: IntakeDep, who: CaseReader) -> Response:
+    with rt.pool.connection() as conn, conn.transaction():
+        content = app.record_content(rt, conn, case_id, record_id, who.centre_id)
+    return Response(content.data, media_type=content.media_type,
+                    headers={"X-Deidentified": str(content.deidentified).lower(),
+                             "Content-Disposition": f'attachment; filename="{record_id}"'})
+
+
+@router.get("/cases/{case_id}/accesses", tags=["exchange"],
+            description="Every read of this case's package or files by a centre: who, what, when.")
+def get_accesses(case_id: UUID, rt: IntakeDep, _: Coordinator) -> list[dict[str, Any]]:
+    with rt.pool.connection() as conn:
+        return app.accesses(rt, conn, case_id)
 
 
 @router.put("/cases/{case_id}/question")

@@ -9,22 +9,25 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from events.codes import ConsentKind
+from events.codes import ConsentKind, RecordKind
+from events.consumer import Consumer
 from events.contract import (
     CaseCancelled,
     CaseClosed,
+    CaseDeclined,
+    CaseExpired,
     CaseOpened,
+    CaseRouted,
     CaseWithdrawn,
     ConsentGiven,
     GlassSlidesShipped,
+    PatientDataErased,
     RecordsReceived,
     ReviewDelivered,
     TreatmentBooked,
@@ -36,6 +39,8 @@ from services.common.kernel import Decision, Handled, Kernel
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
 from services.intake import domain
+from services.intake.deidentify import deidentify
+from services.intake.objects import ObjectStore
 from services.intake.rows import IntakeRows, Row
 from services.intake.vault import PatientErased, Vault
 
@@ -63,7 +68,9 @@ class IntakeRuntime(Runtime):
 
     rows: IntakeRows
     vault: Vault
-    records_dir: Path
+    objects: ObjectStore
+    # Keys the pseudonymous DICOM UIDs a centre sees: without it nobody maps them back.
+    uid_secret: bytes
 
     @functools.cached_property
     def kernel(self) -> Kernel[CaseFile]:
@@ -186,18 +193,14 @@ def add_record(rt: IntakeRuntime, conn: Conn, case_id: UUID, record: RecordsRece
                occurred_at: datetime, expected: int | None) -> Handled[CaseFile]:
     done = _command(rt, conn, case_id, lambda c, d: domain.receive_record(c, record), occurred_at, expected)
     if content is not None:
-        # Written inside the transaction: if the commit fails, an orphan file is all that is left,
+        # Written inside the transaction: if the commit fails, an orphan object is all that is left,
         # and it is content-addressed and encrypted, so it can neither clash nor leak.
         ref = done.state.existing()["patient_ref"]
         assert record.sha256 is not None
-        path = rt.records_dir / ref / record.sha256
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(rt.vault.encrypt(conn, ref, content, f"record:{record.sha256}"))
-            tmp.replace(path)
-        rt.rows.add_record_file(conn, record.record_id, case_id, record.kind.value, record.sha256, len(content),
-                                str(path.relative_to(rt.records_dir)))
+        key = f"{ref}/{record.sha256}"
+        if not rt.objects.exists(key):
+            rt.objects.put(key, rt.vault.encrypt(conn, ref, content, f"record:{record.sha256}"))
+        rt.rows.add_record_file(conn, record.record_id, case_id, record.kind.value, record.sha256, len(content), key)
     return done
 
 
@@ -268,6 +271,85 @@ def run_timers(rt: IntakeRuntime, now: datetime) -> int:
     return sweep(rt.pool, due, remind_or_expire, service="intake")
 
 
+# ------------------------------------------------------------------ the case package, for the assigned centre
+
+# Endings after which no centre reads the case any more (a delivered, booked or closed case stays readable).
+_CLOSED_TO_CENTRES = (CaseCancelled, CaseWithdrawn, CaseExpired, PatientDataErased)
+
+
+def _readable(rt: IntakeRuntime, conn: Conn, f: CaseFile, centre: str | None) -> Row:
+    """The case row if `centre` (None: the coordinator) may read the case now; 404 for any other centre.
+
+    A centre reads only the case it is assigned to, while the transfer-abroad consent names it: a
+    withdrawal, a re-route, a decline, an ending or an erasure ends its access at once."""
+    row = f.existing()
+    if centre is None:
+        return row
+    transfer = f.case.consents.get(ConsentKind.TRANSFER_ABROAD)
+    if (rt.rows.assigned_centre(conn, f.case.case_id) != centre or transfer is None
+            or centre not in {c.value for c in transfer.centre_ids} or isinstance(f.case.ending, _CLOSED_TO_CENTRES)):
+        raise NotFound(f"case {f.case.case_id} not found")
+    return row
+
+
+def package(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None) -> dict[str, Any]:
+    f = load(rt, conn, case_id).state
+    row = _readable(rt, conn, f, centre)
+    opened = f.case.opened
+    assert opened is not None
+    try:
+        question = rt.vault.decrypt(conn, row["patient_ref"], bytes(row["question"]), f"question:{case_id}").decode() \
+            if row["question"] else None
+    except PatientErased:
+        raise Rejected("the patient's personal data was erased", "patient_erased") from None
+    if centre is not None:
+        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
+    return {
+        "case_id": case_id, "question": question, "question_topics": [t.value for t in opened.question_topics],
+        "tumour_site": opened.tumour_site.value, "histology": opened.histology.value,
+        "rare_tumour": opened.is_rare_tumour, "stage_group": opened.stage_group.value,
+        "referral_reasons": [r.value for r in opened.referral_reasons],
+        "records": [{"record_id": r.record_id, "kind": r.kind.value, "modality": r.modality,
+                     "study_date": r.study_date, "size_bytes": r.size_bytes, "sha256": r.sha256,
+                     "has_file": r.sha256 is not None} for r in f.case.records],
+    }
+
+
+@dataclass(frozen=True)
+class RecordContent:
+    data: bytes
+    media_type: str
+    deidentified: bool
+
+
+def record_content(rt: IntakeRuntime, conn: Conn, case_id: UUID, record_id: UUID, centre: str | None) -> RecordContent:
+    """The file of one record, decrypted; DICOM that leaves for a centre is de-identified first."""
+    f = load(rt, conn, case_id).state
+    row = _readable(rt, conn, f, centre)
+    record = next((r for r in f.case.records if r.record_id == record_id), None)
+    stored = rt.rows.record_file(conn, case_id, record_id)
+    if record is None or stored is None:
+        raise NotFound(f"record {record_id} of case {case_id} has no file")
+    try:
+        data = rt.vault.decrypt(conn, row["patient_ref"], rt.objects.get(stored["path"]), f"record:{stored['sha256']}")
+    except PatientErased:
+        raise Rejected("the patient's personal data was erased", "patient_erased") from None
+    is_dicom = record.kind is RecordKind.IMAGING
+    deidentified = is_dicom and centre is not None
+    if deidentified:
+        data = deidentify(data, secret=rt.uid_secret, case_key=str(case_id), patient_pseudonym=f"CASE-{case_id}")
+    if centre is not None:
+        rt.rows.record_access(conn, case_id, record_id, centre, rt.store.clock())
+    media_type = "application/dicom" if is_dicom else "application/pdf" if data.startswith(b"%PDF") \
+        else "application/octet-stream"
+    return RecordContent(data, media_type, deidentified)
+
+
+def accesses(rt: IntakeRuntime, conn: Conn, case_id: UUID) -> list[Row]:
+    load(rt, conn, case_id)
+    return rt.rows.accesses(conn, case_id)
+
+
 # ------------------------------------------------------------------ reactions
 
 def on_review_delivered(rt: IntakeRuntime) -> Callable[[Conn, Decoded], None]:
@@ -277,3 +359,22 @@ def on_review_delivered(rt: IntakeRuntime) -> Callable[[Conn, Decoded], None]:
         rt.rows.set_status(conn, env.case_id, domain.CaseStatus.REVIEW_DELIVERED.value, env.occurred_at,
                            only_from=domain.CaseStatus.READY_FOR_REVIEW.value)
     return handler
+
+
+def centre_assignments(rt: IntakeRuntime) -> Consumer:
+    """Which centre holds each case, from routing's and review's events: who may read the package."""
+    def on_routed(conn: Conn, decoded: Decoded) -> None:
+        routed = decoded.event
+        assert isinstance(routed, CaseRouted)
+        rt.rows.assign_centre(conn, decoded.envelope.case_id, routed.centre_id.value, routed.attempt)
+
+    def on_declined(conn: Conn, decoded: Decoded) -> None:
+        declined = decoded.event
+        assert isinstance(declined, CaseDeclined)
+        rt.rows.release_centre(conn, decoded.envelope.case_id, declined.centre_id.value)
+
+    def on_finally_declined(conn: Conn, decoded: Decoded) -> None:
+        rt.rows.release_centre(conn, decoded.envelope.case_id, None)
+
+    return Consumer("centre_assignments", {"CaseRouted": on_routed, "CaseDeclined": on_declined,
+                                           "CaseFinallyDeclined": on_finally_declined})

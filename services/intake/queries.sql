@@ -58,3 +58,30 @@ VALUES (%(record_id)s, %(case_id)s, %(kind)s, %(sha256)s, %(size_bytes)s, %(path
 -- name: set_status_if
 UPDATE {schema}.cases SET status = %(status)s, updated_at = %(updated_at)s
 WHERE case_id = %(case_id)s AND status = %(from_status)s
+
+-- name: assign_centre
+-- The centre routing sent the case to; a later attempt (after a decline) replaces an earlier one.
+INSERT INTO {schema}.assignments (case_id, centre_id, attempt)
+VALUES (%(case_id)s, %(centre_id)s, %(attempt)s)
+ON CONFLICT (case_id) DO UPDATE SET centre_id = EXCLUDED.centre_id, attempt = EXCLUDED.attempt
+WHERE {schema}.assignments.attempt < EXCLUDED.attempt
+
+-- name: release_centre
+-- The centre declined, or no centre will review the case: nobody holds it.
+UPDATE {schema}.assignments SET centre_id = NULL
+WHERE case_id = %(case_id)s AND (%(centre_id)s::text IS NULL OR centre_id = %(centre_id)s)
+
+-- name: assigned_centre
+SELECT centre_id FROM {schema}.assignments WHERE case_id = %(case_id)s
+
+-- name: record_file
+SELECT record_id, kind, sha256, size_bytes, path FROM {schema}.record_files
+WHERE case_id = %(case_id)s AND record_id = %(record_id)s
+
+-- name: record_access
+INSERT INTO {schema}.record_accesses (case_id, record_id, centre_id, what, accessed_at)
+VALUES (%(case_id)s, %(record_id)s, %(centre_id)s, %(what)s, %(at)s)
+
+-- name: accesses
+SELECT centre_id, what, record_id, accessed_at FROM {schema}.record_accesses
+WHERE case_id = %(case_id)s ORDER BY accessed_at, access_id

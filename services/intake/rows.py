@@ -54,6 +54,19 @@ class IntakeRows(KeyStore, Protocol):
 
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None: ...
 
+    def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None: ...
+
+    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int) -> None: ...
+
+    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None) -> None: ...
+
+    def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None: ...
+
+    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
+        ...
+
+    def accesses(self, conn: Conn, case_id: UUID) -> list[Row]: ...
+
 
 class PgIntakeRows:
     def __init__(self, schema: str = "intake") -> None:
@@ -117,3 +130,23 @@ class PgIntakeRows:
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None:
         conn.execute(self._q["record_delivery"], {"case_id": case_id, "event_id": event_id, "occurred_at": at,
                                                   "payload": Jsonb(payload)})
+
+    def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None:
+        return conn.execute(self._q["record_file"], {"case_id": case_id, "record_id": record_id}).fetchone()
+
+    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int) -> None:
+        conn.execute(self._q["assign_centre"], {"case_id": case_id, "centre_id": centre_id, "attempt": attempt})
+
+    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None) -> None:
+        conn.execute(self._q["release_centre"], {"case_id": case_id, "centre_id": centre_id})
+
+    def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None:
+        row = conn.execute(self._q["assigned_centre"], {"case_id": case_id}).fetchone()
+        return row["centre_id"] if row else None
+
+    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
+        conn.execute(self._q["record_access"], {"case_id": case_id, "record_id": record_id, "centre_id": centre_id,
+                                                "what": "package" if record_id is None else "record", "at": at})
+
+    def accesses(self, conn: Conn, case_id: UUID) -> list[Row]:
+        return conn.execute(self._q["accesses"], {"case_id": case_id}).fetchall()

@@ -1,4 +1,4 @@
-"""Intake's worker: publishes its outbox, learns of delivered reviews, runs reminders and expiry."""
+"""Intake's worker: its outbox, delivered reviews, the centre holding each case, reminders and expiry."""
 
 from events.consumer import Consumer
 from services.common.runtime import live_timers, run_worker
@@ -10,7 +10,8 @@ from services.intake.settings import IntakeSettings
 def main() -> None:
     settings = IntakeSettings()
     rt = bootstrap(settings)
-    run_worker(rt, [Consumer("deliveries", {"ReviewDelivered": application.on_review_delivered(rt)})],
+    run_worker(rt, [Consumer("deliveries", {"ReviewDelivered": application.on_review_delivered(rt)}),
+                    application.centre_assignments(rt)],
                extra=live_timers(settings.timer_period_s, lambda: application.run_timers(rt, rt.store.clock())))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+import boto3
 import httpx
 import psycopg
 import pydicom.examples
@@ -149,6 +150,27 @@ def make_ready(api: Api, case_id: UUID, centres: list[str] | None = None) -> dic
     body: dict[str, Any] = r.json()
     assert body["checklist"]["complete"] is True, body
     return body
+
+
+def records_bucket(stack: Stack) -> tuple[Any, str]:
+    """A client of the object store the stack keeps record files in, and the bucket's name."""
+    s3 = stack.s3_env()
+    client = boto3.client("s3", endpoint_url=s3["S3_ENDPOINT"], aws_access_key_id=s3["S3_ACCESS_KEY_ID"],
+                          aws_secret_access_key=s3["S3_SECRET_ACCESS_KEY"], region_name=s3["S3_REGION"])
+    return client, s3["S3_RECORDS_BUCKET"]
+
+
+def stored_keys(stack: Stack) -> set[str]:
+    client, bucket = records_bucket(stack)
+    keys: set[str] = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys |= {o["Key"] for o in page.get("Contents", [])}
+    return keys
+
+
+def stored_object(stack: Stack, key: str) -> bytes:
+    client, bucket = records_bucket(stack)
+    return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def store_event_counts(conn: psycopg.Connection[dict[str, Any]]) -> dict[tuple[str, str], int]:

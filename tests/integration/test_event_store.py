@@ -2,7 +2,6 @@
 
 import os
 import threading
-from pathlib import Path
 from typing import Any, cast
 from uuid import uuid4
 
@@ -104,7 +103,7 @@ def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api,
     rows = PgIntakeRows("intake")
     rt = IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(), pool=cast(Any, None),
                        store=store, registry=store.registry, rows=rows, vault=Vault(os.urandom(32), rows),
-                       records_dir=Path("/nonexistent"))
+                       objects=cast(Any, None), uid_secret=b"")
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row, cursor_factory=_CountingCursor) as conn:
         _CountingCursor.seen = []
         with conn.transaction():

@@ -23,6 +23,8 @@ from tests.integration.conftest import (
     delivered_case,
     make_ready,
     open_case,
+    stored_keys,
+    stored_object,
     upload,
     wait_for,
     wait_until_projected,
@@ -31,10 +33,6 @@ from tests.integration.conftest import (
 
 def event_count(db, case_id: UUID) -> int:
     return int(db.execute("SELECT count(*) AS n FROM intake.events WHERE case_id = %s", (case_id,)).fetchone()["n"])
-
-
-def stored_files(stack: Stack) -> set[Path]:
-    return {p for p in (stack.run_dir / "data" / "records").rglob("*") if p.is_file()}
 
 
 def test_a_real_dicom_study_is_accepted_with_its_modality_and_study_date(api: Api):
@@ -53,24 +51,24 @@ def test_a_real_dicom_study_is_accepted_with_its_modality_and_study_date(api: Ap
 def test_anything_but_staging_dicom_posted_as_imaging_is_rejected_and_nothing_is_stored(
         api: Api, db, stack: Stack, content: bytes):
     case_id = open_case(api)
-    events, files = event_count(db, case_id), stored_files(stack)
+    events, files = event_count(db, case_id), stored_keys(stack)
     r = upload(api, case_id, "imaging", content)
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["field"] == "file"
     assert event_count(db, case_id) == events
-    assert stored_files(stack) == files
+    assert stored_keys(stack) == files
 
 
 def test_an_oversized_or_empty_upload_is_rejected_and_nothing_is_stored(api: Api, db, stack: Stack):
     case_id = open_case(api)
-    events, files = event_count(db, case_id), stored_files(stack)
+    events, files = event_count(db, case_id), stored_keys(stack)
     too_big = b"%PDF-1.4 " + b"x" * int(os.environ["INTAKE_MAX_RECORD_BYTES"])
     for content in (b"", too_big):
         r = upload(api, case_id, "treatment_history", content)
         assert (r.status_code, r.json()["field"]) == (422, "file")
     assert event_count(db, case_id) == events
-    assert stored_files(stack) == files
+    assert stored_keys(stack) == files
 
 
 def test_records_are_stored_content_addressed_and_encrypted(api: Api, db, stack: Stack):
@@ -79,9 +77,9 @@ def test_records_are_stored_content_addressed_and_encrypted(api: Api, db, stack:
     r = upload(api, case_id, "pathology_report", content)
     sha = r.json()["checklist"]["records"][0]["sha256"]
     row = db.execute("SELECT path FROM intake.record_files WHERE case_id = %s", (case_id,)).fetchone()
-    path = stack.run_dir / "data" / "records" / row["path"]
-    assert path.name == sha
-    assert PATIENT["name"].encode() not in path.read_bytes()
+    assert row["path"].endswith(f"/{sha}")  # in the object store, under its content's hash
+    stored = stored_object(stack, row["path"])
+    assert PATIENT["name"].encode() not in stored and len(stored) > len(content)
 
 
 def test_the_case_view_shows_the_checklist_and_consent(api: Api):

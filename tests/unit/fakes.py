@@ -21,6 +21,7 @@ from events.store import Pending
 from services.billing.books import Fact
 from services.billing.domain import ReviewFacts
 from services.billing.provider import Operation, ProviderDeclined
+from services.intake.objects import ObjectMissing
 
 
 class FakeConn:
@@ -176,6 +177,8 @@ class FakeIntakeRows:
         self.patients: dict[str, bytes] = {}
         self.files: dict[UUID, dict[str, Any]] = {}
         self.deliveries: dict[UUID, dict[str, Any]] = {}
+        self.assignments: dict[UUID, tuple[str | None, int]] = {}
+        self.access_log: list[dict[str, Any]] = []
 
     def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None:
         self.keys.setdefault(patient_ref, wrapped_key)
@@ -233,6 +236,31 @@ class FakeIntakeRows:
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime,
                         payload: dict[str, Any]) -> None:
         self.deliveries.setdefault(case_id, {"event_id": event_id, "payload": payload})
+
+    def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> dict[str, Any] | None:
+        row = self.files.get(record_id)
+        return {"record_id": record_id, **row} if row and row["case_id"] == case_id else None
+
+    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int) -> None:
+        current = self.assignments.get(case_id)
+        if current is None or current[1] < attempt:
+            self.assignments[case_id] = (centre_id, attempt)
+
+    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None) -> None:
+        current = self.assignments.get(case_id)
+        if current is not None and centre_id in (None, current[0]):
+            self.assignments[case_id] = (None, current[1])
+
+    def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None:
+        current = self.assignments.get(case_id)
+        return current[0] if current else None
+
+    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
+        self.access_log.append({"case_id": case_id, "record_id": record_id, "centre_id": centre_id,
+                                "what": "package" if record_id is None else "record", "accessed_at": at})
+
+    def accesses(self, conn: Conn, case_id: UUID) -> list[dict[str, Any]]:
+        return [{k: v for k, v in a.items() if k != "case_id"} for a in self.access_log if a["case_id"] == case_id]
 
 
 # ------------------------------------------------------------------ routing
@@ -303,3 +331,19 @@ class FakeRoutingBoard:
     def in_queue(self, conn: Conn, case_id: UUID) -> bool:
         row = self.cases.get(case_id)
         return bool(row and row["queued"] and not row["ended"])
+
+
+class FakeObjects:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, blob: bytes) -> None:
+        self.objects[key] = blob
+
+    def get(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise ObjectMissing(key)
+        return self.objects[key]
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
