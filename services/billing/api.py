@@ -108,8 +108,8 @@ def account(case_id: UUID, rt: BillingDep, _: Reader) -> JSONResponse:
 def retry_capture(case_id: UUID, body: At, rt: BillingDep, who: Billing, key: IdempotencyKey,
                   request: Request) -> JSONResponse:
     def command(conn: Conn) -> Outcome:
-        app.retry_capture(rt, conn, case_id, event_time(body.occurred_at, rt))
-        return Outcome(200, app.case_summary(rt, conn, case_id))
+        done = app.retry_capture(rt, conn, case_id, event_time(body.occurred_at, rt))
+        return Outcome(200, app.case_summary(rt, conn, case_id, done.state))
 
     return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))

@@ -111,57 +111,63 @@ def _authorise(rt: BillingRuntime, acc: domain.Account, cause: UUID) -> list[Eve
     return [PaymentAuthorised(payment_id=payment_id, provider_ref=ref, amount_cents=domain.total_due(acc))]
 
 
-def capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime, cause: Decoded | None = None) -> None:
-    acc = account(rt, conn, case_id)
+def _capture(rt: BillingRuntime, acc: domain.Account) -> list[Event]:
+    """Charges what was authorised, keyed by the invoice: a retry asks the provider for the same capture."""
     if not domain.can_capture(acc):
-        return
+        return []
     assert acc.invoice is not None
     payment_id = domain.derived_id("payment", acc.invoice.invoice_id)
     try:
         ref = rt.provider.perform("capture", f"capture:{payment_id}", domain.total_due(acc),
                                   acc.authorisation.provider_ref if acc.authorisation else None)
     except ProviderDeclined:
-        append(rt, conn, case_id, lambda a: [PaymentFailed(payment_id=payment_id, stage="capture",
-                                                           reason="provider_declined")], at, cause)
-        return
-    append(rt, conn, case_id, lambda a: domain.captured(a, payment_id, ref), at, cause)
+        return [PaymentFailed(payment_id=payment_id, stage="capture", reason="provider_declined")]
+    return domain.captured(acc, payment_id, ref)
+
+
+def capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime,
+            cause: Decoded | None = None) -> Handled[domain.Account]:
+    return append(rt, conn, case_id, lambda acc: _capture(rt, acc), at, cause)
 
 
 def settle(rt: BillingRuntime, conn: Conn, case_id: UUID, trigger: domain.Trigger, at: datetime,
            cause: Decoded) -> None:
-    acc = account(rt, conn, case_id)
-    due = domain.settlement(acc, rt.books.facts(conn, case_id), trigger)
-    if isinstance(due, list):
-        append(rt, conn, case_id, lambda a: due, at, cause)
-        return
-    if due is None:
-        return
-    assert acc.capture is not None
-    review, video, reason = due
-    refund_id = domain.derived_id("refund", cause.envelope.event_id)
-    ref = rt.provider.perform("refund", f"refund:{refund_id}", review + video, acc.capture.provider_ref)
-    append(rt, conn, case_id, lambda a: domain.refund(a, review, video, reason, cause.envelope.event_id, ref),
-           at, cause)
+    facts = rt.books.facts(conn, case_id)
+
+    def decide(acc: domain.Account) -> list[Event]:
+        due = domain.settlement(acc, facts, trigger)
+        if due is None or isinstance(due, list):
+            return due or []
+        assert acc.capture is not None
+        review, video, reason = due
+        refund_id = domain.derived_id("refund", cause.envelope.event_id)
+        ref = rt.provider.perform("refund", f"refund:{refund_id}", review + video, acc.capture.provider_ref)
+        return domain.refund(acc, review, video, reason, cause.envelope.event_id, ref)
+
+    append(rt, conn, case_id, decide, at, cause)
 
 
 def provider_callback(rt: BillingRuntime, conn: Conn, case_id: UUID, provider_ref: str, at: datetime) -> bool:
     """A provider's 'capture succeeded' notice; the same notice twice changes nothing."""
-    acc = account(rt, conn, case_id)
-    if acc.invoice is None:
-        raise NotFound(f"no invoice for case {case_id}")
-    if acc.capture is not None and acc.capture.provider_ref == provider_ref:
-        return False
-    payment_id = domain.derived_id("payment", acc.invoice.invoice_id)
-    return bool(append(rt, conn, case_id, lambda a: domain.captured(a, payment_id, provider_ref), at).appended)
+    def decide(acc: domain.Account) -> list[Event]:
+        if acc.invoice is None:
+            raise NotFound(f"no invoice for case {case_id}")
+        if acc.capture is not None and acc.capture.provider_ref == provider_ref:
+            return []
+        return domain.captured(acc, domain.derived_id("payment", acc.invoice.invoice_id), provider_ref)
+
+    return bool(append(rt, conn, case_id, decide, at).appended)
 
 
-def retry_capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime) -> None:
-    acc = account(rt, conn, case_id)
-    if acc.invoice is None:
-        raise NotFound(f"no invoice for case {case_id}")
-    if not domain.can_capture(acc):
-        raise Rejected("nothing to capture for this case", "not_capturable")
-    capture(rt, conn, case_id, at)
+def retry_capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime) -> Handled[domain.Account]:
+    def decide(acc: domain.Account) -> list[Event]:
+        if acc.invoice is None:
+            raise NotFound(f"no invoice for case {case_id}")
+        if not domain.can_capture(acc):
+            raise Rejected("nothing to capture for this case", "not_capturable")
+        return _capture(rt, acc)
+
+    return append(rt, conn, case_id, decide, at)
 
 
 def redeem(rt: BillingRuntime, conn: Conn, case_id: UUID, treatment_invoice_ref: str,

@@ -289,7 +289,7 @@ def histories(draw: st.DrawFn) -> tuple[datetime, list[Pause], datetime]:
     return accepted, pauses, now
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # a loaded CI machine must not fail a pure property
 @given(histories())
 def test_counted_and_paused_days_add_up_to_the_calendars_business_days(history):
     accepted, pauses, now = history
@@ -302,7 +302,7 @@ def test_counted_and_paused_days_add_up_to_the_calendars_business_days(history):
         assert s.paused_business_days == 0
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # a loaded CI machine must not fail a pure property
 @given(histories())
 def test_the_moments_come_in_order_at_local_midnights_and_agree_with_the_state(history):
     accepted, pauses, now = history
