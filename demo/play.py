@@ -305,8 +305,11 @@ class CasePlayer:
         self.intake("POST", f"/cases/{self.case_id}/closure", json={"occurred_at": step.at.isoformat()})
 
     def do_redeem(self, step: Step) -> None:
-        self.wait("billing to apply the fee credit", lambda: self.api.call(
-            "billing", "GET", f"/cases/{self.case_id}/account", token="BILLING_TOKEN").json()["fee_credit_cents"])
+        # Billing keeps its accounts from the stream: just after a restart its worker may still be
+        # catching up, and the account is not there yet (404) rather than gone.
+        self.wait("billing to apply the fee credit", lambda: (r := self.api.call(
+            "billing", "GET", f"/cases/{self.case_id}/account", token="BILLING_TOKEN", expect=(200, 404)))
+            .status_code == 200 and r.json()["fee_credit_cents"])
         self.api.call("billing", "POST", f"/cases/{self.case_id}/fee-credit/redemption", token="BILLING_TOKEN",
                       key=self.key(), json={**step.data, "occurred_at": step.at.isoformat()})
 
