@@ -11,14 +11,15 @@ from pathlib import Path
 import pydicom.examples
 
 from demo.api import Api, StepFailed, wait_for
+from demo.documents import report_pdf
 
 CT_DICOM = Path(pydicom.examples.get_path("ct")).read_bytes()
 RECORDS = ["pathology_report", "pathology_slides", "imaging", "treatment_history", "oncologist_letter",
            "oncologist_letter"]
 DELIVERY = {"pathology": {"verdict": "agree"}, "imaging": {"verdict": "stage_confirmed"},
             "recommended_pathway": "surgery", "rationale_codes": ["guideline_concordant"],
-            "question_answer": "answered", "diagnosis_change": "concordant", "treatment_change": "refined",
-            "page_count": 6}
+            "question_answer": "answered", "diagnosis_change": "concordant", "treatment_change": "refined"}
+REPORT_PDF = report_pdf(6)
 BOOKING = {"centre_id": "fuscc", "treatment_type": "surgery", "travel_reason": "one_programme",
            "estimated_cost_cents": 2_000_000}
 
@@ -70,8 +71,10 @@ class CaseDriver:
         wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=centre, check=False).status_code == 200,
                  "the assignment at FUSCC", self.reaction_timeout)
         api.call("review", "POST", f"/cases/{case_id}/acceptance", token=centre, key=key(n, "accept"), json={})
+        report = api.call("review", "POST", f"/cases/{case_id}/report", token=centre, key=key(n, "report"),
+                          files={"file": ("report.pdf", REPORT_PDF, "application/pdf")}).json()
         api.call("review", "POST", f"/cases/{case_id}/delivery", token=centre, key=key(n, "deliver"),
-                 json={**DELIVERY, "report_ref": str(uuid.uuid5(uuid.NAMESPACE_URL, key(n, "report")))})
+                 json={**DELIVERY, "report_ref": report["document_id"]})
         wait_for(lambda: api.call("intake", "GET", f"/cases/{case_id}").json().get("review_delivered"),
                  "intake to learn of the delivery", self.reaction_timeout)
         if n % 2 == 0:

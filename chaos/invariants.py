@@ -18,7 +18,7 @@ SCHEMAS = ("intake", "routing", "review", "billing")
 ONCE = {
     "intake": ("CaseOpened", "RecordsCompleted"),
     "routing": ("CaseRouted",),
-    "review": ("ReviewAccepted", "ReviewDelivered", "SlaClockStarted", "SlaClockStopped"),
+    "review": ("ReviewAccepted", "ReportUploaded", "ReviewDelivered", "SlaClockStarted", "SlaClockStopped"),
     "billing": ("FeeInvoiced", "PaymentAuthorised", "PaymentCaptured"),
 }
 

@@ -1,4 +1,4 @@
-"""The files a demo case uploads: real DICOM studies (pydicom's examples) and stand-in PDFs."""
+"""The files a demo case uploads: real DICOM studies (pydicom's examples), stand-in PDFs, and reports."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pydicom
 import pydicom.examples
+import pypdf
 
 from demo.plan import CasePlan
 
@@ -33,3 +34,14 @@ def document(kind: str, plan: CasePlan, at: datetime) -> bytes:
     """A small stand-in PDF for a non-imaging record."""
     text = f"{kind} for case {plan.number} ({plan.profile.tumour_site.value}, stage {plan.profile.stage_group.value})"
     return f"%PDF-1.4\n% {text}, dated {at.date()}\n% {uuid4()}\n%%EOF\n".encode()
+
+
+def report_pdf(pages: int, title: str = "Second opinion") -> bytes:
+    """A real PDF of `pages` A4 pages (blank: the prose is not the ledger's business), as a centre signs it."""
+    writer = pypdf.PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title, "/Producer": "case-ledger demo"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -33,7 +33,7 @@ from typing import Any
 from uuid import uuid4
 
 from demo.api import Api, StepFailed, problem_code, wait_for
-from demo.documents import dicom_study, document
+from demo.documents import dicom_study, document, report_pdf
 from demo.plan import CasePlan, QuotePlan, Step, YearPlan, quote_body
 
 PREFERENCE = ("sysucc", "fuscc", "cams", "pkuch", "wch")  # a coordinator's fallback order
@@ -282,7 +282,16 @@ class CasePlayer:
         self.api.call("review", "POST", "/admin/timers", token="ADMIN_TOKEN", json={"now": step.at.isoformat()})
 
     def do_deliver(self, step: Step) -> None:
-        self.reviewer("/delivery", {**step.data, "occurred_at": step.at.isoformat()})
+        # The centre uploads the signed PDF first; the delivery references the stored document.
+        pages, reason = step.data["page_count"], step.data.get("page_count_reason")
+        token = f"CENTRE_{(self.centre or '').upper()}_TOKEN"
+        report = self.api.call("review", "POST", f"/cases/{self.case_id}/report", token=token, key=self.key(),
+                               expect=(201,), data={"occurred_at": step.at.isoformat(),
+                                                    **({"page_count_reason": reason} if reason else {})},
+                               files={"file": ("report.pdf", report_pdf(pages, f"case {self.plan.number}"),
+                                               "application/pdf")}).json()
+        self.reviewer("/delivery", {**step.data, "report_ref": report["document_id"],
+                                    "occurred_at": step.at.isoformat()})
         self.release()
 
     def do_video(self, step: Step) -> None:

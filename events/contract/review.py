@@ -22,6 +22,7 @@ from events.contract.base import (
     MAX_TRIAL_OPTIONS,
     Code,
     Event,
+    Sha256,
 )
 
 
@@ -131,8 +132,22 @@ class TrialOption(BaseModel):
     china_only: bool
 
 
+class ReportUploaded(Event):
+    """The centre stored a signed report (a PDF, encrypted at review) that a delivery may reference."""
+
+    event_type = "ReportUploaded"
+
+    document_id: UUID
+    sha256: Sha256
+    size_bytes: int = Field(ge=1)
+    page_count: int = Field(ge=1, le=10_000)
+    # Required when the report is outside the expected 5-8 pages.
+    page_count_reason: Code | None = None
+
+
 class ReviewDelivered(Event):
-    """The written review as coded sections; its prose is in the report document (report_ref)."""
+    """The written review as coded sections; its prose is the uploaded report (`report_ref` is its
+    document id; deliveries stored before reports were uploaded reference nothing)."""
 
     event_type = "ReviewDelivered"
 
@@ -169,3 +184,57 @@ class VideoConsultationMissed(Event):
     """The patient did not attend (a no-show)."""
 
     event_type = "VideoConsultationMissed"
+
+
+class ReportAmended(Event):
+    """A corrected report after delivery: a new version beside the old ones, which stay readable."""
+
+    event_type = "ReportAmended"
+
+    document_id: UUID
+    version: int = Field(ge=2)
+    supersedes: UUID
+    sha256: Sha256
+    size_bytes: int = Field(ge=1)
+    page_count: int = Field(ge=1, le=10_000)
+    page_count_reason: Code | None = None
+
+
+class FollowUpAsked(Event):
+    """The coordinator sent a follow-up question (its text stays encrypted at review): its own clock starts.
+
+    `due` is the last business day to answer; None when the calendar does not know the year."""
+
+    event_type = "FollowUpAsked"
+
+    follow_up_id: UUID
+    number: int = Field(ge=1, le=10)
+    business_days: int = Field(ge=1, le=30)
+    due: date | None
+
+
+class FollowUpAtRisk(Event):
+    event_type = "FollowUpAtRisk"
+
+    follow_up_id: UUID
+    business_days_left: int = Field(ge=0)
+
+
+class FollowUpBreached(Event):
+    event_type = "FollowUpBreached"
+
+    follow_up_id: UUID
+    due: date
+
+
+class FollowUpAnswered(Event):
+    """The centre answered a follow-up with an addendum document; the follow-up's clock stops."""
+
+    event_type = "FollowUpAnswered"
+
+    follow_up_id: UUID
+    document_id: UUID
+    sha256: Sha256
+    size_bytes: int = Field(ge=1)
+    page_count: int = Field(ge=1, le=10_000)
+    within_limit: bool

@@ -157,6 +157,7 @@ class Stack:
         values = ({k: v for k, v in (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)}
                   if path.exists() else {})
         wanted = {"INTAKE_MASTER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+                  "REVIEW_MASTER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
                   "S3_ACCESS_KEY_ID": lambda: "dev" + secrets.token_hex(8),
                   "S3_SECRET_ACCESS_KEY": lambda: secrets.token_hex(24)}
         if any(k not in values for k in wanted):
@@ -179,7 +180,7 @@ class Stack:
         prom = self.run_dir / "prom" / service
         prom.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
-        env.update({k: v for k, v in self.secrets().items() if k.startswith("INTAKE_")})
+        env.update({k: v for k, v in self.secrets().items() if k.endswith("_MASTER_KEY")})
         env.update(self.s3_env())
         env.update({
             "DATABASE_URL": db_url or self.database_url(),

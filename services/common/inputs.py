@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
 
 from events.contract import CountryCode
 
@@ -50,6 +50,8 @@ def _in_the_past(value: date) -> date:
 # Markers for Annotated[str, StringConstraints(...), SingleLine]: a name or label, or prose.
 SingleLine = AfterValidator(_no_control_characters)
 MultiLine = AfterValidator(_prose)
+# The patient's question, and the coordinator's follow-up questions to the centre.
+Question = Annotated[str, StringConstraints(min_length=5, max_length=4000, pattern=PROSE_PATTERN), MultiLine]
 
 # The schemas say what the validators check, so a client (or a fuzzer) generating from the
 # OpenAPI produces only what is accepted.

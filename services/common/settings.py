@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROLE_PATTERN = r"^(coordinator|billing|analyst|admin|centre:[a-z]+)$"
+
+
+def _decodes_to_32_bytes(value: SecretStr) -> SecretStr:
+    try:
+        raw = base64.b64decode(value.get_secret_value(), validate=True)
+    except ValueError:
+        raise ValueError("must be base64") from None
+    if len(raw) != 32:
+        raise ValueError("must decode to 32 bytes")
+    return value
+
+
+# A service's master key (it wraps the data keys): base64 of 32 bytes, from the secret store.
+MasterKey = Annotated[SecretStr, AfterValidator(_decodes_to_32_bytes)]
+
+
+def key_bytes(key: SecretStr) -> bytes:
+    return base64.b64decode(key.get_secret_value())
 
 
 class ServiceSettings(BaseSettings):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
@@ -47,19 +48,20 @@ from services.common.dependencies import ExpectedVersion, IdempotencyKey, event_
 from services.common.errors import InvalidInput
 from services.common.idempotency import Outcome, fingerprint, run_command
 from services.common.inputs import (
-    PROSE_PATTERN,
     SINGLE_LINE_PATTERN,
     BirthDate,
     Country,
     EventTime,
-    MultiLine,
+    Question,
     SingleLine,
     WholeNumber,
 )
 from services.intake import application as app
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
+from services.intake.domain import CaseStatus
 from services.intake.settings import IntakeSettings
+from services.intake.worklist import MAX_PAGE, Cursor, Filters, SlaState, WaitingOn
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -72,7 +74,6 @@ router = APIRouter(tags=["cases"])
 IntakeDep = Annotated[app.IntakeRuntime, Depends(get_runtime)]
 # Not stripped: the lengths the schema states are the lengths checked.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN), SingleLine]
-Question = Annotated[str, StringConstraints(min_length=5, max_length=4000, pattern=PROSE_PATTERN), MultiLine]
 
 
 class _Body(BaseModel):
@@ -200,6 +201,30 @@ def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyK
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
 
 
+@router.get("/cases", tags=["worklist"],
+            description="The coordinators' worklist, nearest deadline first (the SLA limit while the clock runs, or "
+                        "an open follow-up's due date; cases without one last), from the read model intake's "
+                        "consumers keep. Filters combine; `next_cursor` fetches the next page. `waiting_on`: whose "
+                        "move it is (patient: records, consents or requested information; billing: a failed "
+                        "payment; coordinator: no centre holds the case; centre: review or a follow-up; "
+                        "patient again once the review is delivered; nobody once the case ended).")
+def worklist(
+    rt: IntakeDep, _: Coordinator,
+    status: Annotated[CaseStatus | None, Query()] = None,
+    centre: Annotated[CentreId | None, Query()] = None,
+    sla_state: Annotated[SlaState | None, Query()] = None,
+    waiting_on: Annotated[WaitingOn | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> JSONResponse:
+    after = Cursor.decode(cursor) if cursor else None
+    filters = Filters(status=status.value if status else None, centre=centre.value if centre else None,
+                      sla_state=sla_state, waiting_on=waiting_on)
+    with rt.pool.connection() as conn:
+        items, more = rt.worklist.page(conn, filters, after, limit)
+    return JSONResponse(jsonable_encoder({"items": items, "next_cursor": more.encode() if more else None}))
+
+
 @router.get("/cases/{case_id}")
 def get_case(case_id: UUID, rt: IntakeDep, _: Coordinator) -> JSONResponse:
     with rt.pool.connection() as conn:
@@ -236,6 +261,19 @@ def get_record_content(case_id: UUID, record_id: UUID, rt: IntakeDep, who: CaseR
     return Response(content.data, media_type=content.media_type,
                     headers={"X-Deidentified": str(content.deidentified).lower(),
                              "Content-Disposition": f'attachment; filename="{record_id}"'})
+
+
+@router.get("/cases/{case_id}/fhir", tags=["exchange"], response_class=Response,
+            responses={200: {"content": {"application/fhir+json": {"schema": {"type": "object"}}}}},
+            description="The case as a FHIR R4B Bundle (validated with fhir.resources): the ServiceRequest (the "
+                        "opinion order), a Task on it (owner: the centre; status mapped from our state, which is "
+                        "in businessStatus), both Consents, DocumentReferences for the records and the reports. "
+                        "The Patient resource only for the coordinator; the assigned centre's export names the "
+                        "patient by the case pseudonym and is recorded as a package read.")
+def get_fhir(case_id: UUID, rt: IntakeDep, who: CaseReader) -> Response:
+    with rt.pool.connection() as conn, conn.transaction():
+        bundle = app.fhir_bundle(rt, conn, case_id, who.centre_id)
+    return Response(json.dumps(bundle), media_type="application/fhir+json")
 
 
 @router.get("/cases/{case_id}/accesses", tags=["exchange"],

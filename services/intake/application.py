@@ -36,13 +36,14 @@ from events.db import Conn
 from events.registry import Decoded
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
+from services.common.objects import ObjectStore
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
-from services.intake import domain
+from services.common.vault import PatientErased, Vault
+from services.intake import domain, fhir
 from services.intake.deidentify import deidentify
-from services.intake.objects import ObjectStore
 from services.intake.rows import IntakeRows, Row
-from services.intake.vault import PatientErased, Vault
+from services.intake.worklist import Worklist
 
 
 @dataclass
@@ -71,6 +72,7 @@ class IntakeRuntime(Runtime):
     objects: ObjectStore
     # Keys the pseudonymous DICOM UIDs a centre sees: without it nobody maps them back.
     uid_secret: bytes
+    worklist: Worklist
 
     @functools.cached_property
     def kernel(self) -> Kernel[CaseFile]:
@@ -292,16 +294,20 @@ def _readable(rt: IntakeRuntime, conn: Conn, f: CaseFile, centre: str | None) ->
     return row
 
 
+def _question(rt: IntakeRuntime, conn: Conn, row: Row, case_id: UUID) -> str | None:
+    try:
+        return rt.vault.decrypt(conn, row["patient_ref"], bytes(row["question"]), f"question:{case_id}").decode() \
+            if row["question"] else None
+    except PatientErased:
+        raise Rejected("the patient's personal data was erased", "patient_erased") from None
+
+
 def package(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None) -> dict[str, Any]:
     f = load(rt, conn, case_id).state
     row = _readable(rt, conn, f, centre)
     opened = f.case.opened
     assert opened is not None
-    try:
-        question = rt.vault.decrypt(conn, row["patient_ref"], bytes(row["question"]), f"question:{case_id}").decode() \
-            if row["question"] else None
-    except PatientErased:
-        raise Rejected("the patient's personal data was erased", "patient_erased") from None
+    question = _question(rt, conn, row, case_id)
     if centre is not None:
         rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
     return {
@@ -343,6 +349,30 @@ def record_content(rt: IntakeRuntime, conn: Conn, case_id: UUID, record_id: UUID
     media_type = "application/dicom" if is_dicom else "application/pdf" if data.startswith(b"%PDF") \
         else "application/octet-stream"
     return RecordContent(data, media_type, deidentified)
+
+
+def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None) -> dict[str, Any]:
+    """The case as a validated FHIR R4B Bundle; the Patient (identity) only for the coordinator.
+
+    A centre's export is a read of the package (the question and the record list), recorded as one."""
+    f = load(rt, conn, case_id).state
+    row = _readable(rt, conn, f, centre)
+    status = f.case.status(f.delivered is not None)
+    if status is domain.CaseStatus.ERASED:
+        raise Rejected("the patient's personal data was erased", "patient_erased")
+    identity = patient_details(rt, conn, case_id)["identity"] if centre is None else None
+    item = rt.worklist.item(conn, case_id) or {}
+    export = fhir.CaseForExport(
+        case=f.case, status=status, centre_id=rt.rows.assigned_centre(conn, case_id),
+        accepted=item.get("sla_state", "not_started") != "not_started",
+        waiting_on_patient=bool(item.get("information_open")), finally_declined=bool(item.get("finally_declined")),
+        delivered=f.delivered, documents=rt.worklist.documents(conn, case_id),
+        identity=identity, question=_question(rt, conn, row, case_id),
+        updated_at=item.get("updated_at") or rt.store.clock())
+    bundle = fhir.validated(fhir.build_bundle(export))
+    if centre is not None:
+        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
+    return bundle
 
 
 def accesses(rt: IntakeRuntime, conn: Conn, case_id: UUID) -> list[Row]:

@@ -6,13 +6,15 @@ import hashlib
 from pathlib import Path
 
 from events.store import Clock, utc_now
+from services.common.objects import S3Objects
 from services.common.runtime import build_runtime
 from services.common.settings import ObjectStoreSettings
+from services.common.vault import Vault
 from services.intake.application import IntakeRuntime
-from services.intake.objects import S3Objects, move_local_records
+from services.intake.objects import move_local_records
 from services.intake.rows import PgIntakeRows
 from services.intake.settings import IntakeSettings
-from services.intake.vault import Vault
+from services.intake.worklist import PgWorklist
 
 SERVICE = "intake"
 SCHEMA = "intake"
@@ -28,4 +30,4 @@ def bootstrap(settings: IntakeSettings | None = None, clock: Clock = utc_now) ->
     master = settings.master_key_bytes()
     return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=IntakeRuntime,
                          rows=rows, vault=Vault(master, rows), objects=objects,
-                         uid_secret=hashlib.sha256(b"dicom-uid:" + master).digest())
+                         uid_secret=hashlib.sha256(b"dicom-uid:" + master).digest(), worklist=PgWorklist(SCHEMA))

@@ -92,6 +92,9 @@ class Case:
     reminders_sent: int = 0
     last_activity: datetime | None = None
     last_nudge: datetime | None = None  # the request or latest reminder
+    opened_at: datetime | None = None
+    # Each consent as last given, when, and when withdrawn (None: in force): the FHIR Consents.
+    consent_log: dict[ConsentKind, tuple[ConsentGiven, datetime | None, datetime | None]] = field(default_factory=dict)
 
     @property
     def reasons(self) -> list[ReferralReason]:
@@ -134,13 +137,16 @@ class Case:
         self.version += 1
         match event:
             case CaseOpened():
-                self.opened = event
+                self.opened, self.opened_at = event, occurred_at
             case QuestionRecorded():
                 self.has_question = True
             case ConsentGiven():
                 self.consents[event.consent] = event
+                self.consent_log[event.consent] = (event, occurred_at, None)
             case ConsentWithdrawn():
                 self.consents.pop(event.consent, None)
+                if (logged := self.consent_log.get(event.consent)) is not None:
+                    self.consent_log[event.consent] = (logged[0], logged[1], occurred_at)
             case RecordsReceived():
                 self.records.append(event)
                 self.open_request = None

@@ -14,16 +14,9 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from events.db import Conn, Queries
+from services.common.vault import KeyStore
 
 Row = dict[str, Any]
-
-
-class KeyStore(Protocol):
-    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None: ...
-
-    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None: ...
-
-    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None: ...
 
 
 class IntakeRows(KeyStore, Protocol):

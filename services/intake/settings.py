@@ -1,9 +1,8 @@
-import base64
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from services.common.settings import MasterKey, ServiceSettings, key_bytes
 
 
 class IntakeSettings(ServiceSettings):
@@ -11,22 +10,11 @@ class IntakeSettings(ServiceSettings):
 
     # Wraps every patient's own key; base64 of 32 bytes. The embedded stack generates one per
     # checkout (.run/secrets.env); elsewhere it comes from the secret store. No default anywhere.
-    master_key: SecretStr = Field(validation_alias="INTAKE_MASTER_KEY")
+    master_key: MasterKey = Field(validation_alias="INTAKE_MASTER_KEY")
     max_record_bytes: int = Field(50 * 2**20, ge=1, validation_alias="INTAKE_MAX_RECORD_BYTES")
     max_dicom_bytes: int = Field(500 * 2**20, ge=1, validation_alias="INTAKE_MAX_DICOM_BYTES")
     # 0 switches the live reminder/expiry sweep off, e.g. while a simulator drives time.
     timer_period_s: float = Field(60.0, ge=0, validation_alias="INTAKE_TIMER_PERIOD")
-
-    @field_validator("master_key")
-    @classmethod
-    def _is_32_bytes(cls, value: SecretStr) -> SecretStr:
-        try:
-            raw = base64.b64decode(value.get_secret_value(), validate=True)
-        except ValueError:
-            raise ValueError("must be base64") from None
-        if len(raw) != 32:
-            raise ValueError("must decode to 32 bytes")
-        return value
 
     @property
     def max_upload_bytes(self) -> int:
@@ -34,4 +22,4 @@ class IntakeSettings(ServiceSettings):
         return max(self.max_record_bytes, self.max_dicom_bytes) + 64 * 1024
 
     def master_key_bytes(self) -> bytes:
-        return base64.b64decode(self.master_key.get_secret_value())
+        return key_bytes(self.master_key)

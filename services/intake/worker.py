@@ -1,4 +1,4 @@
-"""Intake's worker: its outbox, delivered reviews, the centre holding each case, reminders and expiry."""
+"""Intake's worker: its outbox, delivered reviews, the centre holding each case, the worklist, reminders, expiry."""
 
 from events.consumer import Consumer
 from services.common.runtime import live_timers, run_worker
@@ -11,7 +11,7 @@ def main() -> None:
     settings = IntakeSettings()
     rt = bootstrap(settings)
     run_worker(rt, [Consumer("deliveries", {"ReviewDelivered": application.on_review_delivered(rt)}),
-                    application.centre_assignments(rt)],
+                    application.centre_assignments(rt), rt.worklist.consumer()],
                extra=live_timers(settings.timer_period_s, lambda: application.run_timers(rt, rt.store.clock())))
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,17 +19,18 @@ from events.contract import (
     Code,
     ImagingReread,
     PathologyReview,
-    ReviewDelivered,
     TrialOption,
 )
 from events.db import Conn
 from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
 from services.common.dependencies import ExpectedVersion, IdempotencyKey, checked_time, event_time, get_runtime
+from services.common.errors import InvalidInput
 from services.common.idempotency import Outcome, fingerprint, run_command
-from services.common.inputs import EventTime, WholeNumber
+from services.common.inputs import EventTime, Question, WholeNumber
 from services.review import application as app
 from services.review.bootstrap import SERVICE, bootstrap
+from services.review.files import count_pdf_pages
 
 router = APIRouter(prefix="/cases", tags=["review"])
 admin = APIRouter(prefix="/admin", tags=["admin"])
@@ -46,6 +48,17 @@ def centre_of(principal: Annotated[Principal, Depends(require("centre"))]) -> Ce
 
 
 Centre = Annotated[CentreId, Depends(centre_of)]
+
+
+def reader_of(principal: Annotated[Principal, Depends(require("coordinator", "centre"))]) -> app.Reader:
+    return centre_of(principal) if principal.centre_id else "coordinator"
+
+
+# The coordinator or a centre (which sees its own cases only).
+Reader = Annotated[app.Reader, Depends(reader_of)]
+Coordinator = Annotated[Principal, Depends(require("coordinator"))]
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 class _Body(BaseModel):
@@ -70,9 +83,14 @@ class Delivery(_Body):
     question_answer: Literal["answered", "answered_with_caveats", "needs_further_tests"]
     diagnosis_change: OutcomeChange
     treatment_change: OutcomeChange
-    report_ref: UUID
-    page_count: WholeNumber = Field(ge=1, le=100)
+    report_ref: UUID = Field(description="the document_id POST /cases/{case_id}/report returned")
+    page_count: WholeNumber | None = Field(None, ge=1, le=10_000,
+                                           description="if given, must be the uploaded PDF's page count")
     page_count_reason: Code | None = None
+
+
+class FollowUpQuestion(_Body):
+    question: Question
 
 
 class VideoStep(_Body):
@@ -141,13 +159,112 @@ def resolve_information(case_id: UUID, request_id: UUID, body: _Body, rt: Review
                 lambda conn: app.resolve_information(rt, conn, case_id, centre, request_id, at, expected))
 
 
-@router.post("/{case_id}/delivery", description="Deliver the written review: the SLA clock stops.")
+@router.post("/{case_id}/delivery",
+             description="Deliver the written review on an uploaded report (`report_ref`): the SLA clock stops.")
 def deliver(case_id: UUID, body: Delivery, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
             expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
-    delivery = ReviewDelivered(centre_id=centre, **body.model_dump(exclude={"occurred_at"}))
+    delivery = body.model_dump(exclude={"occurred_at"})
     return _act(rt, centre, body, request, key,
                 lambda conn: app.deliver(rt, conn, case_id, centre, delivery, at, expected))
+
+
+def _read_pdf(rt: app.ReviewRuntime, file: UploadFile) -> tuple[bytes, str, int]:
+    limit = rt.review_settings.max_report_bytes
+    content = file.file.read(limit + 1)
+    if len(content) > limit:
+        raise InvalidInput("file", f"larger than the {limit} bytes allowed for a report")
+    return content, hashlib.sha256(content).hexdigest(), count_pdf_pages(content)
+
+
+def _created(rt: app.ReviewRuntime, principal: str, key: str | None, request: Request, fields: dict[str, Any],
+             command: Callable[[Conn], tuple[app.Handled[app.CaseReview], UUID]],
+             body_of: Callable[[app.CaseReview, UUID], dict[str, Any]]) -> JSONResponse:
+    def run(conn: Conn) -> Outcome:
+        done, made = command(conn)
+        return Outcome(201, jsonable_encoder(body_of(done.state, made)), {"ETag": str(done.version)})
+
+    return run_command(rt, key=key, principal=principal, command=run,
+                       request_fingerprint=fingerprint(request.method, request.url.path, fields))
+
+
+def _document_created(state: app.CaseReview, document_id: UUID) -> dict[str, Any]:
+    return app.document_view(state.review.documents[document_id])
+
+
+@router.post("/{case_id}/report", status_code=201, tags=["report"],
+             description="Upload the signed report as a PDF (5-8 pages, or give `page_count_reason`). Before "
+                         "delivery it is the report a delivery references; after it, a new version (ReportAmended) "
+                         "beside the old ones. Stored encrypted with the case's key.")
+def upload_report(
+    case_id: UUID, rt: ReviewDep, centre: Centre, key: IdempotencyKey, expected: ExpectedVersion, request: Request,
+    file: Annotated[UploadFile, File(description="the signed report, a PDF", json_schema_extra={"minLength": 1})],
+    page_count_reason: Annotated[Code | None, Form()] = None,
+    occurred_at: Annotated[EventTime | None, Form()] = None,
+) -> JSONResponse:
+    content, digest, pages = _read_pdf(rt, file)
+    at = event_time(occurred_at, rt)
+    return _created(rt, f"centre:{centre.value}", key, request,
+                    {"sha256": digest, "reason": page_count_reason, "at": occurred_at},
+                    lambda conn: app.upload_report(rt, conn, case_id, centre, content, digest, pages,
+                                                   page_count_reason, at, expected),
+                    _document_created)
+
+
+def _pdf(doc: app.domain.Document, content: bytes) -> Response:
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{doc.document_id}.pdf"',
+                             "X-Document-Sha256": doc.sha256, "X-Report-Version": str(doc.version or "")})
+
+
+@router.get("/{case_id}/report", tags=["report"], response_class=Response, responses=PDF_RESPONSE,
+            description="The delivered report: its latest version, or `version` (1 is the one delivered).")
+def get_report(case_id: UUID, rt: ReviewDep, who: Reader,
+               version: Annotated[int | None, Query(ge=1, le=1000)] = None) -> Response:
+    with rt.pool.connection() as conn:
+        doc, content = app.document(rt, conn, case_id, who, version=version)
+    return _pdf(doc, content)
+
+
+@router.get("/{case_id}/documents/{document_id}", tags=["report"], response_class=Response,
+            responses=PDF_RESPONSE, description="Any stored document of the case: a report version or an addendum.")
+def get_document(case_id: UUID, document_id: UUID, rt: ReviewDep, who: Reader) -> Response:
+    with rt.pool.connection() as conn:
+        doc, content = app.document(rt, conn, case_id, who, document_id=document_id)
+    return _pdf(doc, content)
+
+
+@router.post("/{case_id}/follow-ups", status_code=201, tags=["follow-up"],
+             description="The coordinator asks a follow-up question after delivery (at most REVIEW_FOLLOW_UP_LIMIT, "
+                         "3 by default); its own business-day clock starts. The text is stored encrypted.")
+def ask_follow_up(case_id: UUID, body: FollowUpQuestion, rt: ReviewDep, _: Coordinator, key: IdempotencyKey,
+                  expected: ExpectedVersion, request: Request) -> JSONResponse:
+    at = event_time(body.occurred_at, rt)
+    return _created(rt, "coordinator", key, request, body.model_dump(mode="json"),
+                    lambda conn: app.ask_follow_up(rt, conn, case_id, body.question, at, expected),
+                    lambda state, made: app.follow_up_view(state.review.follow_ups[made]))
+
+
+@router.get("/{case_id}/follow-ups", tags=["follow-up"], description="The follow-up questions, with their text.")
+def list_follow_ups(case_id: UUID, rt: ReviewDep, who: Reader) -> list[dict[str, Any]]:
+    with rt.pool.connection() as conn:
+        return app.follow_ups(rt, conn, case_id, who)
+
+
+@router.post("/{case_id}/follow-ups/{follow_up_id}/addendum", status_code=201, tags=["follow-up"],
+             description="The centre answers a follow-up question with an addendum (a PDF); its clock stops.")
+def answer_follow_up(
+    case_id: UUID, follow_up_id: UUID, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
+    expected: ExpectedVersion, request: Request,
+    file: Annotated[UploadFile, File(description="the addendum, a PDF", json_schema_extra={"minLength": 1})],
+    occurred_at: Annotated[EventTime | None, Form()] = None,
+) -> JSONResponse:
+    content, digest, pages = _read_pdf(rt, file)
+    at = event_time(occurred_at, rt)
+    return _created(rt, f"centre:{centre.value}", key, request, {"sha256": digest, "at": occurred_at},
+                    lambda conn: app.answer_follow_up(rt, conn, case_id, centre, follow_up_id, content, digest,
+                                                      pages, at, expected),
+                    _document_created)
 
 
 @router.post("/{case_id}/video-consultation")

@@ -1,7 +1,11 @@
 """Review's application layer. A centre acts on its own cases only; others do not exist for it.
 
 Where the SLA deadline is decided: `domain.accept` starts the clock on the next business day, and
-`domain.due_sla_events` (timers) and `domain.deliver` decide at-risk, breach and the verdict.
+`domain.due_sla_events` (timers) and `domain.deliver` decide at-risk, breach and the verdict. A
+follow-up question's own clock: `domain.ask_follow_up` and `domain.due_follow_up_events`.
+
+The coordinator reads reports and asks follow-up questions here too; reports, addenda and the
+questions' text are in `files` (encrypted with the case's key, shredded at erasure).
 """
 
 from __future__ import annotations
@@ -10,22 +14,30 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from uuid import UUID, uuid4
 
 from events.codes import CentreId, DeclineReason, InformationTopic
 from events.consumer import Consumer
-from events.contract import CaseRouted, ReviewDelivered
+from events.contract import CaseRouted
 from events.db import Conn
 from events.registry import Decoded
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
+from services.common.objects import ObjectMissing
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
+from services.common.vault import PatientErased
 from services.review import domain, metrics
 from services.review.assignments import AssignmentBook, Row
 from services.review.calendar import BusinessCalendar
+from services.review.files import CaseFiles
+from services.review.settings import ReviewSettings
 from services.review.sla import sla_state
+
+# Who acts: a centre (CentreId), the coordinator, or None for a reaction of the service itself.
+Reader = CentreId | Literal["coordinator"]
+Actor = Reader | None
 
 
 @dataclass
@@ -43,6 +55,11 @@ Decide = Callable[[domain.Review], Decision]
 class ReviewRuntime(Runtime):
     calendar: BusinessCalendar
     assignments: AssignmentBook
+    files: CaseFiles
+
+    @property
+    def review_settings(self) -> ReviewSettings:
+        return cast(ReviewSettings, self.settings)
 
     @functools.cached_property
     def kernel(self) -> Kernel[CaseReview]:
@@ -54,7 +71,7 @@ class ReviewRuntime(Runtime):
     def _on_appended(self, conn: Conn, state: CaseReview, appended: list[Decoded]) -> None:
         assert state.assignment is not None
         for d in appended:
-            if d.envelope.event_type.startswith("Sla"):
+            if d.envelope.event_type.startswith(("Sla", "FollowUpAtRisk", "FollowUpBreached")):
                 metrics.SLA_EVENTS.labels(d.envelope.event_type).inc()
         phase = domain.state_seen_by(state.review, CentreId(state.assignment["centre_id"]))
         self.assignments.set_phase(conn, appended[0].envelope.case_id, phase)
@@ -63,11 +80,23 @@ class ReviewRuntime(Runtime):
 
 # ------------------------------------------------------------------ reading
 
-def _visible(row: Row | None, case_id: UUID, centre: CentreId | None) -> Row:
+def _visible(row: Row | None, case_id: UUID, who: Actor) -> Row:
     # Another centre's case answers 404, not 403: a reviewer must not learn that it exists.
-    if row is None or (centre is not None and row["centre_id"] != centre.value):
+    if row is None or (isinstance(who, CentreId) and row["centre_id"] != who.value):
         raise NotFound(f"case {case_id} not found")
     return row
+
+
+def document_view(doc: domain.Document) -> dict[str, Any]:
+    return {"document_id": doc.document_id, "kind": doc.kind, "version": doc.version, "sha256": doc.sha256,
+            "size_bytes": doc.size_bytes, "page_count": doc.page_count, "page_count_reason": doc.page_count_reason,
+            "uploaded_at": doc.uploaded_at, "follow_up_id": doc.follow_up_id}
+
+
+def follow_up_view(f: domain.FollowUp) -> dict[str, Any]:
+    return {"follow_up_id": f.follow_up_id, "number": f.number, "asked_at": f.asked_at, "due": f.due,
+            "business_days": f.business_days, "state": f.state, "answered_at": f.answered_at,
+            "document_id": f.document_id}
 
 
 def describe(rt: ReviewRuntime, state: CaseReview, now: datetime) -> dict[str, Any]:
@@ -80,7 +109,10 @@ def describe(rt: ReviewRuntime, state: CaseReview, now: datetime) -> dict[str, A
     return {**row, "state": domain.state_seen_by(review, CentreId(row["centre_id"])), "version": review.version,
             "video": review.video,
             "open_information_request": review.open_request.model_dump(mode="json") if review.open_request else None,
-            "sla": sla}
+            "sla": sla,
+            "report_versions": [review.documents[d].document_id for d in review.report_versions],
+            "documents": [document_view(d) for d in review.documents.values()],
+            "follow_ups": [follow_up_view(f) for f in review.follow_ups.values()]}
 
 
 def list_cases(rt: ReviewRuntime, centre: CentreId) -> list[dict[str, Any]]:
@@ -97,12 +129,11 @@ def get_case(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId) -> 
 
 # ------------------------------------------------------------------ commands
 
-def command(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId | None, decide: Decide, at: datetime,
+def command(rt: ReviewRuntime, conn: Conn, case_id: UUID, who: Actor, decide: Decide, at: datetime,
             expected_version: int | None = None, cause: Decoded | None = None) -> Handled[CaseReview]:
-    """Runs a review command for `centre` (None: a reaction of the service itself)."""
     def guarded(state: CaseReview) -> Decision:
-        row = _visible(state.assignment, case_id, centre)
-        if row["stopped_by"] and centre is not None:
+        row = _visible(state.assignment, case_id, who)
+        if row["stopped_by"] and who is not None:
             raise Rejected(f"processing stopped: {row['stopped_by']}", "processing_stopped")
         return decide(state.review)
 
@@ -132,9 +163,94 @@ def resolve_information(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: Ce
                    at, expected)
 
 
-def deliver(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId, delivery: ReviewDelivered,
+def deliver(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId, delivery: dict[str, Any],
             at: datetime, expected: int | None = None) -> Handled[CaseReview]:
-    return command(rt, conn, case_id, centre, lambda r: domain.deliver(r, delivery, rt.calendar, at), at, expected)
+    """`delivery`: ReviewDelivered's fields but the centre's; `report_ref` names an uploaded report."""
+    return command(rt, conn, case_id, centre,
+                   lambda r: domain.deliver(r, domain.delivery_of(r, centre, delivery), rt.calendar, at), at, expected)
+
+
+def upload_report(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId, content: bytes, sha256: str,
+                  page_count: int, reason: str | None, at: datetime,
+                  expected: int | None = None) -> tuple[Handled[CaseReview], UUID]:
+    """Stores the PDF and records it: the report before delivery, a new version after it."""
+    document_id = uuid4()
+
+    def decide(r: domain.Review) -> Decision:
+        events = domain.upload_report(r, document_id, sha256, len(content), page_count, reason)
+        # Stored only once the case allows it, before the event commits: an event never names a
+        # missing object. A transaction that fails after it leaves an unreferenced object behind.
+        rt.files.store(conn, case_id, sha256, content)
+        return events
+
+    return command(rt, conn, case_id, centre, decide, at, expected), document_id
+
+
+def ask_follow_up(rt: ReviewRuntime, conn: Conn, case_id: UUID, question: str, at: datetime,
+                  expected: int | None = None) -> tuple[Handled[CaseReview], UUID]:
+    follow_up_id = uuid4()
+    settings = rt.review_settings
+
+    def decide(r: domain.Review) -> Decision:
+        events = domain.ask_follow_up(r, follow_up_id, settings.follow_up_limit, settings.follow_up_business_days,
+                                      rt.calendar, at)
+        rt.files.keep_text(conn, case_id, follow_up_id, question)
+        return events
+
+    return command(rt, conn, case_id, "coordinator", decide, at, expected), follow_up_id
+
+
+def answer_follow_up(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId, follow_up_id: UUID,
+                     content: bytes, sha256: str, page_count: int, at: datetime,
+                     expected: int | None = None) -> tuple[Handled[CaseReview], UUID]:
+    document_id = uuid4()
+
+    def decide(r: domain.Review) -> Decision:
+        events = domain.answer_follow_up(r, follow_up_id, document_id, sha256, len(content), page_count, at)
+        rt.files.store(conn, case_id, sha256, content)
+        return events
+
+    return command(rt, conn, case_id, centre, decide, at, expected), document_id
+
+
+def _readable(rt: ReviewRuntime, conn: Conn, case_id: UUID, who: Reader) -> CaseReview:
+    """The case for a reader: the coordinator, or the assigned centre while the case goes on."""
+    state = rt.kernel.load(conn, case_id).state
+    row = _visible(state.assignment, case_id, who)
+    if isinstance(who, CentreId) and row["stopped_by"]:
+        raise NotFound(f"case {case_id} not found")
+    if row["stopped_by"] == "PatientDataErased":
+        # As at intake: the coordinator learns why, a centre learns nothing.
+        raise Rejected("the patient's data was erased", "erased")
+    return state
+
+
+def follow_ups(rt: ReviewRuntime, conn: Conn, case_id: UUID,
+               who: Reader) -> list[dict[str, Any]]:
+    state = _readable(rt, conn, case_id, who)
+    texts = rt.files.texts(conn, case_id) if state.review.follow_ups else {}
+    return [{**follow_up_view(f), "question": texts.get(f.follow_up_id)} for f in state.review.follow_ups.values()]
+
+
+def document(rt: ReviewRuntime, conn: Conn, case_id: UUID, who: Reader,
+             document_id: UUID | None = None, version: int | None = None) -> tuple[domain.Document, bytes]:
+    """A stored document's bytes; without an id, the delivered report (its latest version, or `version`)."""
+    review = _readable(rt, conn, case_id, who).review
+    if document_id is None:
+        if not review.report_versions:
+            raise NotFound(f"case {case_id} has no delivered report")
+        if version is not None and not 1 <= version <= len(review.report_versions):
+            raise NotFound(f"case {case_id} has no report version {version}")
+        document_id = review.report_versions[(version or len(review.report_versions)) - 1]
+    doc = review.documents.get(document_id)
+    if doc is None:
+        raise NotFound(f"case {case_id} has no document {document_id}")
+    try:
+        return doc, rt.files.read(conn, case_id, doc.sha256)
+    except PatientErased:
+        raise Rejected("the patient's data was erased", "erased") from None
+    except ObjectMissing:
+        raise NotFound(f"document {document_id} is missing from the object store") from None
 
 
 def video(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId,
@@ -150,7 +266,8 @@ def run_timers(rt: ReviewRuntime, now: datetime) -> int:
         running = rt.assignments.with_running_clock(conn)
 
     def fire(conn: Conn, case_id: UUID) -> int:
-        done = command(rt, conn, case_id, None, lambda r: domain.due_sla_events(r, rt.calendar, now), now)
+        done = command(rt, conn, case_id, None, lambda r: [*domain.due_sla_events(r, rt.calendar, now),
+                                                            *domain.due_follow_up_events(r, rt.calendar, now)], now)
         if done.state.review.clock_blocked:
             blocked.add(case_id)
         return len(done.appended)
@@ -171,6 +288,9 @@ def reactions(rt: ReviewRuntime) -> Consumer:
 
     def on_stopped(conn: Conn, decoded: Decoded) -> None:
         rt.assignments.stop(conn, decoded.envelope.case_id, decoded.envelope.event_type)
+        if decoded.envelope.event_type == "PatientDataErased":
+            # Whatever stopped the case first, erasure makes its reports and questions unreadable.
+            rt.files.shred(conn, decoded.envelope.case_id, decoded.envelope.occurred_at)
 
     def on_records(conn: Conn, decoded: Decoded) -> None:
         # New records at intake answer an open information request: the SLA clock resumes.

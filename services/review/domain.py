@@ -8,15 +8,22 @@ projections record what the clock said then and never need the calendar themselv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from events.codes import CentreId, DeclineReason, InformationTopic
 from events.contract import (
     CaseDeclined,
     Event,
+    FollowUpAnswered,
+    FollowUpAsked,
+    FollowUpAtRisk,
+    FollowUpBreached,
     InformationReceived,
     InformationRequested,
+    ReportAmended,
+    ReportUploaded,
     ReviewAccepted,
     ReviewDelivered,
     SlaAtRisk,
@@ -31,10 +38,45 @@ from events.contract import (
     VideoConsultationScheduled,
 )
 from services.common.errors import InvalidInput, Rejected
-from services.review.calendar import BusinessCalendar
-from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, sla_state
+from services.review.calendar import BusinessCalendar, CalendarUnknown
+from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, end_of_day, local_date, sla_state
 
 EXPECTED_PAGES = range(5, 9)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A stored PDF: the report (and its amendments) or a follow-up's addendum."""
+
+    document_id: UUID
+    kind: Literal["report", "addendum"]
+    sha256: str
+    size_bytes: int
+    page_count: int
+    page_count_reason: str | None
+    uploaded_at: datetime
+    version: int | None = None  # the report's version once delivered (1) or amended (2, 3, ...)
+    follow_up_id: UUID | None = None
+
+
+@dataclass
+class FollowUp:
+    follow_up_id: UUID
+    number: int
+    asked_at: datetime
+    business_days: int
+    due: date | None
+    at_risk_sent: bool = False
+    breached_sent: bool = False
+    answered_at: datetime | None = None
+    document_id: UUID | None = None
+    within_limit: bool | None = None
+
+    @property
+    def state(self) -> str:
+        if self.answered_at is not None:
+            return "answered_on_time" if self.within_limit else "answered_late"
+        return "breached" if self.breached_sent else "at_risk" if self.at_risk_sent else "open"
 
 
 @dataclass
@@ -51,11 +93,18 @@ class Review:
     clock_blocked: bool = False
     video: str | None = None
     last_at: datetime | None = None  # event time of the latest event in the stream
+    documents: dict[UUID, Document] = field(default_factory=dict)
+    report_versions: list[UUID] = field(default_factory=list)  # delivered first, then each amendment
+    follow_ups: dict[UUID, FollowUp] = field(default_factory=dict)
+
+    @property
+    def open_follow_ups(self) -> list[FollowUp]:
+        return [f for f in self.follow_ups.values() if f.answered_at is None]
 
     @property
     def state(self) -> str:
         if self.delivered_at:
-            return "delivered"
+            return "answering_follow_up" if self.open_follow_ups else "delivered"
         if self.open_request:
             return "awaiting_information"
         return "accepted" if self.centre else "assigned"
@@ -76,8 +125,33 @@ class Review:
             case InformationReceived():
                 self.open_request = None
                 self.pauses[-1] = Pause(started_at=self.pauses[-1].started_at, ended_at=at)
+            case ReportUploaded():
+                self.documents[event.document_id] = Document(
+                    event.document_id, "report", event.sha256, event.size_bytes, event.page_count,
+                    event.page_count_reason, at)
             case ReviewDelivered():
                 self.delivered_at = at
+                if (doc := self.documents.get(event.report_ref)) is not None:
+                    self.documents[doc.document_id] = _versioned(doc, 1)
+                    self.report_versions.append(doc.document_id)
+            case ReportAmended():
+                self.documents[event.document_id] = Document(
+                    event.document_id, "report", event.sha256, event.size_bytes, event.page_count,
+                    event.page_count_reason, at, version=event.version)
+                self.report_versions.append(event.document_id)
+            case FollowUpAsked():
+                self.follow_ups[event.follow_up_id] = FollowUp(event.follow_up_id, event.number, at,
+                                                               event.business_days, event.due)
+            case FollowUpAtRisk():
+                self.follow_ups[event.follow_up_id].at_risk_sent = True
+            case FollowUpBreached():
+                self.follow_ups[event.follow_up_id].breached_sent = True
+            case FollowUpAnswered():
+                f = self.follow_ups[event.follow_up_id]
+                f.answered_at, f.document_id, f.within_limit = at, event.document_id, event.within_limit
+                self.documents[event.document_id] = Document(
+                    event.document_id, "addendum", event.sha256, event.size_bytes, event.page_count, None, at,
+                    follow_up_id=event.follow_up_id)
             case SlaAtRisk():
                 self.at_risk_sent = True
             case SlaBreached():
@@ -92,6 +166,11 @@ class Review:
                 self.video = "held"
             case VideoConsultationMissed():
                 self.video = "missed"
+
+
+def _versioned(doc: Document, version: int) -> Document:
+    return Document(doc.document_id, doc.kind, doc.sha256, doc.size_bytes, doc.page_count, doc.page_count_reason,
+                    doc.uploaded_at, version=version)
 
 
 def state_seen_by(review: Review, assigned: CentreId) -> str:
@@ -170,12 +249,47 @@ def receive_information(review: Review, request_id: UUID | None, cal: BusinessCa
             _clock_or_blocked(cal, at, SlaClockResumed, review.accepted_at, pauses)]
 
 
+def _check_pages(page_count: int, reason: str | None) -> None:
+    if page_count not in EXPECTED_PAGES and reason is None:
+        raise InvalidInput("page_count_reason",
+                           f"the report has {page_count} pages: outside 5-8 pages it needs a reason code")
+
+
+def upload_report(review: Review, document_id: UUID, sha256: str, size_bytes: int, page_count: int,
+                  reason: str | None) -> list[Event]:
+    """Before delivery: a report a delivery can reference. After it: a new version of the report."""
+    if review.delivered_at is None:
+        _accepted(review, "uploading its report")
+    elif not review.report_versions:
+        raise Rejected("this delivery predates stored reports: there is no report to amend", "no_report")
+    _check_pages(page_count, reason)
+    if review.delivered_at is None:
+        return [ReportUploaded(document_id=document_id, sha256=sha256, size_bytes=size_bytes,
+                               page_count=page_count, page_count_reason=reason)]
+    return [ReportAmended(document_id=document_id, version=len(review.report_versions) + 1,
+                          supersedes=review.report_versions[-1], sha256=sha256, size_bytes=size_bytes,
+                          page_count=page_count, page_count_reason=reason)]
+
+
+def delivery_of(review: Review, centre: CentreId, fields: dict[str, Any]) -> ReviewDelivered:
+    """The delivery the centre asked for, on the report it uploaded: its page count is the PDF's."""
+    _accepted(review, "delivering its review")
+    doc = review.documents.get(fields["report_ref"])
+    if doc is None or doc.kind != "report":
+        raise InvalidInput("report_ref", "no report uploaded for this case has this document id "
+                                         "(upload the PDF at POST /cases/{case_id}/report first)")
+    pages = fields.get("page_count")
+    if pages is not None and pages != doc.page_count:
+        raise InvalidInput("page_count", f"the uploaded report has {doc.page_count} pages, not {pages}")
+    reason = fields.get("page_count_reason") or doc.page_count_reason
+    return ReviewDelivered(centre_id=centre, **{**fields, "page_count": doc.page_count, "page_count_reason": reason})
+
+
 def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar, at: datetime) -> list[Event]:
     _accepted(review, "delivering its review")
     if review.centre is not delivery.centre_id:
         raise Rejected("another centre holds this case", "not_your_case")
-    if delivery.page_count not in EXPECTED_PAGES and delivery.page_count_reason is None:
-        raise InvalidInput("page_count_reason", "a report outside 5-8 pages needs a reason code")
+    _check_pages(delivery.page_count, delivery.page_count_reason)
     if delivery.pathology.verdict == "revised_histology" and delivery.pathology.revised_histology is None:
         raise InvalidInput("pathology.revised_histology", "give the revised histology")
     if delivery.pathology.verdict == "revised_grade" and delivery.pathology.revised_grade is None:
@@ -238,3 +352,50 @@ def video(review: Review, step: str, scheduled_for: datetime | None = None) -> l
         raise Rejected(f"the video consultation is {review.video or 'not requested'}: cannot {step}",
                        "video_transition")
     return [event()]
+
+
+# ------------------------------------------------------------------ follow-up questions
+
+def _follow_up_day(cal: BusinessCalendar, asked_at: datetime, day: int) -> date | None:
+    # Like the main clock, day 1 is the first business day after the question's date.
+    try:
+        return cal.add_business_days(local_date(asked_at), day)
+    except CalendarUnknown:
+        return None
+
+
+def ask_follow_up(review: Review, follow_up_id: UUID, limit: int, business_days: int, cal: BusinessCalendar,
+                  at: datetime) -> list[Event]:
+    if review.delivered_at is None:
+        raise Rejected("a follow-up question follows the delivered review", "not_delivered")
+    if len(review.follow_ups) >= limit:
+        raise Rejected(f"this case already had its {limit} follow-up questions", "follow_up_limit")
+    return [FollowUpAsked(follow_up_id=follow_up_id, number=len(review.follow_ups) + 1,
+                          business_days=business_days, due=_follow_up_day(cal, at, business_days))]
+
+
+def answer_follow_up(review: Review, follow_up_id: UUID, document_id: UUID, sha256: str, size_bytes: int,
+                     page_count: int, at: datetime) -> list[Event]:
+    f = review.follow_ups.get(follow_up_id)
+    if f is None:
+        raise Rejected("no such follow-up question", "no_such_follow_up")
+    if f.answered_at is not None:
+        raise Rejected("this follow-up question is already answered", "follow_up_answered")
+    within = f.due is None or at < end_of_day(f.due)
+    return [FollowUpAnswered(follow_up_id=follow_up_id, document_id=document_id, sha256=sha256,
+                             size_bytes=size_bytes, page_count=page_count, within_limit=within)]
+
+
+def due_follow_up_events(review: Review, cal: BusinessCalendar, now: datetime) -> list[tuple[Event, datetime]]:
+    """At risk at the end of the last-but-one business day, breached at the end of the last, once each."""
+    out: list[tuple[Event, datetime]] = []
+    for f in review.open_follow_ups:
+        if f.due is None:
+            continue
+        if not f.at_risk_sent and f.business_days > 1:
+            day = _follow_up_day(cal, f.asked_at, f.business_days - 1)
+            if day is not None and end_of_day(day) <= now:
+                out.append((FollowUpAtRisk(follow_up_id=f.follow_up_id, business_days_left=1), end_of_day(day)))
+        if not f.breached_sent and end_of_day(f.due) <= now:
+            out.append((FollowUpBreached(follow_up_id=f.follow_up_id, due=f.due), end_of_day(f.due)))
+    return out

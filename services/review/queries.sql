@@ -10,7 +10,9 @@ WHERE {schema}.assignments.attempt < EXCLUDED.attempt
 SELECT case_id, centre_id, routed_at, stopped_by, phase FROM {schema}.assignments WHERE case_id = %(case_id)s
 
 -- name: stop
-UPDATE {schema}.assignments SET stopped_by = %(event_type)s WHERE case_id = %(case_id)s AND stopped_by IS NULL
+-- The first stop is kept, except that erasure overrides any: it is the one readers must be told.
+UPDATE {schema}.assignments SET stopped_by = %(event_type)s
+WHERE case_id = %(case_id)s AND (stopped_by IS NULL OR %(event_type)s = 'PatientDataErased')
 
 -- name: set_phase
 UPDATE {schema}.assignments SET phase = %(phase)s WHERE case_id = %(case_id)s
@@ -20,6 +22,27 @@ SELECT case_id, centre_id, routed_at, stopped_by, phase FROM {schema}.assignment
 ORDER BY routed_at
 
 -- name: clock_running
--- The SLA timer's sweep: accepted, not delivered, not stopped.
+-- The timer's sweep: a main clock running, or a follow-up question open after delivery.
 SELECT case_id FROM {schema}.assignments
-WHERE phase IN ('accepted', 'awaiting_information') AND stopped_by IS NULL ORDER BY case_id
+WHERE phase IN ('accepted', 'awaiting_information', 'answering_follow_up') AND stopped_by IS NULL ORDER BY case_id
+
+-- name: insert_key
+-- A case's data key is made once; a second upload finds it.
+INSERT INTO {schema}.case_keys (case_id, wrapped_key) VALUES (%(case_id)s, %(wrapped_key)s)
+ON CONFLICT (case_id) DO NOTHING
+
+-- name: wrapped_key
+SELECT wrapped_key FROM {schema}.case_keys WHERE case_id = %(case_id)s
+
+-- name: delete_key
+DELETE FROM {schema}.case_keys WHERE case_id = %(case_id)s
+
+-- name: delete_texts
+DELETE FROM {schema}.follow_up_texts WHERE case_id = %(case_id)s
+
+-- name: insert_text
+INSERT INTO {schema}.follow_up_texts (follow_up_id, case_id, ciphertext)
+VALUES (%(follow_up_id)s, %(case_id)s, %(ciphertext)s)
+
+-- name: texts
+SELECT follow_up_id, ciphertext FROM {schema}.follow_up_texts WHERE case_id = %(case_id)s

@@ -69,13 +69,14 @@ class SlaState:
     unknown_year: int | None  # set whenever something above could not be computed for want of a year
 
 
-def _local(t: datetime) -> date:
+def local_date(t: datetime) -> date:
     if t.utcoffset() is None:
         raise ValueError(f"a naive datetime ({t}) has no place on the SLA clock")
     return t.astimezone(TZ).date()
 
 
-def _end_of(d: date) -> datetime:
+def end_of_day(d: date) -> datetime:
+    """The end of a local day: the next local midnight."""
     return datetime.combine(d + timedelta(days=1), time(), TZ)
 
 
@@ -97,7 +98,7 @@ class _Clock:
 def _clock(accepted_at: datetime, pauses: Sequence[Pause], delivered_at: datetime | None, now: datetime) -> _Clock:
     for t in (accepted_at, now, delivered_at, *(p.started_at for p in pauses), *(p.ended_at for p in pauses)):
         if t is not None:
-            _local(t)
+            local_date(t)
     if delivered_at is not None and delivered_at < accepted_at:
         raise ValueError("delivered before it was accepted")
     delivered = delivered_at if delivered_at is not None and delivered_at <= now else None
@@ -110,9 +111,9 @@ def _clock(accepted_at: datetime, pauses: Sequence[Pause], delivered_at: datetim
         ended = p.ended_at if p.ended_at is not None and p.ended_at <= now else None
         if delivered is not None and (ended is None or ended > delivered):
             ended = delivered
-        spans.append((_local(p.started_at), None if ended is None else _local(ended)))
-    return _Clock(accepted=_local(accepted_at), spans=tuple(spans), delivered_at=delivered,
-                  last_day=_local(delivered or now), paused=any(r is None for _, r in spans), now=now)
+        spans.append((local_date(p.started_at), None if ended is None else local_date(ended)))
+    return _Clock(accepted=local_date(accepted_at), spans=tuple(spans), delivered_at=delivered,
+                  last_day=local_date(delivered or now), paused=any(r is None for _, r in spans), now=now)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _moment(clock: _Clock, count: _Count, day: int) -> datetime | None:
     """The end of the day-th counted day, if it has come by `now` and not after delivery."""
     if len(count.counted) < day:
         return None
-    moment = _end_of(count.counted[day - 1])
+    moment = end_of_day(count.counted[day - 1])
     if moment > clock.now or (clock.delivered_at is not None and clock.delivered_at < moment):
         return None
     return moment

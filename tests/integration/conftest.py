@@ -17,6 +17,7 @@ import pydicom.examples
 import pytest
 from psycopg.rows import dict_row
 
+from demo.documents import report_pdf
 from infra.stack import ROOT, SERVICES, Stack
 
 T = TypeVar("T")
@@ -115,8 +116,7 @@ FULL_SET = ["pathology_report", "pathology_slides", "imaging", "treatment_histor
 DELIVERY = {"pathology": {"verdict": "agree"}, "imaging": {"verdict": "stage_confirmed"},
             "recommended_pathway": "surgery", "rationale_codes": ["guideline_concordant"],
             "trial_options": [{"trial_id": "NCT01234567", "phase": "II", "china_only": False}],
-            "question_answer": "answered", "diagnosis_change": "concordant", "treatment_change": "refined",
-            "page_count": 6}
+            "question_answer": "answered", "diagnosis_change": "concordant", "treatment_change": "refined"}
 ALL_CENTRES = ["sysucc", "cams", "fuscc", "pkuch", "wch"]
 CT_DICOM = Path(pydicom.examples.get_path("ct")).read_bytes()
 
@@ -219,6 +219,16 @@ BOOKING = {"centre_id": "fuscc", "treatment_type": "surgery", "travel_reason": "
            "estimated_cost_cents": 2_000_000}
 
 
+def uploaded_report(api: Api, case_id: UUID, token: str, pages: int = 6, reason: str | None = None) -> str:
+    """The centre uploads a real PDF of `pages` pages as the case's report; its document id."""
+    r = api.call("review", "POST", f"/cases/{case_id}/report", token=token,
+                 data={"page_count_reason": reason} if reason else {},
+                 files={"file": ("report.pdf", report_pdf(pages), "application/pdf")})
+    assert r.status_code == 201, r.text
+    assert r.json()["page_count"] == pages
+    return str(r.json()["document_id"])
+
+
 def delivered_case(api: Api) -> UUID:
     """A case through routing, acceptance and delivery at FUSCC, and intake knows it."""
     case_id = open_case(api)
@@ -228,7 +238,7 @@ def delivered_case(api: Api) -> UUID:
              what="the assignment")
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token, json={})
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token,
-                 json={**DELIVERY, "report_ref": str(uuid4())})
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token)})
     assert r.status_code == 200, r.text
     wait_for(lambda: api.call("intake", "GET", f"/cases/{case_id}").json()["review_delivered"],
              what="intake to learn of the delivery")

@@ -15,11 +15,12 @@ from events.db import ConcurrencyConflict, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, Pending, utc_now
+from services.common.vault import Vault
 from services.intake import application as app
 from services.intake.application import IntakeRuntime
 from services.intake.rows import PgIntakeRows
 from services.intake.settings import IntakeSettings
-from services.intake.vault import Vault
+from services.intake.worklist import PgWorklist
 from tests.integration.conftest import Api, open_case, upload
 
 
@@ -103,7 +104,7 @@ def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api,
     rows = PgIntakeRows("intake")
     rt = IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(), pool=cast(Any, None),
                        store=store, registry=store.registry, rows=rows, vault=Vault(os.urandom(32), rows),
-                       objects=cast(Any, None), uid_secret=b"")
+                       objects=cast(Any, None), uid_secret=b"", worklist=PgWorklist())
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row, cursor_factory=_CountingCursor) as conn:
         _CountingCursor.seen = []
         with conn.transaction():

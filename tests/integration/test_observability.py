@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import psutil
 import pytest
@@ -34,7 +34,7 @@ from infra.tools import (
     run_prometheus,
     write_prometheus_config,
 )
-from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, wait_for
+from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, uploaded_report, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,7 @@ def walk_a_case(api: Api) -> tuple[UUID, list[str]]:
 
     def deliver() -> None:
         body = {**DELIVERY, "recommended_pathway": "proton_therapy", "treatment_change": "major_change",
-                "report_ref": str(uuid4()), "page_count": 7}
+                "report_ref": uploaded_report(api, case_id, reviewer, pages=7)}
         r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=reviewer, json=body)
         assert r.status_code in (200, 201), r.text
 

@@ -6,8 +6,10 @@ from uuid import uuid4
 
 from kafka import KafkaConsumer, TopicPartition
 
+from demo.documents import report_pdf
 from events.contract import DLQ_TOPIC, TOPIC
 from tests.integration.conftest import (
+    DELIVERY,
     SENSITIVE_NAMES,
     SENSITIVE_QUESTION,
     Api,
@@ -20,6 +22,8 @@ from tests.integration.conftest import (
 IDENTITY = {"name": SENSITIVE_NAMES[1], "date_of_birth": "1958-11-03", "email": "kwame.m@example.org",
             "phone": "+44 20 7946 0958", "passport_number": "GH9876543"}
 QUESTION = "Should my father, born in Kumasi, have proton therapy or surgery for the clivus chordoma?"
+FOLLOW_UP = "Could the hepatic lesion seen at Hospital Sao Joao in 2025 be a metastasis after all?"
+FUSCC = "CENTRE_FUSCC_TOKEN"
 
 
 def all_messages(bootstrap: str) -> list[bytes]:
@@ -47,8 +51,24 @@ def test_no_message_on_the_topic_carries_identity_or_the_question(api: Api, db, 
     wait_for(lambda: api.call("routing", "GET", f"/cases/{case_id}/routing").status_code == 200, what="routing")
     ref = api.call("intake", "GET", f"/cases/{case_id}").json()["patient_ref"]
     api.call("intake", "POST", f"/patients/{ref}/erasure", token="ADMIN_TOKEN", json={"occurred_at": None})
-    other = open_case(api, patient={**IDENTITY, "name": SENSITIVE_NAMES[2]}, question=f"Q {uuid4()} {QUESTION}")
-    assert other
+    other = open_case(api, patient={**IDENTITY, "name": SENSITIVE_NAMES[2]}, question=f"Q {uuid4()} {QUESTION}",
+                      preferred_centre="fuscc")
+    # The second case goes through the exchange: a report, a follow-up question, an addendum.
+    make_ready(api, other, ["fuscc"])
+    wait_for(lambda: api.call("review", "GET", f"/cases/{other}", token=FUSCC).status_code == 200,
+             what="the assignment at FUSCC")
+    api.call("review", "POST", f"/cases/{other}/acceptance", token=FUSCC, json={})
+    named = f"{SENSITIVE_NAMES[2]} second opinion.pdf"
+    report = api.call("review", "POST", f"/cases/{other}/report", token=FUSCC,
+                      files={"file": (named, report_pdf(6, SENSITIVE_NAMES[2]), "application/pdf")})
+    assert report.status_code == 201, report.text
+    assert api.call("review", "POST", f"/cases/{other}/delivery", token=FUSCC,
+                    json={**DELIVERY, "report_ref": report.json()["document_id"]}).status_code == 200
+    asked = api.call("review", "POST", f"/cases/{other}/follow-ups", json={"question": FOLLOW_UP})
+    assert asked.status_code == 201, asked.text
+    answered = api.call("review", "POST", f"/cases/{other}/follow-ups/{asked.json()['follow_up_id']}/addendum",
+                        token=FUSCC, files={"file": (named, report_pdf(1, FOLLOW_UP), "application/pdf")})
+    assert answered.status_code == 201, answered.text
     wait_until_projected(db)
 
     # The scan must cover this test's own cases: every event the stores hold for them is on the topic.
@@ -57,7 +77,10 @@ def test_no_message_on_the_topic_carries_identity_or_the_question(api: Api, db, 
     messages = all_messages(env["KAFKA_BOOTSTRAP_SERVERS"])
     assert len(ours) > 15
     assert {e for e in ours if any(e.encode() in m for m in messages)} == ours
-    forbidden = [*SENSITIVE_NAMES, SENSITIVE_QUESTION, QUESTION, "Kumasi", "chordoma", IDENTITY["email"],
+    kinds = {r["event_type"] for r in db.execute("SELECT event_type FROM review.events WHERE case_id = %s", (other,))}
+    assert kinds >= {"ReportUploaded", "ReviewDelivered", "FollowUpAsked", "FollowUpAnswered"}
+    forbidden = [*SENSITIVE_NAMES, SENSITIVE_QUESTION, QUESTION, "Kumasi", "chordoma", FOLLOW_UP, "Sao Joao",
+                 "hepatic", "second opinion.pdf", IDENTITY["email"],
                  IDENTITY["phone"], IDENTITY["passport_number"], IDENTITY["date_of_birth"], "1961-04-17",
                  "P1234567", "amelia@example.org"]
     leaks = [(text, m[:200]) for m in messages for text in forbidden if text.encode() in m]

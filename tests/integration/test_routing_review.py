@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 
-from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, upload, wait_for
+from demo.documents import report_pdf
+from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, upload, uploaded_report, wait_for
 
 
 def token(centre: str) -> str:
@@ -153,7 +154,8 @@ def test_at_risk_and_breach_fire_once_each_on_the_right_business_day(api: Api, d
     assert view["sla"]["state"] == "breached"
     # Delivery after the breach is recorded as late.
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("pkuch"),
-                 json={**DELIVERY, "report_ref": str(uuid4()), "occurred_at": "2026-03-23T09:00:00+08:00"})
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch")),
+                       "occurred_at": "2026-03-23T09:00:00+08:00"})
     assert r.status_code == 200, r.text
     stopped = db.execute("SELECT envelope->'payload' AS p FROM review.events WHERE case_id = %s AND "
                          "event_type = 'SlaClockStopped'", (case_id,)).fetchone()["p"]
@@ -177,7 +179,8 @@ def test_a_breach_due_at_new_year_is_emitted_credited_and_counted_although_2027_
                                        ("SlaAtRisk", datetime(2026, 12, 30, tzinfo=shanghai)),
                                        ("SlaBreached", datetime(2027, 1, 1, tzinfo=shanghai))]
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("pkuch"),
-                 json={**DELIVERY, "report_ref": str(uuid4()), "occurred_at": "2027-01-06T09:00:00+08:00"})
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch")),
+                       "occurred_at": "2027-01-06T09:00:00+08:00"})
     assert r.status_code == 200, r.text
     stopped = db.execute("SELECT envelope->'payload' AS p FROM review.events WHERE case_id = %s AND "
                          "event_type = 'SlaClockStopped'", (case_id,)).fetchone()["p"]
@@ -210,7 +213,8 @@ def test_a_delivery_ahead_of_the_wall_clock_shows_delivered_in_the_review_view(a
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("wch"),
              json={"occurred_at": f"{monday}T09:00:00+08:00"})
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("wch"),
-                 json={**DELIVERY, "report_ref": str(uuid4()), "occurred_at": f"{friday}T09:00:00+08:00"})
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("wch")),
+                       "occurred_at": f"{friday}T09:00:00+08:00"})
     assert r.status_code == 200, r.text
     sla = api.call("review", "GET", f"/cases/{case_id}", token=token("wch")).json()["sla"]
     assert (sla["state"], sla["business_days_used"]) == ("delivered_on_time", 4)
@@ -239,12 +243,12 @@ def test_a_report_outside_five_to_eight_pages_needs_a_reason(api: Api):
     make_ready(api, case_id, ["fuscc"])
     assigned_to(api, case_id, "fuscc")
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("fuscc"), json={})
-    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("fuscc"),
-                 json={**DELIVERY, "report_ref": str(uuid4()), "page_count": 12})
+    r = api.call("review", "POST", f"/cases/{case_id}/report", token=token("fuscc"),
+                 files={"file": ("report.pdf", report_pdf(12), "application/pdf")})
     assert (r.status_code, r.json()["field"]) == (422, "page_count_reason")
+    report = uploaded_report(api, case_id, token("fuscc"), pages=12, reason="complex_multifocal_disease")
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("fuscc"),
-                 json={**DELIVERY, "report_ref": str(uuid4()), "page_count": 12,
-                       "page_count_reason": "complex_multifocal_disease"})
+                 json={**DELIVERY, "report_ref": report})
     assert r.status_code == 200 and r.json()["state"] == "delivered"
 
 

@@ -6,7 +6,16 @@ from uuid import uuid4
 import pytest
 
 from infra.stack import SERVICES
-from tests.integration.conftest import DELIVERY, NEW_CASE, Api, make_ready, open_case, wait_for, wait_until_projected
+from tests.integration.conftest import (
+    DELIVERY,
+    NEW_CASE,
+    Api,
+    make_ready,
+    open_case,
+    uploaded_report,
+    wait_for,
+    wait_until_projected,
+)
 
 
 def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
@@ -23,7 +32,7 @@ def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
              what="the assignment at review")
     assert api.call("review", "POST", f"/cases/{case_id}/acceptance", token=reviewer, json={}).status_code == 200
     delivery = {**DELIVERY, "recommended_pathway": "proton_therapy", "treatment_change": "major_change",
-                "report_ref": str(uuid4()), "page_count": 7}
+                "report_ref": uploaded_report(api, case_id, reviewer, pages=7)}
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=reviewer, json=delivery)
     assert r.status_code == 200, r.text
 

@@ -21,7 +21,8 @@ from events.store import Pending
 from services.billing.books import Fact
 from services.billing.domain import ReviewFacts
 from services.billing.provider import Operation, ProviderDeclined
-from services.intake.objects import ObjectMissing
+from services.common.objects import ObjectMissing
+from services.common.vault import PatientErased
 
 
 class FakeConn:
@@ -96,7 +97,8 @@ class FakeAssignments:
 
     def with_running_clock(self, conn: Conn) -> list[UUID]:
         return sorted(c for c, r in self.rows.items()
-                      if r["phase"] in ("accepted", "awaiting_information") and r["stopped_by"] is None)
+                      if r["phase"] in ("accepted", "awaiting_information", "answering_follow_up")
+                      and r["stopped_by"] is None)
 
     def assign(self, conn: Conn, case_id: UUID, centre_id: str, routed_at: datetime, attempt: int) -> None:
         row = self.rows.get(case_id)
@@ -108,11 +110,38 @@ class FakeAssignments:
 
     def stop(self, conn: Conn, case_id: UUID, event_type: str) -> None:
         row = self.rows.get(case_id)
-        if row is not None and row["stopped_by"] is None:
+        if row is not None and (row["stopped_by"] is None or event_type == "PatientDataErased"):
             row["stopped_by"] = event_type
 
     def set_phase(self, conn: Conn, case_id: UUID, phase: str) -> None:
         self.rows[case_id]["phase"] = phase
+
+
+class FakeCaseFiles:
+    """Review's files in memory; a shredded case reads as erased, as with the real vault."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[tuple[UUID, str], bytes] = {}
+        self.questions: dict[UUID, dict[UUID, str]] = {}
+        self.shredded: set[UUID] = set()
+
+    def store(self, conn: Conn, case_id: UUID, sha256: str, content: bytes) -> None:
+        self.blobs[(case_id, sha256)] = content
+
+    def read(self, conn: Conn, case_id: UUID, sha256: str) -> bytes:
+        if case_id in self.shredded:
+            raise PatientErased(str(case_id))
+        return self.blobs[(case_id, sha256)]
+
+    def keep_text(self, conn: Conn, case_id: UUID, follow_up_id: UUID, text: str) -> None:
+        self.questions.setdefault(case_id, {})[follow_up_id] = text
+
+    def texts(self, conn: Conn, case_id: UUID) -> dict[UUID, str]:
+        return dict(self.questions.get(case_id, {}))
+
+    def shred(self, conn: Conn, case_id: UUID, at: datetime) -> None:
+        self.shredded.add(case_id)
+        self.questions.pop(case_id, None)
 
 
 # ------------------------------------------------------------------ billing

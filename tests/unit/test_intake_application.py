@@ -25,9 +25,10 @@ from events.contract import (
 )
 from events.db import ConcurrencyConflict
 from services.common.errors import NotFound, Rejected
+from services.common.vault import Vault
 from services.intake import application as app
 from services.intake.settings import IntakeSettings
-from services.intake.vault import Vault
+from services.intake.worklist import PgWorklist
 from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -43,7 +44,7 @@ def rt() -> app.IntakeRuntime:
     return app.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
                              pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
                              rows=rows, vault=Vault(os.urandom(32), rows), objects=FakeObjects(),
-                             uid_secret=b"u" * 32)
+                             uid_secret=b"u" * 32, worklist=PgWorklist())
 
 
 def rows(rt: app.IntakeRuntime) -> FakeIntakeRows:

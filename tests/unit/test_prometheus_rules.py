@@ -243,7 +243,7 @@ def test_grafana_provisioning_points_at_the_compose_prometheus_and_dashboards(ya
 # ---------------------------------------------------------------------------------- compose
 PORTS = {s: 8000 + PORT_OFFSETS[s] for s in SERVICES}
 REQUIRED_ENV = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "CASE_LEDGER_TOKENS", "INTAKE_MASTER_KEY",
-                "CASE_LEDGER_ENV", "PROMETHEUS_MULTIPROC_DIR"}
+                "REVIEW_MASTER_KEY", "CASE_LEDGER_ENV", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 def volume_map(service: dict[str, Any]) -> dict[str, str]:
@@ -319,7 +319,7 @@ def test_compose_keeps_secrets_out_and_documents_them(yaml: ModuleType):
     text = COMPOSE.read_text()
     services = load(yaml, COMPOSE)["services"]
     env = services["intake-api"]["environment"]
-    for key in ("CASE_LEDGER_TOKENS", "INTAKE_MASTER_KEY"):
+    for key in ("CASE_LEDGER_TOKENS", "INTAKE_MASTER_KEY", "REVIEW_MASTER_KEY"):
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", env[key]), env[key]
     assert re.search(r":\$\{POSTGRES_PASSWORD:\?[^}]*\}@", env["DATABASE_URL"])
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")

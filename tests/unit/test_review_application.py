@@ -9,24 +9,24 @@ from uuid import UUID, uuid4
 import pytest
 
 from events.codes import CentreId, DeclineReason, InformationTopic
-from events.contract import CaseRouted, CaseWithdrawn, RecordsReceived, ReviewDelivered
+from events.contract import CaseRouted, CaseWithdrawn, PatientDataErased, RecordsReceived
 from events.db import ConcurrencyConflict
-from services.common.errors import NotFound, Rejected
+from services.common.errors import InvalidInput, NotFound, Rejected
 from services.review import application as app
 from services.review.calendar import load_calendar
 from services.review.settings import ReviewSettings
-from tests.unit.fakes import CONN, Clock, FakeAssignments, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes import CONN, Clock, FakeAssignments, FakeCaseFiles, FakePool, Upstream, deliver, memory_store
 
 SHANGHAI = timezone(timedelta(hours=8))
 ACCEPTED = datetime(2026, 2, 11, 10, tzinfo=SHANGHAI)  # Wednesday before the Spring Festival
 CALENDAR = load_calendar()
 
 
-def runtime() -> app.ReviewRuntime:
+def runtime(**settings: Any) -> app.ReviewRuntime:
     store = memory_store("review", Clock(ACCEPTED))
-    return app.ReviewRuntime(service="review", settings=ReviewSettings.model_construct(),
+    return app.ReviewRuntime(service="review", settings=ReviewSettings.model_construct(**settings),
                              pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                             calendar=CALENDAR, assignments=FakeAssignments())
+                             calendar=CALENDAR, assignments=FakeAssignments(), files=FakeCaseFiles())
 
 
 def routed(rt: app.ReviewRuntime, centre: CentreId = CentreId.PKUCH, case_id: UUID | None = None,
@@ -37,11 +37,29 @@ def routed(rt: app.ReviewRuntime, centre: CentreId = CentreId.PKUCH, case_id: UU
     return case_id
 
 
-def delivery(centre: CentreId = CentreId.PKUCH) -> ReviewDelivered:
-    return ReviewDelivered(centre_id=centre, pathology={"verdict": "agree"}, imaging={"verdict": "stage_confirmed"},
-                           recommended_pathway="surgery", rationale_codes=["guideline_concordant"],
-                           question_answer="answered", diagnosis_change="concordant", treatment_change="refined",
-                           report_ref=uuid4(), page_count=6)
+def delivery(report_ref: UUID, **extra: Any) -> dict[str, Any]:
+    return {"pathology": {"verdict": "agree"}, "imaging": {"verdict": "stage_confirmed"},
+            "recommended_pathway": "surgery", "rationale_codes": ["guideline_concordant"],
+            "question_answer": "answered", "diagnosis_change": "concordant", "treatment_change": "refined",
+            "report_ref": report_ref, **extra}
+
+
+def upload(rt: app.ReviewRuntime, case_id: UUID, pages: int = 6, reason: str | None = None,
+           at: datetime = ACCEPTED, content: bytes | None = None) -> UUID:
+    content = content or f"report of {pages} pages {uuid4()}".encode()
+    _, document_id = app.upload_report(rt, CONN, case_id, CentreId.PKUCH, content, f"{hash(content) % 10**8:064d}",
+                                       pages, reason, at)
+    return document_id
+
+
+def delivered(rt: app.ReviewRuntime, at: datetime = ACCEPTED + timedelta(days=6)) -> UUID:
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(upload(rt, case_id)), at)
+    return case_id
+
+
+ERASED = PatientDataErased(patient_ref="pr_" + "0" * 32)
 
 
 def kinds(rt: app.ReviewRuntime, case_id: UUID) -> list[str]:
@@ -167,7 +185,8 @@ def test_delivery_stops_the_clock_and_the_timers_leave_the_case_alone():
     rt = runtime()
     case_id = routed(rt)
     app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
-    done = app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(), ACCEPTED + timedelta(days=6))
+    report = upload(rt, case_id)
+    done = app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(report), ACCEPTED + timedelta(days=6))
     assert [d.envelope.event_type for d in done.appended] == ["ReviewDelivered", "SlaClockStopped"]
     assert rt.assignments.get(CONN, case_id)["phase"] == "delivered"  # type: ignore[index]
     assert app.run_timers(rt, datetime(2026, 4, 1, tzinfo=SHANGHAI)) == 0
@@ -177,7 +196,7 @@ def test_a_delivery_before_acceptance_is_rejected_and_appends_nothing():
     rt = runtime()
     case_id = routed(rt)
     with pytest.raises(Rejected):
-        app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(), ACCEPTED)
+        app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(uuid4()), ACCEPTED)
     assert kinds(rt, case_id) == []
 
 
@@ -196,3 +215,155 @@ def test_video_steps_follow_their_order():
     app.video(rt, CONN, case_id, CentreId.PKUCH, "request", None, ACCEPTED)
     done = app.video(rt, CONN, case_id, CentreId.PKUCH, "schedule", ACCEPTED + timedelta(days=3), ACCEPTED)
     assert done.state.review.video == "scheduled"
+
+
+# ------------------------------------------------------------------ the report
+
+def test_a_delivery_must_reference_a_report_the_centre_uploaded():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    with pytest.raises(InvalidInput) as missing:
+        app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(uuid4()), ACCEPTED)
+    assert missing.value.field == "report_ref"
+    assert kinds(rt, case_id) == ["ReviewAccepted", "SlaClockStarted"]
+
+
+def test_the_delivery_carries_the_uploaded_reports_page_count():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    report = upload(rt, case_id, pages=7)
+    with pytest.raises(InvalidInput) as wrong:
+        app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(report, page_count=6), ACCEPTED)
+    assert wrong.value.field == "page_count"
+    done = app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(report), ACCEPTED)
+    event = done.appended[0].event
+    assert (event.report_ref, event.page_count) == (report, 7)  # type: ignore[attr-defined]
+
+
+def test_a_report_outside_five_to_eight_pages_needs_a_reason_and_stores_nothing_without_one():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    with pytest.raises(InvalidInput) as short:
+        upload(rt, case_id, pages=4)
+    assert short.value.field == "page_count_reason"
+    assert cast(FakeCaseFiles, rt.files).blobs == {}
+    report = upload(rt, case_id, pages=4, reason="single_question_answered")
+    assert app.document(rt, CONN, case_id, CentreId.PKUCH, document_id=report)[0].page_count_reason == \
+        "single_question_answered"
+
+
+def test_uploading_before_acceptance_is_rejected():
+    rt = runtime()
+    case_id = routed(rt)
+    with pytest.raises(Rejected) as early:
+        upload(rt, case_id)
+    assert early.value.code == "not_accepted"
+
+
+def test_a_corrected_report_is_a_new_version_and_the_first_stays_readable():
+    rt = runtime()
+    case_id = delivered(rt)
+    first, first_bytes = app.document(rt, CONN, case_id, "coordinator")
+    amended = upload(rt, case_id, pages=8, content=b"corrected")
+    assert kinds(rt, case_id)[-1] == "ReportAmended"
+    latest, latest_bytes = app.document(rt, CONN, case_id, CentreId.PKUCH)
+    assert (latest.document_id, latest.version, latest_bytes) == (amended, 2, b"corrected")
+    again, again_bytes = app.document(rt, CONN, case_id, "coordinator", version=1)
+    assert (again.document_id, again_bytes, first.version) == (first.document_id, first_bytes, 1)
+    with pytest.raises(NotFound):
+        app.document(rt, CONN, case_id, "coordinator", version=3)
+
+
+def test_only_the_assigned_centre_and_the_coordinator_read_the_report():
+    rt = runtime()
+    case_id = delivered(rt)
+    with pytest.raises(NotFound):
+        app.document(rt, CONN, case_id, CentreId.WCH)
+    assert app.document(rt, CONN, case_id, "coordinator")[1]
+
+
+def test_after_withdrawal_the_centre_loses_the_report_and_after_erasure_everyone_does():
+    rt = runtime()
+    case_id = delivered(rt)
+    upstream = Upstream("intake")
+    deliver(app.reactions(rt), upstream.emit(case_id, CaseWithdrawn(reason="patient_request"), ACCEPTED))
+    with pytest.raises(NotFound):
+        app.document(rt, CONN, case_id, CentreId.PKUCH)
+    assert app.document(rt, CONN, case_id, "coordinator")[1]
+    deliver(app.reactions(rt), upstream.emit(case_id, ERASED, ACCEPTED))
+    assert case_id in cast(FakeCaseFiles, rt.files).shredded
+    with pytest.raises(Rejected) as erased:
+        app.document(rt, CONN, case_id, "coordinator")
+    assert erased.value.code == "erased"
+
+
+# ------------------------------------------------------------------ follow-up questions
+
+def test_follow_ups_come_after_delivery_up_to_the_limit():
+    rt = runtime(follow_up_limit=3, follow_up_business_days=3)
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    with pytest.raises(Rejected) as early:
+        app.ask_follow_up(rt, CONN, case_id, "Is adjuvant therapy needed?", ACCEPTED)
+    assert early.value.code == "not_delivered"
+    app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(upload(rt, case_id)), ACCEPTED + timedelta(days=6))
+    for n in range(3):
+        app.ask_follow_up(rt, CONN, case_id, f"question {n}", ACCEPTED + timedelta(days=20))
+    with pytest.raises(Rejected) as fourth:
+        app.ask_follow_up(rt, CONN, case_id, "a fourth", ACCEPTED + timedelta(days=20))
+    assert fourth.value.code == "follow_up_limit"
+    listed = app.follow_ups(rt, CONN, case_id, CentreId.PKUCH)
+    assert [(f["number"], f["question"]) for f in listed] == [(1, "question 0"), (2, "question 1"), (3, "question 2")]
+
+
+def test_the_follow_up_limit_is_a_setting():
+    rt = runtime(follow_up_limit=1, follow_up_business_days=3)
+    case_id = delivered(rt)
+    app.ask_follow_up(rt, CONN, case_id, "one", ACCEPTED + timedelta(days=20))
+    with pytest.raises(Rejected):
+        app.ask_follow_up(rt, CONN, case_id, "two", ACCEPTED + timedelta(days=20))
+
+
+def test_a_follow_up_has_its_own_business_day_clock_with_at_risk_and_breach():
+    rt = runtime(follow_up_limit=3, follow_up_business_days=3)
+    case_id = delivered(rt)
+    asked = datetime(2026, 3, 6, 10, tzinfo=SHANGHAI)  # a Friday: days 1-3 are Mon 9 to Wed 11 March
+    done, follow_up = app.ask_follow_up(rt, CONN, case_id, "Is radiotherapy needed?", asked)
+    assert done.state.review.follow_ups[follow_up].due.isoformat() == "2026-03-11"  # type: ignore[union-attr]
+    assert rt.assignments.get(CONN, case_id)["phase"] == "answering_follow_up"  # type: ignore[index]
+    assert app.run_timers(rt, datetime(2026, 3, 10, 23, tzinfo=SHANGHAI)) == 0
+    assert app.run_timers(rt, datetime(2026, 3, 11, 0, 5, tzinfo=SHANGHAI)) == 1  # end of day 2: at risk
+    assert app.run_timers(rt, datetime(2026, 3, 12, 0, 5, tzinfo=SHANGHAI)) == 1  # end of day 3: breached
+    assert app.run_timers(rt, datetime(2026, 3, 13, tzinfo=SHANGHAI)) == 0
+    assert kinds(rt, case_id)[-2:] == ["FollowUpAtRisk", "FollowUpBreached"]
+    answered, _ = app.answer_follow_up(rt, CONN, case_id, CentreId.PKUCH, follow_up, b"addendum", "a" * 64, 1,
+                                       datetime(2026, 3, 12, 9, tzinfo=SHANGHAI))
+    assert answered.appended[0].event.within_limit is False  # type: ignore[attr-defined]
+    assert rt.assignments.get(CONN, case_id)["phase"] == "delivered"  # type: ignore[index]
+    assert app.follow_ups(rt, CONN, case_id, "coordinator")[0]["state"] == "answered_late"
+
+
+def test_an_answer_in_time_is_within_the_limit_and_a_follow_up_is_answered_once():
+    rt = runtime(follow_up_limit=3, follow_up_business_days=3)
+    case_id = delivered(rt)
+    _, follow_up = app.ask_follow_up(rt, CONN, case_id, "Which trial?", datetime(2026, 3, 6, 10, tzinfo=SHANGHAI))
+    at = datetime(2026, 3, 11, 23, tzinfo=SHANGHAI)
+    done, addendum = app.answer_follow_up(rt, CONN, case_id, CentreId.PKUCH, follow_up, b"pdf", "b" * 64, 2, at)
+    assert done.appended[0].event.within_limit is True  # type: ignore[attr-defined]
+    assert app.document(rt, CONN, case_id, "coordinator", document_id=addendum)[0].kind == "addendum"
+    with pytest.raises(Rejected) as twice:
+        app.answer_follow_up(rt, CONN, case_id, CentreId.PKUCH, follow_up, b"pdf", "b" * 64, 2, at)
+    assert twice.value.code == "follow_up_answered"
+
+
+def test_erasure_shreds_the_follow_up_questions():
+    rt = runtime(follow_up_limit=3, follow_up_business_days=3)
+    case_id = delivered(rt)
+    app.ask_follow_up(rt, CONN, case_id, "private question", ACCEPTED + timedelta(days=20))
+    deliver(app.reactions(rt), Upstream("intake").emit(case_id, ERASED, ACCEPTED))
+    assert cast(FakeCaseFiles, rt.files).questions == {}
+    with pytest.raises(Rejected):
+        app.follow_ups(rt, CONN, case_id, "coordinator")

@@ -1,21 +1,31 @@
-"""Per-patient encryption (AES-256-GCM) with crypto-shredding.
+"""Per-owner encryption (AES-256-GCM) with crypto-shredding: a patient at intake, a case at review.
 
-Each patient has a random data key, stored wrapped by the service's master key. Destroying the
-wrapped key makes every ciphertext of that patient unreadable, wherever it was copied.
+Each owner has a random data key, stored wrapped by the service's master key. Destroying the
+wrapped key makes every ciphertext of that owner unreadable, wherever it was copied.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from events.db import Conn
-from services.intake.rows import KeyStore
 
 _NONCE = 12
+
+
+class KeyStore(Protocol):
+    """Wrapped data keys by owner (a patient ref at intake, a case id at review)."""
+
+    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None: ...
+
+    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None: ...
+
+    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None: ...
 
 
 class PatientErased(Exception):

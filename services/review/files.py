@@ -1,0 +1,113 @@
+"""What review keeps beside its events: reports and addenda (PDFs) and the follow-up questions' text.
+
+PDFs go to the object store under `reports/<case_id>/<sha256>`, encrypted with the case's data key
+(services.common.vault); the texts stay in review's database, encrypted the same way. The events
+carry only the document ids, hashes and page counts.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID
+
+import pypdf
+
+from events.db import Conn, Queries
+from services.common.errors import InvalidInput
+from services.common.objects import ObjectStore
+from services.common.vault import Vault
+
+# A signed opinion is a handful of pages; a file claiming thousands is not one.
+MAX_PAGES = 1000
+
+
+def count_pdf_pages(content: bytes, field: str = "file") -> int:
+    """The page count of a real, readable PDF; anything else is the uploader's error."""
+    if not content:
+        raise InvalidInput(field, "is empty")
+    if b"%PDF-" not in content[:1024]:  # where PDF readers look for the header
+        raise InvalidInput(field, "is not a PDF (no %PDF- header)")
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(content), strict=False)
+        if reader.is_encrypted:
+            raise InvalidInput(field, "is an encrypted PDF: upload it without a password")
+        pages = len(reader.pages)
+    except InvalidInput:
+        raise
+    # pypdf signals a broken file through its own errors, but hostile input reaches plain
+    # Python ones deep in its parser (KeyError, ValueError, RecursionError...): all mean "not a PDF".
+    except Exception as exc:
+        raise InvalidInput(field, f"is not a readable PDF ({type(exc).__name__})") from None
+    if pages < 1:
+        raise InvalidInput(field, "is a PDF without pages")
+    if pages > MAX_PAGES:
+        raise InvalidInput(field, f"has {pages} pages; a report has at most {MAX_PAGES}")
+    return pages
+
+
+class CaseFiles(Protocol):
+    def store(self, conn: Conn, case_id: UUID, sha256: str, content: bytes) -> None: ...
+
+    def read(self, conn: Conn, case_id: UUID, sha256: str) -> bytes: ...
+
+    def keep_text(self, conn: Conn, case_id: UUID, follow_up_id: UUID, text: str) -> None: ...
+
+    def texts(self, conn: Conn, case_id: UUID) -> dict[UUID, str]: ...
+
+    def shred(self, conn: Conn, case_id: UUID, at: datetime) -> None: ...
+
+
+class _Keys:
+    """The vault's key store over review.case_keys (the owner is the case)."""
+
+    def __init__(self, q: Queries) -> None:
+        self._q = q
+
+    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None:
+        conn.execute(self._q["insert_key"], {"case_id": patient_ref, "wrapped_key": wrapped_key})
+
+    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None:
+        row = conn.execute(self._q["wrapped_key"], {"case_id": patient_ref}).fetchone()
+        return bytes(row["wrapped_key"]) if row else None
+
+    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None:
+        conn.execute(self._q["delete_key"], {"case_id": patient_ref})
+
+
+class PgCaseFiles:
+    def __init__(self, master_key: bytes, objects: ObjectStore, schema: str = "review") -> None:
+        self._q = Queries(Path(__file__).with_name("queries.sql"), schema)
+        self._vault = Vault(master_key, _Keys(self._q))
+        self._objects = objects
+
+    @staticmethod
+    def object_key(case_id: UUID, sha256: str) -> str:
+        return f"reports/{case_id}/{sha256}"
+
+    def store(self, conn: Conn, case_id: UUID, sha256: str, content: bytes) -> None:
+        # The key is made on first use: cases assigned before reports existed have none yet.
+        self._vault.create_key(conn, str(case_id))
+        blob = self._vault.encrypt(conn, str(case_id), content, f"report:{sha256}")
+        self._objects.put(self.object_key(case_id, sha256), blob)
+
+    def read(self, conn: Conn, case_id: UUID, sha256: str) -> bytes:
+        blob = self._objects.get(self.object_key(case_id, sha256))
+        return self._vault.decrypt(conn, str(case_id), blob, f"report:{sha256}")
+
+    def keep_text(self, conn: Conn, case_id: UUID, follow_up_id: UUID, text: str) -> None:
+        self._vault.create_key(conn, str(case_id))
+        blob = self._vault.encrypt(conn, str(case_id), text.encode(), f"follow-up:{follow_up_id}")
+        conn.execute(self._q["insert_text"], {"follow_up_id": follow_up_id, "case_id": case_id, "ciphertext": blob})
+
+    def texts(self, conn: Conn, case_id: UUID) -> dict[UUID, str]:
+        rows = conn.execute(self._q["texts"], {"case_id": case_id}).fetchall()
+        return {r["follow_up_id"]: self._vault.decrypt(conn, str(case_id), bytes(r["ciphertext"]),
+                                                       f"follow-up:{r['follow_up_id']}").decode()
+                for r in rows}
+
+    def shred(self, conn: Conn, case_id: UUID, at: datetime) -> None:
+        self._vault.shred(conn, str(case_id), at)
+        conn.execute(self._q["delete_texts"], {"case_id": case_id})

@@ -1,0 +1,145 @@
+"""The FHIR export's mapping and its own terminology checks, and the worklist's cursor: pure, no server."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+
+from events.contract import CaseOpened, ConsentGiven, ConsentWithdrawn, RecordsReceived
+from services.common.errors import InvalidInput
+from services.intake import fhir
+from services.intake.domain import Case, CaseStatus
+from services.intake.worklist import Cursor
+
+T = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def case() -> Case:
+    c = Case(uuid4())
+    c.apply(CaseOpened(patient_ref="pr_" + "a" * 32, tumour_site="breast", rare_tumour=False, stage_group="II",
+                       referral_reasons=["stage_borderline"], patient_country="GB", language="en"), T)
+    c.apply(ConsentGiven(consent="health_data_processing", text_version="v2026_1"), T)
+    c.apply(ConsentGiven(consent="transfer_abroad", text_version="v2026_1", centre_ids=["fuscc", "wch"]), T)
+    c.apply(RecordsReceived(record_id=uuid4(), kind="imaging", sha256="c" * 64, size_bytes=512, modality="CT"), T)
+    return c
+
+
+def export(**changes: Any) -> fhir.CaseForExport:
+    base = fhir.CaseForExport(
+        case=case(), status=CaseStatus.READY_FOR_REVIEW, centre_id="fuscc", accepted=False, waiting_on_patient=False,
+        finally_declined=False, delivered=None, documents=[], identity={"name": "Amelia Hart", "date_of_birth":
+                                                                        "1961-04-17"},
+        question="Is surgery first right?", updated_at=T)
+    return replace(base, **changes)
+
+
+def resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def report(version: int | None, kind: str = "report") -> dict[str, Any]:
+    return {"document_id": uuid4(), "kind": kind, "version": version, "sha256": "d" * 64, "size_bytes": 2048,
+            "page_count": 6, "stored_at": T}
+
+
+@pytest.mark.parametrize(("changes", "status"), [
+    ({"status": CaseStatus.COLLECTING_RECORDS, "centre_id": None}, "draft"),
+    ({}, "requested"),
+    ({"accepted": True}, "in-progress"),
+    ({"accepted": True, "waiting_on_patient": True}, "on-hold"),
+    ({"centre_id": None, "finally_declined": True}, "rejected"),
+    ({"status": CaseStatus.REVIEW_DELIVERED}, "completed"),
+    ({"status": CaseStatus.TREATMENT_BOOKED}, "completed"),
+    ({"status": CaseStatus.WITHDRAWN}, "cancelled"),
+    ({"status": CaseStatus.EXPIRED}, "cancelled"),
+])
+def test_the_task_status_follows_the_documented_mapping(changes: dict[str, Any], status: str):
+    bundle = fhir.validated(fhir.build_bundle(export(**changes)))
+    task = resources(bundle, "Task")[0]
+    assert task["status"] == status
+    assert task["businessStatus"]["coding"][0]["code"] == export(**changes).status.value
+
+
+def test_every_status_of_a_case_maps_to_a_task_status_in_the_value_set():
+    allowed = fhir.REQUIRED_CODES[("Task", "status")]
+    for status in CaseStatus:
+        for accepted in (False, True):
+            assert fhir.task_status(export(status=status, accepted=accepted)) in allowed
+
+
+def test_the_coordinators_bundle_holds_the_patient_and_the_centres_a_pseudonym():
+    mine = fhir.validated(fhir.build_bundle(export()))
+    theirs = fhir.validated(fhir.build_bundle(export(identity=None)))
+    Bundle.model_validate(mine)
+    assert resources(mine, "Patient")[0]["name"] == [{"text": "Amelia Hart"}]
+    assert resources(theirs, "Patient") == []
+    assert "Amelia" not in str(theirs)
+    subject = resources(theirs, "ServiceRequest")[0]["subject"]
+    assert subject["identifier"]["value"].startswith("CASE-")
+
+
+def test_consents_name_the_centres_abroad_and_a_withdrawn_one_is_inactive():
+    c = case()
+    c.apply(ConsentWithdrawn(consent="transfer_abroad"), T)
+    consents = {r["category"][1]["coding"][0]["code"]: r
+                for r in resources(fhir.validated(fhir.build_bundle(export(case=c))), "Consent")}
+    assert consents["health_data_processing"]["status"] == "active"
+    transfer = consents["transfer_abroad"]
+    assert transfer["status"] == "inactive"
+    assert [a["reference"]["identifier"]["value"] for a in transfer["provision"]["actor"]] == ["fuscc", "wch"]
+
+
+def test_report_versions_replace_each_other_and_an_addendum_appends_to_the_first():
+    first, second, addendum = report(1), report(2), report(None, "addendum")
+    bundle = fhir.validated(fhir.build_bundle(export(status=CaseStatus.REVIEW_DELIVERED,
+                                                     documents=[first, second, addendum])))
+    docs = {r["id"]: r for r in resources(bundle, "DocumentReference")}
+    assert docs[str(first["document_id"])]["status"] == "superseded"
+    newer = docs[str(second["document_id"])]
+    assert (newer["status"], newer["docStatus"]) == ("current", "amended")
+    assert newer["relatesTo"][0]["code"] == "replaces"
+    assert docs[str(addendum["document_id"])]["relatesTo"][0] == {
+        "code": "appends", "target": {"reference": f"urn:uuid:{first['document_id']}", "type": "DocumentReference"}}
+    task = resources(bundle, "Task")[0]
+    assert len(task["output"]) == 2
+
+
+def test_a_broken_mapping_fails_the_export_instead_of_sending_invalid_fhir():
+    good = fhir.build_bundle(export())
+    # fhir.resources itself takes any Task.status; our check does not.
+    bogus = copy.deepcopy(good)
+    next(e for e in bogus["entry"] if e["resource"]["resourceType"] == "Task")["resource"]["status"] = "bogus"
+    Bundle.model_validate(bogus)
+    with pytest.raises(fhir.FhirMappingError, match=r"Task\.status"):
+        fhir.validated(bogus)
+    wrong_consent = copy.deepcopy(good)
+    next(e for e in wrong_consent["entry"] if e["resource"]["resourceType"] == "Consent")["resource"][
+        "provision"]["type"] = "maybe"
+    with pytest.raises(fhir.FhirMappingError, match=r"provision\.type"):
+        fhir.validated(wrong_consent)
+    # And what the library does check (types, structure) fails as a mapping error too.
+    broken = copy.deepcopy(good)
+    next(e for e in broken["entry"] if e["resource"]["resourceType"] == "Task")["resource"]["authoredOn"] = "soon"
+    with pytest.raises(fhir.FhirMappingError):
+        fhir.validated(broken)
+
+
+# ------------------------------------------------------------------ the worklist's cursor
+
+def test_a_cursor_round_trips_with_and_without_a_deadline():
+    for deadline in (date(2026, 6, 15), None):
+        cursor = Cursor(deadline, UUID(int=7))
+        assert Cursor.decode(cursor.encode()) == cursor
+
+
+@pytest.mark.parametrize("token", ["", "x", "bm90LWEtY3Vyc29y", "eyJkIjogMX0", "eyJkIjogbnVsbCwgImMiOiAiMSJ9"])
+def test_a_cursor_the_list_did_not_return_is_bad_input(token: str):
+    with pytest.raises(InvalidInput) as bad:
+        Cursor.decode(token)
+    assert bad.value.field == "cursor"
