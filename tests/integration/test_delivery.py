@@ -96,8 +96,8 @@ def test_a_poison_message_goes_to_the_dlq_and_the_next_message_is_processed(db, 
     good = synthetic(RecordsReceived(record_id=uuid4(), kind="imaging"), key)
     send(producer, key, good.model_dump_json().encode())
     wait_for(lambda: in_timeline(db, good.event_id), what="the good message after the poison one")
-    groups = {"intake.deliveries", "intake.centre_assignments", "routing.router", "review.assignments",
-              "billing.billing", "analytics.timeline"}
+    groups = {"intake.deliveries", "intake.centre_assignments", "intake.worklist", "routing.router",
+              "review.assignments", "billing.billing", "analytics.timeline"}
 
     def letters() -> dict[str, str]:
         found = {m["dlq.consumer"]: m["dlq.reason"] for m in dead_letters(env)

@@ -62,7 +62,8 @@ def test_a_case_walks_from_opening_to_the_fee_credit(api: Api, db):
     assert types.count("RecordsReceived") == 6
     assert types.count("FeeCreditApplied") == 1
     assert set(types) == {"CaseOpened", "QuestionRecorded", "ConsentGiven", "FeeInvoiced", "RecordsReceived",
-                          "RecordsCompleted", "CaseRouted", "ReviewAccepted", "ReviewDelivered", "PaymentCaptured",
+                          "RecordsCompleted", "CaseRouted", "ReviewAccepted", "ReportUploaded", "ReviewDelivered",
+                          "PaymentCaptured",
                           "TreatmentBooked", "FeeCreditApplied", "PaymentAuthorised", "SlaClockStarted",
                           "SlaClockStopped"}
     assert types[0] == "CaseOpened" and types[-1] == "FeeCreditApplied"
