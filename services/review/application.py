@@ -110,7 +110,7 @@ def describe(rt: ReviewRuntime, state: CaseReview, now: datetime) -> dict[str, A
             "video": review.video,
             "open_information_request": review.open_request.model_dump(mode="json") if review.open_request else None,
             "sla": sla,
-            "report_versions": [review.documents[d].document_id for d in review.report_versions],
+            "report_versions": list(review.report_versions),
             "documents": [document_view(d) for d in review.documents.values()],
             "follow_ups": [follow_up_view(f) for f in review.follow_ups.values()]}
 

@@ -7,6 +7,7 @@ projections record what the clock said then and never need the calendar themselv
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -57,6 +58,7 @@ class Document:
     uploaded_at: datetime
     version: int | None = None  # the report's version once delivered (1) or amended (2, 3, ...)
     follow_up_id: UUID | None = None
+    centre: CentreId | None = None  # whose acceptance was in force when it was uploaded
 
 
 @dataclass
@@ -128,7 +130,7 @@ class Review:
             case ReportUploaded():
                 self.documents[event.document_id] = Document(
                     event.document_id, "report", event.sha256, event.size_bytes, event.page_count,
-                    event.page_count_reason, at)
+                    event.page_count_reason, at, centre=self.centre)
             case ReviewDelivered():
                 self.delivered_at = at
                 if (doc := self.documents.get(event.report_ref)) is not None:
@@ -169,8 +171,7 @@ class Review:
 
 
 def _versioned(doc: Document, version: int) -> Document:
-    return Document(doc.document_id, doc.kind, doc.sha256, doc.size_bytes, doc.page_count, doc.page_count_reason,
-                    doc.uploaded_at, version=version)
+    return dataclasses.replace(doc, version=version)
 
 
 def state_seen_by(review: Review, assigned: CentreId) -> str:
@@ -275,7 +276,8 @@ def delivery_of(review: Review, centre: CentreId, fields: dict[str, Any]) -> Rev
     """The delivery the centre asked for, on the report it uploaded: its page count is the PDF's."""
     _accepted(review, "delivering its review")
     doc = review.documents.get(fields["report_ref"])
-    if doc is None or doc.kind != "report":
+    # A centre delivers on its own upload: not on one a centre that declined the case left behind.
+    if doc is None or doc.kind != "report" or doc.centre is not centre:
         raise InvalidInput("report_ref", "no report uploaded for this case has this document id "
                                          "(upload the PDF at POST /cases/{case_id}/report first)")
     pages = fields.get("page_count")

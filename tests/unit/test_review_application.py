@@ -367,3 +367,16 @@ def test_erasure_shreds_the_follow_up_questions():
     assert cast(FakeCaseFiles, rt.files).questions == {}
     with pytest.raises(Rejected):
         app.follow_ups(rt, CONN, case_id, "coordinator")
+
+
+def test_a_centre_cannot_deliver_on_the_report_a_centre_that_declined_uploaded():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    left_behind = upload(rt, case_id)
+    app.decline(rt, CONN, case_id, CentreId.PKUCH, DeclineReason.OUTSIDE_EXPERTISE, ACCEPTED)
+    routed(rt, CentreId.FUSCC, case_id, attempt=2)
+    app.accept(rt, CONN, case_id, CentreId.FUSCC, ACCEPTED)
+    with pytest.raises(InvalidInput) as theirs:
+        app.deliver(rt, CONN, case_id, CentreId.FUSCC, delivery(left_behind), ACCEPTED)
+    assert theirs.value.field == "report_ref"
