@@ -1,9 +1,16 @@
-"""Benchmarks of the Case Ledger, run by `make bench` (python -m bench.run): they print, never assert."""
+"""Benchmarks of the Case Ledger, run by `make bench` (python -m bench.run): they print, never assert.
+
+A benchmark that cannot finish (a timeout, lost events) raises `BenchFailed`: `make bench` prints
+that line instead of a figure and records the figure as null. `BENCH_SCALE` (default 1) scales
+every count, e.g. 0.2 for a quick look; the rates it gives are then noisier.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from statistics import quantiles
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -15,9 +22,43 @@ Figures = list[tuple[str, float, str]]
 OUTBOX_SCHEMAS = ("intake", "routing", "review", "billing")
 
 
+class BenchFailed(Exception):
+    """The benchmark could not produce its figure; the message says why."""
+
+
+def scale() -> float:
+    raw = os.environ.get("BENCH_SCALE", "1")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"BENCH_SCALE must be a number, not {raw!r}") from None
+    if not 0.01 <= value <= 10:
+        raise SystemExit("BENCH_SCALE must be between 0.01 and 10")
+    return value
+
+
+def scaled(n: int, minimum: int = 1) -> int:
+    return max(minimum, round(n * scale()))
+
+
 def percentiles(samples: list[float], points: tuple[int, ...] = (50, 95, 99)) -> dict[int, float]:
+    if len(samples) < 2:
+        raise BenchFailed(f"{len(samples)} samples are too few for percentiles")
     cuts = quantiles(samples, n=100, method="inclusive")
     return {p: cuts[p - 1] for p in points}
+
+
+def stored_events(conn: psycopg.Connection[Any]) -> int:
+    """Every event the four stores hold: commands and reactions alike."""
+    total = sql.SQL(" + ").join(sql.SQL("(SELECT count(*) FROM {}.events)").format(sql.Identifier(s))
+                                for s in OUTBOX_SCHEMAS)
+    row = conn.execute(sql.SQL("SELECT {}").format(total)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def projected_events(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT count(*) FROM analytics.case_timeline").fetchone()
+    return int(row[0]) if row else 0
 
 
 def settle(database_url: str, timeout: float = 60.0, quiet: float = 1.0) -> bool:

@@ -1,112 +1,144 @@
-"""Commands per second and latency through intake's HTTP API, from keep-alive client threads.
+"""Intake's HTTP API: the peak rate of open-case (closed loop), then its latency open-loop at half of
+that peak, beside an empty endpoint served the same way (the ceiling).
 
-Phase one opens every case, phase two adds a record to each, so each command gets its own
-throughput; "combined" is both phases' commands over both phases' time.
+The peak comes from THREADS keep-alive clients sending back to back; the latency from the fixed-rate
+driver (bench.openloop), whose late sends count as waiting. The clients run on the same two cores
+as the server, which lowers every figure here, the ceiling's alike.
 """
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from bench import Figures, percentiles
+from bench import BenchFailed, Figures, percentiles, scaled, settle
+from bench.openloop import open_loop
+from infra.stack import api_argv
 
 THREADS = 8
-CASES = 1000
-WARMUP = 2 * THREADS
-# Intake now needs the patient (a new one per case) and the record as a multipart upload.
 OPEN_BODY = {"patient": {"name": "Bench Patient", "date_of_birth": "1970-01-01"},
              "tumour_site": "breast", "stage_group": "II", "referral_reasons": ["stage_borderline"],
              "patient_country": "GB", "language": "en"}
-RECORD_FORM = {"kind": "pathology_report"}
-RECORD_FILE = b"%PDF-1.4 bench pathology report\n" + bytes(1024)
+EMPTY_PORT = 8190
 
-Send = Callable[[httpx.Client, Any], httpx.Response]
+Send = Callable[[httpx.Client], httpx.Response]
 
 
-class Phase:
-    def __init__(self) -> None:
-        self.latencies: list[float] = []
-        self.case_ids: list[str] = []
-        self.errors: list[str] = []
-        self.elapsed = 0.0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+def _closed_loop(clients: list[httpx.Client], per_client: int, send: Send) -> tuple[float, list[float], list[str]]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
 
-    def run(self, clients: Sequence[httpx.Client], items: Sequence[Any], send: Send) -> Phase:
-        threads = [threading.Thread(target=self._work, args=(c, items[i::len(clients)], send), daemon=True)
-                   for i, c in enumerate(clients)]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        try:
-            for t in threads:
-                t.join()
-        except BaseException:  # interrupted: let the threads end before their clients are closed
-            self._stop.set()
-            for t in threads:
-                t.join(timeout=5)
-            raise
-        self.elapsed = time.perf_counter() - start
-        return self
-
-    def _work(self, client: httpx.Client, items: Sequence[Any], send: Send) -> None:
-        latencies, case_ids, errors = [], [], []
-        for item in items:
-            if self._stop.is_set():
-                return
+    def work(client: httpx.Client) -> None:
+        mine, bad = [], []
+        for _ in range(per_client):
             start = time.perf_counter()
             try:
-                response = send(client, item)
+                r = send(client)
             except httpx.HTTPError as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
+                bad.append(f"{type(exc).__name__}: {exc}")
                 continue
-            latencies.append(time.perf_counter() - start)
-            if response.status_code == 201:
-                case_ids.append(response.json()["case_id"])
-            else:
-                errors.append(f"{response.status_code}: {response.text[:200]}")
-        with self._lock:
-            self.latencies += latencies
-            self.case_ids += case_ids
-            self.errors += errors
+            if r.status_code != 201:
+                bad.append(f"{r.status_code}: {r.text[:200]}")
+                continue
+            mine.append(time.perf_counter() - start)
+        with lock:
+            latencies.extend(mine)
+            errors.extend(bad)
+
+    threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in clients]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    return len(latencies) / elapsed, latencies, errors
 
 
-def _open(client: httpx.Client, _: object) -> httpx.Response:
-    return client.post("/cases", json=OPEN_BODY)
+def _clients(base_url: str, headers: dict[str, str], n: int) -> list[httpx.Client]:
+    return [httpx.Client(base_url=base_url, headers=headers, timeout=30.0) for _ in range(n)]
 
 
-def _add_record(client: httpx.Client, case_id: str) -> httpx.Response:
-    return client.post(f"/cases/{case_id}/records", data=RECORD_FORM,
-                       files={"file": ("report.pdf", RECORD_FILE, "application/pdf")})
-
-
-def _figures(name: str, phase: Phase) -> Figures:
-    p = percentiles(phase.latencies)
-    return [(f"{name} throughput", len(phase.latencies) / phase.elapsed, "req/s"),
-            *((f"{name} p{k}", v * 1000, "ms") for k, v in p.items())]
-
-
-def run(base_url: str, token: str, cases: int = CASES) -> Figures:
-    headers = {"Authorization": f"Bearer {token}"}
-    clients = [httpx.Client(base_url=base_url, headers=headers, timeout=30.0) for _ in range(THREADS)]
+def peak(base_url: str, headers: dict[str, str], send: Send, requests: int) -> tuple[float, float]:
+    """Requests per second with THREADS clients back to back, and that loop's p99 (ms)."""
+    clients = _clients(base_url, headers, THREADS)
     try:
-        # Opens every client's connection and warms the server's code paths; not measured.
-        warm = Phase().run(clients, range(WARMUP), _open)
-        Phase().run(clients, warm.case_ids, _add_record)
-        opened = Phase().run(clients, range(cases), _open)
-        added = Phase().run(clients, opened.case_ids, _add_record)
+        _closed_loop(clients, max(2, requests // (10 * THREADS)), send)  # warm-up: connections, code paths
+        rate, latencies, errors = _closed_loop(clients, max(2, requests // THREADS), send)
     finally:
         for c in clients:
             c.close()
-    errors = opened.errors + added.errors
     if errors:
-        print(f"  api: {len(errors)} failed requests, first: {errors[0]}")
-    total = len(opened.latencies) + len(added.latencies)
-    return [*_figures("open-case", opened), *_figures("add-record", added),
-            ("combined throughput", total / (opened.elapsed + added.elapsed), "req/s"),
-            ("failed requests", len(errors), "")]
+        raise BenchFailed(f"{len(errors)} requests failed at peak, first: {errors[0]}")
+    return rate, percentiles(latencies, (99,))[99] * 1000
+
+
+def at_rate(base_url: str, headers: dict[str, str], send: Send, rate: float,
+            duration: float) -> tuple[Figures, float]:
+    """The figures at a fixed offered rate, and their p99 (ms) from each request's due time."""
+    local = threading.local()
+    made: list[httpx.Client] = []
+
+    def one(_: int) -> None:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=base_url, headers=headers, timeout=30.0)
+            made.append(client)
+        r = send(client)
+        if r.status_code != 201:
+            raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+
+    try:
+        result = open_loop(one, rate, duration)
+    finally:
+        for c in made:
+            c.close()
+    p99 = result.p(99) * 1000
+    return [("offered rate (open loop)", rate, "req/s"), ("achieved rate", result.achieved_rate, "req/s"),
+            ("p50 from due time", result.p(50) * 1000, "ms"), ("p99 from due time", p99, "ms"),
+            ("worst send lateness", result.max_lateness * 1000, "ms"), ("failed", len(result.errors), "")], p99
+
+
+def _open(client: httpx.Client) -> httpx.Response:
+    return client.post("/cases", json=OPEN_BODY)
+
+
+def run(base_url: str, token: str, database_url: str, summary: dict[str, Any]) -> Figures:
+    headers = {"Authorization": f"Bearer {token}"}
+    rate, closed_p99 = peak(base_url, headers, _open, scaled(1500, 100))
+    # The services' reactions to the cases just opened must not share the cores with the next phase.
+    settle(database_url)
+    summary["http_open_case_peak_rps"] = rate
+    half, p99 = at_rate(base_url, headers, _open, rate / 2, duration=max(5.0, 15.0 * min(1.0, scaled(100) / 100)))
+    summary["http_open_case_p99_ms_at_half_peak"] = p99
+    return [("open-case peak, closed loop", rate, "req/s"), ("closed-loop p99 at peak", closed_p99, "ms"),
+            *((f"at half peak: {label}", value, unit) for label, value, unit in half)]
+
+
+def empty_endpoint(summary: dict[str, Any]) -> Figures:
+    """The same server, the same client, an endpoint that does nothing: what the framework costs."""
+    proc = subprocess.Popen(api_argv("bench.empty_app:create_app", EMPTY_PORT), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{EMPTY_PORT}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.post(f"{base}/cases", timeout=1.0)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise BenchFailed("the empty endpoint's server did not start") from None
+                time.sleep(0.2)
+        rate, p99 = peak(base, {}, lambda c: c.post("/cases", json=OPEN_BODY), scaled(6000, 500))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    summary["ceiling_empty_endpoint_rps"] = rate
+    return [("empty endpoint peak, closed loop", rate, "req/s"), ("its p99", p99, "ms")]

@@ -1,7 +1,8 @@
 """Open a case, then add a record: our event store vs the `eventsourcing` library, same PostgreSQL.
 
-Both sides run in this process, single-threaded, one transaction per command, and load the
-case from the database before adding the record (no aggregate cache on either side). Each side
+Both sides run in this process, at concurrency 1 and then CONCURRENCY threads (each side with a
+pool of that many connections), one transaction per command, and load the case from the
+database before adding the record (no aggregate cache on either side). Each side
 writes to a schema of its own: ours is not intake's, so no relay or consumer of the stack wakes
 up and competes for the CPU while one side runs. Rounds alternate A B B A to spread drift.
 Ours does more per command than theirs: pydantic validation, an outbox row and a NOTIFY.
@@ -10,8 +11,9 @@ Ours does more per command than theirs: pydantic validation, an outbox row and a
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 import psycopg
@@ -19,7 +21,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg.conninfo import conninfo_to_dict
 
-from bench import Figures
+from bench import Figures, scaled
 from bench.pipeline import new_case_opened
 from events.codes import RecordKind
 from events.contract import RecordsReceived
@@ -33,6 +35,7 @@ from services.intake import domain
 CASES = 1000
 WARMUP = 50
 ROUNDS = 4
+CONCURRENCY = 8
 OUR_SCHEMA = "bench_ledger"
 THEIR_SCHEMA = "bench_eventsourcing"
 
@@ -43,8 +46,8 @@ class Side(Protocol):
 
 
 class Ours:
-    def __init__(self, database_url: str) -> None:
-        self.pool = open_pool(database_url, max_size=1, name="bench-ours")
+    def __init__(self, database_url: str, connections: int = 1) -> None:
+        self.pool = open_pool(database_url, max_size=connections, name="bench-ours")
         migrate(self.pool, OUR_SCHEMA, EVENT_STORE_MIGRATIONS)
         self.store = EventStore(OUR_SCHEMA, "intake", build_registry())
         # Intake's fold and deciders on the kernel, without intake's own tables.
@@ -96,7 +99,7 @@ class CaseLedgerBench(Application[UUID]):
 
 
 class Theirs:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, connections: int = 1) -> None:
         params = conninfo_to_dict(database_url)
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{THEIR_SCHEMA}"')
@@ -109,7 +112,7 @@ class Theirs:
             "POSTGRES_USER": str(params.get("user", "postgres")),
             "POSTGRES_PASSWORD": str(params.get("password", "")),
             "POSTGRES_SCHEMA": THEIR_SCHEMA,
-            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_POOL_SIZE": str(connections),
             "POSTGRES_MAX_OVERFLOW": "0",
         })
 
@@ -120,30 +123,49 @@ class Theirs:
         self.app.close()
 
 
-def _timed(side: Side, cases: int) -> float:
+def _timed(side: Side, cases: int, threads: int = 1) -> float:
     start = time.perf_counter()
-    for _ in range(cases):
-        side.case()
+    if threads == 1:
+        for _ in range(cases):
+            side.case()
+    else:
+        def share() -> None:
+            for _ in range(cases // threads):
+                side.case()
+
+        with ThreadPoolExecutor(threads) as pool:
+            for f in [pool.submit(share) for _ in range(threads)]:
+                f.result()
     return time.perf_counter() - start
 
 
-def run(database_url: str, cases: int = CASES) -> Figures:
-    ours, theirs = Ours(database_url), Theirs(database_url)
+def _compare(database_url: str, cases: int, threads: int) -> tuple[float, float]:
+    ours, theirs = Ours(database_url, threads), Theirs(database_url, threads)
     elapsed = {"ours": 0.0, "theirs": 0.0}
+    per_round = max(threads, cases // ROUNDS // threads * threads)
     try:
         _timed(ours, WARMUP)
         _timed(theirs, WARMUP)
-        per_round = cases // ROUNDS
         for i in range(ROUNDS):
             order = ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours")
             for name in order:
-                elapsed[name] += _timed(ours if name == "ours" else theirs, per_round)
+                elapsed[name] += _timed(ours if name == "ours" else theirs, per_round, threads)
     finally:
         ours.close()
         theirs.close()
     ops = 2 * per_round * ROUNDS  # an open and an add-record per case
-    ours_rate, theirs_rate = ops / elapsed["ours"], ops / elapsed["theirs"]
-    return [("cases per side", per_round * ROUNDS, ""),
-            ("ours (event store)", ours_rate, "ops/s"),
-            (f"theirs (eventsourcing {version('eventsourcing')})", theirs_rate, "ops/s"),
-            ("ratio ours/theirs", ours_rate / theirs_rate, "x")]
+    return ops / elapsed["ours"], ops / elapsed["theirs"]
+
+
+def run(database_url: str, summary: dict[str, Any]) -> Figures:
+    cases = scaled(CASES, 50)
+    figures: Figures = []
+    for threads in (1, CONCURRENCY):
+        ours, theirs = _compare(database_url, cases, threads)
+        figures += [(f"concurrency {threads}: ours (event store)", ours, "ops/s"),
+                    (f"concurrency {threads}: theirs (eventsourcing {version('eventsourcing')})", theirs, "ops/s"),
+                    (f"concurrency {threads}: ratio ours/theirs", ours / theirs, "x")]
+        suffix = "" if threads == CONCURRENCY else "_concurrency_1"
+        summary[f"store_ops_per_s{suffix}"] = ours
+        summary[f"eventsourcing_ops_per_s{suffix}"] = theirs
+    return figures

@@ -1,7 +1,13 @@
-"""`make bench`: start a throwaway stack in .run/bench, run every benchmark, print the figures, stop it."""
+"""`make bench`: start a throwaway stack in .run/bench, run every benchmark, print the figures and a
+summary against the targets, write .run/bench/summary.json, stop the stack.
+
+A benchmark that fails (a timeout, lost events, failed requests) prints "FAILED: why" and its
+figures are null in the summary: a failure is never a number.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -9,31 +15,73 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from bench import Figures, api, eventsourcing_compare, pipeline, settle
+from bench import BenchFailed, Figures, api, ceilings, eventsourcing_compare, pipeline, rebuild, scale, settle
 from infra.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run" / "bench"
+SUMMARY = RUN_DIR / "summary.json"
+KEYS = ("pipeline_events_per_s", "http_open_case_peak_rps", "http_open_case_p99_ms_at_half_peak",
+        "commit_to_projection_p99_ms_at_500_eps", "rebuild_events_per_s", "ceiling_pg_copy_events_per_s",
+        "ceiling_empty_endpoint_rps", "eventsourcing_ops_per_s", "store_ops_per_s")
 
 
 def _format(value: float, unit: str) -> str:
-    if unit in ("ms", "s", "x"):
+    if unit in ("ms", "s", "x", "MiB"):
         return f"{value:,.2f}" if unit != "ms" else f"{value:,.1f}"
     return f"{value:,.0f}"
 
 
 def _print_table(title: str, figures: Figures, seconds: float) -> None:
-    width = max(len(label) for label, _, _ in figures)
+    width = max((len(label) for label, _, _ in figures), default=10)
     print(f"\n{title}  ({seconds:.1f}s)")
     for label, value, unit in figures:
         print(f"  {label:<{width}}  {_format(value, unit):>10} {unit}")
 
 
-def _alone(stack: Stack, db: str) -> Figures:
-    for service in ("routing", "review", "billing"):
-        stack.stop(f"{service}-worker")
-    return pipeline.run_alone(db)
+def _targets(s: dict[str, Any]) -> list[tuple[str, float | None, str, bool | None]]:
+    """(figure, value, target, met) for each target of the brief; met None: a figure is missing."""
+    def get(key: str) -> float | None:
+        value = s.get(key)
+        return None if value is None else float(value)
+
+    def ratio(a: str, b: str) -> float | None:
+        x, y = get(a), get(b)
+        return None if x is None or not y else x / y
+
+    rows: list[tuple[str, float | None, str, Callable[[float], bool]]] = [
+        ("pipeline_events_per_s", get("pipeline_events_per_s"), ">= 3000", lambda v: v >= 3000),
+        ("http_open_case_p99_ms_at_half_peak", get("http_open_case_p99_ms_at_half_peak"), "<= 50",
+         lambda v: v <= 50),
+        ("http_open_case_peak_rps / ceiling_empty_endpoint_rps",
+         ratio("http_open_case_peak_rps", "ceiling_empty_endpoint_rps"), ">= 0.15", lambda v: v >= 0.15),
+        ("commit_to_projection_p99_ms_at_500_eps", get("commit_to_projection_p99_ms_at_500_eps"), "<= 150",
+         lambda v: v <= 150),
+        ("rebuild_events_per_s", get("rebuild_events_per_s"), ">= 20000", lambda v: v >= 20000),
+        ("store / eventsourcing ops/s, concurrency 8", ratio("store_ops_per_s", "eventsourcing_ops_per_s"),
+         ">= 2", lambda v: v >= 2),
+        ("store / eventsourcing ops/s, concurrency 1",
+         ratio("store_ops_per_s_concurrency_1", "eventsourcing_ops_per_s_concurrency_1"), ">= 1",
+         lambda v: v >= 1),
+    ]
+    return [(name, value, target, None if value is None else check(value)) for name, value, target, check in rows]
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print("\nsummary (the same figures are in .run/bench/summary.json)")
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        shown = "null (FAILED)" if value is None else f"{value:,.2f}" if isinstance(value, float) else str(value)
+        print(f"  {key:<{width}}  {shown}")
+    print("\ntargets")
+    rows = _targets(summary)
+    width = max(len(r[0]) for r in rows)
+    for name, value, target, met in rows:
+        verdict = "missing" if met is None else "met" if met else "NOT met"
+        shown = "-" if value is None else f"{value:,.2f}"
+        print(f"  {name:<{width}}  {shown:>12}  target {target:<8}  {verdict}")
 
 
 def main() -> None:
@@ -44,36 +92,56 @@ def main() -> None:
     os.environ["CASE_LEDGER_SIMULATED_TIME"] = "true"
     # SIGTERM becomes SystemExit so the finally below still stops the stack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    summary: dict[str, Any] = dict.fromkeys(KEYS)
+    summary["bench_scale"] = scale()
+    summary["load_average_before"] = list(os.getloadavg())
     stack = Stack(run_dir=RUN_DIR, port_base=8100, broker_port=19192)
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
+    started = time.monotonic()
+    failures = 0
     try:
         print(f"starting the benchmark stack in {RUN_DIR} ...", flush=True)
         urls = stack.up()
         db = urls["database"]
+        bootstrap = stack.bootstrap_servers()
         token = stack.tokens()["COORDINATOR_TOKEN"]
         benchmarks: list[tuple[str, Callable[[], Figures]]] = [
-            (f"(a) intake HTTP API, {api.THREADS} client threads, {api.CASES} cases",
-             lambda: api.run(urls["intake"], token)),
-            (f"(b) relay → Kafka → analytics projection: {pipeline.CASES} single appends, then "
-             f"{pipeline.THROUGHPUT_EVENTS:,} by {pipeline.WRITERS} writers in batches of {pipeline.BATCH}",
-             lambda: pipeline.run(db)),
-            (f"(b2) the same pipeline alone (routing, review and billing workers stopped, so no reactions): "
-             f"{2 * pipeline.THROUGHPUT_EVENTS:,} events",
-             lambda: _alone(stack, db)),
-            (f"(c) event store vs eventsourcing, {eventsourcing_compare.CASES} cases each, single thread",
-             lambda: eventsourcing_compare.run(db)),
+            ("ceilings: PostgreSQL", lambda: ceilings.postgres(db, summary)),
+            ("ceilings: kafka-python on the stack's broker", lambda: ceilings.kafka(bootstrap, summary)),
+            ("ceiling: an empty endpoint on the services' server settings", lambda: api.empty_endpoint(summary)),
+            (f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",
+             lambda: api.run(urls["intake"], token, db, summary)),
+            (f"pipeline throughput: cases opened by {pipeline.WRITERS} writers, {pipeline.BATCH} a transaction; "
+             "every event counted until projected", lambda: pipeline.throughput(db, summary)),
+            (f"commit → projection at ~{pipeline.RATE:.0f} events/s offered (open loop), reactions included",
+             lambda: pipeline.latency(db, summary)),
+            ("analytics rebuild from every stored event", lambda: rebuild.run(db, summary)),
+            (f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",
+             lambda: eventsourcing_compare.run(db, summary)),
         ]
         for title, bench in benchmarks:
             # The previous benchmark's events must not still be flowing through the stack.
             if not settle(db):
                 print("  (the stack did not settle within 60s; figures below may be disturbed)")
             start = time.monotonic()
-            figures = bench()
+            try:
+                figures = bench()
+            except BenchFailed as exc:
+                failures += 1
+                print(f"\n{title}\n  FAILED: {exc}")
+                continue
             _print_table(title, figures, time.monotonic() - start)
     finally:
         print("\nstopping the benchmark stack ...", flush=True)
         stack.down()
+    summary["load_average_after"] = list(os.getloadavg())
+    summary["bench_seconds"] = time.monotonic() - started
+    SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    SUMMARY.write_text(json.dumps(summary, indent=2) + "\n")
+    _print_summary(summary)
+    if failures:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,10 @@ class EventStore:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
         return envelopes
 
+    def mark_processed_many(self, conn: Conn, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        rows = conn.execute(self._q["mark_processed_many"], {"consumer": consumer, "event_ids": list(event_ids)})
+        return {r["event_id"] for r in rows.fetchall()}
+
     def mark_processed(self, conn: Conn, consumer: str, event_id: UUID) -> bool:
         return conn.execute(self._q["mark_processed"],
                             {"consumer": consumer, "event_id": event_id}).fetchone() is not None

@@ -25,6 +25,14 @@ SELECT envelope FROM {schema}.events WHERE stream_id = %(stream_id)s ORDER BY ve
 -- The whole history in commit-independent order; used by rebuilds, never as a live cursor.
 SELECT envelope FROM {schema}.events ORDER BY recorded_at, stream_id, version
 
+-- name: mark_processed_many
+-- A batch's events in one statement: returns the ids this consumer had not seen. An id twice in
+-- the batch (the relay re-sent it) is inserted once; the second copy conflicts and is skipped.
+INSERT INTO {schema}.processed_events (consumer, event_id)
+SELECT %(consumer)s, e FROM unnest(%(event_ids)s::uuid[]) AS e
+ON CONFLICT DO NOTHING
+RETURNING event_id
+
 -- name: mark_processed
 -- Returns a row only the first time a consumer sees an event.
 INSERT INTO {schema}.processed_events (consumer, event_id) VALUES (%(consumer)s, %(event_id)s)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -22,7 +22,7 @@ class Principal:
         return self.role.split(":", 1)[1] if self.role.startswith("centre:") else None
 
 
-def authenticate(request: Request,
+async def authenticate(request: Request,
                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
@@ -33,10 +33,10 @@ def authenticate(request: Request,
     raise HTTPException(401, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Allow the named roles; "centre" allows every centre:<id> role. Admin is always allowed."""
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         role = principal.role
         if role == "admin" or role in roles or ("centre" in roles and principal.centre_id):
             return principal

@@ -38,7 +38,7 @@ class Outcome:
 KEY_PATTERN = r"^[!-~]([ -~]{0,198}[!-~])?$"
 
 
-def idempotency_key(key: Annotated[str | None, Header(
+async def idempotency_key(key: Annotated[str | None, Header(
         alias="Idempotency-Key", pattern=KEY_PATTERN, max_length=200,
         description="retrying with the same key returns the first answer instead of acting twice"),
         WithJsonSchema({"type": "string", "pattern": KEY_PATTERN, "maxLength": 200})] = None,

@@ -40,18 +40,22 @@ admin = APIRouter(prefix="/admin", tags=["admin"])
 ReviewDep = Annotated[app.ReviewRuntime, Depends(get_runtime)]
 
 
-def centre_of(principal: Annotated[Principal, Depends(require("centre"))]) -> CentreId:
+def _centre(principal: Principal) -> CentreId:
     try:
         return CentreId(principal.centre_id or "")
     except ValueError:
         raise HTTPException(403, f"unknown centre {principal.centre_id}") from None
 
 
+async def centre_of(principal: Annotated[Principal, Depends(require("centre"))]) -> CentreId:
+    return _centre(principal)
+
+
 Centre = Annotated[CentreId, Depends(centre_of)]
 
 
-def reader_of(principal: Annotated[Principal, Depends(require("coordinator", "centre"))]) -> app.Reader:
-    return centre_of(principal) if principal.centre_id else "coordinator"
+async def reader_of(principal: Annotated[Principal, Depends(require("coordinator", "centre"))]) -> app.Reader:
+    return _centre(principal) if principal.centre_id else "coordinator"
 
 
 # The coordinator or a centre (which sees its own cases only).

@@ -295,7 +295,8 @@ def test_compose_runs_every_service_api_and_worker_from_the_dockerfile(yaml: Mod
     for name in SERVICES:
         api, worker = services[f"{name}-api"], services[f"{name}-worker"]
         assert api["command"] == ["python", "-m", "uvicorn", "--factory", f"services.{name}.api:create_app",
-                                  "--host", "0.0.0.0", "--port", str(PORTS[name])]
+                                  "--host", "0.0.0.0", "--port", str(PORTS[name]), "--loop", "uvloop",
+                                  "--http", "httptools"]
         assert worker["command"] == ["python", "-m", f"services.{name}.worker"]
         assert any(p.endswith(f":{PORTS[name]}") for p in api["ports"])
         for part in (api, worker):
