@@ -85,6 +85,25 @@ def test_a_redelivered_event_is_applied_once(api: Api, db, producer):
     assert invoice_count(db, case_id) == 1
 
 
+def test_a_new_event_sent_twice_in_a_row_is_applied_once(db, producer):
+    # Both copies are new to every consumer and usually arrive in one batch: the batch's single
+    # processed-events statement must let only the first copy through.
+    def applied() -> int:
+        row = db.execute("SELECT coalesce(sum(events), 0)::int AS n FROM analytics.event_counts "
+                         "WHERE producer = 'test' AND event_type = 'RecordsReceived'").fetchone()
+        return int(row["n"])
+
+    case_id = uuid4()
+    before = applied()
+    twice = synthetic(RecordsReceived(record_id=uuid4(), kind="imaging"), case_id).model_dump_json().encode()
+    send(producer, case_id, twice)
+    send(producer, case_id, twice)
+    marker = synthetic(RecordsReceived(record_id=uuid4(), kind="imaging"), case_id)
+    send(producer, case_id, marker.model_dump_json().encode())
+    wait_for(lambda: in_timeline(db, marker.event_id), what="the marker")
+    assert applied() - before == 2  # the event once, the marker once
+
+
 def invoice_count(db, case_id: UUID) -> int:
     return int(db.execute("SELECT count(*) AS n FROM billing.events WHERE case_id = %s AND "
                           "event_type = 'FeeInvoiced'", (case_id,)).fetchone()["n"])
