@@ -1,7 +1,8 @@
 """Consumer runtime: decode, apply and record the event as processed in one PostgreSQL transaction.
 
-Kafka offsets are committed after the batch, but they are only a hint: the `processed_events`
-row written with the effect is what makes a redelivered event change nothing. Messages that
+Kafka offsets are committed after the batches, at most every `commit_interval`, but they are only
+a hint: the `processed_events` row written with the effect is what makes a redelivered event
+change nothing. Messages that
 cannot be decoded, and those whose handler keeps failing, go to the dead-letter topic with the
 reason, and the consumer goes on.
 
@@ -45,16 +46,30 @@ class Stalled(Exception):
     """The consumer has a backlog and handled nothing for too long: its client is replaced."""
 
 Handler = Callable[[Conn, Decoded], None]
+BatchHandler = Callable[[Conn, list[Decoded]], None]
 DLQ_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version", "no_upcaster",
                "invalid_payload", "handler_failed")
 
 
 class Consumer:
-    """One named consumer (its own group and processed-events namespace) and its handlers."""
+    """One named consumer (its own group and processed-events namespace) and its handlers.
 
-    def __init__(self, name: str, handlers: Mapping[str, Handler]) -> None:
+    `handlers` name the event types it applies. With `batch`, the runner hands it a batch's new
+    events at once, in order, instead of calling the handler of each: a projection can then fold
+    them and write each table once. It must mean the same as the handlers one event at a time.
+    """
+
+    def __init__(self, name: str, handlers: Mapping[str, Handler], batch: BatchHandler | None = None) -> None:
         self.name = name
         self.handlers = dict(handlers)
+        self.batch = batch
+
+    def apply(self, conn: Conn, events: list[Decoded]) -> None:
+        if self.batch is not None:
+            self.batch(conn, events)
+            return
+        for decoded in events:
+            self.handlers[decoded.envelope.event_type](conn, decoded)
 
 
 class ConsumerRunner:
@@ -73,6 +88,7 @@ class ConsumerRunner:
         broker: Broker | None = None,
         stall_timeout: float = 30.0,
         check_interval: float = 5.0,
+        commit_interval: float = 1.0,
     ) -> None:
         self.consumer = consumer
         self.service = service
@@ -87,6 +103,7 @@ class ConsumerRunner:
         self.broker = broker
         self.stall_timeout = stall_timeout
         self.check_interval = check_interval
+        self.commit_interval = commit_interval
         self._topics_q = Queries(_TOPICS_SQL, store.schema)
         self._topic_id: str | None = None  # the topic this client's positions refer to
         self._recorded_topic_id: str | None = None  # the one recorded with the last commit
@@ -121,6 +138,7 @@ class ConsumerRunner:
                 kc.subscribe([TOPIC], listener=_Assignments(self, kc))
                 self._topic_id = None
                 self._progress()
+                uncommitted, committed_at = False, time.monotonic()
                 while not stop.is_set():
                     batch = kc.poll(timeout_ms=500)
                     if self._rewind_pending and kc.assignment():
@@ -131,9 +149,16 @@ class ConsumerRunner:
                     for records in batch.values():
                         self.handle_batch(records)
                     if batch and not self._rewind_pending:
+                        uncommitted = True
+                        self._progress()
+                    # Offsets are a hint (the processed-events rows make a redelivery change
+                    # nothing), and each commit is a write to the broker's durable log: commit
+                    # at most every commit_interval while busy, and as soon as the topic goes quiet.
+                    if uncommitted and not self._rewind_pending and (
+                            not batch or time.monotonic() - committed_at >= self.commit_interval):
                         kc.commit()
                         self._committed()
-                        self._progress()
+                        uncommitted, committed_at = False, time.monotonic()
                     if time.monotonic() - self._checked_at >= self.check_interval:
                         self._check(kc)
             except Stalled as exc:
@@ -299,13 +324,16 @@ class ConsumerRunner:
             with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 # One statement marks the whole batch: a sync per event was most of a batch's time.
                 fresh = self.store.mark_processed_many(conn, name, [d.envelope.event_id for _, d in work])
+                new: list[Decoded] = []
                 for _, decoded in work:
                     if decoded.envelope.event_id not in fresh:
                         outcomes.append(("duplicate", decoded))
                         continue
                     fresh.discard(decoded.envelope.event_id)  # a second copy in this batch is a duplicate
-                    self.consumer.handlers[decoded.envelope.event_type](conn, decoded)
+                    new.append(decoded)
                     outcomes.append(("applied", decoded))
+                if new:
+                    self.consumer.apply(conn, new)
         except psycopg.OperationalError:
             raise
         except Exception as exc:
@@ -329,7 +357,6 @@ class ConsumerRunner:
 
     def handle_one(self, record: ConsumerRecord, decoded: Decoded) -> None:
         name = self.consumer.name
-        handler = self.consumer.handlers[decoded.envelope.event_type]
         last_error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -337,7 +364,7 @@ class ConsumerRunner:
                     if not self.store.mark_processed(conn, name, decoded.envelope.event_id):
                         self._count("duplicate", decoded)
                         return
-                    handler(conn, decoded)
+                    self.consumer.apply(conn, [decoded])
                 self._count("applied", decoded)
                 return
             except psycopg.OperationalError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -51,15 +50,9 @@ class EventStore:
 
     def load(self, conn: Conn, stream_id: str) -> list[Decoded]:
         rows = conn.execute(self._q["load_stream"], {"stream_id": stream_id}).fetchall()
-        return [self._decode(r["envelope"]) for r in rows]
-
-    def load_all(self, conn: Conn) -> list[Decoded]:
-        rows = conn.execute(self._q["load_all"]).fetchall()
-        return [self._decode(r["envelope"]) for r in rows]
-
-    def _decode(self, envelope: dict[str, object]) -> Decoded:
-        # Stored envelopes go through the same registry (and upcasters) as messages.
-        return self.registry.decode(json.dumps(envelope))
+        # Stored envelopes go through the same registry (and upcasters) as messages, decoded once
+        # from the text PostgreSQL sends.
+        return [self.registry.decode(r["envelope"]) for r in rows]
 
     def append(
         self,

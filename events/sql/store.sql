@@ -19,11 +19,7 @@ VALUES (%(event_id)s, %(topic)s, %(message_key)s, %(message)s)
 SELECT pg_notify(%(channel)s, '')
 
 -- name: load_stream
-SELECT envelope FROM {schema}.events WHERE stream_id = %(stream_id)s ORDER BY version
-
--- name: load_all
--- The whole history in commit-independent order; used by rebuilds, never as a live cursor.
-SELECT envelope FROM {schema}.events ORDER BY recorded_at, stream_id, version
+SELECT envelope::text AS envelope FROM {schema}.events WHERE stream_id = %(stream_id)s ORDER BY version
 
 -- name: mark_processed_many
 -- A batch's events in one statement: returns the ids this consumer had not seen. An id twice in

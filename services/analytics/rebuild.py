@@ -6,8 +6,9 @@ Reads DATABASE_URL and the rest of AnalyticsSettings from the environment like t
 runs the worker's bootstrap (so `analytics` exists and is migrated) but starts no consumer.
 
 1. Build: in one snapshot of every event store (settings.rebuild_sources), create the scratch
-   schema with the migrations that created `analytics`, and replay the stored events through the
-   live consumer's own handlers, in recorded order.
+   schema with the migrations that created `analytics`, and fold the stored events, in recorded
+   order, by the live projector's own rules (services.analytics.facts); stream them through
+   server-side cursors and write with COPY.
 2. Compare: every table and view of `analytics` with its rebuild, by row count and checksum.
 3. Switch (not with --check): in one transaction, lock the live tables against writes, compare
    again, and only if still identical rename `analytics` to `analytics_old` and the scratch schema
@@ -23,25 +24,26 @@ Exit 0: identical (--check) or switched. Exit 2: it could not run (the message s
 from __future__ import annotations
 
 import argparse
+import gc
+import heapq
 import sys
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow, dict_row, tuple_row
 
 from events.db import Conn, Pool, load_queries
 from events.registry import Decoded, DecodeError, Registry
-from events.store import EventStore
-from services.analytics import ddl
-from services.analytics.bootstrap import SERVICE, bootstrap
+from services.analytics import ddl, facts
+from services.analytics.bootstrap import bootstrap
 from services.analytics.ddl import LIVE_SCHEMA
-from services.analytics.projections import fact_projector
 from services.analytics.settings import AnalyticsSettings
 
 SCRATCH = "analytics_rebuild"
@@ -107,43 +109,91 @@ def _one(conn: Conn, query: sql.Composed, params: Mapping[str, Any] | None = Non
 
 
 # ---------------------------------------------------------------------------------------- build
-def load_history(conn: Conn, registry: Registry, sources: Sequence[str]) -> tuple[list[Decoded], dict[str, int]]:
+# Events read per round trip from each store, and written per COPY: the memory the replay holds
+# beyond the folded rows.
+CHUNK = 2000
+
+
+def _order(decoded: Decoded) -> tuple[Any, ...]:
+    # A stream's events in version order; across streams and services by when they were recorded,
+    # so a reaction comes after the event it reacted to (recorded, hence committed, before it).
+    env = decoded.envelope
+    return env.recorded_at, env.stream_id, env.stream_version
+
+
+def _stored(conn: Conn, registry: Registry, schema: str, counted: dict[str, int]) -> Iterator[Decoded]:
+    """One store's events in _order, through a server-side cursor: never the whole history at once."""
+    counted[schema] = 0
+    with conn.cursor(name=f"replay_{schema}", row_factory=tuple_row) as cursor:
+        cursor.itersize = CHUNK
+        cursor.execute(_sql("stored_events", store=sql.Identifier(schema, "events")))
+        for (envelope,) in cursor:
+            try:
+                # Stored envelopes go through the same registry (and upcasters) as messages, and
+                # are decoded once, from the text PostgreSQL sends.
+                decoded = registry.decode(envelope)
+            except DecodeError as exc:
+                raise RebuildError(f"a stored event of {schema}.events does not decode: {exc}") from exc
+            counted[schema] += 1
+            yield decoded
+
+
+def history(conn: Conn, registry: Registry, sources: Sequence[str], counted: dict[str, int]) -> Iterator[Decoded]:
     """Every stored event of every source, decoded like a message, in one deterministic order."""
-    history: list[Decoded] = []
-    per_source: dict[str, int] = {}
     for schema in sources:
         if not _one(conn, _sql("store_exists"), {"schema": schema})["present"]:
             raise RebuildError(f"there is no event store {schema}.events (sources: ANALYTICS_REBUILD_SOURCES)")
-        try:
-            events = EventStore(schema, SERVICE, registry).load_all(conn)
-        except DecodeError as exc:
-            raise RebuildError(f"a stored event of {schema}.events does not decode: {exc}") from exc
-        per_source[schema] = len(events)
-        history.extend(events)
-    # A stream's events in version order; across streams and services by when they were recorded,
-    # so a reaction comes after the event it reacted to (recorded, hence committed, before it).
-    # The sort is stable: exact ties across sources keep the order of `sources`.
-    history.sort(key=lambda d: (d.envelope.recorded_at, d.envelope.stream_id, d.envelope.stream_version))
-    return history, per_source
+    # heapq.merge is stable: exact ties across sources keep the order of `sources`.
+    return heapq.merge(*(_stored(conn, registry, schema, counted) for schema in sources), key=_order)
+
+
+def _copy(conn: Conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    statement = _sql("copy_in", table=sql.Identifier(SCRATCH, table),
+                     columns=sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with conn.cursor().copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def build(pool: Pool, registry: Registry, sources: Sequence[str]) -> tuple[int, dict[str, int]]:
-    """Replaces the scratch schema with a rebuild; returns how many events the handlers applied."""
-    handlers = fact_projector(SCRATCH).handlers
+    """Replaces the scratch schema with a rebuild; returns how many events were folded in.
+
+    The timeline and the money movements (a row per event or per component) are copied in as
+    the history streams by; the rows that events update (cases, counts) are folded in memory
+    and copied at the end. Memory grows with the cases, not with the events.
+    """
+    # The replay makes millions of objects that live on (the folded rows) or die young (decoded
+    # events), none in cycles: the cyclic collector would only rescan the growing heap, which
+    # measured at 6x the cost of decoding itself. Reference counting still frees the dead.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(pool, registry, sources)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build(pool: Pool, registry: Registry, sources: Sequence[str]) -> tuple[int, dict[str, int]]:
+    fold = facts.Fold()
+    per_source: dict[str, int] = {}
+    applied = 0
     with pool.connection() as conn, conn.transaction():
         conn.execute(_sql("snapshot"))
         conn.execute(_sql("drop_scratch", scratch=sql.Identifier(SCRATCH)))
         ddl.create(conn, SCRATCH)
-        history, per_source = load_history(conn, registry, sources)
-        applied = 0
-        # Pipelined: the handlers only write, so they need not wait for each statement's reply.
-        with conn.pipeline():
-            for decoded in history:
-                # As the live consumer runner does: an event type without a handler is ignored.
-                handler = handlers.get(decoded.envelope.event_type)
-                if handler is not None:
-                    handler(conn, decoded)
-                    applied += 1
+        replay = history(conn, registry, sources, per_source)
+        # A chunk is read (the cursors' FETCHes) before it is written (a COPY): one connection
+        # cannot do both at once, and both must be in this transaction's snapshot.
+        while chunk := list(islice(replay, CHUNK)):
+            for decoded in chunk:
+                fold.add(decoded)
+            _copy(conn, "case_timeline", facts.TIMELINE_COLUMNS, map(facts.timeline_row, chunk))
+            _copy(conn, "money_movements", facts.MONEY_COLUMNS, fold.take_money())
+            applied += len(chunk)
+        _copy(conn, "cases", facts.CASE_COLUMNS, fold.case_rows())
+        _copy(conn, "quotes", facts.QUOTE_COLUMNS, fold.quotes.values())
+        _copy(conn, "event_counts", facts.COUNT_COLUMNS, fold.count_rows())
     return applied, per_source
 
 

@@ -19,6 +19,14 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ
 -- left there, for inspection or by dying, goes.
 DROP SCHEMA IF EXISTS {scratch} CASCADE
 
+-- name: stored_events
+-- One store's history in the replay's order (rebuild._order), as the envelopes' text: the
+-- registry decodes it once, as it does a message.
+SELECT envelope::text FROM {store} ORDER BY recorded_at, stream_id, version
+
+-- name: copy_in
+COPY {table} ({columns}) FROM STDIN
+
 -- name: schema_exists
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %(schema)s) AS present
 

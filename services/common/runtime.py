@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import signal
 import threading
@@ -103,6 +104,9 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     kafka.ensure_topics(bootstrap, settings.topic_partitions)
+    # What the start made (modules, models, the pool) lives as long as the process: frozen, the
+    # cyclic collector stops rescanning it each time a batch's short-lived objects trigger it.
+    gc.freeze()
     targets: dict[str, Callable[[threading.Event], None]] = {}
     if relay:
         relay_obj = OutboxRelay(

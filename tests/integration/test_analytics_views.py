@@ -42,7 +42,7 @@ from events.contract import (
 )
 from events.db import open_pool
 from events.registry import Decoded
-from services.analytics import ddl
+from services.analytics import ddl, rebuild
 from services.analytics.projections import Projection
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, March 2026
@@ -138,26 +138,51 @@ SCENARIO: list[tuple[UUID, str, list[Event]]] = [
 ]
 
 
+def scenario_events() -> list[Decoded]:
+    decoded, at = [], T0
+    for case_id, producer, events in SCENARIO:
+        for version, event in enumerate(events, start=1):
+            at += timedelta(hours=1)
+            env = Envelope(event_id=uuid4(), event_type=event.event_type, schema_version=event.schema_version,
+                           case_id=case_id, stream_id=f"case-{case_id}", stream_version=version,
+                           occurred_at=at, recorded_at=at, producer=producer, correlation_id=uuid4(),
+                           payload=event.model_dump(mode="json"))
+            decoded.append(Decoded(env, event))
+    return decoded
+
+
 @pytest.fixture(scope="module")
-def views(db_url: str) -> Iterator[tuple[psycopg.Connection[dict[str, Any]], str]]:
+def history() -> list[Decoded]:
+    return scenario_events()
+
+
+@pytest.fixture(scope="module")
+def views(db_url: str, history: list[Decoded]) -> Iterator[tuple[psycopg.Connection[dict[str, Any]], str]]:
     target = f"analytics_scenario_{uuid4().hex[:8]}"
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
         with conn.transaction():
             ddl.create(conn, target)
             projection = Projection(target)
-            at = T0
-            for case_id, producer, events in SCENARIO:
-                for version, event in enumerate(events, start=1):
-                    at += timedelta(hours=1)
-                    env = Envelope(event_id=uuid4(), event_type=event.event_type, schema_version=event.schema_version,
-                                   case_id=case_id, stream_id=f"case-{case_id}", stream_version=version,
-                                   occurred_at=at, recorded_at=at, producer=producer, correlation_id=uuid4(),
-                                   payload=event.model_dump(mode="json"))
-                    projection.project(conn, Decoded(env, event))
+            # One event per batch: every fold starts from the rows as PostgreSQL gives them back.
+            for decoded in history:
+                projection.project(conn, decoded)
         try:
             yield conn, target
         finally:
             conn.execute(f'DROP SCHEMA "{target}" CASCADE')
+
+
+def test_one_batch_of_the_whole_scenario_writes_what_one_event_at_a_time_does(views, history):
+    conn, one_by_one = views
+    target = f"analytics_batch_{uuid4().hex[:8]}"
+    try:
+        with conn.transaction():
+            ddl.create(conn, target)
+            Projection(target).project_batch(conn, history)
+        assert rebuild.fingerprints(conn, target) == rebuild.fingerprints(conn, one_by_one)
+        assert conn.execute(f'SELECT count(*) AS n FROM "{target}".cases').fetchone()["n"] == 8
+    finally:
+        conn.execute(f'DROP SCHEMA "{target}" CASCADE')
 
 
 def rows(views: tuple[Any, str], query: str) -> list[dict[str, Any]]:
