@@ -1,5 +1,8 @@
 -- The projector's statements, bound to its target schema ({schema}): `analytics` for the live
 -- consumer, or any other schema the same migrations made (tests project scenarios into one).
+-- The projector writes a consumer batch's rows in one statement per table (services.analytics.
+-- facts folds the events): the rows parameter is a JSON array of row objects, made the table's own
+-- row type by jsonb_populate_recordset, so the columns and their types are the table's.
 
 -- name: timeline
 -- Business time first. Events one command appended together share both instants (RecordsReceived
@@ -7,10 +10,6 @@
 SELECT event_type, producer, stream_version, occurred_at, recorded_at, event_id
 FROM {schema}.case_timeline WHERE case_id = %(case_id)s
 ORDER BY occurred_at, recorded_at, producer, stream_version
-
--- The projector writes a consumer batch's rows in one statement per table (services.analytics.
--- facts folds the events): %(rows)s is a JSON array of row objects, turned into the table's own
--- row type by jsonb_populate_recordset, so the columns and their types are the table's.
 
 -- name: add_to_timeline
 -- event_id is the key: the processed-events row already guards redelivery; this guards replays.
