@@ -22,13 +22,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from bench import OUTBOX_SCHEMAS, BenchFailed, Figures, percentiles, projected_events, scaled, stored_events
 from bench.openloop import open_loop
 from events.codes import ReferralReason, StageGroup, TumourSite
 from events.contract import CaseOpened, Event
-from events.db import open_pool, transaction
+from events.db import Pool, open_pool, transaction
 from events.registry import build_registry
 from events.store import EventStore, utc_now
 from services.common.kernel import Kernel
@@ -60,7 +59,7 @@ def _kernel() -> Kernel[domain.Case]:
     return Kernel(store, lambda conn, case_id: domain.Case(case_id), lambda case, event, at: case.apply(event, at))
 
 
-def _open_cases(pool: ConnectionPool[Any], kernel: Kernel[domain.Case], count: int) -> list[UUID]:
+def _open_cases(pool: Pool, kernel: Kernel[domain.Case], count: int) -> list[UUID]:
     with transaction(pool) as conn:
         return [kernel.handle(conn, uuid4(), _open(new_case_opened()), occurred_at=utc_now()).appended[0]
                 .envelope.event_id for _ in range(count)]

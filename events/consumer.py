@@ -88,7 +88,8 @@ class ConsumerRunner:
         broker: Broker | None = None,
         stall_timeout: float = 30.0,
         check_interval: float = 5.0,
-        commit_interval: float = 1.0,
+        commit_interval: float = 5.0,
+        fetch_interval: float = 0.0,
     ) -> None:
         self.consumer = consumer
         self.service = service
@@ -104,6 +105,7 @@ class ConsumerRunner:
         self.stall_timeout = stall_timeout
         self.check_interval = check_interval
         self.commit_interval = commit_interval
+        self.fetch_interval = fetch_interval
         self._topics_q = Queries(_TOPICS_SQL, store.schema)
         self._topic_id: str | None = None  # the topic this client's positions refer to
         self._recorded_topic_id: str | None = None  # the one recorded with the last commit
@@ -139,8 +141,17 @@ class ConsumerRunner:
                 self._topic_id = None
                 self._progress()
                 uncommitted, committed_at = False, time.monotonic()
+                fetched_at = float("-inf")
                 while not stop.is_set():
+                    # While events flow, one fetch per fetch_interval: on Tansu's S3 log every
+                    # fetch that finds data lists all of the partition's objects, so many small
+                    # fetches cost far more than fewer larger ones. The first event after a quiet
+                    # spell is fetched at once.
+                    pause = fetched_at + self.fetch_interval - time.monotonic()
+                    if pause > 0:
+                        stop.wait(pause)
                     batch = kc.poll(timeout_ms=500)
+                    fetched_at = time.monotonic() if batch else float("-inf")
                     if self._rewind_pending and kc.assignment():
                         self._seek_to_start(kc, kc.assignment())
                         continue  # the batch was fetched from positions the rewind replaces
@@ -152,10 +163,10 @@ class ConsumerRunner:
                         uncommitted = True
                         self._progress()
                     # Offsets are a hint (the processed-events rows make a redelivery change
-                    # nothing), and each commit is a write to the broker's durable log: commit
-                    # at most every commit_interval while busy, and as soon as the topic goes quiet.
-                    if uncommitted and not self._rewind_pending and (
-                            not batch or time.monotonic() - committed_at >= self.commit_interval):
+                    # nothing), and each commit is a write per partition to the broker's durable
+                    # log: commit at most every commit_interval.
+                    if (uncommitted and not self._rewind_pending
+                            and time.monotonic() - committed_at >= self.commit_interval):
                         kc.commit()
                         self._committed()
                         uncommitted, committed_at = False, time.monotonic()

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
+log = logging.getLogger(__name__)
+
+
 Conn = psycopg.Connection[DictRow]
-Pool = ConnectionPool[Conn]
+
+
+class PooledConn(psycopg.Connection[DictRow]):
+    """A pooled connection that remembers which NOTIFY channels to signal once its work has committed.
+
+    An append inside a transaction could NOTIFY there, but PostgreSQL serialises the commits of
+    every transaction that notified, fsync included (the notification queue is held from
+    pre-commit to the end of the commit): concurrent commands then commit one at a time. The
+    pool signals after the caller's block instead, in a tiny transaction of its own.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wake: set[str] = set()
 
 
 class StoreError(Exception):
@@ -35,15 +55,102 @@ class ConcurrencyConflict(StoreError):
         self.actual = actual
 
 
+# The wake-up needs no durability: a listener that misses it looks again within its idle wait.
+_WAKE = sql.SQL("SELECT set_config('synchronous_commit', 'off', true), pg_notify({}, '')")
+
+
+class _Waker:
+    """Sends the NOTIFYs a pool's connections asked for, from a thread and a connection of its own.
+
+    Off the command's path: the command pays no round trip for it, and the wake-ups of the
+    commands that commit within `coalesce_s` of each other go out as one.
+    """
+
+    coalesce_s = 0.005
+
+    def __init__(self, conninfo: str, name: str) -> None:
+        self._conninfo = conninfo
+        self._name = name
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._due = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def wake(self, channels: set[str]) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._pending |= channels
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"{self._name}-waker", daemon=True)
+                self._thread.start()
+        self._due.set()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        self._due.set()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def _run(self) -> None:
+        conn: psycopg.Connection[Any] | None = None
+        while True:
+            self._due.wait()
+            self._due.clear()
+            with self._lock:
+                if self._stopped:
+                    break
+                channels, self._pending = self._pending, set()
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+                for channel in sorted(channels):
+                    conn.execute(_WAKE.format(channel))
+            except psycopg.Error as exc:
+                # The listener looks again within its idle wait anyway; the next wake reconnects.
+                log.info("could not wake %s: %s", sorted(channels), exc)
+                if conn is not None:
+                    conn.close()
+                conn = None
+            time.sleep(self.coalesce_s)
+        if conn is not None:
+            conn.close()
+
+
+class Pool(ConnectionPool[PooledConn]):
+    def __init__(self, conninfo: str, **kwargs: Any) -> None:
+        super().__init__(conninfo, **kwargs)
+        self._waker = _Waker(conninfo, self.name)
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[PooledConn]:
+        with super().connection(timeout) as conn:
+            try:
+                yield conn
+            finally:
+                # After the caller's transactions ended; a rolled-back one wakes a listener for
+                # nothing, which costs it one empty look.
+                if conn.wake:
+                    channels, conn.wake = conn.wake, set()
+                    self._waker.wake(channels)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._waker.stop()
+        super().close(timeout)
+
+
 def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "case-ledger") -> Pool:
     # check: a connection broken by a database restart is replaced when it is taken, not handed
     # to a request; timeout: a request waits 5 s for a connection, then answers 503;
     # reconnect_timeout: the pool's reconnect attempts back off exponentially (1, 2, 4, 8 s ...)
     # for this long, so after a long outage the next attempt could be a minute away. Giving up
     # after 2 s instead makes the next request start a fresh attempt: back within ~2 s.
-    pool = ConnectionPool(
-        url, connection_class=Conn, min_size=min_size, max_size=max_size, open=False, name=name,
-        kwargs={"row_factory": dict_row, "autocommit": True}, check=ConnectionPool.check_connection,
+    pool = Pool(
+        url, connection_class=PooledConn, min_size=min_size, max_size=max_size, open=False, name=name,
+        kwargs={"row_factory": dict_row, "autocommit": True}, check=Pool.check_connection,
         timeout=5, reconnect_timeout=2,
     )
     try:
@@ -86,12 +193,14 @@ class Queries:
     def __init__(self, path: Path, schema: str) -> None:
         self._path = path
         self._schema = sql.Identifier(schema)
-        self._bound: dict[str, sql.Composed] = {}
+        self._bound: dict[str, bytes] = {}
 
-    def __getitem__(self, name: str) -> sql.Composed:
+    def __getitem__(self, name: str) -> bytes:
+        # Rendered once: psycopg turns a Composed into bytes at every execute (a tenth of a
+        # command's time), while bytes go straight to its cache of parsed queries.
         bound = self._bound.get(name)
         if bound is None:
             raw = load_queries(self._path)[name]
-            bound = sql.SQL(raw).format(schema=self._schema)
+            bound = sql.SQL(raw).format(schema=self._schema).as_bytes(None)
             self._bound[name] = bound
         return bound

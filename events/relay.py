@@ -63,6 +63,7 @@ class OutboxRelay:
         ack_timeout: float = 30.0,
         max_message_bytes: int = 1_000_000,
         verify_interval: float = 10.0,
+        linger: float = 0.0,
     ) -> None:
         self.pool = pool
         self.db_url = db_url
@@ -77,6 +78,7 @@ class OutboxRelay:
         self.ack_timeout = ack_timeout
         self.max_message_bytes = max_message_bytes
         self.verify_interval = verify_interval
+        self.linger = linger
         self._q = Queries(_SQL, schema)
         self._topics_q = Queries(_TOPICS_SQL, schema)
         self._producer: KafkaProducer | None = None
@@ -115,10 +117,20 @@ class OutboxRelay:
                     break
                 stop.wait(1.0)
             listen_conn.execute(f'LISTEN "{outbox_channel(self.schema)}"')
+            flowing_since = float("-inf")  # the start of the last round that published rows
             while not stop.is_set():
                 if time.monotonic() - self._verified_at >= self.verify_interval:
                     self.verify()
+                # While rows flow, at most one round per linger: the rows committed meanwhile
+                # go out together, one larger batch per partition, instead of a produce (and an
+                # object in the broker's log) per command. The first row after a quiet spell
+                # goes at once.
+                pause = flowing_since + self.linger - time.monotonic()
+                if pause > 0:
+                    stop.wait(pause)
+                started = time.monotonic()
                 published = self.publish_batch()
+                flowing_since = started if published else float("-inf")
                 if published < self.batch_size:
                     # Wait for the append's NOTIFY (or time out and look again anyway).
                     for _ in listen_conn.notifies(timeout=self.idle_wait, stop_after=1):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import orjson
 import psycopg
-from psycopg.pq import TransactionStatus
-from psycopg.types.json import Jsonb
 
 from events.contract import TOPIC, Envelope, Event
 from events.db import ConcurrencyConflict, Conn, Queries
@@ -78,29 +76,29 @@ class EventStore:
         recorded_at = self.clock()
         envelopes = build_envelopes(self.producer, stream_id, case_id, expected_version, events, recorded_at,
                                     correlation_id, causation_id)
-        # Inside the caller's transaction the inserts commit or roll back with it (a conflict
+        # Inside the caller's transaction the statement commits or rolls back with it (a conflict
         # aborts that transaction, which every caller then ends); on an idle autocommit
-        # connection they get a transaction of their own. Either way events and outbox rows land
+        # connection it is a transaction of its own. Either way events and outbox rows land
         # together or not at all.
-        atomic = conn.transaction() if conn.info.transaction_status == TransactionStatus.IDLE else nullcontext()
+        rows = orjson.dumps([{
+            "version": e.stream_version, "event_id": e.event_id, "event_type": e.event_type,
+            "schema_version": e.schema_version, "occurred_at": e.occurred_at,
+            "envelope": orjson.Fragment(e.model_dump_json()),
+        } for e in envelopes]).decode()
         try:
-            with atomic:
-                for envelope in envelopes:
-                    conn.execute(self._q["insert_event"], {
-                        "stream_id": stream_id, "version": envelope.stream_version,
-                        "event_id": envelope.event_id, "event_type": envelope.event_type,
-                        "schema_version": envelope.schema_version, "case_id": case_id,
-                        "occurred_at": envelope.occurred_at, "recorded_at": recorded_at,
-                        "envelope": Jsonb(envelope.model_dump(mode="json")),
-                    })
-                    conn.execute(self._q["insert_outbox"], {
-                        "event_id": envelope.event_id, "topic": TOPIC,
-                        "message_key": str(case_id).encode(),
-                        "message": envelope.model_dump_json().encode(),
-                    })
-                conn.execute(self._q["notify_outbox"], {"channel": outbox_channel(self.schema)})
+            conn.execute(self._q["append"], {
+                "stream_id": stream_id, "case_id": case_id, "recorded_at": recorded_at, "topic": TOPIC,
+                "message_key": str(case_id).encode(), "rows": rows,
+            })
         except psycopg.errors.UniqueViolation as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
+        wake = getattr(conn, "wake", None)
+        if wake is not None:
+            wake.add(outbox_channel(self.schema))  # the pool wakes the relay after the commit
+        else:
+            # A connection of its own (no pool to signal after the commit): NOTIFY is delivered
+            # only if the transaction commits.
+            conn.execute(self._q["notify_outbox"], {"channel": outbox_channel(self.schema)})
         return envelopes
 
     def mark_processed_many(self, conn: Conn, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:

@@ -2,17 +2,30 @@
 -- The current version of a stream, 0 when it has no event yet.
 SELECT coalesce(max(version), 0) AS version FROM {schema}.events WHERE stream_id = %(stream_id)s
 
--- name: insert_event
--- Fails with a unique violation when another writer appended this version first.
-INSERT INTO {schema}.events
-    (stream_id, version, event_id, event_type, schema_version, case_id, occurred_at, recorded_at, envelope)
-VALUES
-    (%(stream_id)s, %(version)s, %(event_id)s, %(event_type)s, %(schema_version)s, %(case_id)s,
-     %(occurred_at)s, %(recorded_at)s, %(envelope)s)
-
--- name: insert_outbox
-INSERT INTO {schema}.outbox (event_id, topic, message_key, message)
-VALUES (%(event_id)s, %(topic)s, %(message_key)s, %(message)s)
+-- name: append
+-- One statement appends a command's events and their outbox rows: a round trip per statement
+-- was most of a command's time. The rows come as one JSON array; each
+-- envelope is serialised once, stored as the event (jsonb) and sent as the message (its text,
+-- kept as written: a json column, unlike jsonb, keeps the text). Outbox ids
+-- follow the events' order (the relay publishes a case in id order). Fails with a unique
+-- violation when another writer appended one of these versions first.
+WITH input AS (
+    SELECT * FROM ROWS FROM (json_to_recordset(%(rows)s::json)
+        AS (version integer, event_id uuid, event_type text, schema_version integer, occurred_at timestamptz,
+            envelope json)) WITH ORDINALITY AS i(version, event_id, event_type, schema_version, occurred_at,
+                                                  envelope, n)
+), stored AS (
+    INSERT INTO {schema}.events
+        (stream_id, version, event_id, event_type, schema_version, case_id, occurred_at, recorded_at, envelope)
+    SELECT %(stream_id)s, version, event_id, event_type, schema_version, %(case_id)s, occurred_at,
+           %(recorded_at)s, envelope::jsonb
+    FROM input
+), queued AS (
+    INSERT INTO {schema}.outbox (event_id, topic, message_key, message)
+    SELECT event_id, %(topic)s, %(message_key)s, convert_to(envelope::text, 'UTF8') FROM input ORDER BY n
+    RETURNING id
+)
+SELECT count(*) AS appended FROM queued
 
 -- name: notify_outbox
 -- Wakes the relay at commit; NOTIFY is delivered only if the transaction commits.

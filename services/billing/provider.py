@@ -57,14 +57,15 @@ class SimulatedProvider:
 
     def perform(self, operation: Operation, key: str, amount_cents: int, reference: str | None = None) -> str:
         with self.pool.connection() as conn:
-            fault = conn.execute(self._q["take_fault"], {"operation": operation,
-                                                         "amount_cents": amount_cents}).fetchone()
-            mode = fault["mode"] if fault else None
+            row = conn.execute(self._q["perform"], {
+                "key": key, "operation": operation, "amount_cents": amount_cents, "reference": reference,
+                "ref": f"sim_{secrets.token_hex(8)}"}).fetchone()
+            assert row is not None
+            mode = row["mode"]
             if mode == "fail":
                 raise ProviderDeclined(f"{operation} declined by the provider")
-            conn.execute(self._q["record"], {"key": key, "operation": operation, "amount_cents": amount_cents,
-                                             "reference": reference, "ref": f"sim_{secrets.token_hex(8)}"})
-            row = conn.execute(self._q["by_key"], {"key": key}).fetchone()
+            if row["ref"] is None:
+                row = conn.execute(self._q["by_key"], {"key": key}).fetchone()
         assert row is not None
         if row["operation"] != operation or row["amount_cents"] != amount_cents:
             raise ProviderDeclined(f"idempotency key {key} reused for a different operation")

@@ -30,17 +30,31 @@ VALUES (%(operation)s, %(mode)s, %(remaining)s, %(amount_cents)s)
 ON CONFLICT (operation) DO UPDATE SET mode = EXCLUDED.mode, remaining = EXCLUDED.remaining,
     amount_cents = EXCLUDED.amount_cents
 
--- name: take_fault
--- Consumes one injected fault for this operation, if any is left.
-UPDATE {schema}.faults SET remaining = remaining - 1
-WHERE operation = %(operation)s AND remaining > 0
-  AND (amount_cents IS NULL OR amount_cents = %(amount_cents)s)
-RETURNING mode
-
--- name: record
-INSERT INTO {schema}.operations (key, operation, amount_cents, reference, ref)
-VALUES (%(key)s, %(operation)s, %(amount_cents)s, %(reference)s, %(ref)s)
-ON CONFLICT (key) DO NOTHING
+-- name: perform
+-- One round trip and one commit for a call: take an injected fault, if any is left; unless it
+-- is a failure, record the operation once per key; answer what the key holds. A key recorded by
+-- a concurrent call that committed after this statement's snapshot leaves the answer empty:
+-- the caller then reads it with by_key.
+WITH fault AS (
+    UPDATE {schema}.faults SET remaining = remaining - 1
+    WHERE operation = %(operation)s AND remaining > 0
+      AND (amount_cents IS NULL OR amount_cents = %(amount_cents)s)
+    RETURNING mode
+), recorded AS (
+    INSERT INTO {schema}.operations (key, operation, amount_cents, reference, ref)
+    SELECT %(key)s, %(operation)s, %(amount_cents)s, %(reference)s, %(ref)s
+    WHERE NOT EXISTS (SELECT 1 FROM fault WHERE mode = 'fail')
+    ON CONFLICT (key) DO NOTHING
+    RETURNING operation, amount_cents, ref
+)
+SELECT f.mode, r.operation, r.amount_cents, r.ref
+FROM (SELECT (SELECT mode FROM fault) AS mode) AS f
+LEFT JOIN LATERAL (
+    SELECT operation, amount_cents, ref FROM recorded
+    UNION ALL
+    SELECT operation, amount_cents, ref FROM {schema}.operations WHERE key = %(key)s
+    LIMIT 1
+) AS r ON true
 
 -- name: by_key
 SELECT operation, amount_cents, ref FROM {schema}.operations WHERE key = %(key)s

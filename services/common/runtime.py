@@ -115,6 +115,7 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
             broker=Broker(bootstrap, f"{runtime.service}-relay-check"), topics=kafka.TOPICS,
             partitions=settings.topic_partitions, ack_timeout=settings.relay_ack_timeout_s,
             max_message_bytes=settings.kafka_max_message_bytes, verify_interval=settings.relay_verify_interval_s,
+            linger=settings.relay_linger_ms / 1000,
         )
         targets["relay"] = relay_obj.run
     for c in consumers:
@@ -125,6 +126,8 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
             make_producer=lambda: kafka.producer(bootstrap, f"{runtime.service}-dlq"),
             broker=Broker(bootstrap, f"{runtime.service}-{c.name}-check"),
             stall_timeout=settings.consumer_stall_timeout_s,
+            commit_interval=settings.consumer_commit_interval_s,
+            fetch_interval=settings.consumer_fetch_interval_ms / 1000,
         )
         targets[f"consumer-{c.name}"] = runner.run
     targets.update(extra or {})

@@ -47,6 +47,17 @@ class ServiceSettings(BaseSettings):
     kafka_max_message_bytes: int = Field(1_000_000, ge=1024, validation_alias="CASE_LEDGER_KAFKA_MAX_MESSAGE_BYTES")
     # How often the relay asks the broker whether it still holds what it acknowledged.
     relay_verify_interval_s: float = Field(10.0, gt=0, le=3600, validation_alias="CASE_LEDGER_RELAY_VERIFY_INTERVAL")
+    # While events flow, a consumer fetches at most once per interval and the relay publishes at
+    # most once per interval: on the embedded broker (Tansu, its log on S3) each produce writes
+    # objects and each fetch that finds data lists every object of the partition, so fewer,
+    # larger requests carry the same events for a fraction of the broker's work. 0 turns it off.
+    consumer_fetch_interval_ms: int = Field(20, ge=0, le=5000,
+                                            validation_alias="CASE_LEDGER_CONSUMER_FETCH_INTERVAL_MS")
+    relay_linger_ms: int = Field(20, ge=0, le=5000, validation_alias="CASE_LEDGER_RELAY_LINGER_MS")
+    # Committed offsets are only a hint (processed-events rows de-duplicate), and each commit is
+    # a write per partition to the broker's log.
+    consumer_commit_interval_s: float = Field(5.0, gt=0, le=300,
+                                              validation_alias="CASE_LEDGER_CONSUMER_COMMIT_INTERVAL")
     # A consumer with a backlog that handles nothing for this long gets a new client.
     consumer_stall_timeout_s: float = Field(30.0, gt=0, le=3600, validation_alias="CASE_LEDGER_CONSUMER_STALL_TIMEOUT")
     # Only a simulator (the demo, the tests) may date facts itself; in service the measured

@@ -77,6 +77,38 @@ def test_a_stale_expected_version_is_rejected(store):
         assert [d.event for d in es.load(conn, stream)] == [RecordsCompleted(record_count=1)]
 
 
+def test_one_append_stores_its_events_and_queues_their_messages_in_version_order(store):
+    pool, es = store
+    stream, case_id = f"case-{uuid4()}", uuid4()
+    events = [Pending(RecordsCompleted(record_count=n), utc_now()) for n in (1, 2, 3)]
+    with pool.connection() as conn:
+        appended = es.append(conn, stream_id=stream, case_id=case_id, expected_version=0, events=events)
+        rows = conn.execute(f"SELECT event_id, message_key, message FROM {es.schema}.outbox "
+                            "WHERE event_id = ANY(%s) ORDER BY id", ([e.event_id for e in appended],)).fetchall()
+        assert [d.event for d in es.load(conn, stream)] == [p.event for p in events]
+    # The relay publishes a case in outbox order, so the ids follow the versions; each message is
+    # the envelope that was stored, keyed by the case.
+    decoded = [es.registry.decode(bytes(r["message"])) for r in rows]
+    assert [d.envelope.stream_version for d in decoded] == [1, 2, 3]
+    assert [d.envelope for d in decoded] == appended
+    assert {bytes(r["message_key"]) for r in rows} == {str(case_id).encode()}
+
+
+def test_a_pooled_append_wakes_the_relay_only_after_its_transaction_committed(store):
+    pool, es = store
+    channel = f"outbox_{es.schema}"
+    stream, case_id = f"case-{uuid4()}", uuid4()
+    with psycopg.connect(pool.conninfo, autocommit=True) as listener:
+        listener.execute(f'LISTEN "{channel}"')
+        with pool.connection() as conn, conn.transaction():
+            es.append(conn, stream_id=stream, case_id=case_id, expected_version=0,
+                      events=[Pending(RecordsCompleted(record_count=1), utc_now())])
+            # Inside the open transaction nothing is signalled: the row is not visible yet.
+            assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
+        woken = list(listener.notifies(timeout=5, stop_after=1))
+    assert [n.channel for n in woken] == [channel]
+
+
 def test_a_stale_if_match_over_http_is_409_and_changes_nothing(api: Api):
     case_id = open_case(api)
     version = int(api.call("intake", "GET", f"/cases/{case_id}").headers["ETag"])
@@ -94,7 +126,8 @@ class _CountingCursor(psycopg.Cursor[Any]):
     seen: list[str] = []
 
     def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
-        _CountingCursor.seen.append(query.as_string(self.connection) if isinstance(query, Composable) else str(query))
+        _CountingCursor.seen.append(query.as_string(self.connection) if isinstance(query, Composable)
+                                    else query.decode() if isinstance(query, bytes) else str(query))
         return super().execute(query, params, **kw)
 
 
@@ -111,6 +144,7 @@ def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api,
             done = app.request_records(rt, cast(Any, conn), case_id, utc_now(), None)
     stream_reads = [q for q in _CountingCursor.seen if 'FROM "intake".events WHERE stream_id' in q]
     assert len(stream_reads) == 1, _CountingCursor.seen
-    # Read model: the case row and the delivery; then the event, its outbox row, the notify, the status.
-    assert len(_CountingCursor.seen) == 7, _CountingCursor.seen
+    # Read model: the case row and the delivery; then the event with its outbox row (one statement),
+    # the notify (a connection of its own, so inside the transaction), the status.
+    assert len(_CountingCursor.seen) == 6, _CountingCursor.seen
     assert done.version == 3 and app.view(done.state)["checklist"]["open_request"] is not None
