@@ -23,8 +23,9 @@ from uuid import UUID, uuid4
 
 import psycopg
 
-from bench import OUTBOX_SCHEMAS, BenchFailed, Figures, percentiles, projected_events, scaled, stored_events
+from bench import OUTBOX_SCHEMAS, BenchFailed, Figures, percentiles, projected_events, scaled, settle, stored_events
 from bench.openloop import open_loop
+from bench.storage import Requests, per_event
 from events.codes import ReferralReason, StageGroup, TumourSite
 from events.contract import CaseOpened, Event
 from events.db import Pool, open_pool, transaction
@@ -89,13 +90,15 @@ def _until_projected(conn: psycopg.Connection[Any], stored_before: int, projecte
     raise BenchFailed(f"pipeline: {projected:,} of {stored:,} stored events projected after {timeout:.0f}s")
 
 
-def throughput(database_url: str, summary: dict[str, Any]) -> Figures:
+def throughput(database_url: str, summary: dict[str, Any],
+               storage: Callable[[], Requests | None] = lambda: None) -> Figures:
     cases = scaled(8000, WRITERS * BATCH)
     pool = open_pool(database_url, max_size=WRITERS, name="bench-pipeline")
     kernel = _kernel()
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
             stored_before, projected_before = stored_events(conn), projected_events(conn)
+            requests_before = storage()
             first = time.monotonic()
 
             def writer(n: int) -> None:
@@ -107,6 +110,7 @@ def throughput(database_url: str, summary: dict[str, Any]) -> Figures:
                     f.result()
             appended = time.monotonic()
             done, events = _until_projected(conn, stored_before, projected_before, timeout=max(120.0, cases / 20))
+            requests_after = storage()
     finally:
         pool.close()
     rate = events / (done - first)
@@ -115,10 +119,12 @@ def throughput(database_url: str, summary: dict[str, Any]) -> Figures:
     return [("cases opened", cases, ""), ("events stored, reactions included", events, ""),
             ("append rate (opens only)", cases / (appended - first), "events/s"),
             ("first commit → every event projected", done - first, "s"),
-            ("pipeline throughput, every event", rate, "events/s")]
+            ("pipeline throughput, every event", rate, "events/s"),
+            *per_event(requests_before, requests_after, events)]
 
 
-def latency(database_url: str, summary: dict[str, Any]) -> Figures:
+def latency(database_url: str, summary: dict[str, Any],
+            storage: Callable[[], Requests | None] = lambda: None) -> Figures:
     reactions = float(summary.get("pipeline_reactions_per_case") or 3.0)
     opens_per_s = RATE / (1 + reactions)
     duration = max(5.0, 15.0 * min(1.0, scaled(100) / 100))
@@ -150,6 +156,9 @@ def latency(database_url: str, summary: dict[str, Any]) -> Figures:
                     return
 
     give_up = float("inf")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        stored_before = stored_events(conn)
+    requests_before = storage()
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     try:
@@ -161,9 +170,14 @@ def latency(database_url: str, summary: dict[str, Any]) -> Figures:
         pool.close()
     if pending:
         raise BenchFailed(f"latency: {len(pending)} events not projected within 60 s of the last commit")
+    settle(database_url)  # the reactions too, before the broker's work is counted
+    requests_after = storage()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        carried = stored_events(conn) - stored_before
     p = percentiles(delays, (50, 99))
     summary["commit_to_projection_p99_ms_at_500_eps"] = p[99] * 1000
     return [("offered opens (open loop)", opens_per_s, "cases/s"),
             ("events offered, with reactions", opens_per_s * (1 + reactions), "events/s"),
             ("opens achieved", result.achieved_rate, "cases/s"),
-            ("commit → projection p50", p[50] * 1000, "ms"), ("commit → projection p99", p[99] * 1000, "ms")]
+            ("commit → projection p50", p[50] * 1000, "ms"), ("commit → projection p99", p[99] * 1000, "ms"),
+            *per_event(requests_before, requests_after, carried)]

@@ -17,7 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import BenchFailed, Figures, api, ceilings, eventsourcing_compare, growth, pipeline, rebuild, scale, settle
+from bench import (
+    BenchFailed,
+    Figures,
+    api,
+    ceilings,
+    eventsourcing_compare,
+    growth,
+    pipeline,
+    rebuild,
+    scale,
+    settle,
+    storage,
+)
+from infra import objectstore
 from infra.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,6 +121,13 @@ def main() -> None:
         db = urls["database"]
         bootstrap = stack.bootstrap_servers()
         token = stack.tokens()["COORDINATOR_TOKEN"]
+        # The embedded object store's request counters; a store of your own has none we know of.
+        store_metrics = None if os.environ.get("S3_ENDPOINT") else objectstore.metrics_url(stack.port_base)
+        broker_bucket = stack.s3_env()["S3_BROKER_BUCKET"]
+
+        def requests() -> storage.Requests | None:
+            return storage.read(store_metrics, broker_bucket)
+
         benchmarks: list[tuple[str, Callable[[], Figures]]] = [
             # First, on the empty stores: its sizes are then what it says. It deletes what it made.
             ("cost as the work grows: one command, the rebuild, the worklist",
@@ -118,9 +138,9 @@ def main() -> None:
             (f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",
              lambda: api.run(urls["intake"], token, db, summary)),
             (f"pipeline throughput: cases opened by {pipeline.WRITERS} writers, {pipeline.BATCH} a transaction; "
-             "every event counted until projected", lambda: pipeline.throughput(db, summary)),
+             "every event counted until projected", lambda: pipeline.throughput(db, summary, requests)),
             (f"commit → projection at ~{pipeline.RATE:.0f} events/s offered (open loop), reactions included",
-             lambda: pipeline.latency(db, summary)),
+             lambda: pipeline.latency(db, summary, requests)),
             (f"analytics rebuild: the stack's history, then {rebuild.generated_size():,} generated events",
              lambda: rebuild.run(db, summary)),
             (f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 # Offsets from the stack's port base: master, volume, filer, s3, each with its gRPC port.
 PORTS = {"master": 10, "master.grpc": 11, "volume": 12, "volume.grpc": 13, "filer": 14, "filer.grpc": 15,
-         "s3": 16, "s3.grpc": 17}
+         "s3": 16, "s3.grpc": 17, "metrics": 18}
 
 
 def weed_binary() -> str:
@@ -43,7 +43,14 @@ def argv(data_dir: Path, port_base: int, identities: Path) -> list[str]:
         f"-s3.config={identities}", "-iam=false", "-volume.max=0", "-master.volumeSizeLimitMB=256",
         # One volume server, no peers to hand over to: stop at once instead of after 10 s.
         "-volume.preStopSeconds=0",
+        # Its request counters (by S3 operation): the benchmark reports the broker's storage work
+        # per event from them.
+        f"-metricsPort={p['metrics']}", "-metricsIp=127.0.0.1",
     ]
+
+
+def metrics_url(port_base: int) -> str:
+    return f"http://127.0.0.1:{port_base + PORTS['metrics']}/metrics"
 
 
 def endpoint(port_base: int) -> str:

@@ -28,11 +28,11 @@ def wait_until(ready: Callable[[], object], timeout: float, what: str, log: Path
         time.sleep(0.2)
 
 
-def ensure_topics_soon(bootstrap: str) -> None:
+def ensure_topics_soon(bootstrap: str, partitions: int) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            ensure_topics(bootstrap)
+            ensure_topics(bootstrap, partitions)
             return
         except Exception:
             if time.monotonic() > deadline:

@@ -33,6 +33,13 @@ SERVICES = ("intake", "routing", "review", "billing", "analytics")
 PORT_OFFSETS = {"intake": 1, "routing": 2, "review": 3, "billing": 4, "analytics": 5}
 CENTRES = ("sysucc", "cams", "fuscc", "pkuch", "wch")
 BROKER_STORAGES = ("s3", "memory")
+# The topic's partitions on a broker log this stack creates. Tansu keeps its log on S3 as one
+# object per produced batch and partition, and lists a partition's objects at every fetch that
+# finds data: one partition carries the same events in about half the objects and a third of the
+# requests of six (make bench, broker requests per event). One member per consumer group (see the
+# README) reads them either way. A log made before keeps the count it was made with.
+EMBEDDED_PARTITIONS = 1
+FORMER_PARTITIONS = 6
 
 
 def api_argv(factory: str, port: int) -> list[str]:
@@ -142,6 +149,22 @@ class Stack:
                 "AWS_ACCESS_KEY_ID": s3["S3_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": s3["S3_SECRET_ACCESS_KEY"],
                 "AWS_DEFAULT_REGION": s3["S3_REGION"], "AWS_REGION": s3["S3_REGION"]}
 
+    def topic_partitions(self) -> int:
+        """The event topic's partitions: chosen once per broker log, recorded in the run directory."""
+        if os.environ.get("CASE_LEDGER_TOPIC_PARTITIONS"):
+            return int(os.environ["CASE_LEDGER_TOPIC_PARTITIONS"])
+        if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            from services.common.settings import ServiceSettings
+
+            return int(ServiceSettings.model_fields["topic_partitions"].default)
+        path = self.run_dir / "topic-partitions"
+        if not path.exists():
+            # A stack that ran here before this file existed made its topic with six.
+            made_before = (self.run_dir / "stack.env").exists()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{FORMER_PARTITIONS if made_before else EMBEDDED_PARTITIONS}\n")
+        return int(path.read_text())
+
     def tokens(self) -> dict[str, str]:
         path = self.run_dir / "tokens.env"
         if not path.exists():
@@ -197,6 +220,7 @@ class Stack:
             "CASE_LEDGER_DATA_DIR": str(self.run_dir / "data"), "PYTHONPATH": str(ROOT),
             "CASE_LEDGER_ENV": os.environ.get("CASE_LEDGER_ENV", "dev"),
             "CASE_LEDGER_SIMULATED_TIME": os.environ.get("CASE_LEDGER_SIMULATED_TIME", "false"),
+            "CASE_LEDGER_TOPIC_PARTITIONS": str(self.topic_partitions()),
         })
         return env
 
@@ -270,7 +294,7 @@ class Stack:
                                  "set --broker-port or KAFKA_BOOTSTRAP_SERVERS")
             sup.start("broker")
             wait_until(lambda: port_open("127.0.0.1", self.broker_port), 30, "the broker", self.logs / "broker.log")
-        ensure_topics_soon(bootstrap)
+        ensure_topics_soon(bootstrap, self.topic_partitions())
         for s in SERVICES:
             for name in (f"{s}-api", f"{s}-worker"):
                 if name in changed and not fresh:

@@ -35,6 +35,10 @@ ON CONFLICT (operation) DO UPDATE SET mode = EXCLUDED.mode, remaining = EXCLUDED
 -- is a failure, record the operation once per key; answer what the key holds. A key recorded by
 -- a concurrent call that committed after this statement's snapshot leaves the answer empty:
 -- the caller then reads it with by_key.
+-- Its commit does not wait for the disk (synchronous_commit off, for this statement only): the
+-- ledger's own commit comes later in the same write-ahead log and flushes it too, so an
+-- operation the ledger refers to is never lost; one a crash loses was never recorded by the
+-- ledger, and the retry with the same key performs it again.
 WITH fault AS (
     UPDATE {schema}.faults SET remaining = remaining - 1
     WHERE operation = %(operation)s AND remaining > 0
@@ -48,7 +52,8 @@ WITH fault AS (
     RETURNING operation, amount_cents, ref
 )
 SELECT f.mode, r.operation, r.amount_cents, r.ref
-FROM (SELECT (SELECT mode FROM fault) AS mode) AS f
+FROM (SELECT (SELECT mode FROM fault) AS mode,
+             set_config('synchronous_commit', 'off', true) AS no_flush_wait) AS f
 LEFT JOIN LATERAL (
     SELECT operation, amount_cents, ref FROM recorded
     UNION ALL

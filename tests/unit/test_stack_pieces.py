@@ -58,3 +58,27 @@ def test_an_undecodable_json_body_is_named_for_what_is_wrong():
     assert "UTF-8" in (_undecodable(b"\xff{}") or "")
     assert "nested" in (_undecodable(b"[" * 100_000) or "")
     assert "not valid JSON" in (_undecodable(b'{"a": ') or "")
+
+
+def test_a_new_broker_log_gets_one_partition_and_keeps_it(tmp_path: Path, monkeypatch):
+    from infra.stack import Stack
+
+    for var in ("CASE_LEDGER_TOPIC_PARTITIONS", "KAFKA_BOOTSTRAP_SERVERS"):
+        monkeypatch.delenv(var, raising=False)
+    fresh = Stack(tmp_path / "fresh")
+    assert fresh.topic_partitions() == 1
+    (fresh.run_dir / "stack.env").write_text("")
+    assert fresh.topic_partitions() == 1  # recorded with the log, not guessed again
+
+
+def test_a_stack_that_ran_before_the_choice_was_recorded_keeps_its_six_partitions(tmp_path: Path, monkeypatch):
+    from infra.stack import Stack
+
+    for var in ("CASE_LEDGER_TOPIC_PARTITIONS", "KAFKA_BOOTSTRAP_SERVERS"):
+        monkeypatch.delenv(var, raising=False)
+    old = Stack(tmp_path / "old")
+    old.run_dir.mkdir()
+    (old.run_dir / "stack.env").write_text("DATABASE_URL=x\n")
+    assert old.topic_partitions() == 6
+    monkeypatch.setenv("CASE_LEDGER_TOPIC_PARTITIONS", "3")
+    assert old.topic_partitions() == 3  # an operator's setting wins
