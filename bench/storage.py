@@ -51,6 +51,7 @@ def per_event(before: Requests | None, after: Requests | None, events: int) -> F
     for op in sorted(after.count):
         n = after.count[op] - before.count.get(op, 0.0)
         figures.append((f"broker's S3 {op} requests per event", n / events, "x"))
-    busy = sum(after.seconds.values()) - sum(before.seconds.values())
-    figures.append(("broker's S3 service time per event", 1000 * busy / events, "ms"))
+    for op in sorted(after.seconds):
+        busy = after.seconds[op] - before.seconds.get(op, 0.0)
+        figures.append((f"broker's S3 {op} service time per event", 1000 * busy / events, "ms"))
     return figures

@@ -253,6 +253,10 @@ class Stack:
                                     stop_wait_s=3))
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             programs.append(Program("broker", self.broker_argv(), env_file("broker", self.broker_env())))
+            if self.broker_storage == "s3":
+                # Keeps Tansu's log in few objects: its fetches list them all (infra/compactor.py).
+                programs.append(Program("broker-compactor", [sys.executable, "-m", "infra.compactor"],
+                                        env_file("broker-compactor", {**self.s3_env(), "PYTHONPATH": str(ROOT)})))
         for service in SERVICES:
             env = self.service_env(service)
             api = api_argv(f"services.{service}.api:create_app", self.port(service))
@@ -294,6 +298,8 @@ class Stack:
                                  "set --broker-port or KAFKA_BOOTSTRAP_SERVERS")
             sup.start("broker")
             wait_until(lambda: port_open("127.0.0.1", self.broker_port), 30, "the broker", self.logs / "broker.log")
+        if "broker-compactor" in names:
+            sup.start("broker-compactor")
         ensure_topics_soon(bootstrap, self.topic_partitions())
         for s in SERVICES:
             for name in (f"{s}-api", f"{s}-worker"):
@@ -352,7 +358,7 @@ class Stack:
             # Services first, so none of them logs the servers vanishing under it; the broker
             # before the object store that holds its log.
             sup.stop(*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
-            sup.stop("broker")
+            sup.stop("broker-compactor", "broker")
             sup.stop("objectstore", "postgres")
         sup.shutdown()
 

@@ -14,7 +14,7 @@ from tests.integration.conftest import Api, open_case, wait_for
 
 
 def test_every_killed_program_is_restarted_by_the_supervisor(stack: Stack, api: Api):
-    for name in ("intake-api", "billing-worker"):
+    for name in ("intake-api", "billing-worker", "broker-compactor"):
         pid = stack.kill(name, signal.SIGKILL)
         stack.wait_restarted(name, pid, timeout=30)
     wait_for(lambda: _ready(stack), timeout=60, what="the stack to be ready again")
@@ -25,7 +25,8 @@ def test_status_shows_each_program_and_its_restarts(stack: Stack):
     out = subprocess.run([sys.executable, "-m", "infra.stack", "status", "--run-dir", str(stack.run_dir),
                           "--port-base", str(stack.port_base), "--broker-port", str(stack.broker_port)],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in ("postgres", "objectstore", "broker", *(f"{s}-{p}" for s in SERVICES for p in ("api", "worker"))):
+    for name in ("postgres", "objectstore", "broker", "broker-compactor",
+                 *(f"{s}-{p}" for s in SERVICES for p in ("api", "worker"))):
         line = next(line for line in out.splitlines() if line.split()[0] == name)
         assert "running" in line and "restarts" in line, line
 
