@@ -18,6 +18,8 @@ Why it is safe while Tansu serves fetches (checked against Tansu 0.6.0 here):
   (an error; the client fetches again), never a gap. A run is merged only if its records are
   contiguous, so a produce still in flight can never land inside a merged range.
 - After a crash between the two steps, the next pass deletes objects a previous one covers.
+- The merged object replaces the first one only if that is still the object read (If-Match): a
+  topic deleted and made anew meanwhile never gets old records written back into it.
 
 Only this stack's embedded Tansu with its log on S3 runs it (infra/stack).
 """
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
 from pydantic import Field
@@ -191,9 +194,18 @@ class Compactor:
             self._delete([o.key for o in p.covered])
         removed = len(p.covered)
         for run in p.merges:
-            merged = merge([(o, self._get(o.key)) for o in run])
-            # Written first, under the first object's key; the others only then go.
-            self.s3.put_object(Bucket=self.settings.bucket, Key=run[0].key, Body=merged)
+            fetched = [self._get(o.key) for o in run]
+            merged = merge([(o, data) for o, (data, _) in zip(run, fetched, strict=True)])
+            # Written first, under the first object's key, and only over the object just read: if
+            # the topic was deleted (and perhaps made anew) meanwhile, nothing is written back
+            # into it. The others only then go.
+            try:
+                self.s3.put_object(Bucket=self.settings.bucket, Key=run[0].key, Body=merged, IfMatch=fetched[0][1])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "NoSuchKey", "404", "412"):
+                    log.info("%s changed while it was merged; left for the next pass", run[0].key)
+                    continue
+                raise
             self._delete([o.key for o in run[1:]])
             removed += len(run) - 1
         return removed, len(objects) - removed
@@ -225,8 +237,10 @@ class Compactor:
             known = self._headers[(key, size)] = header(data)
         return known
 
-    def _get(self, key: str) -> bytes:
-        return bytes(self.s3.get_object(Bucket=self.settings.bucket, Key=key)["Body"].read())
+    def _get(self, key: str) -> tuple[bytes, str]:
+        """The object's bytes and its ETag."""
+        answer = self.s3.get_object(Bucket=self.settings.bucket, Key=key)
+        return bytes(answer["Body"].read()), str(answer["ETag"])
 
     def _delete(self, keys: Iterable[str]) -> None:
         keys = list(keys)

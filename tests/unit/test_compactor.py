@@ -74,3 +74,74 @@ def test_a_merge_refuses_objects_whose_records_do_not_follow_on():
         merge([(stored(0, 2), batch(0, [b"a", b"b"])), (stored(3, 1), batch(3, [b"c"]))])
     with pytest.raises(ValueError, match="header says"):
         merge([(stored(0, 3), batch(0, [b"a", b"b"]))])
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self) -> bytes:
+        return self.data
+
+
+class _Store:
+    """An S3 bucket in memory, as much of one as the compactor uses; `vanish` deletes an object
+    right after it is read, as a topic deleted meanwhile would."""
+
+    def __init__(self, objects: dict[str, bytes], vanish: str | None = None) -> None:
+        self.objects = dict(objects)
+        self.versions = dict.fromkeys(objects, 1)
+        self.vanish = vanish
+        self.deleted: list[str] = []
+
+    def get_paginator(self, _name: str):
+        store = self
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str, Delimiter: str | None = None):
+                keys = sorted(k for k in store.objects if k.startswith(Prefix))
+                return [{"Contents": [{"Key": k, "Size": len(store.objects[k]), "LastModified": OLD} for k in keys]}]
+
+        return Pages()
+
+    def get_object(self, Bucket: str, Key: str, Range: str | None = None):
+        data = self.objects[Key]
+        answer = {"Body": _Body(data[:27] if Range else data), "ETag": f'"{Key}-{self.versions[Key]}"'}
+        if Key == self.vanish and not Range:
+            del self.objects[Key]
+        return answer
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, IfMatch: str):
+        from botocore.exceptions import ClientError
+
+        if Key not in self.objects or IfMatch != f'"{Key}-{self.versions[Key]}"':
+            raise ClientError({"Error": {"Code": "PreconditionFailed"}}, "PutObject")
+        self.objects[Key], self.versions[Key] = Body, self.versions[Key] + 1
+
+    def delete_objects(self, Bucket: str, Delete: dict):
+        for item in Delete["Objects"]:
+            self.deleted.append(item["Key"])
+            self.objects.pop(item["Key"], None)
+
+
+def _compactor(store: _Store):
+    from infra.compactor import Compactor, CompactorSettings
+
+    settings = CompactorSettings(S3_ENDPOINT="http://s3.invalid", S3_ACCESS_KEY_ID="k", S3_SECRET_ACCESS_KEY="s")
+    return Compactor(settings, client=store)
+
+
+def test_a_partition_is_merged_into_one_object_holding_every_record():
+    prefix = "clusters/tansu_cluster/topics/t/partitions/0000000000/"
+    store = _Store({f"{prefix}records/{o:020}.batch": batch(o, [b"x"] * 2) for o in (0, 2, 4)})
+    assert _compactor(store).compact_partition(prefix) == (2, 1)
+    (merged,) = store.objects.values()
+    assert [r[0] for r in records(merged, 0)] == list(range(6))
+
+
+def test_nothing_is_written_back_or_deleted_when_the_first_object_went_away_meanwhile():
+    prefix = "clusters/tansu_cluster/topics/t/partitions/0000000000/"
+    first = f"{prefix}records/{0:020}.batch"
+    store = _Store({f"{prefix}records/{o:020}.batch": batch(o, [b"x"] * 2) for o in (0, 2, 4)}, vanish=first)
+    assert _compactor(store).compact_partition(prefix) == (0, 3)
+    assert first not in store.objects and store.deleted == []
