@@ -1,0 +1,208 @@
+"""The live app's composition root: the faust App, its one table, its agent and its web pages.
+
+Nothing happens at import: `create_app(settings)` builds everything; services/live/worker.py runs it.
+
+- Source: `case-ledger` as raw bytes (value_serializer="raw"): we decode with our registry, so a
+  message that is not a valid event is counted and skipped instead of crashing the agent.
+- Table `live` (memory store, changelog topic `<app_id>-live-changelog` on the broker): per-case
+  state and the event-time windows, every key prefixed by its source partition (fold.Batch says why).
+- The agent takes batches (`take_events`): each batch writes each key it touched once, windows
+  first, so the changelog carries one message per touched key per batch, not one per event.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.tables.table import Table
+from faust.types import EventT, TP
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from events.contract import TOPIC
+from events.registry import DecodeError, Registry, build_registry
+from services.live import fold
+from services.live.metrics import (
+    BAD_MESSAGES,
+    BATCHES,
+    CHANGELOG_WRITES,
+    MESSAGES,
+    REGISTRY,
+    LiveCollector,
+    Snapshot,
+)
+from services.live.settings import LiveSettings
+
+log = logging.getLogger(__name__)
+TABLE = "live"
+
+
+class PartitionedTable(Table):  # type: ignore[misc]  # faust's classes are untyped for mypy
+    """A table whose keys name their source partition ("<partition>:..."), so a value is written to
+    that changelog partition even outside an event's context (a batch holds several partitions)."""
+
+    def partition_for_key(self, key: Any) -> int:
+        return fold.key_partition(str(key))
+
+
+class Live:
+    """The app and what its pages read: the table, the offsets applied, the clock."""
+
+    def __init__(self, settings: LiveSettings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or build_registry()
+        self.applied: dict[int, int] = {}  # source partition -> last offset taken (applied or skipped)
+        self.app = faust.App(
+            settings.app_id,
+            broker=settings.broker_urls(),
+            store="memory://",  # no RocksDB: the changelog on the broker is the durable copy
+            autodiscover=False,
+            topic_partitions=settings.topic_partitions,
+            topic_replication_factor=1,
+            table_standby_replicas=0,
+            consumer_auto_offset_reset="earliest",
+            web_enabled=True,
+            web_port=settings.port,
+            web_bind=settings.bind,
+            web_host=settings.bind,
+            web_in_thread=False,
+            # Rejoin in seconds: a dead member is noticed after session_timeout, a rebalance waits
+            # rebalance_timeout for members at most (faust's 60 s defaults made it ~113 s on Tansu).
+            broker_session_timeout=settings.session_timeout_s,
+            broker_heartbeat_interval=settings.heartbeat_interval_s,
+            broker_rebalance_timeout=settings.rebalance_timeout_s,
+            broker_max_poll_interval=settings.max_poll_interval_s,
+            broker_request_timeout=settings.request_timeout_s,
+            broker_max_poll_records=settings.max_poll_records,
+            broker_commit_interval=settings.commit_interval_s,
+            broker_commit_every=settings.commit_every,
+            consumer_max_fetch_size=settings.max_fetch_bytes,
+            stream_buffer_maxsize=settings.stream_buffer_maxsize,
+            # Faust waits for the stream buffer to drain before each commit by default; our commit
+            # safety comes from the producer flush before the offsets (faust does it), not from that.
+            stream_wait_empty=False,
+            stream_recovery_delay=0.0,
+            producer_acks=-1,
+            producer_linger=settings.producer_linger_s,
+            producer_max_batch_size=settings.producer_max_batch_bytes,
+        )
+        self.table: PartitionedTable = self.app.tables.add(PartitionedTable(
+            self.app, name=TABLE, default=None, partitions=settings.topic_partitions,
+            schema=faust.Schema(key_serializer="json", value_serializer="json"), beacon=self.app.tables.beacon,
+            help="per-case state and event-time windows of the live views"))
+        self.source = self.app.topic(TOPIC, key_serializer="raw", value_serializer="raw",
+                                     partitions=settings.topic_partitions)
+        self.app.agent(self.source, name="live-fold")(self._agent)
+        self._pages()
+        REGISTRY.register(LiveCollector(self.snapshot))
+
+    # ------------------------------------------------------------------ the agent
+    async def _agent(self, stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(self.settings.batch_max, self.settings.batch_within_s):
+            self.apply(events)
+
+    def apply(self, events: Sequence[EventT]) -> None:
+        batch = fold.Batch(self.table)
+        bad = 0
+        for event in events:
+            message = event.message
+            self.applied[message.partition] = max(self.applied.get(message.partition, -1), message.offset)
+            try:
+                raw = event.value
+                if not isinstance(raw, bytes | str):
+                    raise DecodeError("invalid_envelope", f"a {type(raw).__name__}, not bytes")
+                decoded = self.registry.decode(raw)
+            except DecodeError as exc:
+                BAD_MESSAGES.labels(exc.reason).inc()
+                bad += 1
+                continue
+            batch.add(fold.Message(message.partition, message.offset, decoded))
+        writes = batch.write()
+        MESSAGES.labels("applied").inc(batch.applied)
+        MESSAGES.labels("duplicate").inc(batch.duplicates)
+        MESSAGES.labels("bad").inc(bad)
+        CHANGELOG_WRITES.inc(writes)
+        BATCHES.inc()
+
+    # ------------------------------------------------------------------ reading
+    def snapshot(self) -> Snapshot:
+        views = fold.views(self.table.data.items())
+        if self.settings.event_clock:
+            now = views.watermark if views.watermark is not None else time.time()
+        else:
+            now = time.time()
+        return Snapshot(views, now, self.lag())
+
+    def source_partitions(self) -> list[TP]:
+        try:
+            return sorted(tp for tp in self.app.consumer.assignment() if tp.topic == TOPIC)
+        except Exception:  # the consumer is not started yet
+            return []
+
+    def lag(self) -> int | None:
+        tps = self.source_partitions()
+        if not tps:
+            return None
+        total = 0
+        for tp in tps:
+            highwater = self.app.consumer.highwater(tp)
+            if highwater is None:
+                return None
+            total += max(0, highwater - (self.applied.get(tp.partition, -1) + 1))
+        return total
+
+    def ready(self) -> bool:
+        return bool(self.source_partitions()) and self.app.tables.recovery.completed.is_set()
+
+    def progress(self) -> dict[str, Any]:
+        highwaters = {}
+        for tp in self.source_partitions():
+            highwaters[tp.partition] = self.app.consumer.highwater(tp)
+        return {"ready": self.ready(), "applied": self.applied, "highwater": highwaters, "lag": self.lag(),
+                "keys": len(self.table.data)}
+
+    def windows(self) -> dict[str, Any]:
+        v = fold.views(self.table.data.items())
+        return {
+            "hours": [{"centre": c, "kind": k, "hour": h, "count": n} for (c, k, h), n in sorted(v.hours.items())],
+            "days": [{"centre": c, "kind": k, "day": d, "count": n} for (c, k, d), n in sorted(v.days.items())],
+            "waiting": {p: {"cases": n, "oldest_since": s} for p, (n, s) in v.waiting.items()},
+            "watermark": v.watermark,
+        }
+
+    # ------------------------------------------------------------------ pages
+    def _pages(self) -> None:
+        live = self
+
+        class Metrics(View):  # type: ignore[misc]
+            async def get(self, request: Request) -> Response:
+                return self.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        class Healthz(View):  # type: ignore[misc]
+            async def get(self, request: Request) -> Response:
+                return self.json({"status": "ok"})
+
+        class Readyz(View):  # type: ignore[misc]
+            async def get(self, request: Request) -> Response:
+                ready = live.ready()
+                return self.json({"ready": ready}, status=200 if ready else 503)
+
+        class Progress(View):  # type: ignore[misc]
+            async def get(self, request: Request) -> Response:
+                return self.json(live.progress())
+
+        class Windows(View):  # type: ignore[misc]
+            async def get(self, request: Request) -> Response:
+                return self.json(live.windows())
+
+        for path, view in (("/metrics", Metrics), ("/healthz", Healthz), ("/readyz", Readyz),
+                           ("/progress", Progress), ("/windows", Windows)):
+            self.app.page(path)(view)
+
+
+def create_app(settings: LiveSettings | None = None) -> Live:
+    return Live(settings or LiveSettings())
