@@ -12,6 +12,7 @@ Nothing happens at import: `create_app(settings)` builds everything; services/li
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from faust.types import EventT, TP
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from events.broker import Broker
 from events.contract import TOPIC
 from events.registry import DecodeError, Registry, build_registry
 from services.live import fold
@@ -98,7 +100,31 @@ class Live:
                                      partitions=settings.topic_partitions)
         self.app.agent(self.source, name="live-fold")(self._agent)
         self._pages()
+        self._true_highwaters()
         REGISTRY.register(LiveCollector(self.snapshot))
+
+    def _true_highwaters(self) -> None:
+        """Table recovery reads each changelog partition up to its high-water mark, which faust asks
+        for with ListOffsets(latest). Tansu answers that with the base offset of the partition's last
+        record batch + 1, not its end (events/broker.py), so recovery stopped early and lost every
+        key in the last batch. The end is read from a fetch's high-water mark instead."""
+        consumer = self.app.consumer
+        broker = Broker(self.settings.kafka_bootstrap_servers, f"{self.settings.app_id}-recovery")
+
+        async def highwaters(*tps: TP) -> dict[TP, int]:
+            by_topic: dict[str, list[TP]] = {}
+            for tp in tps:
+                by_topic.setdefault(tp.topic, []).append(tp)
+            found: dict[TP, int] = {}
+            for topic, parts in by_topic.items():
+                ends = await asyncio.to_thread(broker.highwaters, topic, {tp.partition: 0 for tp in parts}, 10.0)
+                missing = [tp.partition for tp in parts if tp.partition not in ends]
+                if missing:
+                    raise RuntimeError(f"no high-water mark for {topic} partitions {missing}")
+                found.update({tp: ends[tp.partition] for tp in parts})
+            return found
+
+        consumer.highwaters = highwaters
 
     # ------------------------------------------------------------------ the agent
     async def _agent(self, stream: faust.StreamT[bytes]) -> None:
@@ -143,16 +169,24 @@ class Live:
         except Exception:  # the consumer is not started yet
             return []
 
+    def committed(self) -> dict[int, int]:
+        """Source partition -> the next offset its committed position will read (faust's own record)."""
+        offsets = getattr(self.app.consumer, "_committed_offset", {})
+        return {tp.partition: int(o) for tp, o in offsets.items() if tp.topic == TOPIC and o is not None}
+
     def lag(self) -> int | None:
+        """From the fetches' high-water marks (Tansu's ListOffsets is wrong, see _true_highwaters)."""
         tps = self.source_partitions()
         if not tps:
             return None
+        committed = self.committed()
         total = 0
         for tp in tps:
             highwater = self.app.consumer.highwater(tp)
             if highwater is None:
                 return None
-            total += max(0, highwater - (self.applied.get(tp.partition, -1) + 1))
+            done = self.applied[tp.partition] + 1 if tp.partition in self.applied else committed.get(tp.partition, 0)
+            total += max(0, highwater - done)
         return total
 
     def ready(self) -> bool:
@@ -162,8 +196,8 @@ class Live:
         highwaters = {}
         for tp in self.source_partitions():
             highwaters[tp.partition] = self.app.consumer.highwater(tp)
-        return {"ready": self.ready(), "applied": self.applied, "highwater": highwaters, "lag": self.lag(),
-                "keys": len(self.table.data)}
+        return {"ready": self.ready(), "applied": self.applied, "committed": self.committed(),
+                "highwater": highwaters, "lag": self.lag(), "keys": len(self.table.data)}
 
     def windows(self) -> dict[str, Any]:
         v = fold.views(self.table.data.items())

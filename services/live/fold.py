@@ -305,17 +305,21 @@ class Batch:
         before = dict(case)
         counts = apply(case, message.decoded)
         applied: list[Count] = []
+        by_key: dict[str, list[Count]] = {}
         for count in counts:
-            wkey = window_key(message.partition, count)
+            by_key.setdefault(window_key(message.partition, count), []).append(count)
+        for wkey, own in by_key.items():
             window = self._windows.get(wkey)
             if window is None:
                 stored = self.table.get(wkey)
                 window = _copy_window(stored) if stored is not None else {"o": -1, "n": {}}
+            # One message may add several counts to one window (a booking: decided and travelled).
             if message.offset > window["o"]:
-                add_count(window, count)
+                for count in own:
+                    add_count(window, count)
                 window["o"] = message.offset
                 self._windows[wkey] = window
-                applied.append(count)
+                applied += own
         if case != before:
             case["o"] = message.offset
             self._cases[key] = case

@@ -143,6 +143,15 @@ def test_only_a_delivered_cases_first_decision_counts_for_travel():
     assert [c.what for c in counts if c.family == "travel"] == ["decided"]
 
 
+def test_a_booking_counts_decided_and_travelled_in_its_day():
+    table: dict[str, Any] = {}
+    b, case_id = fold.Batch(table), uuid4()
+    for offset, event in enumerate([*ready(), delivered("cams"), booked("cams")]):
+        b.add(fold.Message(0, offset, decoded(case_id, event, T0 + timedelta(minutes=offset))))
+    b.write()
+    assert fold.travel_share(fold.views(table.items()).days, "cams", T0.timestamp()) == (1, 1)
+
+
 def test_windows_are_tumbling_utc_hours_and_days_of_event_time():
     at = datetime(2026, 3, 2, 10, 59, 59, tzinfo=UTC).timestamp()
     assert fold.hour_start(at) == datetime(2026, 3, 2, 10, tzinfo=UTC).timestamp()
