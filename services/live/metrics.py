@@ -38,6 +38,14 @@ CHANGELOG_WRITES = Counter(
     registry=REGISTRY,
 )
 BATCHES = Counter("case_ledger_live_batches_total", "Batches of messages applied", registry=REGISTRY)
+# Every label value exported from the start, at 0: a dashboard or alert on them has data before the
+# first bad message, and a misspelt reason shows as a missing series.
+DECODE_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version", "no_upcaster",
+                  "invalid_payload")
+for _reason in DECODE_REASONS:
+    BAD_MESSAGES.labels(_reason)
+for _outcome in ("applied", "duplicate", "bad"):
+    MESSAGES.labels(_outcome)
 
 
 @dataclass(frozen=True)
