@@ -16,11 +16,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.tables.table import Table
-from faust.types import EventT, TP
+from faust.types import TP, EventT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 TABLE = "live"
 
 
-class PartitionedTable(Table):  # type: ignore[misc]  # faust's classes are untyped for mypy
+class PartitionedTable(Table):
     """A table whose keys name their source partition ("<partition>:..."), so a value is written to
     that changelog partition even outside an event's context (a batch holds several partitions)."""
 
@@ -92,10 +92,11 @@ class Live:
             producer_linger=settings.producer_linger_s,
             producer_max_batch_size=settings.producer_max_batch_bytes,
         )
-        self.table: PartitionedTable = self.app.tables.add(PartitionedTable(
+        self.table = PartitionedTable(
             self.app, name=TABLE, default=None, partitions=settings.topic_partitions,
             schema=faust.Schema(key_serializer="json", value_serializer="json"), beacon=self.app.tables.beacon,
-            help="per-case state and event-time windows of the live views"))
+            help="per-case state and event-time windows of the live views")
+        self.app.tables.add(self.table)
         self.source = self.app.topic(TOPIC, key_serializer="raw", value_serializer="raw",
                                      partitions=settings.topic_partitions)
         self.app.agent(self.source, name="live-fold")(self._agent)
@@ -124,11 +125,13 @@ class Live:
                 found.update({tp: ends[tp.partition] for tp in parts})
             return found
 
-        consumer.highwaters = highwaters
+        consumer.highwaters = highwaters  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ the agent
     async def _agent(self, stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(self.settings.batch_max, self.settings.batch_within_s):
+        # take_events is on faust's Stream, not on its StreamT protocol.
+        batches = cast(faust.Stream[bytes], stream).take_events(self.settings.batch_max, self.settings.batch_within_s)
+        async for events in batches:
             self.apply(events)
 
     def apply(self, events: Sequence[EventT]) -> None:
@@ -190,7 +193,8 @@ class Live:
         return total
 
     def ready(self) -> bool:
-        return bool(self.source_partitions()) and self.app.tables.recovery.completed.is_set()
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]  # TableManager, not its protocol
+        return bool(self.source_partitions()) and recovery.completed.is_set()
 
     def progress(self) -> dict[str, Any]:
         highwaters = {}
@@ -212,24 +216,24 @@ class Live:
     def _pages(self) -> None:
         live = self
 
-        class Metrics(View):  # type: ignore[misc]
+        class Metrics(View):
             async def get(self, request: Request) -> Response:
                 return self.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-        class Healthz(View):  # type: ignore[misc]
+        class Healthz(View):
             async def get(self, request: Request) -> Response:
                 return self.json({"status": "ok"})
 
-        class Readyz(View):  # type: ignore[misc]
+        class Readyz(View):
             async def get(self, request: Request) -> Response:
                 ready = live.ready()
                 return self.json({"ready": ready}, status=200 if ready else 503)
 
-        class Progress(View):  # type: ignore[misc]
+        class Progress(View):
             async def get(self, request: Request) -> Response:
                 return self.json(live.progress())
 
-        class Windows(View):  # type: ignore[misc]
+        class Windows(View):
             async def get(self, request: Request) -> Response:
                 return self.json(live.windows())
 

@@ -125,7 +125,8 @@ def assert_equal_to_the_stores(stack: Stack, db_url: str) -> None:
                 if live[0].get(k) != stores[0].get(k)}
         diff |= {k: (live[1].get(k), stores[1].get(k)) for k in set(live[1]) | set(stores[1])
                  if live[1].get(k) != stores[1].get(k)}
-        raise AssertionError(f"live != stores on {len(diff)} windows (live, stores): {sorted(diff.items())[:20]}")
+        raise AssertionError(
+            f"live != stores on {len(diff)} windows (live, stores): {sorted(diff.items())[:20]}") from None
     hours, _ = last["stores"]
     exported = metrics(stack)
     totals: Counter[tuple[str, str]] = Counter()

@@ -263,8 +263,8 @@ def test_views_give_the_oldest_wait_per_party_and_the_centres_awaiting_acceptanc
 
 
 # ---------------------------------------------------------------------------------------- business hours
-def shanghai(*args: int) -> float:
-    return datetime(*args, tzinfo=fold.SHANGHAI).timestamp()  # type: ignore[misc]
+def shanghai(year: int, month: int, day: int, hour: int) -> float:
+    return datetime(year, month, day, hour, tzinfo=fold.SHANGHAI).timestamp()
 
 
 @pytest.mark.parametrize(("start", "end", "hours"), [

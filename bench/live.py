@@ -1,0 +1,117 @@
+"""The live app's (services/live, faust) sustained events/s while the pipeline runs, and whether its
+lag grew over the run.
+
+Cases are opened straight in intake's store by the pipeline benchmark's writers (bench/pipeline.py)
+for LOAD_S seconds, paced to the rate the pipeline benchmark measured (or as fast as they go when it
+has no figure); the services react as usual, and every event reaches `case-ledger`. The live app's
+/progress (offsets applied per partition, lag from the fetches' high-water marks) is sampled every
+second. The figure is the messages it applied from the first commit until it had caught up with all
+of them (lag 0, outboxes empty), over that time; "lag grew" is a least-squares slope of the lag over
+the load phase above 1% of the offered rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench import OUTBOX_SCHEMAS, BenchFailed, Figures, scaled, stored_events
+from bench.pipeline import BATCH, WRITERS, _kernel, _open_cases
+from events.db import open_pool
+
+LOAD_S = 20.0
+CATCH_UP_S = 180.0
+_BACKLOG = " + ".join(f"(SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL)" for s in OUTBOX_SCHEMAS)
+
+
+def _progress(url: str) -> dict[str, Any]:
+    r = httpx.get(url + "/progress", timeout=5)
+    r.raise_for_status()
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _applied(p: dict[str, Any]) -> int:
+    return sum(int(o) + 1 for o in p["applied"].values())
+
+
+def _slope(samples: list[tuple[float, float]]) -> float:
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mt = sum(t for t, _ in samples) / n
+    ml = sum(v for _, v in samples) / n
+    den = sum((t - mt) ** 2 for t, _ in samples)
+    return sum((t - mt) * (v - ml) for t, v in samples) / den if den else 0.0
+
+
+def run(live_url: str, database_url: str, summary: dict[str, Any]) -> Figures:
+    start_progress = _progress(live_url)
+    if not start_progress["ready"] or start_progress["lag"] is None:
+        raise BenchFailed(f"the live app is not ready: {start_progress}")
+    applied_before = _applied(start_progress) if start_progress["applied"] else None
+    pipeline_rate = summary.get("pipeline_events_per_s")
+    # ~11 events per opened case once every service reacted (bench/growth.py's measure).
+    cases_per_s = pipeline_rate / 11 if pipeline_rate else None
+    load_s = LOAD_S * max(0.25, min(1.0, scaled(100) / 100))
+    pool = open_pool(database_url, max_size=WRITERS, name="bench-live")
+    kernel = _kernel()
+    stop = threading.Event()
+    samples: list[tuple[float, float]] = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        stored_before = stored_events(conn)
+        started = time.monotonic()
+
+        def writer() -> None:
+            n = 0
+            while not stop.is_set():
+                _open_cases(pool, kernel, BATCH)
+                n += 1
+                if cases_per_s:  # paced: each writer its share of the pipeline's rate
+                    due = started + n * BATCH * WRITERS / cases_per_s
+                    time.sleep(max(0.0, due - time.monotonic()))
+
+        threads = [threading.Thread(target=writer, name=f"bench-live-{i}") for i in range(WRITERS)]
+        try:
+            for t in threads:
+                t.start()
+            while time.monotonic() - started < load_s:
+                time.sleep(1.0)
+                p = _progress(live_url)
+                if p["lag"] is not None:
+                    samples.append((time.monotonic() - started, float(p["lag"])))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+            pool.close()
+        loaded = time.monotonic() - started
+        deadline = time.monotonic() + CATCH_UP_S
+        while True:
+            p = _progress(live_url)
+            row = conn.execute(f"SELECT {_BACKLOG}").fetchone()
+            if p["lag"] == 0 and row is not None and row[0] == 0:
+                break
+            if time.monotonic() > deadline:
+                raise BenchFailed(f"the live app did not catch up within {CATCH_UP_S:.0f}s: lag {p['lag']}")
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+        stored = stored_events(conn) - stored_before
+    applied = _applied(p) - (applied_before or 0)
+    offered = stored / loaded
+    slope = _slope(samples)
+    grew = slope > 0.01 * offered
+    rate = applied / elapsed
+    summary["live_events_per_s"] = rate
+    summary["live_offered_events_per_s"] = offered
+    summary["live_lag_slope_msgs_per_s"] = slope
+    summary["live_lag_grew"] = grew
+    summary["live_max_lag"] = max((v for _, v in samples), default=0.0)
+    return [(f"events offered over {loaded:.0f}s (cases opened + reactions)", offered, "events/s"),
+            ("live app applied, first commit until caught up", rate, "events/s"),
+            ("live app lag: largest sample during the load", summary["live_max_lag"], "msgs"),
+            (f"live app lag slope during the load ({'GREW' if grew else 'flat'})", slope, "msgs/s")]
