@@ -79,6 +79,7 @@ class Live:
             broker_rebalance_timeout=settings.rebalance_timeout_s,
             broker_max_poll_interval=settings.max_poll_interval_s,
             broker_request_timeout=settings.request_timeout_s,
+            consumer_group_instance_id=settings.group_instance_id,
             broker_max_poll_records=settings.max_poll_records,
             broker_commit_interval=settings.commit_interval_s,
             broker_commit_every=settings.commit_every,

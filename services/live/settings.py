@@ -37,6 +37,9 @@ class LiveSettings(BaseSettings):
     rebalance_timeout_s: float = Field(10.0, gt=0, le=300)
     max_poll_interval_s: float = Field(30.0, gt=0, le=3600)
     request_timeout_s: float = Field(30.0, gt=0, le=600)
+    # Static membership (KIP-345): a restarted worker takes its old member's place instead of waiting
+    # for that member's session to expire. None: dynamic membership.
+    group_instance_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
     # --- commits: every this many seconds or acked messages, whichever first (each commit flushes
     # the producer first, so committed offsets never run ahead of the changelog).
     commit_interval_s: float = Field(1.0, gt=0, le=60)
