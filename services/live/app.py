@@ -85,9 +85,12 @@ class Live:
             broker_commit_every=settings.commit_every,
             consumer_max_fetch_size=settings.max_fetch_bytes,
             stream_buffer_maxsize=settings.stream_buffer_maxsize,
-            # Faust waits for the stream buffer to drain before each commit by default; our commit
-            # safety comes from the producer flush before the offsets (faust does it), not from that.
+            # By default faust waits for the agent's current event before a rebalance or shutdown.
+            # A batch is applied without an await (it cannot stop half-way) and a batch cut short
+            # comes again and is skipped where applied, so not waiting only shortens a rebalance.
             stream_wait_empty=False,
+            # Faust sleeps 3 s after a rebalance before recovering, for more members to come; there
+            # is one member.
             stream_recovery_delay=0.0,
             producer_acks=-1,
             producer_linger=settings.producer_linger_s,
@@ -150,7 +153,12 @@ class Live:
                 BAD_MESSAGES.labels(exc.reason).inc()
                 bad += 1
                 continue
-            batch.add(fold.Message(message.partition, message.offset, decoded))
+            try:
+                batch.add(fold.Message(message.partition, message.offset, decoded))
+            except Exception:  # a valid event the fold cannot take must not stop the views either
+                log.exception("skipped %s at %s/%s", decoded.envelope.event_type, message.partition, message.offset)
+                BAD_MESSAGES.labels("unfoldable").inc()
+                bad += 1
         writes = batch.write()
         MESSAGES.labels("applied").inc(batch.applied)
         MESSAGES.labels("duplicate").inc(batch.duplicates)

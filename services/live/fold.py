@@ -295,10 +295,12 @@ class Batch:
 
     def add(self, message: Message) -> list[Count]:
         key = case_key(message.partition, message.decoded.envelope.case_id)
-        case = self._cases.get(key)
-        if case is None:
-            stored = self.table.get(key)
-            case = dict(stored) if stored is not None else new_case()
+        # Always a copy (lists inside are replaced, never mutated): an event the fold fails on
+        # leaves the batch as it was.
+        source = self._cases.get(key)
+        if source is None:
+            source = self.table.get(key)
+        case = dict(source) if source is not None else new_case()
         if message.offset <= case["o"]:
             self.duplicates += 1
             return []

@@ -40,8 +40,9 @@ CHANGELOG_WRITES = Counter(
 BATCHES = Counter("case_ledger_live_batches_total", "Batches of messages applied", registry=REGISTRY)
 # Every label value exported from the start, at 0: a dashboard or alert on them has data before the
 # first bad message, and a misspelt reason shows as a missing series.
+# The registry's DecodeError reasons, and a valid event the fold failed on.
 DECODE_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version", "no_upcaster",
-                  "invalid_payload")
+                  "invalid_payload", "unfoldable")
 for _reason in DECODE_REASONS:
     BAD_MESSAGES.labels(_reason)
 for _outcome in ("applied", "duplicate", "bad"):
