@@ -339,7 +339,9 @@ class Stack:
         for path in [*(self.run_dir / "env").glob("*-*.env"), self.run_dir / "env" / f"{LIVE}.env"]:
             if not path.exists():
                 continue
-            found[path.stem] = {line for line in path.read_text().splitlines() if line.startswith(_SETTINGS)}
+            # The live app's own LIVE_* settings restart it, not the services.
+            prefixes = (*_SETTINGS, "LIVE_") if path.stem == LIVE else _SETTINGS
+            found[path.stem] = {line for line in path.read_text().splitlines() if line.startswith(prefixes)}
         return found
 
     def wait_ready(self, timeout: float = 90.0) -> None:
@@ -394,7 +396,7 @@ class Stack:
 
 
 # The prefixes of what the services read from their environment (their settings classes).
-_SETTINGS = ("CASE_LEDGER_", "INTAKE_", "ROUTING_", "REVIEW_", "BILLING_", "ANALYTICS_", "LIVE_", "DATABASE_URL=",
+_SETTINGS = ("CASE_LEDGER_", "INTAKE_", "ROUTING_", "REVIEW_", "BILLING_", "ANALYTICS_", "DATABASE_URL=",
              "KAFKA_", "S3_", "PROMETHEUS_")
 
 
