@@ -24,6 +24,7 @@ from bench import (
     ceilings,
     eventsourcing_compare,
     growth,
+    live,
     pipeline,
     rebuild,
     scale,
@@ -31,14 +32,15 @@ from bench import (
     storage,
 )
 from infra import objectstore
-from infra.stack import Stack
+from infra.stack import LIVE, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run" / "bench"
 SUMMARY = RUN_DIR / "summary.json"
 KEYS = ("pipeline_events_per_s", "http_open_case_peak_rps", "http_open_case_p99_ms_at_half_peak",
         "commit_to_projection_p99_ms_at_500_eps", "rebuild_events_per_s", "ceiling_pg_copy_events_per_s",
-        "ceiling_empty_endpoint_rps", "eventsourcing_ops_per_s", "store_ops_per_s")
+        "ceiling_empty_endpoint_rps", "eventsourcing_ops_per_s", "store_ops_per_s", "live_events_per_s",
+        "live_lag_grew")
 
 
 def _format(value: float, unit: str) -> str:
@@ -141,6 +143,8 @@ def main() -> None:
              "every event counted until projected", lambda: pipeline.throughput(db, summary, requests)),
             (f"commit → projection at ~{pipeline.RATE:.0f} events/s offered (open loop), reactions included",
              lambda: pipeline.latency(db, summary, requests)),
+            ("live app (faust): sustained events/s at the pipeline's rate, and its lag",
+             lambda: live.run(urls[LIVE], db, summary)),
             (f"analytics rebuild: the stack's history, then {rebuild.generated_size():,} generated events",
              lambda: rebuild.run(db, summary)),
             (f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",

@@ -2,7 +2,7 @@
 PromQL that the dashboards and alert rules use.
 
     python -m infra.tools prometheus-config [--port-base 8000] [--host 127.0.0.1] [--out FILE]
-        writes a prometheus.yml scraping the embedded stack (`make up`: ports 8001-8005) with our
+        writes a prometheus.yml scraping the embedded stack (`make up`: ports 8001-8006) with our
         alert rules; without --out it prints it.
     python -m infra.tools prometheus [--port-base 8000] [--port 9090]
         runs a Prometheus server (the binary infra/install-prometheus.sh installs) against the
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.stack import PORT_OFFSETS, ROOT, SERVICES
+from infra.stack import LIVE, PORT_OFFSETS, ROOT, SERVICES
 
 INFRA = Path(__file__).resolve().parent
 PROMETHEUS_DIR = INFRA / "prometheus"
@@ -45,8 +45,9 @@ JOB = "case-ledger"  # the rules' `up{job="case-ledger"}` relies on this name
 
 # ---------------------------------------------------------------------------------------- config
 def embedded_targets(port_base: int = 8000, host: str = "127.0.0.1") -> dict[str, str]:
-    """service -> host:port of the embedded stack's APIs (each also reports its worker's metrics)."""
-    return {s: f"{host}:{port_base + PORT_OFFSETS[s]}" for s in SERVICES}
+    """service -> host:port of the embedded stack's APIs (each also reports its worker's metrics) and of
+    the live app."""
+    return {s: f"{host}:{port_base + PORT_OFFSETS[s]}" for s in (*SERVICES, LIVE)}
 
 
 def prometheus_config(

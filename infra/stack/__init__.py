@@ -30,7 +30,9 @@ from infra.supervisor import Program, Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "review", "billing", "analytics")
-PORT_OFFSETS = {"intake": 1, "routing": 2, "review": 3, "billing": 4, "analytics": 5}
+# The live operations views (services/live, a faust app): one supervised program with its own port.
+LIVE = "live"
+PORT_OFFSETS = {"intake": 1, "routing": 2, "review": 3, "billing": 4, "analytics": 5, LIVE: 6}
 CENTRES = ("sysucc", "cams", "fuscc", "pkuch", "wch")
 BROKER_STORAGES = ("s3", "memory")
 # The topic's partitions on a broker log this stack creates. Tansu keeps its log on S3 as one
@@ -263,7 +265,24 @@ class Stack:
             programs.append(Program(f"{service}-api", api, env_file(f"{service}-api", env)))
             programs.append(Program(f"{service}-worker", [sys.executable, "-m", f"services.{service}.worker"],
                                     env_file(f"{service}-worker", env)))
+        programs.append(Program(LIVE, [sys.executable, "-m", "services.live.worker"],
+                                env_file(LIVE, self.live_env())))
         return programs
+
+    def live_env(self) -> dict[str, str]:
+        """The live app reads only the broker; no database, tokens or multiprocess metrics."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "DATABASE_URL")}
+        env.update({
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers(), "LIVE_PORT": str(self.port(LIVE)),
+            "PYTHONPATH": str(ROOT),
+            # Its table's changelog has the event topic's partitions (faust co-partitions them).
+            "CASE_LEDGER_TOPIC_PARTITIONS": str(self.topic_partitions()),
+            "CASE_LEDGER_SIMULATED_TIME": os.environ.get("CASE_LEDGER_SIMULATED_TIME", "false"),
+            # One supervised process: static membership lets its restart take the old member's
+            # place at once (~15 s from SIGKILL to ready, against ~24 s waiting for it to expire).
+            "LIVE_GROUP_INSTANCE_ID": os.environ.get("LIVE_GROUP_INSTANCE_ID", f"{LIVE}-1"),
+        })
+        return env
 
     def up(self) -> dict[str, str]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -301,30 +320,33 @@ class Stack:
         if "broker-compactor" in names:
             sup.start("broker-compactor")
         ensure_topics_soon(bootstrap, self.topic_partitions())
-        for s in SERVICES:
-            for name in (f"{s}-api", f"{s}-worker"):
-                if name in changed and not fresh:
-                    sup.stop(name)
-                sup.start(name)
+        for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")), LIVE]:
+            if name in changed and not fresh:
+                sup.stop(name)
+            sup.start(name)
         self.wait_ready()
         (self.run_dir / "stack.env").write_text(
             f"DATABASE_URL={db_url}\nKAFKA_BOOTSTRAP_SERVERS={bootstrap}\nS3_ENDPOINT={s3['S3_ENDPOINT']}\n"
             f"CASE_LEDGER_BROKER_STORAGE={self.broker_storage}\n"
             f"CASE_LEDGER_SIMULATED_TIME={os.environ.get('CASE_LEDGER_SIMULATED_TIME', 'false')}\n"
-            + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in SERVICES))
+            + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in (*SERVICES, LIVE)))
         return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
-                **{s: self.url(s) for s in SERVICES}}
+                **{s: self.url(s) for s in (*SERVICES, LIVE)}}
 
     def _service_settings(self) -> dict[str, set[str]]:
         """Each service program's settings as its env file holds them, without the shell's noise."""
         found: dict[str, set[str]] = {}
-        for path in (self.run_dir / "env").glob("*-*.env"):
-            found[path.stem] = {line for line in path.read_text().splitlines() if line.startswith(_SETTINGS)}
+        for path in [*(self.run_dir / "env").glob("*-*.env"), self.run_dir / "env" / f"{LIVE}.env"]:
+            if not path.exists():
+                continue
+            # The live app's own LIVE_* settings restart it, not the services.
+            prefixes = (*_SETTINGS, "LIVE_") if path.stem == LIVE else _SETTINGS
+            found[path.stem] = {line for line in path.read_text().splitlines() if line.startswith(prefixes)}
         return found
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(SERVICES)
+        pending = {*SERVICES, LIVE}
         while pending and time.monotonic() < deadline:
             for s in list(pending):
                 try:
@@ -357,7 +379,7 @@ class Stack:
         if sup.running():
             # Services first, so none of them logs the servers vanishing under it; the broker
             # before the object store that holds its log.
-            sup.stop(*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
+            sup.stop(LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
             sup.stop("broker-compactor", "broker")
             sup.stop("objectstore", "postgres")
         sup.shutdown()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from infra import postgres
-from infra.stack import ROOT, SERVICES, Stack, all_run_dirs
+from infra.stack import LIVE, ROOT, SERVICES, Stack, all_run_dirs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         urls = stack.up()
         print("Case Ledger is up.")
         for name, url in urls.items():
-            print(f"  {name:<12} {url}{'/docs' if name in SERVICES else ''}")
+            print(f"  {name:<12} {url}{'/docs' if name in SERVICES else '/metrics' if name == LIVE else ''}")
         print(f"  {'tokens':<12} {stack.run_dir / 'tokens.env'}")
         print(f"  {'logs':<12} {stack.logs}  (make logs)")
     elif args.command == "down":

@@ -36,6 +36,9 @@ def stack() -> Iterator[Stack]:
     os.environ.setdefault("CASE_LEDGER_SIMULATED_TIME", "true")
     os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
+    # The live app commits every 5 s instead of every second: a SIGKILL then lands between two
+    # commits, so tests/integration/test_live.py exercises the replay of applied messages.
+    os.environ.setdefault("LIVE_COMMIT_INTERVAL_S", "5")
     # Small enough that a test can post a record over the limit.
     os.environ.setdefault("INTAKE_MAX_RECORD_BYTES", str(2**20))
     if not os.environ.get("DATABASE_URL"):

@@ -73,6 +73,9 @@ def test_a_reroute_moves_access_to_the_next_centre(api: Api):
     make_ready(api, case_id, ["fuscc", "pkuch"])
     first = routed_to(api, case_id)
     package_for(api, case_id, first)
+    # Review learns the assignment from the same event as intake, in its own consumer: wait for it too.
+    wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=token(first)).status_code == 200,
+             what="the assignment at review")
     r = api.call("review", "POST", f"/cases/{case_id}/decline", token=token(first), json={"reason": "at_capacity"})
     assert r.status_code == 200, r.text
     second = routed_to(api, case_id, 2)

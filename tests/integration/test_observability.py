@@ -25,7 +25,7 @@ from uuid import UUID
 import psutil
 import pytest
 
-from infra.stack import ROOT, SERVICES, Stack
+from infra.stack import LIVE, ROOT, SERVICES, Stack
 from infra.tools import (
     PrometheusServer,
     alert_probes,
@@ -46,7 +46,8 @@ def prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     if not shutil.which("prometheus"):
         pytest.fail("the prometheus server is not installed: run `bash infra/install-prometheus.sh` (make test does)")
     home: Path = tmp_path_factory.mktemp("prometheus")
-    targets = {s: f"127.0.0.1:{stack.port(s)}" for s in SERVICES}
+    # Every service's API, and the live app (the dashboards' live flow row and its alerts).
+    targets = {s: f"127.0.0.1:{stack.port(s)}" for s in (*SERVICES, LIVE)}
     config = write_prometheus_config(home / "prometheus.yml", targets, scrape_interval="1s",
                                      evaluation_interval="1s")
     with run_prometheus(config, home / "data") as server:
@@ -105,8 +106,8 @@ def alerting_rules(prometheus: PrometheusServer) -> list[dict[str, Any]]:
 
 def test_every_dashboard_query_and_alert_measurement_returns_data(api: Api, prometheus: PrometheusServer):
     started = time.monotonic()
-    wait_for(lambda: (t := prometheus.targets_up()) and len(t) == len(SERVICES) and set(t.values()) == {"up"},
-             20, f"Prometheus to scrape all {len(SERVICES)} services")
+    wait_for(lambda: (t := prometheus.targets_up()) and len(t) == len(SERVICES) + 1 and set(t.values()) == {"up"},
+             20, f"Prometheus to scrape all {len(SERVICES)} services and the live app")
 
     case_id, problems = walk_a_case(api)
 

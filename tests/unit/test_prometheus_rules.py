@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from infra.stack import PORT_OFFSETS, ROOT, SERVICES
+from infra.stack import LIVE, PORT_OFFSETS, ROOT, SERVICES
 from infra.tools import (
     DASHBOARDS,
     JOB,
@@ -86,7 +86,7 @@ def test_a_generated_config_for_the_embedded_stack_is_valid(promtool: str, tmp_p
                                      scrape_interval="1s")
     run(promtool, "check", "config", config, cwd=tmp_path)
     text = config.read_text()
-    for service in SERVICES:
+    for service in (*SERVICES, LIVE):
         assert f'"127.0.0.1:{port_base + PORT_OFFSETS[service]}"' in text
     assert f'job_name: "{JOB}"' in text and str(RULES) in text
 
@@ -121,6 +121,8 @@ def test_the_alerts_the_operators_asked_for_exist(yaml: ModuleType):
     rules = alerts(yaml)
     wanted = {
         "SlaAtRisk": "case_ledger_sla_at_risk_cases > 0",
+        "CentreNotAccepting": "case_ledger_live_centre_idle_business_hours",
+        "PatientWaitTooLong": 'case_ledger_live_waiting_oldest_age_seconds{party="patient"}',
         "SlaBreached": "case_ledger_sla_breached_cases > 0",
         "DeadLetterMessages": "increase(case_ledger_dlq_messages_total[",
         "ConsumerLagHigh": "case_ledger_consumer_lag",
@@ -195,7 +197,9 @@ def test_the_dashboards_cover_operations_business_and_platform():
     assert len({b["uid"] for b in boards.values()}) == len(boards)
     text = {name: json.dumps(b) for name, b in boards.items()}
     must = {
-        "operations-sla.json": ["case_ledger_sla_at_risk_cases", "case_ledger_sla_breached_cases",
+        "operations-sla.json": ["case_ledger_live_flow_current_hour", "case_ledger_live_waiting_oldest_age_seconds",
+                                "case_ledger_live_travelled_cases_30d", "case_ledger_live_centre_idle_business_hours",
+                                "case_ledger_sla_at_risk_cases", "case_ledger_sla_breached_cases",
                                 "case_ledger_sla_calendar_unknown_cases", "case_ledger_sla_events_total"],
         "business.json": ["case_ledger_travel_share", "case_ledger_decided_cases", "case_ledger_cases",
                           "case_ledger_revenue_cents", "case_ledger_refunds_cents",
@@ -340,9 +344,18 @@ def test_the_compose_prometheus_scrapes_every_api_by_service_name(yaml: ModuleTy
     assert config["rule_files"] == ["rules.yml"]
     [job] = [j for j in config["scrape_configs"] if j["job_name"] == JOB]
     targets = {t for sc in job["static_configs"] for t in sc["targets"]}
-    assert targets == {f"{s}-api:{PORTS[s]}" for s in SERVICES}
+    assert targets == {f"{s}-api:{PORTS[s]}" for s in SERVICES} | {f"{LIVE}:{8000 + PORT_OFFSETS[LIVE]}"}
     services = load(yaml, COMPOSE)["services"]
     assert all(f"{s}-api" in services for s in SERVICES)
+
+
+def test_compose_runs_the_live_app_on_the_port_prometheus_scrapes(yaml: ModuleType):
+    live = load(yaml, COMPOSE)["services"][LIVE]
+    port = str(8000 + PORT_OFFSETS[LIVE])
+    assert live["command"] == ["python", "-m", "services.live.worker"]
+    assert live["environment"]["LIVE_PORT"] == port and live["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert any(p.endswith(f":{port}:{port}") for p in live["ports"])
+    assert live["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
 
 
 def test_the_dockerfile_builds_the_services_image():

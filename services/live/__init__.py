@@ -1,0 +1,1 @@
+"""The live operations views: a faust-streaming app folding `case-ledger` into windowed tables."""

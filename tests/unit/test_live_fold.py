@@ -1,0 +1,284 @@
+"""The live views' rules (services/live/fold.py), without faust or a broker."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from events.contract import (
+    CaseClosed,
+    CaseDeclined,
+    CaseOpened,
+    CaseRouted,
+    ConsentGiven,
+    ConsentWithdrawn,
+    Envelope,
+    Event,
+    FollowUpAnswered,
+    FollowUpAsked,
+    InformationReceived,
+    InformationRequested,
+    PaymentCaptured,
+    PaymentFailed,
+    RecordsCompleted,
+    ReviewAccepted,
+    ReviewDelivered,
+    SlaAtRisk,
+    SlaBreached,
+    SlaClockStarted,
+    TreatmentBooked,
+)
+from events.registry import Decoded
+from services.live import fold
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Shanghai
+
+
+def decoded(case_id: UUID, event: Event, at: datetime) -> Decoded:
+    env = Envelope(event_id=uuid4(), event_type=event.event_type, schema_version=event.schema_version,
+                   case_id=case_id, stream_id=f"case-{case_id}", stream_version=1, occurred_at=at, recorded_at=at,
+                   producer="test", correlation_id=uuid4(), payload=event.model_dump(mode="json"))
+    return Decoded(env, event)
+
+
+def opened() -> CaseOpened:
+    return CaseOpened(patient_ref="pr_" + "a" * 32, tumour_site="lung", rare_tumour=False, stage_group="II",
+                      referral_reasons=["stage_borderline"], patient_country="GB", language="en")
+
+
+def ready() -> list[Event]:
+    return [opened(), ConsentGiven(consent="health_data_processing", text_version="v1"),
+            ConsentGiven(consent="transfer_abroad", text_version="v1", centre_ids=["fuscc"]),
+            RecordsCompleted(record_count=6)]
+
+
+def delivered(centre: str = "fuscc") -> ReviewDelivered:
+    return ReviewDelivered(centre_id=centre, pathology={"verdict": "agree"}, imaging={"verdict": "stage_confirmed"},
+                           recommended_pathway="surgery", rationale_codes=["guideline_concordant"],
+                           question_answer="answered", diagnosis_change="concordant", treatment_change="refined",
+                           report_ref=uuid4(), page_count=6)
+
+
+def booked(centre: str = "fuscc") -> TreatmentBooked:
+    return TreatmentBooked(centre_id=centre, treatment_type="surgery", travel_reason="one_programme",
+                           estimated_cost_cents=1_000_000)
+
+
+def walk(*events: Event, start: datetime = T0, step: timedelta = timedelta(hours=1)) -> tuple[fold.Case, list]:
+    case, counts, case_id = fold.new_case(), [], uuid4()
+    for n, event in enumerate(events):
+        counts += fold.apply(case, decoded(case_id, event, start + n * step))
+    return case, counts
+
+
+# ---------------------------------------------------------------------------------------- waiting on
+def test_the_move_passes_as_the_worklist_says_along_a_case():
+    follow_up = uuid4()
+    path: list[tuple[Event, str]] = [
+        (opened(), "patient"),                                      # collecting records
+        (ConsentGiven(consent="health_data_processing", text_version="v1"), "patient"),
+        (ConsentGiven(consent="transfer_abroad", text_version="v1"), "patient"),
+        (RecordsCompleted(record_count=6), "coordinator"),          # ready, no centre holds it
+        (CaseRouted(centre_id="fuscc", reason_codes=["specialty"], attempt=1), "centre"),
+        (ReviewAccepted(centre_id="fuscc"), "centre"),
+        (InformationRequested(request_id=uuid4(), topics=["additional_imaging"]), "patient"),
+        (InformationReceived(request_id=uuid4()), "centre"),
+        (PaymentFailed(payment_id=uuid4(), stage="capture", reason="card_declined"), "billing"),
+        (PaymentCaptured(payment_id=uuid4(), review_fee_cents=80_000, video_fee_cents=0), "centre"),
+        (delivered(), "patient"),                                   # the patient's decision
+        (FollowUpAsked(follow_up_id=follow_up, number=1, business_days=3, due=None), "centre"),
+        (FollowUpAnswered(follow_up_id=follow_up, document_id=uuid4(), sha256="0" * 64, size_bytes=1,
+                          page_count=1, within_limit=True), "patient"),
+        (booked(), "nobody"),
+    ]
+    case, case_id = fold.new_case(), uuid4()
+    for n, (event, party) in enumerate(path):
+        fold.apply(case, decoded(case_id, event, T0 + timedelta(minutes=n)))
+        assert case["wo"] == party, (event.event_type, case)
+
+
+def test_a_declined_case_goes_back_to_the_coordinator_and_a_withdrawn_consent_to_the_patient():
+    case, _ = walk(*ready(), CaseRouted(centre_id="fuscc", reason_codes=["specialty"], attempt=1),
+                   CaseDeclined(centre_id="fuscc", reason="at_capacity"))
+    assert (fold.status(case), case["wo"], case["c"]) == ("ready_for_review", "coordinator", None)
+    case, _ = walk(*ready(), ConsentWithdrawn(consent="transfer_abroad"))
+    assert (fold.status(case), case["wo"]) == ("collecting_records", "patient")
+
+
+def test_since_is_when_the_move_passed_not_the_last_event():
+    case, _ = walk(*ready(), CaseRouted(centre_id="fuscc", reason_codes=["specialty"], attempt=1),
+                   ReviewAccepted(centre_id="fuscc"))
+    routed_at = (T0 + timedelta(hours=4)).timestamp()
+    assert case["wo"] == "centre" and case["since"] == routed_at and case["t"] > routed_at
+
+
+# ---------------------------------------------------------------------------------------- counts
+def test_flow_counts_at_the_event_centre_and_sla_counts_at_the_accepting_centre():
+    _, counts = walk(*ready(), CaseRouted(centre_id="cams", reason_codes=["specialty"], attempt=1),
+                     CaseDeclined(centre_id="cams", reason="at_capacity"),
+                     CaseRouted(centre_id="wch", reason_codes=["specialty"], attempt=2),
+                     ReviewAccepted(centre_id="wch"), SlaClockStarted(target_due=date(2026, 3, 11),
+                                                                      limit_due=date(2026, 3, 16)),
+                     SlaAtRisk(business_days_left=2, limit_due=date(2026, 3, 16)),
+                     SlaBreached(limit_due=date(2026, 3, 16)), delivered("wch"))
+    assert [(c.family, c.what, c.centre) for c in counts] == [
+        ("flow", "routed", "cams"), ("flow", "declined", "cams"), ("flow", "routed", "wch"),
+        ("flow", "accepted", "wch"), ("sla", "started", "wch"), ("sla", "at_risk", "wch"),
+        ("sla", "breached", "wch"), ("flow", "delivered", "wch")]
+
+
+def test_only_a_delivered_cases_first_decision_counts_for_travel():
+    _, counts = walk(*ready(), delivered("pkuch"), booked("pkuch"), CaseClosed(reason="returned_home_refined_plan"))
+    assert [(c.what, c.centre) for c in counts if c.family == "travel"] == [("decided", "pkuch"),
+                                                                            ("travelled", "pkuch")]
+    _, counts = walk(*ready(), CaseClosed(reason="returned_home_refined_plan"))
+    assert [c for c in counts if c.family == "travel"] == []
+    _, counts = walk(*ready(), delivered(), CaseClosed(reason="returned_home_refined_plan"))
+    assert [c.what for c in counts if c.family == "travel"] == ["decided"]
+
+
+def test_a_booking_counts_decided_and_travelled_in_its_day():
+    table: dict[str, Any] = {}
+    b, case_id = fold.Batch(table), uuid4()
+    for offset, event in enumerate([*ready(), delivered("cams"), booked("cams")]):
+        b.add(fold.Message(0, offset, decoded(case_id, event, T0 + timedelta(minutes=offset))))
+    b.write()
+    assert fold.travel_share(fold.views(table.items()).days, "cams", T0.timestamp()) == (1, 1)
+
+
+def test_windows_are_tumbling_utc_hours_and_days_of_event_time():
+    at = datetime(2026, 3, 2, 10, 59, 59, tzinfo=UTC).timestamp()
+    assert fold.hour_start(at) == datetime(2026, 3, 2, 10, tzinfo=UTC).timestamp()
+    assert fold.day_start(at) == datetime(2026, 3, 2, tzinfo=UTC).timestamp()
+
+
+def test_the_travel_share_hops_by_day_over_thirty_days():
+    day = 86400
+    t0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    days = {("wch", "decided", int(t0)): 2, ("wch", "travelled", int(t0)): 1,
+            ("wch", "decided", int(t0 + 29 * day)): 1, ("wch", "travelled", int(t0 + 29 * day)): 1}
+    assert fold.travel_share(days, "wch", t0 + 29 * day + 3600) == (3, 2)
+    assert fold.travel_share(days, "wch", t0 + 30 * day) == (1, 1)  # day 0 has left the window
+    assert fold.travel_share(days, "cams", t0) == (0, 0)
+
+
+# ---------------------------------------------------------------------------------------- batches
+def stream(cases: int = 6, partitions: int = 3) -> list[fold.Message]:
+    """Cases walked end to end, interleaved, each on its own partition (key = case id)."""
+    messages: list[fold.Message] = []
+    offsets = dict.fromkeys(range(partitions), 0)
+    paths = []
+    for i in range(cases):
+        centre = fold.CENTRES[i % len(fold.CENTRES)]
+        paths.append([*ready(), CaseRouted(centre_id=centre, reason_codes=["specialty"], attempt=1),
+                      ReviewAccepted(centre_id=centre), SlaClockStarted(target_due=date(2026, 3, 11),
+                                                                        limit_due=date(2026, 3, 16)),
+                      SlaAtRisk(business_days_left=2, limit_due=date(2026, 3, 16)), delivered(centre),
+                      booked(centre) if i % 2 else CaseClosed(reason="returned_home_refined_plan")])
+    ids = [uuid4() for _ in paths]
+    for step in range(max(len(p) for p in paths)):
+        for i, path in enumerate(paths):
+            if step < len(path):
+                p = i % partitions
+                at = T0 + timedelta(minutes=37 * step + i)
+                messages.append(fold.Message(p, offsets[p], decoded(ids[i], path[step], at)))
+                offsets[p] += 1
+    return messages
+
+
+def run(table: dict[str, Any], messages: list[fold.Message], batch: int) -> list[list[tuple[str, Any]]]:
+    """Applies the messages in batches; returns each batch's writes in the order sent."""
+    sent: list[list[tuple[str, Any]]] = []
+    for i in range(0, len(messages), batch):
+        b = fold.Batch(table)
+        for m in messages[i:i + batch]:
+            b.add(m)
+        sent.append([(k, _json(v)) for k, v in b.dirty()])
+        b.write()
+    return sent
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def test_a_redelivered_stream_changes_nothing():
+    messages = stream()
+    table: dict[str, Any] = {}
+    run(table, messages, 7)
+    once = _json(table)
+    run(table, messages, 5)
+    assert _json(table) == once
+    assert fold.views(table.items()).flow_totals[("sysucc", "routed")] == 2
+
+
+@settings(max_examples=80, deadline=None)
+@given(batch=st.integers(1, 20), commit=st.floats(0, 1), cut=st.floats(0, 1))
+def test_a_crash_anywhere_then_a_replay_counts_every_event_once(batch: int, commit: float, cut: float):
+    """A crash after the commit of some batch: the changelog holds every write up to that commit (a
+    commit flushes the producer first) and, of each partition's later writes, a prefix (sent in
+    order). The consumer resumes after the committed offsets. The replayed table equals an
+    uninterrupted one: nothing counted twice, nothing lost."""
+    messages = stream()
+    clean: dict[str, Any] = {}
+    batches = run(clean, messages, batch)
+    k = int(len(batches) * commit)
+    committed_messages = messages[:k * batch]
+    persisted = [w for writes in batches[:k] for w in writes]
+    later = [w for writes in batches[k:] for w in writes]
+    for p in sorted({m.partition for m in messages}):
+        own = [w for w in later if fold.key_partition(w[0]) == p]
+        persisted += own[:int(len(own) * cut)]
+    recovered: dict[str, Any] = dict(persisted)  # recovery replays the changelog in order
+    committed = {p: max((m.offset for m in committed_messages if m.partition == p), default=-1)
+                 for p in {m.partition for m in messages}}
+    run(recovered, [m for m in messages if m.offset > committed[m.partition]], batch)
+    assert _json(recovered) == _json(clean)
+
+
+# ---------------------------------------------------------------------------------------- views
+def test_views_give_the_oldest_wait_per_party_and_the_centres_awaiting_acceptance():
+    table: dict[str, Any] = {}
+    b = fold.Batch(table)
+    ids = [uuid4(), uuid4(), uuid4()]
+    events = [(0, opened()), *[(1, e) for e in ready()],
+              (1, CaseRouted(centre_id="wch", reason_codes=["specialty"], attempt=1)),
+              *[(2, e) for e in ready()], (2, CaseRouted(centre_id="wch", reason_codes=["specialty"], attempt=1)),
+              (2, ReviewAccepted(centre_id="wch"))]
+    for offset, (i, event) in enumerate(events):
+        b.add(fold.Message(0, offset, decoded(ids[i], event, T0 + timedelta(hours=offset))))
+    b.write()
+    v = fold.views(table.items())
+    assert v.waiting["patient"] == (1, T0.timestamp())
+    assert v.waiting["centre"][0] == 2
+    assert v.awaiting_acceptance["wch"] == (1, (T0 + timedelta(hours=5)).timestamp())
+    assert v.last_acceptance["wch"] == (T0 + timedelta(hours=11)).timestamp()
+    assert v.watermark == (T0 + timedelta(hours=11)).timestamp()
+
+
+# ---------------------------------------------------------------------------------------- business hours
+def shanghai(year: int, month: int, day: int, hour: int) -> float:
+    return datetime(year, month, day, hour, tzinfo=fold.SHANGHAI).timestamp()
+
+
+@pytest.mark.parametrize(("start", "end", "hours"), [
+    (shanghai(2026, 3, 2, 9), shanghai(2026, 3, 2, 18), 9.0),          # a Monday
+    (shanghai(2026, 3, 6, 17), shanghai(2026, 3, 9, 10), 2.0),         # Friday 17:00 to Monday 10:00
+    (shanghai(2026, 3, 2, 20), shanghai(2026, 3, 3, 8), 0.0),          # overnight
+    # National Day 2026: Oct 1-7 off, Saturday Oct 10 a make-up working day (调休).
+    (shanghai(2026, 9, 30, 17), shanghai(2026, 10, 8, 10), 2.0),
+    (shanghai(2026, 10, 10, 9), shanghai(2026, 10, 11, 18), 9.0),
+])
+def test_business_hours_count_office_hours_on_mainland_working_days(start: float, end: float, hours: float):
+    assert fold.business_hours(start, end) == pytest.approx(hours)
+
+
+def test_business_hours_refuse_a_year_the_calendar_does_not_know():
+    with pytest.raises(fold.CalendarUnknown):
+        fold.business_hours(shanghai(2099, 3, 2, 9), shanghai(2099, 3, 3, 9))
