@@ -179,6 +179,12 @@ class Compactor:
         for partition in self.partitions():
             try:
                 r, n = self.compact_partition(partition)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                    log.exception("compaction of %s failed; next pass tries again", partition)
+                else:  # listed, then gone: its topic was deleted meanwhile
+                    log.info("%s went away while it was compacted", partition)
+                continue
             except Exception:  # one partition's trouble must not stop the others
                 log.exception("compaction of %s failed; next pass tries again", partition)
                 continue
@@ -194,7 +200,7 @@ class Compactor:
             self._delete([o.key for o in p.covered])
         removed = len(p.covered)
         for run in p.merges:
-            fetched = [self._get(o.key) for o in run]
+            fetched = [self._get(o.key) for o in run]  # gone meanwhile: NoSuchKey, see compact_once
             merged = merge([(o, data) for o, (data, _) in zip(run, fetched, strict=True)])
             # Written first, under the first object's key, and only over the object just read: if
             # the topic was deleted (and perhaps made anew) meanwhile, nothing is written back
