@@ -162,7 +162,9 @@ class Compactor:
     def __init__(self, settings: CompactorSettings, client: Any = None) -> None:
         self.settings = settings
         self.s3 = client or _client(settings)
-        self._headers: dict[tuple[str, int], tuple[int, bool]] = {}  # (key, size) -> header, objects don't change
+        # Per partition, (key, size) -> header, as of its last listing: an object does not change
+        # unless it is replaced (a new size), and what a listing no longer shows is forgotten.
+        self._headers: dict[str, dict[tuple[str, int], tuple[int, bool]]] = {}
 
     def partitions(self) -> list[str]:
         topics = f"clusters/{self.settings.cluster}/topics/"
@@ -176,7 +178,10 @@ class Compactor:
     def compact_once(self) -> tuple[int, int]:
         """One pass over every partition; (objects merged away, objects left)."""
         removed = left = 0
-        for partition in self.partitions():
+        partitions = self.partitions()
+        # Deleted topics' partitions are forgotten with their headers.
+        self._headers = {p: h for p, h in self._headers.items() if p.rsplit("records/", 1)[0] in partitions}
+        for partition in partitions:
             try:
                 r, n = self.compact_partition(partition)
             except ClientError as exc:
@@ -226,22 +231,23 @@ class Compactor:
 
     def _list(self, prefix: str) -> list[Stored]:
         objects = []
+        before = self._headers.get(prefix, {})
+        now: dict[tuple[str, int], tuple[int, bool]] = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.settings.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 m = _OBJECT.search(item["Key"])
                 if not m:
                     continue
-                count, plain = self._header(item["Key"], item["Size"])
+                seen = (item["Key"], item["Size"])
+                count, plain = now[seen] = before.get(seen) or self._header(item["Key"])
                 objects.append(Stored(item["Key"], int(m.group(1)), count, item["Size"], item["LastModified"], plain))
+        self._headers[prefix] = now
         return objects
 
-    def _header(self, key: str, size: int) -> tuple[int, bool]:
-        known = self._headers.get((key, size))
-        if known is None:
-            data = self.s3.get_object(Bucket=self.settings.bucket, Key=key,
-                                      Range=f"bytes=0-{_HEADER.size - 1}")["Body"].read()
-            known = self._headers[(key, size)] = header(data)
-        return known
+    def _header(self, key: str) -> tuple[int, bool]:
+        data = self.s3.get_object(Bucket=self.settings.bucket, Key=key,
+                                  Range=f"bytes=0-{_HEADER.size - 1}")["Body"].read()
+        return header(data)
 
     def _get(self, key: str) -> tuple[bytes, str]:
         """The object's bytes and its ETag."""
