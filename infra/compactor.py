@@ -13,11 +13,14 @@ Why it is safe while Tansu serves fetches (checked against Tansu 0.6.0 here):
 - Tansu takes a batch's base offset from its object's key and serves the batch that contains a
   fetch offset, so a merged object read from any offset inside it yields the same records.
 - Tansu does not cache objects: an overwritten key is served anew at the next fetch.
-- The merged object is written first, the merged-away objects deleted after. A fetch between the
-  two sees some records twice (consumers apply an event once by its id) or gets a missing object
-  (an error; the client fetches again), never a gap. A run is merged only if its records are
-  contiguous, so a produce still in flight can never land inside a merged range.
-- After a crash between the two steps, the next pass deletes objects a previous one covers.
+- Tansu lists a partition's objects, then reads them one by one, and silently skips one that is
+  gone by then. So the merged-away objects are not deleted in the pass that merges them: a fetch
+  that listed before the merge could still read the first object's old content and then need
+  the others. They are deleted by a later pass, once the merged object is `settle_s` old. In
+  between, a fetch may serve some records twice (consumers apply an event once by its id, the
+  live views by offset), never a gap.
+- A run is merged only if its records are contiguous, so a produce still in flight can never land
+  inside a merged range.
 - The merged object replaces the first one only if that is still the object read (If-Match): a
   topic deleted and made anew meanwhile never gets old records written back into it.
 
@@ -61,8 +64,9 @@ class CompactorSettings(BaseSettings):
     bucket: str = Field("case-ledger-broker", validation_alias="S3_BROKER_BUCKET")
     cluster: str = Field("tansu_cluster", validation_alias="CASE_LEDGER_COMPACTOR_CLUSTER")
     interval_s: float = Field(5.0, gt=0, le=3600, validation_alias="CASE_LEDGER_COMPACTOR_INTERVAL")
-    # Only objects older than this are touched: a produce or a fetch in flight is long done.
-    settle_s: float = Field(10.0, ge=1, le=3600, validation_alias="CASE_LEDGER_COMPACTOR_SETTLE")
+    # Only objects older than this are merged, and merged-away ones are deleted only this long
+    # after their merge: a produce or a fetch in flight is long done by then.
+    settle_s: float = Field(30.0, ge=1, le=3600, validation_alias="CASE_LEDGER_COMPACTOR_SETTLE")
     # Well below every client's per-partition fetch size (1 MiB by default): Tansu serves nothing
     # for a partition whose next object is larger than the fetch asked for.
     target_bytes: int = Field(256 * 1024, ge=4096, le=512 * 1024, validation_alias="CASE_LEDGER_COMPACTOR_TARGET_BYTES")
@@ -87,7 +91,7 @@ class Stored:
 @dataclass(frozen=True)
 class Plan:
     merges: list[list[Stored]]
-    covered: list[Stored]  # left behind by a pass that stopped between writing and deleting
+    covered: list[Stored]  # merged into an earlier object long enough ago to go
 
 
 def header(data: bytes) -> tuple[int, bool]:
@@ -100,20 +104,25 @@ def header(data: bytes) -> tuple[int, bool]:
 
 def plan(objects: Sequence[Stored], now: datetime, settle_s: float, target_bytes: int) -> Plan:
     """Which runs to merge and which objects an earlier merge already covers; pure."""
+    def settled(o: Stored) -> bool:
+        return (now - o.modified).total_seconds() >= settle_s
+
     ordered = sorted(objects, key=lambda o: o.offset)
     covered: list[Stored] = []
     kept: list[Stored] = []
     for o in ordered:
-        if kept and o.end <= kept[-1].end and o.offset >= kept[-1].offset:
-            covered.append(o)  # every offset of it is in the object before
-        else:
-            kept.append(o)
+        if kept and o.end <= kept[-1].end:
+            # Every offset of it is in the object before, merged there by an earlier pass: it goes
+            # once fetches that listed before that merge are long done.
+            if settled(kept[-1]):
+                covered.append(o)
+            continue
+        kept.append(o)
     merges: list[list[Stored]] = []
     run: list[Stored] = []
     size = 0
     for o in kept:
-        settled = (now - o.modified).total_seconds() >= settle_s
-        if not settled:
+        if not settled(o):
             break  # a newer object, and everything after it, is left for a later pass
         joins = (bool(run) and o.plain and o.offset == run[-1].end and size + o.size <= target_bytes)
         if joins:
@@ -200,16 +209,14 @@ class Compactor:
     def compact_partition(self, prefix: str) -> tuple[int, int]:
         objects = self._list(f"{prefix}records/")
         p = plan(objects, datetime.now(UTC), self.settings.settle_s, self.settings.target_bytes)
-        if p.covered:
-            log.warning("%s: deleting %d objects a previous merge covers", prefix, len(p.covered))
-            self._delete([o.key for o in p.covered])
-        removed = len(p.covered)
+        # What earlier passes merged, and only that, goes now.
+        self._delete([o.key for o in p.covered])
         for run in p.merges:
             fetched = [self._get(o.key) for o in run]  # gone meanwhile: NoSuchKey, see compact_once
             merged = merge([(o, data) for o, (data, _) in zip(run, fetched, strict=True)])
-            # Written first, under the first object's key, and only over the object just read: if
-            # the topic was deleted (and perhaps made anew) meanwhile, nothing is written back
-            # into it. The others only then go.
+            # Under the first object's key, and only over the object just read: if the topic was
+            # deleted (and perhaps made anew) meanwhile, nothing is written back into it. The
+            # others stay until a later pass (see the module's docstring).
             try:
                 self.s3.put_object(Bucket=self.settings.bucket, Key=run[0].key, Body=merged, IfMatch=fetched[0][1])
             except ClientError as exc:
@@ -217,9 +224,7 @@ class Compactor:
                     log.info("%s changed while it was merged; left for the next pass", run[0].key)
                     continue
                 raise
-            self._delete([o.key for o in run[1:]])
-            removed += len(run) - 1
-        return removed, len(objects) - removed
+        return len(p.covered), len(objects) - len(p.covered)
 
     # ------------------------------------------------------------------ S3
     def _prefixes(self, prefix: str) -> list[str]:
@@ -256,6 +261,8 @@ class Compactor:
 
     def _delete(self, keys: Iterable[str]) -> None:
         keys = list(keys)
+        if not keys:
+            return
         for i in range(0, len(keys), 1000):
             self.s3.delete_objects(Bucket=self.settings.bucket,
                                    Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
