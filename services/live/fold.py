@@ -97,6 +97,7 @@ def new_case() -> Case:
         "dec": None,      # travel decision: "travelled" or "home"
         "wo": "coordinator",
         "since": None,    # when the move passed to `wo` (epoch s)
+        "ids": [],        # the events applied to it: the same event again at a new offset is skipped
     }
 
 
@@ -301,7 +302,11 @@ class Batch:
         if source is None:
             source = self.table.get(key)
         case = dict(source) if source is not None else new_case()
-        if message.offset <= case["o"]:
+        event_id = str(message.decoded.envelope.event_id)
+        # The offset guard covers a redelivery; the event id covers the same event published
+        # again at a new offset (a relay that resent it after a broker crash), which the other
+        # consumers drop by its id too.
+        if message.offset <= case["o"] or event_id in case.get("ids", ()):
             self.duplicates += 1
             return []
         before = dict(case)
@@ -322,8 +327,9 @@ class Batch:
                 window["o"] = message.offset
                 self._windows[wkey] = window
                 applied += own
-        if case != before:
+        if case != before or applied:
             case["o"] = message.offset
+            case["ids"] = [*case.get("ids", ()), event_id]
             self._cases[key] = case
         self.applied += 1
         return applied
