@@ -169,10 +169,13 @@ def test_the_fhir_export_is_a_valid_r4b_bundle_with_the_patient_only_for_the_coo
         r = api.call("intake", "GET", f"/cases/{case_id}/fhir", token=token)
         assert r.status_code == 200 and r.headers["content-type"] == "application/fhir+json", r.text
         bundle: dict[str, Any] = r.json()
-        return bundle if any(e["resource"].get("identifier", [{}])[0].get("value") == report
-                             for e in bundle["entry"]) else None
+        # Intake learns of the report and of the delivery from two consumers, each at its own pace.
+        delivered = any(e["resource"]["resourceType"] == "Task"
+                        and e["resource"]["businessStatus"]["text"] == "review_delivered" for e in bundle["entry"])
+        return bundle if delivered and any(e["resource"].get("identifier", [{}])[0].get("value") == report
+                                           for e in bundle["entry"]) else None
 
-    bundle = wait_for(lambda: exported("COORDINATOR_TOKEN"), what="intake to learn of the report")
+    bundle = wait_for(lambda: exported("COORDINATOR_TOKEN"), what="intake to learn of the report and the delivery")
     Bundle.model_validate(bundle)
     by_type: dict[str, list[dict[str, Any]]] = {}
     for e in bundle["entry"]:
