@@ -166,6 +166,29 @@ class ReviewDelivered(Event):
     page_count_reason: Code | None = None
 
 
+class ReviewEnded(Event):
+    """Review's answer to a case's ending at intake: what the centre had done by then.
+
+    A case's events come from four services and reach a consumer in the order their relays
+    publish them, not in event time: billing saw a withdrawal before the acceptance that came
+    before it, and refunded in full. Review publishes this after every event of its own for the
+    case, so whoever settles the ending on it decides on review's whole history, by event time.
+    Once per case: the first ending (a later one, e.g. an erasure after a cancellation, stops
+    nothing more)."""
+
+    event_type = "ReviewEnded"
+
+    ending: Literal["CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased"]
+    ending_event_id: UUID
+    ended_at: AwareDatetime
+    # The centre whose acceptance was in force when review learned of the ending, and when it
+    # accepted; None when no centre had (never routed, offered only, or declined).
+    centre_id: CentreId | None
+    accepted_at: AwareDatetime | None
+    delivered_at: AwareDatetime | None
+    video_held_at: AwareDatetime | None
+
+
 class VideoConsultationRequested(Event):
     event_type = "VideoConsultationRequested"
 

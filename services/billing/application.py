@@ -3,6 +3,11 @@
 Where the price is decided: `pricing.price` (the price book) through `domain.invoice`; where the
 fee credit is decided: `domain.apply_fee_credit`, and what an ending refunds: `domain.settlement`.
 
+A case's events reach billing from four services in the order their relays publish them. No
+rule here depends on that order: an ending is settled on review's answer to it (`ReviewEnded`,
+published after every review event of the case), and the fee credit waits for both the booking
+and the delivery, whichever comes second.
+
 Provider calls happen inside the handler's transaction, keyed by the triggering event: if the
 transaction or the call fails, the retry asks the provider for the same operation with the same
 key and gets the first answer, so money moves once and the event is appended once.
@@ -26,12 +31,14 @@ from events.contract import (
     PaymentFailed,
     PriceLine,
     QuoteIssued,
-    ReviewAccepted,
+    ReviewDelivered,
+    ReviewEnded,
+    TreatmentBooked,
 )
 from events.db import Conn
 from events.registry import Decoded
 from services.billing import domain
-from services.billing.books import BillingBooks, Fact
+from services.billing.books import BillingBooks, CreditFacts
 from services.billing.pricing import CaseComplexity, PriceBook, Quote, price
 from services.billing.provider import PaymentProvider, ProviderDeclined
 from services.common.errors import NotFound, Rejected
@@ -49,7 +56,7 @@ class BillingRuntime(Runtime):
 
     @functools.cached_property
     def kernel(self) -> Kernel[domain.Account]:
-        return Kernel(self.store, lambda conn, case_id: domain.Account(), lambda a, event, at: a.apply(event),
+        return Kernel(self.store, lambda conn, case_id: domain.Account(), lambda a, event, at: a.apply(event, at),
                       self._journal)
 
     def _journal(self, conn: Conn, _: domain.Account, appended: list[Decoded]) -> None:
@@ -131,8 +138,10 @@ def capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime,
 
 
 def settle(rt: BillingRuntime, conn: Conn, case_id: UUID, trigger: domain.Trigger, at: datetime,
-           cause: Decoded) -> None:
-    facts = rt.books.facts(conn, case_id)
+           cause: Decoded, facts: domain.ReviewFacts | None = None) -> None:
+    """`facts`: what the centre had done by the ending (review's answer); a breach or a final
+    decline needs none."""
+    facts = facts or domain.ReviewFacts()
 
     def decide(acc: domain.Account) -> list[Event]:
         due = domain.settlement(acc, facts, trigger)
@@ -145,6 +154,17 @@ def settle(rt: BillingRuntime, conn: Conn, case_id: UUID, trigger: domain.Trigge
         return domain.refund(acc, review, video, reason, cause.envelope.event_id, ref)
 
     append(rt, conn, case_id, decide, at, cause)
+
+
+def credit_if_owed(rt: BillingRuntime, conn: Conn, case_id: UUID, cause: Decoded) -> None:
+    """The fee credit once both the booking and the delivery are known, dated at the booking."""
+    known = rt.books.credit_facts(conn, case_id)
+    if known.booking_event_id is None or known.booked_at is None or known.reviewed_by is None:
+        return
+    booking = known.booking_event_id
+    append(rt, conn, case_id,
+           lambda a: domain.apply_fee_credit(a, booking, known.booked_centre, known.reviewed_by),
+           known.booked_at, cause)
 
 
 def provider_callback(rt: BillingRuntime, conn: Conn, case_id: UUID, provider_ref: str, at: datetime) -> bool:
@@ -182,6 +202,10 @@ def redeem(rt: BillingRuntime, conn: Conn, case_id: UUID, treatment_invoice_ref:
 
 # ------------------------------------------------------------------ reactions
 
+# The patient's endings billing settles, once review has answered them.
+_ENDING_TRIGGERS: dict[str, domain.Trigger] = {"CaseCancelled": "cancelled", "CaseWithdrawn": "withdrawn"}
+
+
 def billing_consumer(rt: BillingRuntime) -> Consumer:
     def on_opened(conn: Conn, d: Decoded) -> None:
         opened = d.event
@@ -199,12 +223,6 @@ def billing_consumer(rt: BillingRuntime) -> Consumer:
 
         append(rt, conn, d.envelope.case_id, invoice_and_authorise, d.envelope.occurred_at, d)
 
-    def fact(name: Fact) -> Handler:
-        def handler(conn: Conn, d: Decoded) -> None:
-            centre = d.event.centre_id.value if isinstance(d.event, ReviewAccepted) else None
-            rt.books.note(conn, d.envelope.case_id, name, centre)
-        return handler
-
     def settling(trigger: domain.Trigger) -> Handler:
         def handler(conn: Conn, d: Decoded) -> None:
             settle(rt, conn, d.envelope.case_id, trigger, d.envelope.occurred_at, d)
@@ -217,19 +235,28 @@ def billing_consumer(rt: BillingRuntime) -> Consumer:
     def on_expired(conn: Conn, d: Decoded) -> None:
         append(rt, conn, d.envelope.case_id, domain.void_uncaptured, d.envelope.occurred_at, d)
 
+    def on_review_ended(conn: Conn, d: Decoded) -> None:
+        ended = d.event
+        assert isinstance(ended, ReviewEnded)
+        trigger = _ENDING_TRIGGERS.get(ended.ending)
+        if trigger is not None:  # an expiry voids on CaseExpired; an erasure moves no money
+            settle(rt, conn, d.envelope.case_id, trigger, d.envelope.occurred_at, d, domain.facts_at_ending(ended))
+
+    def on_delivered(conn: Conn, d: Decoded) -> None:
+        assert isinstance(d.event, ReviewDelivered)
+        rt.books.reviewed(conn, d.envelope.case_id, d.event.centre_id)
+        credit_if_owed(rt, conn, d.envelope.case_id, d)
+
     def on_booked(conn: Conn, d: Decoded) -> None:
-        append(rt, conn, d.envelope.case_id, lambda a: domain.apply_fee_credit(a, d.envelope.event_id),
-               d.envelope.occurred_at, d)
+        assert isinstance(d.event, TreatmentBooked)
+        rt.books.booked(conn, d.envelope.case_id, d.event.centre_id, d.envelope.event_id, d.envelope.occurred_at)
+        credit_if_owed(rt, conn, d.envelope.case_id, d)
 
     return Consumer("billing", {
         "CaseOpened": on_opened,
         "RecordsCompleted": on_records_completed,
-        "ReviewAccepted": fact("accepted"),
-        "CaseDeclined": fact("declined"),
-        "ReviewDelivered": fact("delivered"),
-        "VideoConsultationHeld": fact("video_held"),
-        "CaseCancelled": settling("cancelled"),
-        "CaseWithdrawn": settling("withdrawn"),
+        "ReviewDelivered": on_delivered,
+        "ReviewEnded": on_review_ended,
         "CaseFinallyDeclined": settling("declined_by_all_centres"),
         "SlaBreached": settling("sla_breach"),
         "CaseExpired": on_expired,
@@ -258,11 +285,23 @@ def case_summary(rt: BillingRuntime, conn: Conn, case_id: UUID,
         "payment_failures": [f.model_dump(mode="json") for f in acc.failures],
         "invoice_voided": acc.invoice_voided is not None,
         "fee_credit_cents": acc.fee_credit.amount_cents if acc.fee_credit else 0,
+        "fee_credit_status": _credit_status(acc, rt.books.credit_facts(conn, case_id)),
         "fee_credit_redeemed": acc.redemption is not None,
         "ledger": balances,
         "ledger_balance": sum(balances.values()),
         "stream": case_stream(case_id),
     }
+
+
+def _credit_status(acc: domain.Account, known: CreditFacts) -> str | None:
+    if acc.fee_credit is not None:
+        return "applied"
+    if known.booked_centre is None:
+        return None
+    owed = domain.fee_credit_owed(known.booked_centre, known.reviewed_by)
+    if owed is None:
+        return "awaiting_delivery"
+    return "not_owed_booked_at_another_centre" if not owed else "nothing_paid"
 
 
 def ledger_total(rt: BillingRuntime, conn: Conn) -> dict[str, int]:

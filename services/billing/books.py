@@ -1,24 +1,36 @@
-"""Billing's read model: what it knows of each review, and the double-entry journal."""
+"""Billing's read model: what the fee credit waits for, and the double-entry journal."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 from uuid import UUID
 
+from events.codes import CentreId
 from events.db import Conn, Queries
-from services.billing.domain import ReviewFacts
 
-Fact = Literal["accepted", "declined", "delivered", "video_held"]
+
+@dataclass(frozen=True)
+class CreditFacts:
+    """What the fee credit waits for, whichever arrives first: who reviewed, where it was booked."""
+
+    reviewed_by: CentreId | None = None
+    booked_centre: CentreId | None = None
+    booking_event_id: UUID | None = None
+    booked_at: datetime | None = None
 
 
 class BillingBooks(Protocol):
     def ensure(self, conn: Conn, case_id: UUID) -> None: ...
 
-    def note(self, conn: Conn, case_id: UUID, fact: Fact, centre_id: str | None = None) -> None: ...
+    def reviewed(self, conn: Conn, case_id: UUID, centre_id: CentreId) -> None: ...
 
-    def facts(self, conn: Conn, case_id: UUID) -> ReviewFacts: ...
+    def booked(self, conn: Conn, case_id: UUID, centre_id: CentreId, booking_event_id: UUID,
+               booked_at: datetime) -> None: ...
+
+    def credit_facts(self, conn: Conn, case_id: UUID) -> CreditFacts: ...
 
     def journal(self, conn: Conn, event_id: UUID, case_id: UUID, account: str, cents: int,
                 occurred_at: datetime) -> None: ...
@@ -37,13 +49,23 @@ class Books:
     def ensure(self, conn: Conn, case_id: UUID) -> None:
         conn.execute(self._q["ensure_facts"], {"case_id": case_id})
 
-    def note(self, conn: Conn, case_id: UUID, fact: Fact, centre_id: str | None = None) -> None:
+    def reviewed(self, conn: Conn, case_id: UUID, centre_id: CentreId) -> None:
         self.ensure(conn, case_id)
-        conn.execute(self._q[fact], {"case_id": case_id, "centre_id": centre_id})
+        conn.execute(self._q["reviewed"], {"case_id": case_id, "centre_id": centre_id.value})
 
-    def facts(self, conn: Conn, case_id: UUID) -> ReviewFacts:
-        row = conn.execute(self._q["facts"], {"case_id": case_id}).fetchone()
-        return ReviewFacts(**row) if row else ReviewFacts()
+    def booked(self, conn: Conn, case_id: UUID, centre_id: CentreId, booking_event_id: UUID,
+               booked_at: datetime) -> None:
+        self.ensure(conn, case_id)
+        conn.execute(self._q["booked"], {"case_id": case_id, "centre_id": centre_id.value,
+                                         "booking_event_id": booking_event_id, "booked_at": booked_at})
+
+    def credit_facts(self, conn: Conn, case_id: UUID) -> CreditFacts:
+        row = conn.execute(self._q["credit_facts"], {"case_id": case_id}).fetchone()
+        if row is None:
+            return CreditFacts()
+        return CreditFacts(CentreId(row["reviewed_by"]) if row["reviewed_by"] else None,
+                           CentreId(row["booked_centre"]) if row["booked_centre"] else None,
+                           row["booking_event_id"], row["booked_at"])
 
     def journal(self, conn: Conn, event_id: UUID, case_id: UUID, account: str, cents: int,
                 occurred_at: datetime) -> None:

@@ -6,19 +6,24 @@ Written refund policy (docs/billing.md repeats it for people):
   video add-on back unless the consultation was held;
 - after delivery: no refund;
 - an SLA breach: a credit of 20% of the review fee paid, once.
-A refund never exceeds what was captured net of earlier refunds. On TreatmentBooked the review
-fee actually paid (net of refunds and SLA credits, never the video add-on) is credited to the
-treatment account once.
+A refund never exceeds what was captured net of earlier refunds. "Before" and "after" are by
+event time: an ending is settled on review's answer to it (`ReviewEnded`), which says what the
+centre had done by the ending's moment, whichever service's event reached billing first. A breach
+credit dated after the ending (a sweep that ran before review learned of it) was not owed: it
+counts towards the ending's refund. When the patient books treatment at the centre that reviewed
+the case, the review fee actually paid (net of refunds and SLA credits, never the video add-on)
+is credited to the treatment account once; a booking elsewhere earns no credit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 from uuid import UUID, uuid5
 
-from events.codes import ReferralReason
+from events.codes import CentreId, ReferralReason
 from events.contract import (
     CaseOpened,
     Event,
@@ -32,6 +37,7 @@ from events.contract import (
     PaymentVoided,
     PriceLine,
     RefundIssued,
+    ReviewEnded,
 )
 from services.billing.pricing import CaseComplexity, PriceBook, Quote, price
 from services.common.errors import InvalidInput, Rejected
@@ -56,11 +62,22 @@ def _share(cents: int, fraction: Decimal) -> int:
 
 @dataclass(frozen=True)
 class ReviewFacts:
-    """What billing knows of the review from the stream."""
+    """What the centre had done when the case ended (None: an ending that is not the patient's)."""
 
     accepted: bool = False
     delivered: bool = False
     video_held: bool = False
+    ended_at: datetime | None = None
+
+
+def facts_at_ending(ended: ReviewEnded) -> ReviewFacts:
+    # Review already reports the state in force at the ending's moment; comparing again keeps
+    # billing's policy on event time even if an older review reported later facts.
+    def by(t: datetime | None) -> bool:
+        return t is not None and t <= ended.ended_at
+
+    return ReviewFacts(accepted=by(ended.accepted_at), delivered=by(ended.delivered_at),
+                       video_held=by(ended.video_held_at), ended_at=ended.ended_at)
 
 
 @dataclass
@@ -72,11 +89,12 @@ class Account:
     voided_payment: bool = False
     invoice_voided: InvoiceVoided | None = None
     refunds: list[RefundIssued] = field(default_factory=list)
+    refunded_at: list[datetime] = field(default_factory=list)  # each refund's event time, in order
     fee_credit: FeeCreditApplied | None = None
     redemption: FeeCreditRedeemed | None = None
     version: int = 0
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event, at: datetime | None = None) -> None:
         self.version += 1
         match event:
             case FeeInvoiced():
@@ -93,6 +111,8 @@ class Account:
                 self.invoice_voided = event
             case RefundIssued():
                 self.refunds.append(event)
+                if at is not None:
+                    self.refunded_at.append(at)
             case FeeCreditApplied():
                 self.fee_credit = event
             case FeeCreditRedeemed():
@@ -113,6 +133,10 @@ class Account:
     @property
     def net_video(self) -> int:
         return self.captured_video - sum(r.video_cents for r in self.refunds)
+
+    def breach_credits_after(self, moment: datetime) -> int:
+        return sum(r.review_cents for r, at in zip(self.refunds, self.refunded_at, strict=False)
+                   if r.reason == "sla_breach" and at > moment)
 
     def refunded(self, *reasons: str) -> bool:
         return any(r.reason in reasons for r in self.refunds)
@@ -205,7 +229,10 @@ def refund_due(account: Account, facts: ReviewFacts, trigger: Trigger) -> Refund
         before: RefundReason = (
             "cancelled_before_acceptance" if trigger == "cancelled" else "withdrawn_before_acceptance")
         return account.net_review, account.net_video, before
-    review_back = min(_share(account.captured_review, PARTIAL_REFUND_AFTER_ACCEPTANCE), account.net_review)
+    # A breach credited after the ending's moment was not owed then: it is part of this refund.
+    late = account.breach_credits_after(facts.ended_at) if facts.ended_at is not None else 0
+    half = _share(account.captured_review, PARTIAL_REFUND_AFTER_ACCEPTANCE)
+    review_back = min(max(half - late, 0), account.net_review)
     video_back = 0 if facts.video_held else account.net_video
     after: RefundReason = "cancelled_after_acceptance" if trigger == "cancelled" else "withdrawn_after_acceptance"
     return review_back, video_back, after
@@ -234,9 +261,21 @@ def void_uncaptured(account: Account) -> list[Event]:
     return out
 
 
-def apply_fee_credit(account: Account, booking_event_id: UUID) -> list[Event]:
+def fee_credit_owed(booked_at: CentreId | None, reviewed_by: CentreId | None) -> bool | None:
+    """Whether a booking earns the credit: only at the centre whose board reviewed the case, which
+    is the one that takes the fee off its own treatment bill. None: not known yet (the booking or
+    the delivery has not reached billing)."""
+    if booked_at is None or reviewed_by is None:
+        return None
+    return booked_at is reviewed_by
+
+
+def apply_fee_credit(account: Account, booking_event_id: UUID, booked_at: CentreId | None,
+                     reviewed_by: CentreId | None) -> list[Event]:
     # The credit is the review fee actually paid, net of refunds; the video add-on is not credited.
     if account.fee_credit is not None or account.net_review <= 0:
+        return []
+    if not fee_credit_owed(booked_at, reviewed_by):
         return []
     return [FeeCreditApplied(credit_id=derived_id("credit", booking_event_id), treatment_booking_id=booking_event_id,
                              amount_cents=account.net_review)]

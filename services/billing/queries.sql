@@ -1,21 +1,17 @@
 -- name: ensure_facts
 INSERT INTO {schema}.review_facts (case_id) VALUES (%(case_id)s) ON CONFLICT (case_id) DO NOTHING
 
--- name: accepted
-UPDATE {schema}.review_facts SET accepted = true, centre_id = %(centre_id)s WHERE case_id = %(case_id)s
+-- name: reviewed
+UPDATE {schema}.review_facts SET reviewed_by = %(centre_id)s WHERE case_id = %(case_id)s
 
--- name: declined
--- A decline releases the acceptance: the next centre has not accepted yet.
-UPDATE {schema}.review_facts SET accepted = false, centre_id = NULL WHERE case_id = %(case_id)s
+-- name: booked
+-- The first booking is the one credited (intake allows one); a redelivered one changes nothing.
+UPDATE {schema}.review_facts SET booked_centre = %(centre_id)s, booking_event_id = %(booking_event_id)s,
+    booked_at = %(booked_at)s
+WHERE case_id = %(case_id)s AND booking_event_id IS NULL
 
--- name: delivered
-UPDATE {schema}.review_facts SET delivered = true WHERE case_id = %(case_id)s
-
--- name: video_held
-UPDATE {schema}.review_facts SET video_held = true WHERE case_id = %(case_id)s
-
--- name: facts
-SELECT accepted, delivered, video_held FROM {schema}.review_facts WHERE case_id = %(case_id)s
+-- name: credit_facts
+SELECT reviewed_by, booked_centre, booking_event_id, booked_at FROM {schema}.review_facts WHERE case_id = %(case_id)s
 
 -- name: journal_line
 INSERT INTO {schema}.journal_lines (event_id, case_id, account, cents, occurred_at)

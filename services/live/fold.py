@@ -83,6 +83,7 @@ def new_case() -> Case:
         "done": False,    # records complete
         "cons": [],       # consents in force
         "end": None,      # the ending: treatment_booked, closed, cancelled, withdrawn, expired, erased
+        "et": None,       # when it ended (epoch s)
         "dlv": False,     # review delivered
         "dc": None,       # the centre that delivered
         "c": None,        # the centre holding the case now
@@ -197,12 +198,14 @@ def apply(case: Case, decoded: Decoded) -> list[Count]:
         case ReviewDelivered():
             case.update(dlv=True, dc=e.centre_id.value)
             counts.append(Count("flow", "delivered", e.centre_id.value, at))
+            counts += _ended_before_delivery_arrived(case, at)
         case TreatmentBooked():
             counts += _decision(case, "travelled", at)
             case["end"] = _ENDINGS[TreatmentBooked]
         case CaseClosed() | CaseCancelled() | CaseWithdrawn() | CaseExpired():
             counts += _decision(case, "home", at)
-            case["end"] = _ENDINGS[type(e)]
+            if case["end"] is None:
+                case["end"], case["et"] = _ENDINGS[type(e)], at
         case PatientDataErased():
             case["end"] = case["end"] or "erased"
         case _:
@@ -212,6 +215,17 @@ def apply(case: Case, decoded: Decoded) -> list[Count]:
     if party != case["wo"] or case["since"] is None:
         case["wo"], case["since"] = party, at
     return counts
+
+
+def _ended_before_delivery_arrived(case: Case, delivered_at: float) -> list[Count]:
+    """A delivery that reached us after the case's ending (review's relay was behind intake's):
+    the ending is the patient's decision all the same, as analytics counts it, at the later of
+    the two moments."""
+    if case["end"] in (None, "erased", "treatment_booked") or case["dec"] is not None:
+        return []
+    case["dec"] = "home"
+    at = max(delivered_at, case.get("et") or delivered_at)
+    return [Count("travel", "decided", str(case["dc"] or UNKNOWN_CENTRE), at)]
 
 
 def _sla_centre(case: Mapping[str, Any]) -> str:

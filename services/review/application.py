@@ -2,7 +2,8 @@
 
 Where the SLA deadline is decided: `domain.accept` starts the clock on the next business day, and
 `domain.due_sla_events` (timers) and `domain.deliver` decide at-risk, breach and the verdict. A
-follow-up question's own clock: `domain.ask_follow_up` and `domain.due_follow_up_events`.
+follow-up question's own clock: `follow_ups.ask_follow_up` and `follow_ups.due_follow_up_events`.
+What the centre had done when the case ended (for billing's refund): `endings.end`.
 
 The coordinator reads reports and asks follow-up questions here too; reports, addenda and the
 questions' text are in `files` (encrypted with the case's key, shredded at erasure).
@@ -28,7 +29,8 @@ from services.common.objects import ObjectMissing
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
 from services.common.vault import PatientErased
-from services.review import domain, metrics
+from services.review import domain, endings, metrics
+from services.review import follow_ups as questions
 from services.review.assignments import AssignmentBook, Row
 from services.review.calendar import BusinessCalendar
 from services.review.files import CaseFiles
@@ -73,6 +75,8 @@ class ReviewRuntime(Runtime):
         for d in appended:
             if d.envelope.event_type.startswith(("Sla", "FollowUpAtRisk", "FollowUpBreached")):
                 metrics.SLA_EVENTS.labels(d.envelope.event_type).inc()
+        if state.assignment["centre_id"] is None:
+            return  # ended before its routing reached review: no centre, no phase
         phase = domain.state_seen_by(state.review, CentreId(state.assignment["centre_id"]))
         self.assignments.set_phase(conn, appended[0].envelope.case_id, phase)
         state.assignment = {**state.assignment, "phase": phase}  # the state answers as the row now reads
@@ -192,7 +196,7 @@ def ask_follow_up(rt: ReviewRuntime, conn: Conn, case_id: UUID, question: str, a
     settings = rt.review_settings
 
     def decide(r: domain.Review) -> Decision:
-        events = domain.ask_follow_up(r, follow_up_id, settings.follow_up_limit, settings.follow_up_business_days,
+        events = questions.ask_follow_up(r, follow_up_id, settings.follow_up_limit, settings.follow_up_business_days,
                                       rt.calendar, at)
         rt.files.keep_text(conn, case_id, follow_up_id, question)
         return events
@@ -206,7 +210,8 @@ def answer_follow_up(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: Centr
     document_id = uuid4()
 
     def decide(r: domain.Review) -> Decision:
-        events = domain.answer_follow_up(r, follow_up_id, document_id, sha256, len(content), page_count, at)
+        events = questions.answer_follow_up(r, follow_up_id, document_id, sha256, len(content), page_count,
+                                            rt.calendar, at)
         rt.files.store(conn, case_id, sha256, content)
         return events
 
@@ -267,7 +272,7 @@ def run_timers(rt: ReviewRuntime, now: datetime) -> int:
 
     def fire(conn: Conn, case_id: UUID) -> int:
         done = command(rt, conn, case_id, None, lambda r: [*domain.due_sla_events(r, rt.calendar, now),
-                                                            *domain.due_follow_up_events(r, rt.calendar, now)], now)
+                                                            *questions.due_follow_up_events(r, rt.calendar, now)], now)
         if done.state.review.clock_blocked:
             blocked.add(case_id)
         return len(done.appended)
@@ -287,7 +292,13 @@ def reactions(rt: ReviewRuntime) -> Consumer:
                               routed.attempt)
 
     def on_stopped(conn: Conn, decoded: Decoded) -> None:
-        rt.assignments.stop(conn, decoded.envelope.case_id, decoded.envelope.event_type)
+        env = decoded.envelope
+        rt.assignments.stop(conn, env.case_id, env.event_type)
+        # Billing refunds on this answer, not on the ending itself: it comes after every event
+        # review appended for the case, so the refund is decided on all of them.
+        ending = cast(endings.Ending, env.event_type)
+        command(rt, conn, env.case_id, None, lambda r: endings.end(r, ending, env.event_id, env.occurred_at),
+                env.occurred_at, cause=decoded)
         if decoded.envelope.event_type == "PatientDataErased":
             # Whatever stopped the case first, erasure makes its reports and questions unreadable.
             rt.files.shred(conn, decoded.envelope.case_id, decoded.envelope.occurred_at)
@@ -310,5 +321,5 @@ def reactions(rt: ReviewRuntime) -> Consumer:
         "CaseRouted": on_routed,
         "RecordsReceived": on_records,
         "GlassSlidesReceived": on_records,
-        **{t: on_stopped for t in ("CaseWithdrawn", "CaseCancelled", "PatientDataErased", "CaseExpired")},
+        **{t: on_stopped for t in endings.ENDINGS},
     })

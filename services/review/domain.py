@@ -27,6 +27,7 @@ from events.contract import (
     ReportUploaded,
     ReviewAccepted,
     ReviewDelivered,
+    ReviewEnded,
     SlaAtRisk,
     SlaBreached,
     SlaClockBlocked,
@@ -39,8 +40,8 @@ from events.contract import (
     VideoConsultationScheduled,
 )
 from services.common.errors import InvalidInput, Rejected
-from services.review.calendar import BusinessCalendar, CalendarUnknown
-from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, end_of_day, local_date, sla_state
+from services.review.calendar import BusinessCalendar
+from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, sla_state
 
 EXPECTED_PAGES = range(5, 9)
 
@@ -82,10 +83,20 @@ class FollowUp:
 
 
 @dataclass
+class Acceptance:
+    """A centre's acceptance, from its moment until the centre declined (None: still in force)."""
+
+    centre: CentreId
+    accepted_at: datetime
+    released_at: datetime | None = None
+
+
+@dataclass
 class Review:
     version: int = 0
     centre: CentreId | None = None  # the centre whose acceptance is in force
     accepted_at: datetime | None = None
+    acceptances: list[Acceptance] = field(default_factory=list)
     declined_by: list[CentreId] = field(default_factory=list)
     open_request: InformationRequested | None = None
     pauses: list[Pause] = field(default_factory=list)
@@ -94,6 +105,8 @@ class Review:
     breached_sent: bool = False
     clock_blocked: bool = False
     video: str | None = None
+    video_held_at: datetime | None = None
+    ended: ReviewEnded | None = None
     last_at: datetime | None = None  # event time of the latest event in the stream
     documents: dict[UUID, Document] = field(default_factory=dict)
     report_versions: list[UUID] = field(default_factory=list)  # delivered first, then each amendment
@@ -117,9 +130,12 @@ class Review:
         match event:
             case ReviewAccepted():
                 self.centre, self.accepted_at = event.centre_id, at
+                self.acceptances.append(Acceptance(event.centre_id, at))
                 self.pauses, self.at_risk_sent, self.breached_sent, self.clock_blocked = [], False, False, False
             case CaseDeclined():
                 self.declined_by.append(event.centre_id)
+                if self.acceptances and self.acceptances[-1].released_at is None:
+                    self.acceptances[-1].released_at = at
                 self.centre, self.accepted_at, self.open_request = None, None, None
             case InformationRequested():
                 self.open_request = event
@@ -160,12 +176,14 @@ class Review:
                 self.breached_sent = True
             case SlaClockBlocked():
                 self.clock_blocked = True
+            case ReviewEnded():
+                self.ended = event
             case VideoConsultationRequested():
                 self.video = "requested"
             case VideoConsultationScheduled():
                 self.video = "scheduled"
             case VideoConsultationHeld():
-                self.video = "held"
+                self.video, self.video_held_at = "held", at
             case VideoConsultationMissed():
                 self.video = "missed"
 
@@ -287,7 +305,12 @@ def delivery_of(review: Review, centre: CentreId, fields: dict[str, Any]) -> Rev
     return ReviewDelivered(centre_id=centre, **{**fields, "page_count": doc.page_count, "page_count_reason": reason})
 
 
-def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar, at: datetime) -> list[Event]:
+def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar,
+            at: datetime) -> list[tuple[Event, datetime]]:
+    """The delivery and the clock's verdict, after any at-risk or breach moment that came before it
+    and that no timer recorded (a sweep runs every minute at best; a simulated history may have
+    none in between): dated when they were due, once each, so a late delivery always carries its
+    breach, and the credit the breach earns."""
     _accepted(review, "delivering its review")
     if review.centre is not delivery.centre_id:
         raise Rejected("another centre holds this case", "not_your_case")
@@ -303,19 +326,20 @@ def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar, at
     pauses = list(review.pauses)
     if pauses and pauses[-1].ended_at is None:
         pauses[-1] = Pause(started_at=pauses[-1].started_at, ended_at=at)
-    out: list[Event] = [delivery]
+    missed = [(e, moment) for e, moment in due_sla_events(review, cal, at) if isinstance(e, SlaAtRisk | SlaBreached)]
+    out: list[tuple[Event, datetime]] = [*missed, (delivery, at)]
     state = sla_state(cal, review.accepted_at, pauses, at, at)
     if state.state in ("delivered_on_time", "delivered_late"):
         # The clock's own verdict: a delivery on a non-business day after day 10 is late although
         # it used no more business days. A late delivery in a year the calendar does not know
         # still has its verdict; only its day counts are unknown (None).
         used = state.business_days_used
-        out.append(SlaClockStopped(business_days_used=used, paused_business_days=state.paused_business_days,
-                                   within_target=state.state == "delivered_on_time" and used is not None
-                                   and used <= TARGET_DAYS,
-                                   within_limit=state.state == "delivered_on_time"))
+        out.append((SlaClockStopped(business_days_used=used, paused_business_days=state.paused_business_days,
+                                    within_target=state.state == "delivered_on_time" and used is not None
+                                    and used <= TARGET_DAYS,
+                                    within_limit=state.state == "delivered_on_time"), at))
     elif not review.clock_blocked:
-        out.append(SlaClockBlocked(year=state.unknown_year or at.year))
+        out.append((SlaClockBlocked(year=state.unknown_year or at.year), at))
     return out
 
 
@@ -354,50 +378,3 @@ def video(review: Review, step: str, scheduled_for: datetime | None = None) -> l
         raise Rejected(f"the video consultation is {review.video or 'not requested'}: cannot {step}",
                        "video_transition")
     return [event()]
-
-
-# ------------------------------------------------------------------ follow-up questions
-
-def _follow_up_day(cal: BusinessCalendar, asked_at: datetime, day: int) -> date | None:
-    # Like the main clock, day 1 is the first business day after the question's date.
-    try:
-        return cal.add_business_days(local_date(asked_at), day)
-    except CalendarUnknown:
-        return None
-
-
-def ask_follow_up(review: Review, follow_up_id: UUID, limit: int, business_days: int, cal: BusinessCalendar,
-                  at: datetime) -> list[Event]:
-    if review.delivered_at is None:
-        raise Rejected("a follow-up question follows the delivered review", "not_delivered")
-    if len(review.follow_ups) >= limit:
-        raise Rejected(f"this case already had its {limit} follow-up questions", "follow_up_limit")
-    return [FollowUpAsked(follow_up_id=follow_up_id, number=len(review.follow_ups) + 1,
-                          business_days=business_days, due=_follow_up_day(cal, at, business_days))]
-
-
-def answer_follow_up(review: Review, follow_up_id: UUID, document_id: UUID, sha256: str, size_bytes: int,
-                     page_count: int, at: datetime) -> list[Event]:
-    f = review.follow_ups.get(follow_up_id)
-    if f is None:
-        raise Rejected("no such follow-up question", "no_such_follow_up")
-    if f.answered_at is not None:
-        raise Rejected("this follow-up question is already answered", "follow_up_answered")
-    within = f.due is None or at < end_of_day(f.due)
-    return [FollowUpAnswered(follow_up_id=follow_up_id, document_id=document_id, sha256=sha256,
-                             size_bytes=size_bytes, page_count=page_count, within_limit=within)]
-
-
-def due_follow_up_events(review: Review, cal: BusinessCalendar, now: datetime) -> list[tuple[Event, datetime]]:
-    """At risk at the end of the last-but-one business day, breached at the end of the last, once each."""
-    out: list[tuple[Event, datetime]] = []
-    for f in review.open_follow_ups:
-        if f.due is None:
-            continue
-        if not f.at_risk_sent and f.business_days > 1:
-            day = _follow_up_day(cal, f.asked_at, f.business_days - 1)
-            if day is not None and end_of_day(day) <= now:
-                out.append((FollowUpAtRisk(follow_up_id=f.follow_up_id, business_days_left=1), end_of_day(day)))
-        if not f.breached_sent and end_of_day(f.due) <= now:
-            out.append((FollowUpBreached(follow_up_id=f.follow_up_id, due=f.due), end_of_day(f.due)))
-    return out

@@ -2,17 +2,22 @@
 -- A later routing attempt (after a decline) replaces the earlier centre.
 INSERT INTO {schema}.assignments (case_id, centre_id, routed_at, attempt)
 VALUES (%(case_id)s, %(centre_id)s, %(routed_at)s, %(attempt)s)
+-- A row made by a stop that came first (see `stop`) has no attempt yet, and keeps its stop.
 ON CONFLICT (case_id) DO UPDATE SET centre_id = EXCLUDED.centre_id, routed_at = EXCLUDED.routed_at,
     attempt = EXCLUDED.attempt, phase = 'assigned'
-WHERE {schema}.assignments.attempt < EXCLUDED.attempt
+WHERE coalesce({schema}.assignments.attempt, 0) < EXCLUDED.attempt
 
 -- name: assignment
 SELECT case_id, centre_id, routed_at, stopped_by, phase FROM {schema}.assignments WHERE case_id = %(case_id)s
 
 -- name: stop
 -- The first stop is kept, except that erasure overrides any: it is the one readers must be told.
-UPDATE {schema}.assignments SET stopped_by = %(event_type)s
-WHERE case_id = %(case_id)s AND (stopped_by IS NULL OR %(event_type)s = 'PatientDataErased')
+-- A case's events come from four relays: its ending can reach review before its routing does
+-- (routed while intake cancelled). The stop then makes the row, and the routing that follows
+-- assigns the centre to a case that is already stopped, so no centre can take it up.
+INSERT INTO {schema}.assignments (case_id, stopped_by) VALUES (%(case_id)s, %(event_type)s)
+ON CONFLICT (case_id) DO UPDATE SET stopped_by = EXCLUDED.stopped_by
+WHERE {schema}.assignments.stopped_by IS NULL OR EXCLUDED.stopped_by = 'PatientDataErased'
 
 -- name: set_phase
 UPDATE {schema}.assignments SET phase = %(phase)s WHERE case_id = %(case_id)s

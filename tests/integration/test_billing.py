@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from infra.stack import Stack
 from tests.integration.conftest import BOOKING, Api, delivered_case, make_ready, open_case, wait_for
 
 
@@ -136,3 +139,47 @@ def test_the_fee_credit_is_redeemed_once_against_the_treatment_bill(api: Api):
     other = api.call("billing", "POST", f"/cases/{case_id}/fee-credit/redemption", token="BILLING_TOKEN",
                      json={"treatment_invoice_ref": "another-bill"})
     assert (other.status_code, other.json()["code"]) == (409, "already_redeemed")
+
+
+def test_a_withdrawal_billing_sees_before_the_acceptance_is_refunded_as_after_acceptance(api: Api, db,
+                                                                                       stack: Stack):
+    # The reported defect: accepted, then withdrawn two days later, but review's relay was behind,
+    # so billing saw the withdrawal first and refunded everything as "before acceptance".
+    case_id = open_case(api, tumour_site="breast", preferred_centre="pkuch")
+    make_ready(api, case_id, ["pkuch"])
+    paid = wait_account(api, case_id, lambda a: a["paid_review_cents"], "the capture")
+    token = "CENTRE_PKUCH_TOKEN"
+    wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=token).status_code == 200,
+             what="the assignment")
+    accepted_at = datetime.now(UTC) + timedelta(days=1)
+    stack.stop("review-worker")
+    try:
+        r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token,
+                     json={"occurred_at": accepted_at.isoformat()})
+        assert r.status_code == 200, r.text
+        r = api.call("intake", "POST", f"/cases/{case_id}/withdrawal",
+                     json={"reason": "patient_request", "occurred_at": (accepted_at + timedelta(days=2)).isoformat()})
+        assert r.status_code == 200, r.text
+        # Billing waits for the centre's answer: no money moves on the withdrawal alone. (Billing
+        # handles no withdrawal any more, so nothing marks that it has seen it: the old rule
+        # refunded within a second or two, so ten quiet seconds show the wait.)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            assert account(api, case_id)["refunds"] == []
+            time.sleep(0.5)
+    finally:
+        stack.start("review-worker")
+    refunded = wait_account(api, case_id, lambda a: a["refunds"], "the refund")
+    [refund] = refunded["refunds"]
+    assert refund["reason"] == "withdrawn_after_acceptance"
+    assert refund["review_cents"] == paid["paid_review_cents"] // 2
+    assert refunded["ledger_balance"] == 0
+
+
+def test_a_booking_at_another_centre_than_the_reviewing_one_earns_no_fee_credit(api: Api, db):
+    case_id = delivered_case(api)  # reviewed at FUSCC
+    r = api.call("intake", "POST", f"/cases/{case_id}/treatment-booking", json={**BOOKING, "centre_id": "wch"})
+    assert r.status_code == 201, r.text
+    settled = wait_account(api, case_id, lambda a: a["fee_credit_status"], "billing to see the booking")
+    assert (settled["fee_credit_status"], settled["fee_credit_cents"]) == ("not_owed_booked_at_another_centre", 0)
+    assert "fee_credits" not in settled["ledger"]

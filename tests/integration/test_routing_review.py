@@ -207,6 +207,38 @@ def test_a_breach_due_at_new_year_is_emitted_credited_and_counted_although_2027_
     assert month is not None and month["delivered"] >= 1 and month["share_within_10"] < 1
 
 
+def test_a_late_delivery_with_no_sweep_in_between_carries_its_breach_and_earns_the_credit(api: Api, db):
+    # The reported case: limit Friday 2026-05-15, delivered Saturday 05-16 at 10:00, and no sweep
+    # ran in between. Accepted Wed 29 Apr: 1-5 May are the Labour Day holidays, Sat 9 May a
+    # make-up working day; day 8 is Wed 13 May, day 10 Fri 15 May.
+    case_id = open_case(api, tumour_site="breast", preferred_centre="pkuch")
+    make_ready(api, case_id, ["pkuch"])
+    assigned_to(api, case_id, "pkuch")
+    r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("pkuch"),
+                 json={"occurred_at": "2026-04-29T10:00:00+08:00"})
+    assert r.status_code == 200, r.text
+    view = api.call("review", "GET", f"/cases/{case_id}", token=token("pkuch")).json()
+    assert view["sla"]["limit_due"] == "2026-05-15"
+    r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("pkuch"),
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch")),
+                       "occurred_at": "2026-05-16T10:00:00+08:00"})
+    assert r.status_code == 200, r.text
+    shanghai = timezone(timedelta(hours=8))
+    assert sla_events(db, case_id) == [("SlaClockStarted", datetime(2026, 4, 29, 10, tzinfo=shanghai)),
+                                       ("SlaAtRisk", datetime(2026, 5, 14, tzinfo=shanghai)),
+                                       ("SlaBreached", datetime(2026, 5, 16, tzinfo=shanghai)),
+                                       ("SlaClockStopped", datetime(2026, 5, 16, 10, tzinfo=shanghai))]
+    assert fired(api, db, case_id, "2026-06-30T12:00:00+08:00") == 0  # exactly once
+    account = wait_for(lambda: (a := api.call("billing", "GET", f"/cases/{case_id}/account",
+                                              token="BILLING_TOKEN").json()).get("refunds") and a,
+                       what="the breach credit")
+    [credit] = account["refunds"]
+    assert (credit["reason"], credit["review_cents"]) == ("sla_breach", account["paid_review_cents"] // 5)
+    row = wait_for(lambda: db.execute("SELECT breached_at FROM analytics.sla_cases WHERE case_id = %s AND "
+                                      "breached_at IS NOT NULL", (case_id,)).fetchone(), what="the breach in analytics")
+    assert row["breached_at"] == datetime(2026, 5, 16, tzinfo=shanghai)
+
+
 def test_a_delivery_ahead_of_the_wall_clock_shows_delivered_in_the_review_view(api: Api):
     # Simulated time may run ahead of the wall clock: a Monday next week, delivered that Friday.
     today = datetime.now(timezone(timedelta(hours=8))).date()

@@ -6,20 +6,21 @@ would return) in dictionaries. The connection they are handed is a `FakeConn` an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
+from events.codes import CentreId
 from events.consumer import Consumer
 from events.contract import Event
 from events.db import Conn
 from events.memory import InMemoryEventStore
 from events.registry import Decoded
 from events.store import Pending
-from services.billing.books import Fact
-from services.billing.domain import ReviewFacts
+from services.billing.books import CreditFacts
 from services.billing.provider import Operation, ProviderDeclined
 from services.common.objects import ObjectMissing
 from services.common.vault import PatientErased
@@ -92,7 +93,7 @@ class FakeAssignments:
         return dict(row) if row else None
 
     def of_centre(self, conn: Conn, centre_id: str) -> list[dict[str, Any]]:
-        return sorted((dict(r) for r in self.rows.values() if r["centre_id"] == centre_id),
+        return sorted((dict(r) for r in self.rows.values() if r["centre_id"] == centre_id and r["centre_id"]),
                       key=lambda r: r["routed_at"])
 
     def with_running_clock(self, conn: Conn) -> list[UUID]:
@@ -105,12 +106,14 @@ class FakeAssignments:
         if row is None:
             self.rows[case_id] = {"case_id": case_id, "centre_id": centre_id, "routed_at": routed_at,
                                   "stopped_by": None, "phase": "assigned", "attempt": attempt}
-        elif row["attempt"] < attempt:
+        elif (row["attempt"] or 0) < attempt:
             row.update(centre_id=centre_id, routed_at=routed_at, attempt=attempt, phase="assigned")
 
     def stop(self, conn: Conn, case_id: UUID, event_type: str) -> None:
-        row = self.rows.get(case_id)
-        if row is not None and (row["stopped_by"] is None or event_type == "PatientDataErased"):
+        # As the SQL: a stop before any routing makes the row, which the routing then keeps stopped.
+        row = self.rows.setdefault(case_id, {"case_id": case_id, "centre_id": None, "routed_at": None,
+                                             "stopped_by": None, "phase": "assigned", "attempt": None})
+        if row["stopped_by"] is None or event_type == "PatientDataErased":
             row["stopped_by"] = event_type
 
     def set_phase(self, conn: Conn, case_id: UUID, phase: str) -> None:
@@ -148,23 +151,25 @@ class FakeCaseFiles:
 
 class FakeBooks:
     def __init__(self) -> None:
-        self.review_facts: dict[UUID, dict[str, Any]] = {}
+        self.credit: dict[UUID, CreditFacts] = {}
         self.lines: list[tuple[UUID, UUID, str, int]] = []
 
     def ensure(self, conn: Conn, case_id: UUID) -> None:
-        self.review_facts.setdefault(case_id, {"accepted": False, "delivered": False, "video_held": False})
+        self.credit.setdefault(case_id, CreditFacts())
 
-    def note(self, conn: Conn, case_id: UUID, fact: Fact, centre_id: str | None = None) -> None:
+    def reviewed(self, conn: Conn, case_id: UUID, centre_id: CentreId) -> None:
         self.ensure(conn, case_id)
-        row = self.review_facts[case_id]
-        if fact == "declined":
-            row["accepted"] = False
-        else:
-            row[fact] = True
+        self.credit[case_id] = dataclasses.replace(self.credit[case_id], reviewed_by=centre_id)
 
-    def facts(self, conn: Conn, case_id: UUID) -> ReviewFacts:
-        row = self.review_facts.get(case_id)
-        return ReviewFacts(**row) if row else ReviewFacts()
+    def booked(self, conn: Conn, case_id: UUID, centre_id: CentreId, booking_event_id: UUID,
+               booked_at: datetime) -> None:
+        self.ensure(conn, case_id)
+        if self.credit[case_id].booking_event_id is None:
+            self.credit[case_id] = dataclasses.replace(self.credit[case_id], booked_centre=centre_id,
+                                                       booking_event_id=booking_event_id, booked_at=booked_at)
+
+    def credit_facts(self, conn: Conn, case_id: UUID) -> CreditFacts:
+        return self.credit.get(case_id, CreditFacts())
 
     def journal(self, conn: Conn, event_id: UUID, case_id: UUID, account: str, cents: int,
                 occurred_at: datetime) -> None:

@@ -14,11 +14,14 @@ from events.contract import (
     CaseExpired,
     CaseFinallyDeclined,
     CaseOpened,
+    CaseWithdrawn,
+    ImagingReread,
+    PathologyReview,
     RecordsCompleted,
-    ReviewAccepted,
+    ReviewDelivered,
+    ReviewEnded,
     SlaBreached,
     TreatmentBooked,
-    VideoConsultationHeld,
 )
 from events.registry import Decoded
 from services.billing import application as app
@@ -119,10 +122,27 @@ def test_a_retry_with_nothing_to_capture_is_rejected():
         app.retry_capture(rt, CONN, uuid4(), case.at)
 
 
+def review_answers(case: Case, ending: Decoded, accepted_at: datetime | None = None,
+                   delivered_at: datetime | None = None, video_held_at: datetime | None = None) -> None:
+    """Review's answer to an ending, as review's reaction would publish it."""
+    env = ending.envelope
+    case.send(ReviewEnded(ending=env.event_type, ending_event_id=env.event_id, ended_at=env.occurred_at,
+                          centre_id=CentreId.FUSCC if accepted_at else None, accepted_at=accepted_at,
+                          delivered_at=delivered_at, video_held_at=video_held_at))
+
+
+def test_an_ending_moves_no_money_until_review_has_answered_it():
+    rt = runtime()
+    case = Case(rt)
+    case.send(RecordsCompleted(record_count=6))
+    case.send(CaseCancelled(reason="patient_request"))
+    assert case.summary()["refunds"] == [] and not case.summary()["invoice_voided"]
+
+
 def test_a_cancellation_before_capture_voids_the_invoice_without_the_provider():
     rt = runtime()
     case = Case(rt)
-    case.send(CaseCancelled(reason="patient_request"))
+    review_answers(case, case.send(CaseCancelled(reason="patient_request")))
     assert case.kinds()[-2:] == ["PaymentVoided", "InvoiceVoided"]
     assert case.summary()["ledger_balance"] == 0 and case.summary()["invoice_voided"]
 
@@ -131,22 +151,74 @@ def test_a_cancellation_after_acceptance_refunds_half_the_review_and_the_unheld_
     rt = runtime()
     case = Case(rt)
     case.send(RecordsCompleted(record_count=6))
-    case.send(ReviewAccepted(centre_id=CentreId.FUSCC))
-    case.send(CaseCancelled(reason="patient_request"))
+    accepted = case.at
+    review_answers(case, case.send(CaseCancelled(reason="patient_request")), accepted_at=accepted)
     [refund] = case.summary()["refunds"]
     assert (refund["review_cents"], refund["video_cents"], refund["reason"]) == (
         40_000, 40_000, "cancelled_after_acceptance")
+
+
+def test_a_withdrawal_reaching_billing_before_the_acceptance_is_still_refunded_as_after_it():
+    # The reported case: accepted on 03-13, withdrawn on 03-16, and billing saw the withdrawal
+    # first. Review's answer carries the acceptance, so the policy's half is refunded, not all.
+    rt = runtime()
+    case = Case(rt)
+    case.send(RecordsCompleted(record_count=6))
+    case.at = datetime(2026, 3, 16, 2, tzinfo=UTC)
+    withdrawn = case.send(CaseWithdrawn(reason="patient_request"))
+    review_answers(case, withdrawn, accepted_at=datetime(2026, 3, 13, 2, tzinfo=UTC))
+    [refund] = case.summary()["refunds"]
+    assert (refund["review_cents"], refund["reason"]) == (40_000, "withdrawn_after_acceptance")
+
+
+def test_an_acceptance_dated_after_the_ending_does_not_count():
+    rt = runtime()
+    case = Case(rt)
+    case.send(RecordsCompleted(record_count=6))
+    cancelled = case.send(CaseCancelled(reason="patient_request"))
+    review_answers(case, cancelled, accepted_at=cancelled.envelope.occurred_at + timedelta(hours=5))
+    [refund] = case.summary()["refunds"]
+    assert (refund["review_cents"], refund["video_cents"], refund["reason"]) == (
+        80_000, 40_000, "cancelled_before_acceptance")
 
 
 def test_a_held_video_is_not_refunded():
     rt = runtime()
     case = Case(rt)
     case.send(RecordsCompleted(record_count=6))
-    case.send(ReviewAccepted(centre_id=CentreId.FUSCC))
-    case.send(VideoConsultationHeld())
-    case.send(CaseCancelled(reason="patient_request"))
+    accepted = case.at
+    review_answers(case, case.send(CaseCancelled(reason="patient_request")), accepted_at=accepted,
+                   video_held_at=accepted + timedelta(minutes=30))
     [refund] = case.summary()["refunds"]
     assert refund["video_cents"] == 0
+
+
+def test_nothing_is_refunded_after_delivery():
+    rt = runtime()
+    case = Case(rt)
+    case.send(RecordsCompleted(record_count=6))
+    accepted = case.at
+    review_answers(case, case.send(CaseCancelled(reason="patient_request")), accepted_at=accepted,
+                   delivered_at=accepted + timedelta(minutes=30))
+    assert case.summary()["refunds"] == []
+
+
+def test_a_breach_credited_after_the_ending_counts_towards_the_endings_refund():
+    # A sweep dated a breach after the cancellation before review learned of it: the patient
+    # gets the policy's half in all, not the half and the breach credit too.
+    rt = runtime()
+    case = Case(rt)
+    case.send(RecordsCompleted(record_count=6))
+    accepted = case.at
+    cancelled = case.upstream.emit(case.case_id, CaseCancelled(reason="patient_request"),
+                                   case.at + timedelta(minutes=30))
+    case.send(SlaBreached(limit_due=T0.date()))  # dated an hour on: half an hour after the cancellation
+    deliver(case.consumer, cancelled)
+    review_answers(case, cancelled, accepted_at=accepted)
+    refunds = case.summary()["refunds"]
+    assert [(r["reason"], r["review_cents"]) for r in refunds] == [("sla_breach", 16_000),
+                                                                    ("cancelled_after_acceptance", 24_000)]
+    assert sum(r["review_cents"] for r in refunds) == 40_000
 
 
 def test_a_final_decline_refunds_everything_once_even_if_redelivered():
@@ -184,17 +256,55 @@ def test_an_expired_case_is_written_off():
     assert case.kinds()[-1] == "InvoiceVoided"
 
 
+def booking(centre: CentreId) -> TreatmentBooked:
+    return TreatmentBooked(centre_id=centre, treatment_type="proton_therapy", travel_reason="high_cost_therapy",
+                           estimated_cost_cents=3_000_000)
+
+
+def delivered_by(centre: CentreId) -> ReviewDelivered:
+    return ReviewDelivered(centre_id=centre, pathology=PathologyReview(verdict="agree"),
+                           imaging=ImagingReread(verdict="stage_confirmed"), recommended_pathway="surgery",
+                           rationale_codes=["guideline_concordant"], question_answer="answered",
+                           diagnosis_change="concordant", treatment_change="refined", report_ref=uuid4(), page_count=6)
+
+
 def test_a_booked_treatment_earns_the_paid_review_fee_as_credit_redeemable_once():
     rt = runtime()
     case = Case(rt)
     case.send(RecordsCompleted(record_count=6))
-    case.send(TreatmentBooked(centre_id=CentreId.CAMS, treatment_type="proton_therapy",
-                              travel_reason="high_cost_therapy", estimated_cost_cents=3_000_000))
+    case.send(delivered_by(CentreId.CAMS))
+    case.send(booking(CentreId.CAMS))
     assert case.summary()["fee_credit_cents"] == 80_000
+    assert case.summary()["fee_credit_status"] == "applied"
     done = app.redeem(rt, CONN, case.case_id, "inv-1", case.at)
     assert app.case_summary(rt, CONN, case.case_id, done.state)["fee_credit_redeemed"]
     with pytest.raises(Rejected):
         app.redeem(rt, CONN, case.case_id, "inv-2", case.at)
+
+
+def test_a_booking_at_another_centre_than_the_reviewing_one_earns_no_credit():
+    rt = runtime()
+    case = Case(rt)
+    case.send(RecordsCompleted(record_count=6))
+    case.send(delivered_by(CentreId.WCH))
+    case.send(booking(CentreId.FUSCC))
+    summary = case.summary()
+    assert summary["fee_credit_cents"] == 0
+    assert summary["fee_credit_status"] == "not_owed_booked_at_another_centre"
+    assert "FeeCreditApplied" not in case.kinds()
+
+
+def test_a_booking_that_reaches_billing_before_the_delivery_is_credited_when_the_delivery_comes():
+    rt = runtime()
+    case = Case(rt)
+    case.send(RecordsCompleted(record_count=6))
+    booked = case.send(booking(CentreId.CAMS))
+    assert case.summary()["fee_credit_status"] == "awaiting_delivery"
+    case.send(delivered_by(CentreId.CAMS))
+    history = rt.store.load(CONN, f"case-{case.case_id}")
+    [credit] = [d for d in history if d.envelope.event_type == "FeeCreditApplied"]
+    assert credit.envelope.occurred_at == booked.envelope.occurred_at  # dated at the booking
+    assert case.summary()["fee_credit_cents"] == 80_000
 
 
 def test_redeeming_without_an_account_is_not_found():

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.codes import ReferralReason
+from events.codes import CentreId, ReferralReason
 from events.contract import CaseOpened, Event, FeeCreditApplied, RefundIssued
 from services.billing import domain
 from services.billing.pricing import load_price_book
@@ -49,7 +49,7 @@ class Case:
             self.emit(domain.refund(self.account, *due, cause=cause, provider_ref="sim_refund"))
 
     def book(self, booking: UUID) -> None:
-        self.emit(domain.apply_fee_credit(self.account, booking))
+        self.emit(domain.apply_fee_credit(self.account, booking, CentreId.CAMS, CentreId.CAMS))
 
 
 def test_a_cancellation_before_acceptance_refunds_everything():
@@ -172,3 +172,12 @@ def test_random_histories_keep_the_money_right(steps: list[str], video: bool):
         assert credits[0].amount_cents == net_review_at_booking[0]
     refund_ids = [r.refund_id for r in c.account.refunds]
     assert len(refund_ids) == len(set(refund_ids))
+
+
+def test_the_fee_credit_is_owed_only_at_the_centre_that_reviewed_the_case():
+    c = Case()
+    c.capture()
+    assert domain.apply_fee_credit(c.account, uuid4(), CentreId.FUSCC, CentreId.WCH) == []
+    assert domain.apply_fee_credit(c.account, uuid4(), CentreId.FUSCC, None) == []  # delivery not known yet
+    assert domain.fee_credit_owed(CentreId.FUSCC, None) is None
+    assert domain.fee_credit_owed(CentreId.WCH, CentreId.WCH) is True

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.contract import (
+    CaseCancelled,
     CaseClosed,
     CaseDeclined,
     CaseOpened,
@@ -141,6 +142,20 @@ def test_only_a_delivered_cases_first_decision_counts_for_travel():
     assert [c for c in counts if c.family == "travel"] == []
     _, counts = walk(*ready(), delivered(), CaseClosed(reason="returned_home_refined_plan"))
     assert [c.what for c in counts if c.family == "travel"] == ["decided"]
+
+
+def test_an_ending_that_arrives_before_the_delivery_it_follows_still_counts_the_decision():
+    # Review's relay was behind: the closure after delivery reached the live app first.
+    case_id, case = uuid4(), fold.new_case()
+    counts: list[fold.Count] = []
+    for n, event in enumerate(ready()):
+        counts += fold.apply(case, decoded(case_id, event, T0 + timedelta(hours=n)))
+    delivered_at, cancelled_at = T0 + timedelta(days=3), T0 + timedelta(days=4)
+    counts += fold.apply(case, decoded(case_id, CaseCancelled(reason="other"), cancelled_at))
+    counts += fold.apply(case, decoded(case_id, delivered("wch"), delivered_at))
+    assert [(c.what, c.centre, c.at) for c in counts if c.family == "travel"] == [
+        ("decided", "wch", cancelled_at.timestamp())]
+    assert (fold.status(case), case["wo"]) == ("cancelled", "nobody")
 
 
 def test_a_booking_counts_decided_and_travelled_in_its_day():

@@ -352,7 +352,10 @@ def test_an_answer_in_time_is_within_the_limit_and_a_follow_up_is_answered_once(
     _, follow_up = app.ask_follow_up(rt, CONN, case_id, "Which trial?", datetime(2026, 3, 6, 10, tzinfo=SHANGHAI))
     at = datetime(2026, 3, 11, 23, tzinfo=SHANGHAI)
     done, addendum = app.answer_follow_up(rt, CONN, case_id, CentreId.PKUCH, follow_up, b"pdf", "b" * 64, 2, at)
-    assert done.appended[0].event.within_limit is True  # type: ignore[attr-defined]
+    # In time, but after the last-but-one day: the at-risk moment no sweep recorded comes first.
+    assert [(d.envelope.event_type, d.envelope.occurred_at) for d in done.appended[:-1]] == [
+        ("FollowUpAtRisk", datetime(2026, 3, 11, tzinfo=SHANGHAI))]
+    assert done.appended[-1].event.within_limit is True  # type: ignore[attr-defined]
     assert app.document(rt, CONN, case_id, "coordinator", document_id=addendum)[0].kind == "addendum"
     with pytest.raises(Rejected) as twice:
         app.answer_follow_up(rt, CONN, case_id, CentreId.PKUCH, follow_up, b"pdf", "b" * 64, 2, at)
@@ -380,3 +383,98 @@ def test_a_centre_cannot_deliver_on_the_report_a_centre_that_declined_uploaded()
     with pytest.raises(InvalidInput) as theirs:
         app.deliver(rt, CONN, case_id, CentreId.FUSCC, delivery(left_behind), ACCEPTED)
     assert theirs.value.field == "report_ref"
+
+
+# ------------------------------------------------------------------ what no timer saw, and endings
+
+def test_a_late_delivery_with_no_sweep_in_between_carries_its_at_risk_and_breach_dated_when_due():
+    # Accepted Wednesday 2026-02-11: the Spring Festival holidays lie inside the ten days.
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    late = ACCEPTED + timedelta(days=40)
+    done = app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(upload(rt, case_id)), late)
+    kinds_at = [(d.envelope.event_type, d.envelope.occurred_at) for d in done.appended]
+    assert [k for k, _ in kinds_at] == ["SlaAtRisk", "SlaBreached", "ReviewDelivered", "SlaClockStopped"]
+    at_risk, breached = kinds_at[0][1], kinds_at[1][1]
+    assert at_risk < breached < late and breached.astimezone(SHANGHAI).hour == 0
+    stopped = done.appended[-1].event
+    assert stopped.within_limit is False  # type: ignore[attr-defined]
+    # Exactly once: a sweep afterwards finds nothing more to say.
+    assert app.run_timers(rt, late + timedelta(days=30)) == 0
+    assert kinds(rt, case_id).count("SlaBreached") == 1
+
+
+def test_a_delivery_after_a_sweep_recorded_the_breach_does_not_repeat_it():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    app.run_timers(rt, ACCEPTED + timedelta(days=35))
+    done = app.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(upload(rt, case_id)), ACCEPTED + timedelta(days=40))
+    assert [d.envelope.event_type for d in done.appended] == ["ReviewDelivered", "SlaClockStopped"]
+    assert kinds(rt, case_id).count("SlaAtRisk") == kinds(rt, case_id).count("SlaBreached") == 1
+
+
+def test_a_late_follow_up_answer_carries_its_missed_at_risk_and_breach():
+    rt = runtime(follow_up_limit=3, follow_up_business_days=3)
+    case_id = delivered(rt)
+    _, follow_up = app.ask_follow_up(rt, CONN, case_id, "Which trial?", datetime(2026, 3, 6, 10, tzinfo=SHANGHAI))
+    done, _ = app.answer_follow_up(rt, CONN, case_id, CentreId.PKUCH, follow_up, b"pdf", "c" * 64, 1,
+                                   datetime(2026, 3, 20, 10, tzinfo=SHANGHAI))
+    assert [(d.envelope.event_type, d.envelope.occurred_at) for d in done.appended] == [
+        ("FollowUpAtRisk", datetime(2026, 3, 11, tzinfo=SHANGHAI)),
+        ("FollowUpBreached", datetime(2026, 3, 12, tzinfo=SHANGHAI)),
+        ("FollowUpAnswered", datetime(2026, 3, 20, 10, tzinfo=SHANGHAI))]
+    assert app.run_timers(rt, datetime(2026, 4, 30, tzinfo=SHANGHAI)) == 0
+
+
+def end_case(rt: app.ReviewRuntime, case_id: UUID, at: datetime, event: Any = None) -> Any:
+    deliver(app.reactions(rt), Upstream("intake").emit(case_id, event or CaseWithdrawn(reason="patient_request"), at))
+    [ended] = [d.event for d in rt.store.load(CONN, f"case-{case_id}") if d.envelope.event_type == "ReviewEnded"]
+    return ended
+
+
+def test_review_answers_an_ending_with_the_acceptance_in_force_at_its_moment():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    ended = end_case(rt, case_id, ACCEPTED + timedelta(days=3))
+    assert (ended.ending, ended.centre_id, ended.accepted_at) == ("CaseWithdrawn", CentreId.PKUCH, ACCEPTED)
+    assert ended.delivered_at is None and ended.video_held_at is None
+
+
+def test_an_acceptance_dated_after_the_ending_is_not_reported_in_force():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED + timedelta(days=2))
+    ended = end_case(rt, case_id, ACCEPTED + timedelta(days=1))
+    assert ended.centre_id is None and ended.accepted_at is None
+
+
+def test_a_decline_dated_after_the_ending_leaves_the_acceptance_in_force_at_the_ending():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    app.decline(rt, CONN, case_id, CentreId.PKUCH, DeclineReason.OUTSIDE_EXPERTISE, ACCEPTED + timedelta(days=3))
+    ended = end_case(rt, case_id, ACCEPTED + timedelta(days=2))
+    assert ended.accepted_at == ACCEPTED
+
+
+def test_an_ending_that_reaches_review_before_the_routing_keeps_the_case_from_the_centre():
+    rt = runtime()
+    case_id = uuid4()
+    ended = end_case(rt, case_id, ACCEPTED - timedelta(days=2))
+    assert ended.centre_id is None
+    routed(rt, case_id=case_id)  # routing had routed it before it learned of the ending
+    with pytest.raises(Rejected) as refused:
+        app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    assert refused.value.code == "processing_stopped"
+    assert rt.assignments.with_running_clock(CONN) == []
+
+
+def test_review_answers_only_the_first_ending():
+    rt = runtime()
+    case_id = routed(rt)
+    end_case(rt, case_id, ACCEPTED)
+    deliver(app.reactions(rt), Upstream("intake").emit(case_id, ERASED, ACCEPTED + timedelta(days=1)))
+    assert kinds(rt, case_id).count("ReviewEnded") == 1
