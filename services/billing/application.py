@@ -8,7 +8,8 @@ rule here depends on that order: an ending is settled on review's answer to it (
 published after every review event of the case), and the fee credit waits for both the booking
 and the delivery, whichever comes second.
 
-Provider calls happen inside the handler's transaction, keyed by the triggering event: if the
+The deciders are pure: they return the provider call they want (`domain.ProviderCall`) and
+`perform` makes it, inside the handler's transaction, keyed by the triggering fact: if the
 transaction or the call fails, the retry asks the provider for the same operation with the same
 key and gets the first answer, so money moves once and the event is appended once.
 """
@@ -27,8 +28,6 @@ from events.consumer import Consumer, Handler
 from events.contract import (
     CaseOpened,
     Event,
-    PaymentAuthorised,
-    PaymentFailed,
     PriceLine,
     QuoteIssued,
     ReviewDelivered,
@@ -107,34 +106,25 @@ def quoted(rt: BillingRuntime, conn: Conn, quote_id: UUID | None) -> Quote | Non
 
 # ------------------------------------------------------------------ money moves
 
-def _authorise(rt: BillingRuntime, acc: domain.Account, cause: UUID) -> list[Event]:
-    if acc.invoice is None or acc.authorisation is not None:
+def perform(rt: BillingRuntime, call: domain.ProviderCall | list[Event] | None) -> list[Event]:
+    """Carries out what a decider asked of the provider, inside the handler's transaction: if the
+    transaction fails after the call, the retry asks again with the same key and gets the first answer."""
+    if call is None:
         return []
-    payment_id = domain.derived_id("payment", acc.invoice.invoice_id)
+    if isinstance(call, list):
+        return call
     try:
-        ref = rt.provider.perform("authorise", f"authorise:{payment_id}", domain.total_due(acc))
+        ref = rt.provider.perform(call.operation, call.key, call.amount_cents, call.reference)
     except ProviderDeclined:
-        return [PaymentFailed(payment_id=payment_id, stage="authorise", reason="provider_declined")]
-    return [PaymentAuthorised(payment_id=payment_id, provider_ref=ref, amount_cents=domain.total_due(acc))]
-
-
-def _capture(rt: BillingRuntime, acc: domain.Account) -> list[Event]:
-    """Charges what was authorised, keyed by the invoice: a retry asks the provider for the same capture."""
-    if not domain.can_capture(acc):
-        return []
-    assert acc.invoice is not None
-    payment_id = domain.derived_id("payment", acc.invoice.invoice_id)
-    try:
-        ref = rt.provider.perform("capture", f"capture:{payment_id}", domain.total_due(acc),
-                                  acc.authorisation.provider_ref if acc.authorisation else None)
-    except ProviderDeclined:
-        return [PaymentFailed(payment_id=payment_id, stage="capture", reason="provider_declined")]
-    return domain.captured(acc, payment_id, ref)
+        if call.declined is None:
+            raise
+        return call.declined()
+    return call.done(ref)
 
 
 def capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime,
             cause: Decoded | None = None) -> Handled[domain.Account]:
-    return append(rt, conn, case_id, lambda acc: _capture(rt, acc), at, cause)
+    return append(rt, conn, case_id, lambda acc: perform(rt, domain.capture(acc)), at, cause)
 
 
 def settle(rt: BillingRuntime, conn: Conn, case_id: UUID, trigger: domain.Trigger, at: datetime,
@@ -143,17 +133,8 @@ def settle(rt: BillingRuntime, conn: Conn, case_id: UUID, trigger: domain.Trigge
     decline needs none."""
     facts = facts or domain.ReviewFacts()
 
-    def decide(acc: domain.Account) -> list[Event]:
-        due = domain.settlement(acc, facts, trigger)
-        if due is None or isinstance(due, list):
-            return due or []
-        assert acc.capture is not None
-        review, video, reason = due
-        refund_id = domain.derived_id("refund", cause.envelope.event_id)
-        ref = rt.provider.perform("refund", f"refund:{refund_id}", review + video, acc.capture.provider_ref)
-        return domain.refund(acc, review, video, reason, cause.envelope.event_id, ref)
-
-    append(rt, conn, case_id, decide, at, cause)
+    append(rt, conn, case_id, lambda acc: perform(rt, domain.settlement(acc, facts, trigger, cause.envelope.event_id)),
+           at, cause)
 
 
 def credit_if_owed(rt: BillingRuntime, conn: Conn, case_id: UUID, cause: Decoded) -> None:
@@ -185,7 +166,7 @@ def retry_capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime) -
             raise NotFound(f"no invoice for case {case_id}")
         if not domain.can_capture(acc):
             raise Rejected("nothing to capture for this case", "not_capturable")
-        return _capture(rt, acc)
+        return perform(rt, domain.capture(acc))
 
     return append(rt, conn, case_id, decide, at)
 
@@ -219,7 +200,7 @@ def billing_consumer(rt: BillingRuntime) -> Consumer:
             after = copy.deepcopy(a)
             for e in invoiced:
                 after.apply(e)
-            return invoiced + _authorise(rt, after, d.envelope.event_id)
+            return invoiced + perform(rt, domain.authorisation(after))
 
         append(rt, conn, d.envelope.case_id, invoice_and_authorise, d.envelope.occurred_at, d)
 

@@ -17,6 +17,7 @@ is credited to the treatment account once; a booking elsewhere earns no credit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -53,6 +54,20 @@ RefundReason = Literal["cancelled_before_acceptance", "cancelled_after_acceptanc
 
 def derived_id(kind: str, cause: UUID) -> UUID:
     return uuid5(_NS, f"{kind}:{cause}")
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """Money the decider wants moved: the application asks the payment provider, then records
+    what the answer means. Keyed by the fact that caused it, so a retry asks for the same operation
+    and gets the first answer."""
+
+    operation: Literal["authorise", "capture", "refund"]
+    key: str
+    amount_cents: int
+    reference: str | None
+    done: Callable[[str], list[Event]]  # the provider's reference -> the events to append
+    declined: Callable[[], list[Event]] | None = None  # None: a refusal is an error, retried
 
 
 def _share(cents: int, fraction: Decimal) -> int:
@@ -183,6 +198,31 @@ def can_capture(account: Account) -> bool:
             and account.invoice_voided is None)
 
 
+def authorisation(account: Account) -> ProviderCall | None:
+    """The authorisation of an invoiced case, once."""
+    if account.invoice is None or account.authorisation is not None:
+        return None
+    payment_id = derived_id("payment", account.invoice.invoice_id)
+    amount = total_due(account)
+    return ProviderCall(
+        "authorise", f"authorise:{payment_id}", amount, None,
+        done=lambda ref: [PaymentAuthorised(payment_id=payment_id, provider_ref=ref, amount_cents=amount)],
+        declined=lambda: [PaymentFailed(payment_id=payment_id, stage="authorise", reason="provider_declined")])
+
+
+def capture(account: Account) -> ProviderCall | None:
+    """Charges what was authorised, keyed by the invoice."""
+    if not can_capture(account):
+        return None
+    assert account.invoice is not None
+    payment_id = derived_id("payment", account.invoice.invoice_id)
+    return ProviderCall(
+        "capture", f"capture:{payment_id}", total_due(account),
+        account.authorisation.provider_ref if account.authorisation else None,
+        done=lambda ref: captured(account, payment_id, ref),
+        declined=lambda: [PaymentFailed(payment_id=payment_id, stage="capture", reason="provider_declined")])
+
+
 def captured(account: Account, payment_id: UUID, provider_ref: str) -> list[Event]:
     if account.capture is not None:
         if account.capture.provider_ref != provider_ref:
@@ -199,15 +239,21 @@ Trigger = Literal["cancelled", "withdrawn", "declined_by_all_centres", "sla_brea
 RefundDue = tuple[int, int, RefundReason]
 
 
-def settlement(account: Account, facts: ReviewFacts, trigger: Trigger) -> list[Event] | RefundDue | None:
+def settlement(account: Account, facts: ReviewFacts, trigger: Trigger, cause: UUID) -> list[Event] | ProviderCall:
     """What an ending (or a breach) does to the money: write off what was never charged (events to
-    append), refund through the provider (review, video, reason), or nothing."""
+    append), refund through the provider (a call keyed by the cause), or nothing (no events)."""
     if account.invoice is None:
-        return None
+        return []
     if account.capture is None:
         # A breach on an uncaptured case changes nothing: the case goes on, and is charged later.
-        return void_uncaptured(account) if trigger != "sla_breach" else None
-    return refund_due(account, facts, trigger)
+        return void_uncaptured(account) if trigger != "sla_breach" else []
+    due = refund_due(account, facts, trigger)
+    if due is None:
+        return []
+    review, video, reason = due
+    return ProviderCall("refund", f"refund:{derived_id('refund', cause)}", review + video,
+                        account.capture.provider_ref,
+                        done=lambda ref: refund(account, review, video, reason, cause, ref))
 
 
 def refund_due(account: Account, facts: ReviewFacts, trigger: Trigger) -> RefundDue | None:

@@ -42,11 +42,9 @@ class Case:
             self.emit(domain.captured(self.account, uuid4(), "sim_ref"))
 
     def settle(self, trigger: str, cause: UUID) -> None:
-        due = domain.settlement(self.account, self.facts, trigger)  # type: ignore[arg-type]
-        if isinstance(due, list):
-            self.emit(due)
-        elif due:
-            self.emit(domain.refund(self.account, *due, cause=cause, provider_ref="sim_refund"))
+        due = domain.settlement(self.account, self.facts, trigger, cause)  # type: ignore[arg-type]
+        # The provider's answer, as the application would pass it back.
+        self.emit(due if isinstance(due, list) else due.done("sim_refund"))
 
     def book(self, booking: UUID) -> None:
         self.emit(domain.apply_fee_credit(self.account, booking, CentreId.CAMS, CentreId.CAMS))
@@ -181,3 +179,17 @@ def test_the_fee_credit_is_owed_only_at_the_centre_that_reviewed_the_case():
     assert domain.apply_fee_credit(c.account, uuid4(), CentreId.FUSCC, None) == []  # delivery not known yet
     assert domain.fee_credit_owed(CentreId.FUSCC, None) is None
     assert domain.fee_credit_owed(CentreId.WCH, CentreId.WCH) is True
+
+
+def test_the_deciders_ask_for_provider_calls_keyed_by_their_cause_and_make_none():
+    c = Case()
+    call = domain.capture(c.account)
+    assert call is not None and (call.operation, call.reference) == ("capture", None)
+    assert call.key == domain.capture(c.account).key  # type: ignore[union-attr]  # a retry asks the same
+    c.emit(call.done("sim_capture"))
+    assert domain.capture(c.account) is None  # captured: nothing more to ask
+    cause = uuid4()
+    refund = domain.settlement(c.account, domain.ReviewFacts(), "cancelled", cause)
+    assert isinstance(refund, domain.ProviderCall)
+    assert (refund.operation, refund.key, refund.amount_cents, refund.reference) == (
+        "refund", f"refund:{domain.derived_id('refund', cause)}", 120_000, "sim_capture")
