@@ -2,9 +2,7 @@
 
 Kafka offsets are committed after the batches, at most every `commit_interval`, but they are only
 a hint: the `processed_events` row written with the effect is what makes a redelivered event
-change nothing. Messages that
-cannot be decoded, and those whose handler keeps failing, go to the dead-letter topic with the
-reason, and the consumer goes on.
+change nothing (events/applier.py applies a batch and dead-letters what cannot be applied).
 
 Because offsets are only a hint, a consumer rewinds rather than skips whenever they stop meaning
 anything: when the topic was deleted and created again (its id changed) it reads the new one from
@@ -20,11 +18,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
@@ -32,44 +28,20 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from events import metrics
+from events.applier import DLQ_REASONS, Applier, BatchHandler, Consumer, Handler
 from events.broker import Broker
-from events.contract import DLQ_TOPIC, TOPIC
-from events.db import Conn, Pool, Queries
-from events.registry import Decoded, DecodeError, Registry
+from events.contract import TOPIC
+from events.db import Pool, Queries
+from events.registry import Registry
 from events.store import EventStore
 
+__all__ = ["DLQ_REASONS", "BatchHandler", "Consumer", "ConsumerRunner", "Handler", "Stalled", "run_threads"]
 log = logging.getLogger(__name__)
 _TOPICS_SQL = Path(__file__).parent / "sql" / "topics.sql"
 
 
 class Stalled(Exception):
     """The consumer has a backlog and handled nothing for too long: its client is replaced."""
-
-Handler = Callable[[Conn, Decoded], None]
-BatchHandler = Callable[[Conn, list[Decoded]], None]
-DLQ_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version", "no_upcaster",
-               "invalid_payload", "handler_failed")
-
-
-class Consumer:
-    """One named consumer (its own group and processed-events namespace) and its handlers.
-
-    `handlers` name the event types it applies. With `batch`, the runner hands it a batch's new
-    events at once, in order, instead of calling the handler of each: a projection can then fold
-    them and write each table once. It must mean the same as the handlers one event at a time.
-    """
-
-    def __init__(self, name: str, handlers: Mapping[str, Handler], batch: BatchHandler | None = None) -> None:
-        self.name = name
-        self.handlers = dict(handlers)
-        self.batch = batch
-
-    def apply(self, conn: Conn, events: list[Decoded]) -> None:
-        if self.batch is not None:
-            self.batch(conn, events)
-            return
-        for decoded in events:
-            self.handlers[decoded.envelope.event_type](conn, decoded)
 
 
 class ConsumerRunner:
@@ -95,12 +67,10 @@ class ConsumerRunner:
         self.service = service
         self.pool = pool
         self.store = store
-        self.registry = registry
         self.make_kafka_consumer = make_kafka_consumer
-        self.make_producer = make_producer
-        self.max_attempts = max_attempts
-        self.retry_delay = retry_delay
-        self._dlq: KafkaProducer | None = None
+        self.applier = Applier(consumer=consumer, service=service, group_id=self.group_id_of(service, consumer),
+                               pool=pool, store=store, registry=registry, make_producer=make_producer,
+                               max_attempts=max_attempts, retry_delay=retry_delay)
         self.broker = broker
         self.stall_timeout = stall_timeout
         self.check_interval = check_interval
@@ -126,9 +96,13 @@ class ConsumerRunner:
         for reason in ("error", "stalled"):
             metrics.CONSUMER_RESTARTS.labels(service, consumer.name, reason).inc(0)
 
+    @staticmethod
+    def group_id_of(service: str, consumer: Consumer) -> str:
+        return f"{service}.{consumer.name}"
+
     @property
     def group_id(self) -> str:
-        return f"{self.service}.{self.consumer.name}"
+        return self.group_id_of(self.service, self.consumer)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -294,115 +268,11 @@ class ConsumerRunner:
         kc.seek_to_beginning(*assigned)
         self._rewind_pending = False
 
-    def _decode(self, record: ConsumerRecord) -> Decoded | None:
-        """The event, or None when it was dead-lettered or is not for this consumer."""
-        # Every consumer sees every event of the topic and applies a few types: a plain JSON
-        # peek at the type spares the full validation of the rest. A message that is not a JSON
-        # object with a known type string still takes the full path below (and the DLQ).
-        try:
-            peeked = orjson.loads(record.value or b"")
-        except orjson.JSONDecodeError:
-            peeked = None
-        if (isinstance(peeked, dict) and isinstance(peeked.get("event_type"), str)
-                and peeked["event_type"] not in self.consumer.handlers and self.registry.knows(peeked["event_type"])):
-            metrics.EVENTS_CONSUMED.labels(self.service, self.consumer.name, "ignored").inc()
-            return None
-        try:
-            decoded = self.registry.decode(record.value)
-        except DecodeError as exc:
-            self.dead_letter(record, exc.reason, exc.detail)
-            return None
-        if decoded.envelope.event_type not in self.consumer.handlers:
-            metrics.EVENTS_CONSUMED.labels(self.service, self.consumer.name, "ignored").inc()
-            return None
-        return decoded
-
     def handle_batch(self, records: list[ConsumerRecord]) -> None:
-        """Applies a partition's batch in one transaction; on any failure, one message at a time.
-
-        A transaction per batch instead of per message is what lets a projection keep up with
-        thousands of events per second; the processed-events rows are in the same transaction,
-        so a batch is applied entirely or not at all.
-        """
-        work = [(r, d) for r in records if (d := self._decode(r)) is not None]
-        if not work:
-            return
-        name = self.consumer.name
-        try:
-            outcomes: list[tuple[str, Decoded]] = []
-            # Pipeline mode sends a handler's writes without waiting for each reply; a read that
-            # needs its answer (the processed-events RETURNING) syncs, so the semantics are unchanged.
-            with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-                # One statement marks the whole batch: a sync per event was most of a batch's time.
-                fresh = self.store.mark_processed_many(conn, name, [d.envelope.event_id for _, d in work])
-                new: list[Decoded] = []
-                for _, decoded in work:
-                    if decoded.envelope.event_id not in fresh:
-                        outcomes.append(("duplicate", decoded))
-                        continue
-                    fresh.discard(decoded.envelope.event_id)  # a second copy in this batch is a duplicate
-                    new.append(decoded)
-                    outcomes.append(("applied", decoded))
-                if new:
-                    self.consumer.apply(conn, new)
-        except psycopg.OperationalError:
-            raise
-        except Exception as exc:
-            log.info("consumer %s: batch of %d failed (%s); applying one by one", name, len(work), exc)
-            for record, decoded in work:
-                self.handle_one(record, decoded)
-            return
-        for outcome, decoded in outcomes:
-            self._count(outcome, decoded)
-
-    def _count(self, outcome: str, decoded: Decoded) -> None:
-        metrics.EVENTS_CONSUMED.labels(self.service, self.consumer.name, outcome).inc()
-        if outcome == "applied":
-            delay = (datetime.now(UTC) - decoded.envelope.recorded_at).total_seconds()
-            metrics.PROJECTION_DELAY.labels(self.service, self.consumer.name).observe(max(delay, 0.0))
-
-    def handle(self, record: ConsumerRecord) -> None:
-        decoded = self._decode(record)
-        if decoded is not None:
-            self.handle_one(record, decoded)
-
-    def handle_one(self, record: ConsumerRecord, decoded: Decoded) -> None:
-        name = self.consumer.name
-        last_error: Exception | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                with self.pool.connection() as conn, conn.transaction():
-                    if not self.store.mark_processed(conn, name, decoded.envelope.event_id):
-                        self._count("duplicate", decoded)
-                        return
-                    self.consumer.apply(conn, [decoded])
-                self._count("applied", decoded)
-                return
-            except psycopg.OperationalError:
-                # The database is away: not the message's fault; let run() back off and retry.
-                raise
-            except Exception as exc:
-                last_error = exc
-                log.warning("consumer %s: handler failed (attempt %d) on %s: %s",
-                            name, attempt, decoded.envelope.event_id, exc)
-                time.sleep(self.retry_delay * attempt)
-        self.dead_letter(record, "handler_failed", f"{type(last_error).__name__}: {last_error}")
+        self.applier.handle_batch(records)
 
     def dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
-        log.error("consumer %s: dead-lettering %s@%s: %s %s", self.consumer.name,
-                  record.partition, record.offset, reason, detail)
-        headers: list[tuple[str, bytes]] = [
-            ("dlq.reason", reason.encode()),
-            ("dlq.detail", detail[:1000].encode()),
-            ("dlq.consumer", self.group_id.encode()),
-            ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-        ]
-        if self._dlq is None:
-            self._dlq = self.make_producer()
-        # Wait for the ack: the source offset is committed after this returns, so an unacked
-        # dead letter would be a lost message.
-        self._dlq.send(DLQ_TOPIC, key=record.key, value=record.value or b"", headers=headers).get(timeout=30)
-        metrics.DLQ_MESSAGES.labels(self.service, self.consumer.name, reason).inc()
+        self.applier.dead_letter(record, reason, detail)
 
 
 class _Assignments(ConsumerRebalanceListener):
