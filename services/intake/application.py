@@ -41,7 +41,7 @@ from services.common.runtime import Runtime
 from services.common.sweeps import sweep
 from services.common.vault import PatientErased, Vault
 from services.intake import domain, fhir
-from services.intake.deidentify import deidentify
+from services.intake.deidentify import Patient, deidentify
 from services.intake.rows import IntakeRows, Row
 from services.intake.worklist import Worklist
 
@@ -343,7 +343,7 @@ def record_content(rt: IntakeRuntime, conn: Conn, case_id: UUID, record_id: UUID
     is_dicom = record.kind is RecordKind.IMAGING
     deidentified = is_dicom and centre is not None
     if deidentified:
-        data = deidentify(data, secret=rt.uid_secret, case_key=str(case_id), patient_pseudonym=f"CASE-{case_id}")
+        data = deidentify(data, secret=rt.uid_secret, case_key=str(case_id), patient=Patient(f"CASE-{case_id}"))
     if centre is not None:
         rt.rows.record_access(conn, case_id, record_id, centre, rt.store.clock())
     media_type = "application/dicom" if is_dicom else "application/pdf" if data.startswith(b"%PDF") \
