@@ -25,6 +25,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import cache
 from typing import Any, Literal
 
@@ -168,6 +169,23 @@ def clean_descriptor(text: str) -> str:
     """The words of `text` that describe an acquisition and nobody, in their order; no others."""
     words = re.findall(r"[A-Za-z0-9.+/]+", text)
     return " ".join(w for w in words if all(p in _SAFE_WORDS or _MEASURE.fullmatch(p) for p in w.lower().split("/")))
+
+
+def age_on(birth: date, on: date) -> tuple[int, int, int] | None:
+    """Whole years, then months, then days from `birth` to `on`; None before the birth."""
+    if on < birth:
+        return None
+    months = (on.year - birth.year) * 12 + on.month - birth.month - (on.day < birth.day)
+    anniversary = _add_months(birth, months)
+    return months // 12, months % 12, (on - anniversary).days
+
+
+def _add_months(d: date, months: int) -> date:
+    year, month = divmod(d.month - 1 + months, 12)
+    first = date(d.year + year, month + 1, 1)
+    # A birthday on the 31st falls on the month's last day in a shorter month.
+    days_in_month = ((first.replace(day=28) + timedelta(days=4)).replace(day=1) - first).days
+    return first.replace(day=min(d.day, days_in_month))
 
 
 def dicom_age(years: int, months: int, days: int) -> str:
