@@ -132,7 +132,9 @@ def _actions() -> tuple[dict[int, tuple[str, str]], tuple[tuple[str, str], ...]]
     masks: list[tuple[str, str]] = []
     for row in table():
         action = effective_action(row.keyword, row.basic, row.options)
-        if "x" in row.tag or row.tag == "private":
+        if row.tag == "private":
+            continue  # every odd group: DataElement.tag.is_private says it
+        if "x" in row.tag:
             masks.append((row.tag, action))
         else:
             exact[int(row.tag, 16)] = (action, row.basic)

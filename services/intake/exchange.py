@@ -94,16 +94,19 @@ def _identity(rt: IntakeRuntime, conn: Conn, row: Row) -> dict[str, Any]:
     return json.loads(_decrypt(rt, conn, row, blob, f"identity:{ref}")) if blob else {}
 
 
+def _age(identity: dict[str, Any], on: date | None) -> tuple[int, int, int] | None:
+    born = identity.get("date_of_birth")
+    return recipe.age_on(date.fromisoformat(born), on) if born and on else None
+
+
 def age_years(identity: dict[str, Any], on: date | None) -> int | None:
     """The patient's age in whole years on `on`, from the date of birth intake keeps encrypted."""
-    born = identity.get("date_of_birth")
-    age = recipe.age_on(date.fromisoformat(born), on) if born and on else None
+    age = _age(identity, on)
     return age[0] if age else None
 
 
 def _dicom_patient(case_id: UUID, identity: dict[str, Any], study_date: date | None) -> recipe.Patient:
-    born = identity.get("date_of_birth")
-    age = recipe.age_on(date.fromisoformat(born), study_date) if born and study_date else None
+    age = _age(identity, study_date)
     return recipe.Patient(f"CASE-{case_id}", age=recipe.dicom_age(*age) if age else None,
                           sex=_DICOM_SEX.get(identity.get("sex") or ""))
 
@@ -141,7 +144,10 @@ def served(rt: IntakeRuntime, conn: Conn, f: CaseFile, row: Row) -> dict[UUID, S
         known = rt.rows.served_file(conn, record.record_id, RECIPE)
         if known is None:
             identity = _identity(rt, conn, row) if identity is None else identity
-            _, fresh = _centre_copy(rt, conn, f, row, record, identity)
+            try:
+                _, fresh = _centre_copy(rt, conn, f, row, record, identity)
+            except NotFound:
+                continue  # a record without a stored file: nothing to serve
             rt.rows.save_served_file(conn, record.record_id, RECIPE, fresh.media_type, fresh.sha256,
                                      fresh.size_bytes, fresh.held)
             out[record.record_id] = fresh
@@ -153,8 +159,10 @@ def served(rt: IntakeRuntime, conn: Conn, f: CaseFile, row: Row) -> dict[UUID, S
 def _record_view(record: RecordsReceived, copy: Served | None, centre: str | None,
                  identity: dict[str, Any]) -> dict[str, Any]:
     # The coordinator sees the original's hash and size; a centre only those of its own copy.
-    sha256, size = (record.sha256, record.size_bytes) if centre is None or copy is None else \
-        (copy.sha256, copy.size_bytes)
+    if centre is None:
+        sha256, size = record.sha256, record.size_bytes
+    else:
+        sha256, size = (copy.sha256, copy.size_bytes) if copy else (None, None)
     view: dict[str, Any] = {
         "record_id": record.record_id, "kind": record.kind.value, "modality": record.modality,
         "study_date": record.study_date, "has_file": record.sha256 is not None,

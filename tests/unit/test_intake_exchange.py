@@ -110,6 +110,16 @@ def test_the_centre_is_told_the_hash_and_size_of_its_copy_and_never_the_original
     assert record(exchange.package(rt, CONN, other, "cams"), other_record)["sha256"] != theirs["sha256"]
 
 
+def test_a_copy_derived_by_another_recipe_is_derived_anew(rt: app.IntakeRuntime):
+    case_id, record_id = dicom_case(rt)
+    assigned(rt, case_id, CentreId.CAMS)
+    served = cast(FakeIntakeRows, rt.rows).served
+    stated = record(exchange.package(rt, CONN, case_id, "cams"), record_id)["sha256"]
+    served[record_id] |= {"recipe": "an-older-recipe", "sha256": "0" * 64}
+    assert record(exchange.package(rt, CONN, case_id, "cams"), record_id)["sha256"] == stated
+    assert served[record_id]["recipe"] == exchange.RECIPE
+
+
 def test_the_package_gives_the_patients_age_and_sex_and_the_served_dicom_carries_them(rt: app.IntakeRuntime):
     case_id, record_id = dicom_case(rt)
     assigned(rt, case_id, CentreId.CAMS)
