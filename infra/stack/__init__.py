@@ -223,6 +223,8 @@ class Stack:
             "CASE_LEDGER_ENV": os.environ.get("CASE_LEDGER_ENV", "dev"),
             "CASE_LEDGER_SIMULATED_TIME": os.environ.get("CASE_LEDGER_SIMULATED_TIME", "false"),
             "CASE_LEDGER_TOPIC_PARTITIONS": str(self.topic_partitions()),
+            # The FHIR export links the reports where this stack's review API serves them.
+            "INTAKE_REVIEW_URL": self.url("review"),
         })
         return env
 

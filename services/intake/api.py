@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from events.codes import (
@@ -57,6 +56,7 @@ from services.common.inputs import (
     WholeNumber,
 )
 from services.intake import application as app
+from services.intake import exchange_api
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
 from services.intake.domain import CaseStatus
@@ -88,6 +88,8 @@ class Identity(BaseModel):
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
     passport_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{5,20}$")] | None = None
+    # Coded (FHIR's administrative gender, less "unknown": leave it out); a reviewer needs it.
+    sex: Literal["female", "male", "other"] | None = None
 
 
 class OpenCase(_Body):
@@ -238,51 +240,6 @@ def get_patient(case_id: UUID, rt: IntakeDep, _: Coordinator) -> dict[str, Any]:
         return app.patient_details(rt, conn, case_id)
 
 
-@router.get("/cases/{case_id}/package", tags=["exchange"],
-            description="What the assigned centre reviews: the question, the clinical codes and the record list. "
-                        "A centre reads it only while the case is assigned to it and the transfer consent names it "
-                        "(any other centre: 404); each read by a centre is recorded.")
-def get_package(case_id: UUID, rt: IntakeDep, who: CaseReader) -> JSONResponse:
-    with rt.pool.connection() as conn, conn.transaction():
-        body = app.package(rt, conn, case_id, who.centre_id)
-    return JSONResponse(jsonable_encoder(body))
-
-
-@router.get("/cases/{case_id}/records/{record_id}/content", tags=["exchange"], response_class=Response,
-            responses={200: {"content": {"application/dicom": {"schema": {"type": "string", "format": "binary"}},
-                                         "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-                                         "application/octet-stream": {"schema": {"type": "string",
-                                                                                 "format": "binary"}}}}},
-            description="One record's file. DICOM leaving for a centre is de-identified (DICOM PS3.15 basic "
-                        "profile, full dates retained; header X-Deidentified); each read by a centre is recorded.")
-def get_record_content(case_id: UUID, record_id: UUID, rt: IntakeDep, who: CaseReader) -> Response:
-    with rt.pool.connection() as conn, conn.transaction():
-        content = app.record_content(rt, conn, case_id, record_id, who.centre_id)
-    return Response(content.data, media_type=content.media_type,
-                    headers={"X-Deidentified": str(content.deidentified).lower(),
-                             "Content-Disposition": f'attachment; filename="{record_id}"'})
-
-
-@router.get("/cases/{case_id}/fhir", tags=["exchange"], response_class=Response,
-            responses={200: {"content": {"application/fhir+json": {"schema": {"type": "object"}}}}},
-            description="The case as a FHIR R4B Bundle (validated with fhir.resources): the ServiceRequest (the "
-                        "opinion order), a Task on it (owner: the centre; status mapped from our state, which is "
-                        "in businessStatus), both Consents, DocumentReferences for the records and the reports. "
-                        "The Patient resource only for the coordinator; the assigned centre's export names the "
-                        "patient by the case pseudonym and is recorded as a package read.")
-def get_fhir(case_id: UUID, rt: IntakeDep, who: CaseReader) -> Response:
-    with rt.pool.connection() as conn, conn.transaction():
-        bundle = app.fhir_bundle(rt, conn, case_id, who.centre_id)
-    return Response(json.dumps(bundle), media_type="application/fhir+json")
-
-
-@router.get("/cases/{case_id}/accesses", tags=["exchange"],
-            description="Every read of this case's package or files by a centre: who, what, when.")
-def get_accesses(case_id: UUID, rt: IntakeDep, _: Coordinator) -> list[dict[str, Any]]:
-    with rt.pool.connection() as conn:
-        return app.accesses(rt, conn, case_id)
-
-
 @router.put("/cases/{case_id}/question")
 def set_question(case_id: UUID, body: SetQuestion, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                  expected: ExpectedVersion, request: Request) -> JSONResponse:
@@ -407,5 +364,5 @@ def run_timers(body: RunTimers, rt: IntakeDep, _: Admin) -> dict[str, int]:
 
 
 def create_app() -> FastAPI:
-    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router],
+    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router, exchange_api.router],
                               description="Cases, their records and consent, and the patient's decision.")

@@ -15,19 +15,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from events.codes import ConsentKind, RecordKind
+from events.codes import ConsentKind
 from events.consumer import Consumer
 from events.contract import (
     CaseCancelled,
     CaseClosed,
     CaseDeclined,
-    CaseExpired,
     CaseOpened,
     CaseRouted,
     CaseWithdrawn,
     ConsentGiven,
     GlassSlidesShipped,
-    PatientDataErased,
     RecordsReceived,
     ReviewDelivered,
     TreatmentBooked,
@@ -40,8 +38,7 @@ from services.common.objects import ObjectStore
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
 from services.common.vault import PatientErased, Vault
-from services.intake import domain, fhir
-from services.intake.deidentify import deidentify
+from services.intake import domain
 from services.intake.rows import IntakeRows, Row
 from services.intake.worklist import Worklist
 
@@ -271,113 +268,6 @@ def run_timers(rt: IntakeRuntime, now: datetime) -> int:
         return len(_command(rt, conn, case_id, lambda c, d: domain.due_timers(c, now), now, None).appended)
 
     return sweep(rt.pool, due, remind_or_expire, service="intake")
-
-
-# ------------------------------------------------------------------ the case package, for the assigned centre
-
-# Endings after which no centre reads the case any more (a delivered, booked or closed case stays readable).
-_CLOSED_TO_CENTRES = (CaseCancelled, CaseWithdrawn, CaseExpired, PatientDataErased)
-
-
-def _readable(rt: IntakeRuntime, conn: Conn, f: CaseFile, centre: str | None) -> Row:
-    """The case row if `centre` (None: the coordinator) may read the case now; 404 for any other centre.
-
-    A centre reads only the case it is assigned to, while the transfer-abroad consent names it: a
-    withdrawal, a re-route, a decline, an ending or an erasure ends its access at once."""
-    row = f.existing()
-    if centre is None:
-        return row
-    transfer = f.case.consents.get(ConsentKind.TRANSFER_ABROAD)
-    if (rt.rows.assigned_centre(conn, f.case.case_id) != centre or transfer is None
-            or centre not in {c.value for c in transfer.centre_ids} or isinstance(f.case.ending, _CLOSED_TO_CENTRES)):
-        raise NotFound(f"case {f.case.case_id} not found")
-    return row
-
-
-def _question(rt: IntakeRuntime, conn: Conn, row: Row, case_id: UUID) -> str | None:
-    try:
-        return rt.vault.decrypt(conn, row["patient_ref"], bytes(row["question"]), f"question:{case_id}").decode() \
-            if row["question"] else None
-    except PatientErased:
-        raise Rejected("the patient's personal data was erased", "patient_erased") from None
-
-
-def package(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None) -> dict[str, Any]:
-    f = load(rt, conn, case_id).state
-    row = _readable(rt, conn, f, centre)
-    opened = f.case.opened
-    assert opened is not None
-    question = _question(rt, conn, row, case_id)
-    if centre is not None:
-        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
-    return {
-        "case_id": case_id, "question": question, "question_topics": [t.value for t in opened.question_topics],
-        "tumour_site": opened.tumour_site.value, "histology": opened.histology.value,
-        "rare_tumour": opened.is_rare_tumour, "stage_group": opened.stage_group.value,
-        "referral_reasons": [r.value for r in opened.referral_reasons],
-        "records": [{"record_id": r.record_id, "kind": r.kind.value, "modality": r.modality,
-                     "study_date": r.study_date, "size_bytes": r.size_bytes, "sha256": r.sha256,
-                     "has_file": r.sha256 is not None} for r in f.case.records],
-    }
-
-
-@dataclass(frozen=True)
-class RecordContent:
-    data: bytes
-    media_type: str
-    deidentified: bool
-
-
-def record_content(rt: IntakeRuntime, conn: Conn, case_id: UUID, record_id: UUID, centre: str | None) -> RecordContent:
-    """The file of one record, decrypted; DICOM that leaves for a centre is de-identified first."""
-    f = load(rt, conn, case_id).state
-    row = _readable(rt, conn, f, centre)
-    record = next((r for r in f.case.records if r.record_id == record_id), None)
-    stored = rt.rows.record_file(conn, case_id, record_id)
-    if record is None or stored is None:
-        raise NotFound(f"record {record_id} of case {case_id} has no file")
-    try:
-        data = rt.vault.decrypt(conn, row["patient_ref"], rt.objects.get(stored["path"]), f"record:{stored['sha256']}")
-    except PatientErased:
-        raise Rejected("the patient's personal data was erased", "patient_erased") from None
-    is_dicom = record.kind is RecordKind.IMAGING
-    deidentified = is_dicom and centre is not None
-    if deidentified:
-        data = deidentify(data, secret=rt.uid_secret, case_key=str(case_id), patient_pseudonym=f"CASE-{case_id}")
-    if centre is not None:
-        rt.rows.record_access(conn, case_id, record_id, centre, rt.store.clock())
-    media_type = "application/dicom" if is_dicom else "application/pdf" if data.startswith(b"%PDF") \
-        else "application/octet-stream"
-    return RecordContent(data, media_type, deidentified)
-
-
-def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None) -> dict[str, Any]:
-    """The case as a validated FHIR R4B Bundle; the Patient (identity) only for the coordinator.
-
-    A centre's export is a read of the package (the question and the record list), recorded as one."""
-    f = load(rt, conn, case_id).state
-    row = _readable(rt, conn, f, centre)
-    status = f.case.status(f.delivered is not None)
-    if status is domain.CaseStatus.ERASED:
-        raise Rejected("the patient's personal data was erased", "patient_erased")
-    identity = patient_details(rt, conn, case_id)["identity"] if centre is None else None
-    item = rt.worklist.item(conn, case_id) or {}
-    export = fhir.CaseForExport(
-        case=f.case, status=status, centre_id=rt.rows.assigned_centre(conn, case_id),
-        accepted=item.get("sla_state", "not_started") != "not_started",
-        waiting_on_patient=bool(item.get("information_open")), finally_declined=bool(item.get("finally_declined")),
-        delivered=f.delivered, documents=rt.worklist.documents(conn, case_id),
-        identity=identity, question=_question(rt, conn, row, case_id),
-        updated_at=item.get("updated_at") or rt.store.clock())
-    bundle = fhir.validated(fhir.build_bundle(export))
-    if centre is not None:
-        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
-    return bundle
-
-
-def accesses(rt: IntakeRuntime, conn: Conn, case_id: UUID) -> list[Row]:
-    load(rt, conn, case_id)
-    return rt.rows.accesses(conn, case_id)
 
 
 # ------------------------------------------------------------------ reactions

@@ -85,3 +85,15 @@ VALUES (%(case_id)s, %(record_id)s, %(centre_id)s, %(what)s, %(at)s)
 -- name: accesses
 SELECT centre_id, what, record_id, accessed_at FROM {schema}.record_accesses
 WHERE case_id = %(case_id)s ORDER BY accessed_at, access_id
+
+-- name: served_file
+-- A centre's copy of one record, if derived by this recipe; an older recipe's row is stale.
+SELECT media_type, sha256, size_bytes, held FROM {schema}.served_files
+WHERE record_id = %(record_id)s AND recipe = %(recipe)s
+
+-- name: save_served_file
+-- Two first reads at once derive the same facts: the later write changes nothing.
+INSERT INTO {schema}.served_files (record_id, recipe, media_type, sha256, size_bytes, held)
+VALUES (%(record_id)s, %(recipe)s, %(media_type)s, %(sha256)s, %(size_bytes)s, %(held)s)
+ON CONFLICT (record_id) DO UPDATE SET recipe = EXCLUDED.recipe, media_type = EXCLUDED.media_type,
+    sha256 = EXCLUDED.sha256, size_bytes = EXCLUDED.size_bytes, held = EXCLUDED.held

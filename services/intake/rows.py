@@ -60,6 +60,11 @@ class IntakeRows(KeyStore, Protocol):
 
     def accesses(self, conn: Conn, case_id: UUID) -> list[Row]: ...
 
+    def served_file(self, conn: Conn, record_id: UUID, recipe: str) -> Row | None: ...
+
+    def save_served_file(self, conn: Conn, record_id: UUID, recipe: str, media_type: str, sha256: str | None,
+                         size_bytes: int | None, held: str | None) -> None: ...
+
 
 class PgIntakeRows:
     def __init__(self, schema: str = "intake") -> None:
@@ -143,3 +148,11 @@ class PgIntakeRows:
 
     def accesses(self, conn: Conn, case_id: UUID) -> list[Row]:
         return conn.execute(self._q["accesses"], {"case_id": case_id}).fetchall()
+
+    def served_file(self, conn: Conn, record_id: UUID, recipe: str) -> Row | None:
+        return conn.execute(self._q["served_file"], {"record_id": record_id, "recipe": recipe}).fetchone()
+
+    def save_served_file(self, conn: Conn, record_id: UUID, recipe: str, media_type: str, sha256: str | None,
+                         size_bytes: int | None, held: str | None) -> None:
+        conn.execute(self._q["save_served_file"], {"record_id": record_id, "recipe": recipe, "media_type": media_type,
+                                                   "sha256": sha256, "size_bytes": size_bytes, "held": held})

@@ -15,6 +15,9 @@ class IntakeSettings(ServiceSettings):
     max_dicom_bytes: int = Field(500 * 2**20, ge=1, validation_alias="INTAKE_MAX_DICOM_BYTES")
     # 0 switches the live reminder/expiry sweep off, e.g. while a simulator drives time.
     timer_period_s: float = Field(60.0, ge=0, validation_alias="INTAKE_TIMER_PERIOD")
+    # Where review's API is reached: the FHIR export links each report and addendum there.
+    review_url: str = Field("http://localhost:8003", pattern=r"^https?://[^\s/]+(/[^\s]*[^\s/])?$",
+                            validation_alias="INTAKE_REVIEW_URL")
 
     @property
     def max_upload_bytes(self) -> int:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from typing import Any
 from uuid import UUID
 
 import pydicom
 
-from tests.integration.conftest import CT_DICOM, Api, make_ready, open_case, wait_for
+from tests.integration.conftest import CT_DICOM, PATIENT, Api, make_ready, open_case, upload, wait_for
 
 
 def token(centre: str) -> str:
@@ -51,6 +53,53 @@ def test_the_assigned_centre_reads_the_package_and_a_deidentified_study_and_each
     reads = api.call("intake", "GET", f"/cases/{case_id}/accesses").json()
     assert [(a["centre_id"], a["what"]) for a in reads][-2:] == [(centre, "package"), (centre, "record")]
     assert api.call("intake", "GET", f"/cases/{case_id}/accesses", token=token(centre)).status_code == 403
+
+
+def test_the_centre_is_given_the_hash_and_size_of_what_it_downloads_never_the_originals(api: Api):
+    case_id = open_case(api, patient={**PATIENT, "sex": "female"})
+    make_ready(api, case_id, ["fuscc"])
+    centre = routed_to(api, case_id)
+    package = package_for(api, case_id, centre)
+    record_id = imaging_record(api, case_id)
+    listed = next(r for r in package["records"] if r["record_id"] == record_id)
+    r = api.call("intake", "GET", f"/cases/{case_id}/records/{record_id}/content", token=token(centre))
+    assert r.status_code == 200, r.text
+    assert (listed["sha256"], listed["size_bytes"]) == (hashlib.sha256(r.content).hexdigest(), len(r.content))
+    original = hashlib.sha256(CT_DICOM).hexdigest()
+    assert listed["size_bytes"] != len(CT_DICOM) and original not in json.dumps(package)
+    exported = api.call("intake", "GET", f"/cases/{case_id}/fhir", token=token(centre))
+    assert exported.status_code == 200, exported.text
+    document = next(e["resource"] for e in exported.json()["entry"] if e["resource"]["id"] == record_id)
+    assert {"system": "urn:case-ledger:sha256", "value": listed["sha256"]} in document["identifier"]
+    assert document["content"][0]["attachment"]["size"] == len(r.content) and original not in exported.text
+    # The coordinator still sees the original's hash and size.
+    mine = api.call("intake", "GET", f"/cases/{case_id}/package").json()
+    assert next((x["sha256"], x["size_bytes"]) for x in mine["records"] if x["record_id"] == record_id) == (
+        original, len(CT_DICOM))
+    # The patient's sex from intake's record, and the age at the study date (2004-01-19) in the DICOM.
+    assert package["patient"]["sex"] == "female" and listed["patient_age_years"] == 42
+    seen = pydicom.dcmread(io.BytesIO(r.content))
+    assert (seen.PatientAge, seen.PatientSex) == ("042Y", "F")
+
+
+def test_a_study_with_burned_in_annotation_is_held_for_the_coordinator(api: Api):
+    ds = pydicom.dcmread(io.BytesIO(CT_DICOM))
+    ds.BurnedInAnnotation = "YES"
+    burned = io.BytesIO()
+    ds.save_as(burned, enforce_file_format=True)
+    case_id = open_case(api)
+    assert upload(api, case_id, "imaging", burned.getvalue()).status_code == 201
+    make_ready(api, case_id, ["fuscc"])
+    centre = routed_to(api, case_id)
+    held = [r for r in package_for(api, case_id, centre)["records"] if r["held"]]
+    assert [(r["held"], r["sha256"], r["size_bytes"]) for r in held] == [("burned_in_annotation", None, None)]
+    path = f"/cases/{case_id}/records/{held[0]['record_id']}/content"
+    refused = api.call("intake", "GET", path, token=token(centre))
+    assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+    assert (refused.json()["code"], refused.json()["field"]) == ("burned_in_annotation", "record_id")
+    assert api.call("intake", "GET", path).content == burned.getvalue()  # the coordinator's original
+    reads = api.call("intake", "GET", f"/cases/{case_id}/accesses").json()
+    assert [a["what"] for a in reads] == ["package"]  # the refusal served nothing
 
 
 def test_another_centre_gets_not_found_and_the_withdrawal_ends_access_at_once(api: Api):

@@ -4,6 +4,7 @@ read by the coordinator; follow-up questions with their own clock; corrections a
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -184,6 +185,24 @@ def test_the_fhir_export_is_a_valid_r4b_bundle_with_the_patient_only_for_the_coo
     task = by_type["Task"][0]
     assert (task["status"], task["businessStatus"]["text"]) == ("completed", "review_delivered")
     assert task["owner"]["identifier"]["value"] == "fuscc"
+    # Every reference resolves inside the bundle: the centre is an Organization in it.
+    owner = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == task["owner"]["reference"])
+    assert (owner["resourceType"], owner["identifier"][0]["value"]) == ("Organization", "fuscc")
+    # The report's attachment is where review serves it; a record's PDF is typed as one.
+    reported = next(d for d in by_type["DocumentReference"] if d["id"] == report)
+    attachment = reported["content"][0]["attachment"]
+    assert attachment["contentType"] == "application/pdf"
+    fetched = api.call("review", "GET", attachment["url"])
+    assert fetched.status_code == 200, fetched.text
+    digest = {"system": "urn:case-ledger:sha256", "value": hashlib.sha256(fetched.content).hexdigest()}
+    assert digest in reported["identifier"] and len(fetched.content) == attachment["size"]
+    kinds = {d["content"][0]["attachment"]["title"]: d["content"][0]["attachment"].get("contentType")
+             for d in by_type["DocumentReference"]}
+    assert kinds["pathology_report"] == "application/pdf" and kinds["imaging"] == "application/dicom"
+    # Assembled after the newest fact it holds.
+    dated = [r.get(k) for rs in by_type.values() for r in rs for k in ("authoredOn", "lastModified", "dateTime",
+                                                                      "date")]
+    assert all(datetime.fromisoformat(bundle["timestamp"]) >= datetime.fromisoformat(d) for d in dated if d)
     assert task["focus"]["reference"] == f"urn:uuid:{by_type['ServiceRequest'][0]['id']}"
     documents = by_type["DocumentReference"]
     assert len(documents) == 1 + len(api.call("intake", "GET", f"/cases/{case_id}").json()["checklist"]["records"])

@@ -213,6 +213,7 @@ class FakeIntakeRows:
         self.deliveries: dict[UUID, dict[str, Any]] = {}
         self.assignments: dict[UUID, tuple[str | None, int]] = {}
         self.access_log: list[dict[str, Any]] = []
+        self.served: dict[UUID, dict[str, Any]] = {}
 
     def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None:
         self.keys.setdefault(patient_ref, wrapped_key)
@@ -295,6 +296,15 @@ class FakeIntakeRows:
 
     def accesses(self, conn: Conn, case_id: UUID) -> list[dict[str, Any]]:
         return [{k: v for k, v in a.items() if k != "case_id"} for a in self.access_log if a["case_id"] == case_id]
+
+    def served_file(self, conn: Conn, record_id: UUID, recipe: str) -> dict[str, Any] | None:
+        row = self.served.get(record_id)
+        return {k: v for k, v in row.items() if k != "recipe"} if row and row["recipe"] == recipe else None
+
+    def save_served_file(self, conn: Conn, record_id: UUID, recipe: str, media_type: str, sha256: str | None,
+                         size_bytes: int | None, held: str | None) -> None:
+        self.served[record_id] = {"recipe": recipe, "media_type": media_type, "sha256": sha256,
+                                  "size_bytes": size_bytes, "held": held}
 
 
 # ------------------------------------------------------------------ routing

@@ -110,6 +110,71 @@ def test_report_versions_replace_each_other_and_an_addendum_appends_to_the_first
     assert len(task["output"]) == 2
 
 
+def test_the_centre_is_an_organization_in_the_bundle_so_every_reference_to_it_resolves():
+    bundle = fhir.validated(fhir.build_bundle(export(accepted=True, documents=[report(1)])))
+    urls = {e["fullUrl"] for e in bundle["entry"]}
+    organisations = {r["identifier"][0]["value"]: r for r in resources(bundle, "Organization")}
+    assert set(organisations) == {"fuscc", "wch"}  # the owner, and each centre the transfer consent names
+    task = resources(bundle, "Task")[0]
+    owner = task["owner"]["reference"]
+    assert owner in urls and owner == f"urn:uuid:{organisations['fuscc']['id']}"
+    consent = next(r for r in resources(bundle, "Consent") if "actor" in r["provision"])
+    assert all(a["reference"]["reference"] in urls for a in consent["provision"]["actor"])
+    assert all(d["author"][0]["reference"] in urls for d in resources(bundle, "DocumentReference") if "author" in d)
+    # The same centre is the same Organization in every case's bundle.
+    again = fhir.validated(fhir.build_bundle(export()))
+    assert {r["id"] for r in resources(again, "Organization")} == {r["id"] for r in organisations.values()}
+
+
+def test_reports_and_addenda_link_to_reviews_api_and_every_pdf_is_typed_as_one():
+    first, second, addendum = report(1), report(2), report(None, "addendum")
+    c = case()
+    pdf = RecordsReceived(record_id=uuid4(), kind="pathology_report", sha256="e" * 64, size_bytes=99)
+    c.apply(pdf, T)
+    files = {pdf.record_id: fhir.RecordFile("application/pdf", "e" * 64, 99, None)}
+    bundle = fhir.validated(fhir.build_bundle(export(case=c, documents=[first, second, addendum], files=files,
+                                                     review_url="https://review.example")))
+    docs = {r["id"]: r["content"][0]["attachment"] for r in resources(bundle, "DocumentReference")}
+    cid = c.case_id
+    assert docs[str(first["document_id"])]["url"] == f"https://review.example/cases/{cid}/report?version=1"
+    assert docs[str(second["document_id"])]["url"] == f"https://review.example/cases/{cid}/report?version=2"
+    assert docs[str(addendum["document_id"])]["url"] == \
+        f"https://review.example/cases/{cid}/documents/{addendum['document_id']}"
+    assert docs[str(pdf.record_id)] == {"contentType": "application/pdf", "size": 99, "title": "pathology_report",
+                                        "url": f"/cases/{cid}/records/{pdf.record_id}/content"}
+
+
+def test_a_record_gives_the_hash_and_size_of_the_file_its_reader_receives_and_a_held_one_no_url():
+    c = case()
+    imaging = c.records[0]
+    original = str(imaging.sha256)
+    served = fhir.RecordFile("application/dicom", "f" * 64, 400, None)
+    bundle = fhir.validated(fhir.build_bundle(export(case=c, identity=None, files={imaging.record_id: served})))
+    doc = resources(bundle, "DocumentReference")[0]
+    assert {"system": f"{fhir.OURS}:sha256", "value": "f" * 64} in doc["identifier"]
+    assert original not in str(bundle) and doc["content"][0]["attachment"]["size"] == 400
+    held = fhir.RecordFile("application/dicom", None, None, "burned_in_annotation")
+    doc = resources(fhir.validated(fhir.build_bundle(export(case=c, identity=None, files={imaging.record_id: held}))),
+                    "DocumentReference")[0]
+    assert "url" not in doc["content"][0]["attachment"] and "burned_in_annotation" in doc["description"]
+    assert original not in str(doc)
+
+
+def test_the_bundles_timestamp_never_predates_its_newest_content():
+    later = T.replace(month=5)  # a report stored after the export's clock (simulated time runs ahead)
+    bundle = fhir.validated(fhir.build_bundle(export(documents=[report(1) | {"stored_at": later}], exported_at=T)))
+    assert datetime.fromisoformat(bundle["timestamp"]) == later
+    assert datetime.fromisoformat(resources(bundle, "Task")[0]["lastModified"]) == later
+    now = T.replace(month=6)
+    assert datetime.fromisoformat(fhir.build_bundle(export(exported_at=now))["timestamp"]) == now
+
+
+def test_the_coordinators_patient_has_the_sex_intake_recorded():
+    bundle = fhir.validated(fhir.build_bundle(export(identity={"name": "A", "date_of_birth": "1961-04-17",
+                                                               "sex": "female"})))
+    assert resources(bundle, "Patient")[0]["gender"] == "female"
+
+
 def test_a_broken_mapping_fails_the_export_instead_of_sending_invalid_fhir():
     good = fhir.build_bundle(export())
     # fhir.resources itself takes any Task.status; our check does not.

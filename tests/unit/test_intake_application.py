@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid4
 
-import pydicom
-import pydicom.examples
 import pytest
 
 from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason
 from events.contract import (
     CaseCancelled,
-    CaseDeclined,
     CaseOpened,
-    CaseRouted,
     ConsentGiven,
     RecordsReceived,
     ReviewDelivered,
@@ -29,7 +24,7 @@ from services.common.vault import Vault
 from services.intake import application as app
 from services.intake.settings import IntakeSettings
 from services.intake.worklist import PgWorklist
-from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, memory_store
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 REQUIRED = [RecordKind.PATHOLOGY_REPORT, RecordKind.PATHOLOGY_SLIDES, RecordKind.IMAGING,
@@ -208,75 +203,3 @@ def test_a_delivery_for_a_case_not_ready_leaves_its_status_alone(rt: app.IntakeR
     case_id = open_case(rt)
     app.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0))
     assert rows(rt).cases[case_id]["status"] == "collecting_records"
-
-
-# ------------------------------------------------------------------ the case package
-
-def assigned(rt: app.IntakeRuntime, case_id: UUID, centre: CentreId, attempt: int = 1) -> None:
-    deliver(app.centre_assignments(rt), Upstream("routing").emit(
-        case_id, CaseRouted(centre_id=centre, reason_codes=["specialty_fit"], attempt=attempt), T0))
-
-
-def dicom_case(rt: app.IntakeRuntime) -> tuple[UUID, UUID]:
-    case_id = open_case(rt)
-    ready(rt, case_id)
-    ct = pydicom.dcmread(pydicom.examples.get_path("ct"))
-    ct.PatientName, ct.PatientID = "Example^Ada", "MRN-4242"
-    out = io.BytesIO()
-    ct.save_as(out, enforce_file_format=True)
-    data = out.getvalue()
-    record = RecordsReceived(record_id=uuid4(), kind=RecordKind.IMAGING, sha256=app.sha256_hex(data),
-                             size_bytes=len(data), modality="CT", study_date=date(2026, 2, 1))
-    app.add_record(rt, CONN, case_id, record, data, T0, None)
-    return case_id, record.record_id
-
-
-def test_the_assigned_consented_centre_reads_the_package_and_each_read_is_recorded(rt: app.IntakeRuntime):
-    case_id, record_id = dicom_case(rt)
-    assigned(rt, case_id, CentreId.CAMS)
-    body = app.package(rt, CONN, case_id, "cams")
-    assert body["question"] == "Is surgery still possible?" and body["tumour_site"] == "lung"
-    assert {r["kind"] for r in body["records"]} >= {"imaging", "pathology_report"}
-    content = app.record_content(rt, CONN, case_id, record_id, "cams")
-    assert content.deidentified and content.media_type == "application/dicom"
-    seen = pydicom.dcmread(io.BytesIO(content.data))
-    assert seen.PatientName == f"CASE-{case_id}" and seen.PatientIdentityRemoved == "YES"
-    assert [(a["centre_id"], a["what"], a["record_id"]) for a in app.accesses(rt, CONN, case_id)] == [
-        ("cams", "package", None), ("cams", "record", record_id)]
-
-
-def test_the_coordinator_gets_the_original_file_and_leaves_no_access_row(rt: app.IntakeRuntime):
-    case_id, record_id = dicom_case(rt)
-    content = app.record_content(rt, CONN, case_id, record_id, None)
-    assert not content.deidentified and b"Example^Ada" in content.data
-    assert app.accesses(rt, CONN, case_id) == []
-
-
-def test_another_centre_a_declined_one_or_a_rerouted_one_gets_not_found(rt: app.IntakeRuntime):
-    case_id, _ = dicom_case(rt)  # the patient consented to CAMS only
-    assigned(rt, case_id, CentreId.CAMS)
-    with pytest.raises(NotFound):
-        app.package(rt, CONN, case_id, "fuscc")
-    deliver(app.centre_assignments(rt), Upstream("review").emit(
-        case_id, CaseDeclined(centre_id=CentreId.CAMS, reason="at_capacity"), T0))
-    with pytest.raises(NotFound):
-        app.package(rt, CONN, case_id, "cams")
-    assigned(rt, case_id, CentreId.SYSUCC, attempt=2)  # routed to a centre the consent does not name
-    with pytest.raises(NotFound):
-        app.package(rt, CONN, case_id, "sysucc")
-
-
-def test_access_ends_at_once_with_the_consent_or_the_patients_data(rt: app.IntakeRuntime):
-    case_id, record_id = dicom_case(rt)
-    assigned(rt, case_id, CentreId.CAMS)
-    app.package(rt, CONN, case_id, "cams")
-    app.withdraw_consent(rt, CONN, case_id, ConsentKind.TRANSFER_ABROAD, T0, None)
-    with pytest.raises(NotFound):
-        app.record_content(rt, CONN, case_id, record_id, "cams")
-    other, _ = dicom_case(rt)
-    assigned(rt, other, CentreId.CAMS)
-    app.erase_patient(rt, CONN, app.load(rt, CONN, other).state.case.opened.patient_ref, T0)  # type: ignore[union-attr]
-    with pytest.raises(NotFound):
-        app.package(rt, CONN, other, "cams")
-    with pytest.raises(Rejected):
-        app.package(rt, CONN, other, None)  # the coordinator learns why: the data was erased
