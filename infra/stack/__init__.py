@@ -42,6 +42,8 @@ BROKER_STORAGES = ("s3", "memory")
 # README) reads them either way. A log made before keeps the count it was made with.
 EMBEDDED_PARTITIONS = 1
 FORMER_PARTITIONS = 6
+# The operator's calendar years for review (`make calendar`, infra/calendar.py), in the run directory.
+REVIEW_CALENDAR = "review-calendar.json"
 
 
 def api_argv(factory: str, port: int) -> list[str]:
@@ -224,6 +226,8 @@ class Stack:
             "CASE_LEDGER_SIMULATED_TIME": os.environ.get("CASE_LEDGER_SIMULATED_TIME", "false"),
             "CASE_LEDGER_TOPIC_PARTITIONS": str(self.topic_partitions()),
         })
+        if service == "review" and (self.run_dir / REVIEW_CALENDAR).exists():
+            env.setdefault("REVIEW_CALENDAR_FILE", str(self.run_dir / REVIEW_CALENDAR))  # yours, if you set one
         return env
 
     def programs(self) -> list[Program]:
