@@ -312,8 +312,9 @@ class Stack:
         if "objectstore" in names:
             sup.start("objectstore")
         if "objectstore" in names or self.broker_storage == "s3":
-            wait_until(lambda: buckets_ready(s3), 60, f"the object store at {s3['S3_ENDPOINT']}",
-                       self.logs / "objectstore.log")
+            wait_until(lambda: buckets_ready(s3) and ("objectstore" not in names or objectstore.volumes_loaded(
+                self.run_dir / "objectstore", self.port_base)), 60, f"the object store at {s3['S3_ENDPOINT']}",
+                self.logs / "objectstore.log")
         bootstrap = self.bootstrap_servers()
         if "broker" in names:
             if not self.pid_of("broker") and port_open("127.0.0.1", self.broker_port):
