@@ -38,8 +38,8 @@ BROKER_STORAGES = ("s3", "memory")
 # The topic's partitions on a broker log this stack creates. Tansu keeps its log on S3 as one
 # object per produced batch and partition, and lists a partition's objects at every fetch that
 # finds data: one partition carries the same events in about half the objects and a third of the
-# requests of six (make bench, broker requests per event). One member per consumer group (see the
-# README) reads them either way. A log made before keeps the count it was made with.
+# requests of six (make bench, broker requests per event). One member per consumer group
+# (docs/benchmarks.md) reads them either way. A log made before keeps the count it was made with.
 EMBEDDED_PARTITIONS = 1
 FORMER_PARTITIONS = 6
 # The operator's calendar years for review (`make calendar`, infra/calendar.py), in the run directory.
