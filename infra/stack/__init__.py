@@ -389,22 +389,7 @@ class Stack:
             sup.stop("objectstore", "postgres")
         sup.shutdown()
 
-    def status(self) -> list[tuple[str, str, int]]:
-        restarts = self.restarts()
-        rows = []
-        for info in self.supervisor.all_info():
-            state = info["statename"].lower()
-            if info["statename"] == "RUNNING":
-                state = f"running, pid {info['pid']}"
-            rows.append((info["name"], state, restarts.get(info["name"], 0)))
-        return rows
-
 
 # The prefixes of what the services read from their environment (their settings classes).
 _SETTINGS = ("CASE_LEDGER_", "INTAKE_", "ROUTING_", "REVIEW_", "BILLING_", "ANALYTICS_", "DATABASE_URL=",
              "KAFKA_", "S3_", "PROMETHEUS_")
-
-
-def all_run_dirs(root: Path = ROOT / ".run") -> list[Path]:
-    """Every run directory with a stack (the dev one, the tests', the benchmark's)."""
-    return sorted({p.parent for p in root.rglob("supervisord.conf")})

@@ -58,8 +58,13 @@ def test_a_still_stack_fails_a_wait_after_the_stall_timeout_counted_from_the_wai
 
 def test_the_pulse_samples_at_most_once_per_period():
     clock = Clock()
-    calls = []
-    pulse = Pulse(lambda: calls.append(clock.now) or len(calls), every=1.0, clock=clock)
+    calls: list[float] = []
+
+    def sample() -> int:
+        calls.append(clock.now)
+        return len(calls)
+
+    pulse = Pulse(sample, every=1.0, clock=clock)
     for _ in range(10):
         pulse.look()
         clock.now += 0.25
