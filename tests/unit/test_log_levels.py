@@ -8,7 +8,7 @@ import logging
 from services.common.runtime import _kafka_client_trouble_is_a_warning
 
 
-def logged(name: str, level: int, exc: BaseException | None = None) -> str:
+def logged(name: str, level: int, exc: BaseException | None = None, message: str = "Cancelled") -> str:
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
@@ -18,7 +18,7 @@ def logged(name: str, level: int, exc: BaseException | None = None) -> str:
     logger.propagate = False
     try:
         if exc is None:
-            logger.log(level, "Metadata refresh: failed %s", "Cancelled")
+            logger.log(level, "Metadata refresh: failed %s", message)
         else:
             try:
                 raise exc
@@ -29,8 +29,10 @@ def logged(name: str, level: int, exc: BaseException | None = None) -> str:
     return out.getvalue()
 
 
-def test_kafka_client_errors_are_logged_as_one_line_warnings():
-    assert logged("kafka.cluster", logging.ERROR) == "WARNING kafka.cluster Metadata refresh: failed Cancelled\n"
+def test_kafka_client_errors_are_logged_as_one_line_warnings_and_a_deliberate_close_not_at_all():
+    assert logged("kafka.cluster", logging.ERROR) == ""  # "Metadata refresh: failed Cancelled": we closed it
+    assert logged("kafka.cluster", logging.ERROR, message="KafkaConnectionError: 111 ECONNREFUSED") == (
+        "WARNING kafka.cluster Metadata refresh: failed KafkaConnectionError: 111 ECONNREFUSED\n")
     text = logged("kafka.net.transport", logging.ERROR, ConnectionResetError(104, "Connection reset by peer"))
     assert text == ("WARNING kafka.net.transport Error receiving network data closing socket "
                     "(ConnectionResetError(104, 'Connection reset by peer'))\n")
