@@ -26,7 +26,7 @@ import psycopg
 from demo.api import StepFailed
 
 T = TypeVar("T")
-SCHEMAS = ("intake", "routing", "review", "billing", "analytics")
+SCHEMAS = ("intake", "routing", "review", "billing", "analytics", "analytics_state")
 WRITES = ("SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint AS n FROM pg_stat_user_tables "
           "WHERE schemaname = ANY(%s)")
 
