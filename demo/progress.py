@@ -34,7 +34,7 @@ WRITES = ("SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint AS
 class Pulse:
     """When the stack last moved: a figure that grows while it works, sampled at most once per `every` s."""
 
-    def __init__(self, sample: Callable[[], int], every: float = 1.0,
+    def __init__(self, sample: Callable[[], int | None], every: float = 1.0,
                  clock: Callable[[], float] = time.monotonic, on_close: Callable[[], None] = lambda: None) -> None:
         self.sample, self.every, self.clock, self.close = sample, every, clock, on_close
         self._lock = threading.Lock()
@@ -44,13 +44,25 @@ class Pulse:
 
     @classmethod
     def of_database(cls, database_url: str) -> Pulse:
-        conn = psycopg.connect(database_url, autocommit=True)
+        held: list[psycopg.Connection[Any]] = [psycopg.connect(database_url, autocommit=True)]
 
-        def writes() -> int:
-            row = conn.execute(WRITES, (list(SCHEMAS),)).fetchone()
-            return int(row[0]) if row else 0
+        def writes() -> int | None:
+            # A database that is away (restarting) is no progress, and no reason to fail a wait by
+            # itself: the next look connects again.
+            try:
+                if not held:
+                    held.append(psycopg.connect(database_url, autocommit=True, connect_timeout=5))
+                row = held[0].execute(WRITES, (list(SCHEMAS),)).fetchone()
+                return int(row[0]) if row else 0
+            except psycopg.Error:
+                close()
+                return None
 
-        return cls(writes, on_close=conn.close)
+        def close() -> None:
+            while held:
+                held.pop().close()
+
+        return cls(writes, on_close=close)
 
     def look(self) -> float:
         """Samples the figure if the last look is old enough; returns when it last changed."""
@@ -58,8 +70,8 @@ class Pulse:
             now = self.clock()
             if now - self._sampled_at >= self.every:
                 self._sampled_at = now
-                value = self.sample()
-                if value != self._value:
+                value = self.sample()  # None: could not tell, which is not progress
+                if value is not None and value != self._value:
                     self._value, self.moved_at = value, now
             return self.moved_at
 

@@ -110,3 +110,15 @@ def test_the_summary_names_every_failure_and_details_the_first_few():
     assert sum("in full" in line for line in lines) == 5
     assert lines[-1].startswith("  (request and response shown for the first 5 of 12 failures")
     assert not any("shown for the first" in line for line in names_every_failure(failures[:3]))
+
+
+def test_a_database_it_cannot_read_is_no_progress_and_no_failure_by_itself():
+    clock = Clock()
+    answers = iter([5, None, None, 6])  # the stack's database restarts between two looks
+    pulse = Pulse(lambda: next(answers), every=1.0, clock=clock)
+    assert pulse.look() == 1000.0
+    for _ in range(2):
+        clock.now += 1
+        assert pulse.look() == 1000.0  # unknown: not counted as a move
+    clock.now += 1
+    assert pulse.look() == 1003.0
