@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install up down status logs test test-unit lint bench lock schemas psql clean demo rebuild rebuild-check chaos
+.PHONY: install up down status logs test test-unit lint bench lock schemas psql clean demo rebuild rebuild-check chaos \
+	calendar prometheus
 
 install: $(STAMP)
 
@@ -52,6 +53,18 @@ schemas: install
 
 demo: install
 	$(PY) -m demo $(DEMO_ARGS)
+
+# Checks a year's official holiday schedule (holidays and make-up working days), cross-checks it with the
+# holidays package and installs it for review's SLA clock; README "Each December: next year's calendar".
+calendar: install
+	@if [ -z "$(YEAR)" ] || [ -z "$(FILE)" ]; then \
+	  echo "usage: make calendar YEAR=2027 FILE=path/to/2027.json [CALENDAR_ARGS='--check-only']"; exit 2; fi
+	$(PY) -m infra.calendar --year "$(YEAR)" --file "$(FILE)" $(CALENDAR_ARGS)
+
+# A Prometheus server with the alert rules, scraping the stack `make up` started, until Ctrl-C; prints its URL.
+prometheus: install
+	bash infra/install-prometheus.sh
+	$(PY) -m infra.tools prometheus $(PROMETHEUS_ARGS)
 
 rebuild: install
 	$(PY) -m infra.stack rebuild

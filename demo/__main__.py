@@ -3,6 +3,8 @@
 Starts the embedded stack when it is not running (infra.stack: idempotent, skips what runs), plans
 the year (demo/plan.py), plays every case through the services' public HTTP APIs with a simulated
 clock, waits for the analytics projection to catch up, and prints the summary from its views.
+Every wait lasts as long as the stack keeps writing (demo/progress.py): only --stall-timeout
+seconds in which nothing moved make a case fail.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections import Counter
 from pathlib import Path
 from uuid import UUID
 
-from demo.api import SERVICES, Api
-from demo.plan import plan_year
+from demo.api import SERVICES, Api, StepFailed
+from demo.plan import YearPlan, plan_year
 from demo.play import CaseResult, PlayResult, finish_expiries, play_year
+from demo.progress import Patience, Pulse, names_every_failure
 from demo.report import connect, reconcile, scope_to_run, summary, wait_until_projected
 from infra.stack import ROOT, Stack
 
@@ -40,9 +43,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run", help="the stack's run directory")
     parser.add_argument("--port-base", type=int, default=8000, help="services listen on port base + 1..5")
     parser.add_argument("--broker-port", type=int, default=19092, help="the embedded broker's port")
+    parser.add_argument("--stall-timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="a wait gives up only after this long with nothing written in the stack's "
+                             "stores; while anything moves it goes on (default 120)")
     args = parser.parse_args(argv)
     if args.cases < 1:
         parser.error("--cases must be at least 1")
+    if args.stall_timeout <= 0:
+        parser.error("--stall-timeout must be positive")
     return args
 
 
@@ -90,16 +98,58 @@ def _plan_against_ledger(played: PlayResult, diffs: list[str], failed: list[Case
     if abandoned:
         print(f"  abandoned attempts (left in the ledger as expired cases, outside this run's figures): "
               f"{', '.join(abandoned)}")
-    for r in failed[:10]:
-        print(f"  FAILED case {r.number} ({r.case_id}) at {r.failed_step}:\n    {r.error}")
-    for err in played.quote_errors[:3]:
-        print(f"  FAILED quote:\n    {err}")
+    failures: list[tuple[str, object]] = [(f"case {r.number} ({r.case_id}) at {r.failed_step}", r.error)
+                                          for r in failed]
+    failures += [(f"quote {n}", err) for n, err in enumerate(played.quote_errors, 1)]
+    for line in names_every_failure(failures):
+        print(line)
+
+
+def _play(args: argparse.Namespace, stack: Stack, year: YearPlan, patience: Patience) -> PlayResult:
+    api = Api({s: stack.url(s) for s in SERVICES}, stack.tokens())
+    try:
+        print(f"  playing with {args.workers} workers; a wait gives up only after {args.stall_timeout:.0f} s "
+              "in which the stack wrote nothing (--stall-timeout)")
+        played = play_year(api, year, args.workers, patience)
+        expired = finish_expiries(api, year, played.cases)
+    finally:
+        api.close()
+    failed = sum(r.error is not None for r in played.cases)
+    print(f"  played in {played.seconds:.0f} s: {played.requests} HTTP requests, "
+          f"{len(played.cases) - failed} cases completed their plan, {failed} failed"
+          + (f"; intake's timers appended {expired} reminder/expiry events" if expired else ""))
+    return played
+
+
+def _report(args: argparse.Namespace, database_url: str, year: YearPlan, played: PlayResult,
+            patience: Patience) -> bool:
+    """The summary and the plan against the ledger; False if the projection never caught up."""
+    failed = [r for r in played.cases if r.error is not None]
+    case_ids = [UUID(r.case_id) for r in played.cases if r.case_id]
+    abandoned = [a for r in played.cases for a in r.abandoned]
+    quote_ids = [UUID(q) for q in played.quote_ids] + [UUID(r.quote_id) for r in played.cases if r.quote_id]
+    with connect(database_url) as conn:
+        try:
+            events, waited = wait_until_projected(conn, case_ids + quote_ids, patience)
+        except StepFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return False
+        print(f"  analytics caught up: {events} events of this run projected (waited {waited:.1f} s)")
+        schema = scope_to_run(conn, case_ids, quote_ids) if args.scope == "run" else "analytics"
+        if args.scope == "ledger":
+            total = conn.execute("SELECT count(*) AS n FROM analytics.cases").fetchone()
+            print(f"  scope: the whole ledger ({total['n'] if total else '?'} cases; {len(case_ids)} from this run)")
+        else:
+            print(f"  scope: this run's {len(case_ids)} cases and {len(quote_ids)} quotes")
+        summary(conn, schema)
+        diffs = reconcile(conn, schema, year, played.cases)
+    _plan_against_ledger(played, diffs, failed, abandoned)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     started = time.monotonic()
-
     print(f"Case Ledger demo: {args.cases} cases in {args.year}, seed {args.seed}")
     t = time.monotonic()
     stack = _simulated_stack(args)
@@ -117,43 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  planned {len(year.cases)} cases ({', '.join(f'{k} {v}' for k, v in fates.most_common())}) and "
           f"{len(year.extra_quotes)} quotes that never become a case, {sum(len(c.steps) for c in year.cases)} steps "
           f"({plan_s:.1f} s)")
-
-    api = Api({s: stack.url(s) for s in SERVICES}, stack.tokens())
+    database_url = _stack_env(stack)["DATABASE_URL"]
+    pulse = Pulse.of_database(database_url)
+    patience = Patience(pulse, args.stall_timeout)
     try:
-        print(f"  playing with {args.workers} workers ...")
-        played = play_year(api, year, args.workers)
-        expired = finish_expiries(api, year, played.cases)
+        played = _play(args, stack, year, patience)
+        t = time.monotonic()
+        projected = _report(args, database_url, year, played, patience)
     finally:
-        api.close()
-    failed = [r for r in played.cases if r.error is not None]
-    print(f"  played in {played.seconds:.0f} s: {played.requests} HTTP requests, "
-          f"{len(played.cases) - len(failed)} cases completed their plan, {len(failed)} failed"
-          + (f"; intake's timers appended {expired} reminder/expiry events" if expired else ""))
-
-    case_ids = [UUID(r.case_id) for r in played.cases if r.case_id]
-    abandoned = [a for r in played.cases for a in r.abandoned]
-    quote_ids = [UUID(q) for q in played.quote_ids] + [UUID(r.quote_id) for r in played.cases if r.quote_id]
-    t = time.monotonic()
-    with connect(_stack_env(stack)["DATABASE_URL"]) as conn:
-        events, waited = wait_until_projected(conn, case_ids + quote_ids)
-        print(f"  analytics caught up: {events} events of this run projected (waited {waited:.1f} s)")
-        schema = scope_to_run(conn, case_ids, quote_ids) if args.scope == "run" else "analytics"
-        if args.scope == "ledger":
-            total = conn.execute("SELECT count(*) AS n FROM analytics.cases").fetchone()
-            print(f"  scope: the whole ledger ({total['n'] if total else '?'} cases; {len(case_ids)} from this run)")
-        else:
-            print(f"  scope: this run's {len(case_ids)} cases and {len(quote_ids)} quotes")
-        summary(conn, schema)
-        diffs = reconcile(conn, schema, year, played.cases)
+        pulse.close()
     report_s = time.monotonic() - t
-
-    _plan_against_ledger(played, diffs, failed, abandoned)
-
     total_s = time.monotonic() - started
     print(f"\nTimings: stack {stack_s:.1f} s, plan {plan_s:.1f} s, play {played.seconds:.1f} s "
           f"({played.requests / played.seconds:.0f} requests/s), projection + summary {report_s:.1f} s, "
           f"total {total_s:.1f} s")
-    return 1 if failed or played.quote_errors else 0
+    return 1 if not projected or played.quote_errors or any(r.error for r in played.cases) else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The simulated clock: every command carries the step's business time as `occurred_at`; the services'
 reactions (routing, billing, review assignments) take the business time of the event they react to.
-Asynchronous reactions are awaited by polling, always bounded.
+Asynchronous reactions are awaited by polling for as long as the stack makes progress (demo/progress.py).
 
 The SLA timers are global: POST /admin/timers on review emits at-risk/breach events for *every*
 running clock as of `now`. Cases are played concurrently and out of business-time order, so a
@@ -32,9 +32,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from demo.api import Api, StepFailed, problem_code, wait_for
+from demo.api import Api, StepFailed, problem_code
 from demo.documents import dicom_study, document, report_pdf
 from demo.plan import CasePlan, QuotePlan, Step, YearPlan, quote_body
+from demo.progress import Patience, ProgressBar
 
 PREFERENCE = ("sysucc", "fuscc", "cams", "pkuch", "wch")  # a coordinator's fallback order
 
@@ -62,10 +63,10 @@ class PlayResult:
 
 class CasePlayer:
     def __init__(self, api: Api, plan: CasePlan, run_id: str, review_lock: threading.Lock,
-                 centres: dict[str, dict[str, Any]], wait_timeout: float, stop: threading.Event | None = None) -> None:
+                 centres: dict[str, dict[str, Any]], patience: Patience, stop: threading.Event | None = None) -> None:
         self.api, self.plan, self.run_id, self.lock = api, plan, run_id, review_lock
         self.stop = stop or threading.Event()
-        self.centres, self.wait_timeout = centres, wait_timeout
+        self.centres, self.patience = centres, patience
         self.result = CaseResult(plan.number)
         self.case_id = ""
         self.centre: str | None = None
@@ -206,7 +207,7 @@ class CasePlayer:
         return r.json()["decisions"] if r.status_code == 200 else []
 
     def wait(self, what: str, probe: Callable[[], Any]) -> Any:
-        return wait_for(probe, f"{what} (case {self.plan.number} {self.case_id})", self.wait_timeout)
+        return self.patience.wait(probe, f"{what} (case {self.plan.number} {self.case_id})")
 
     def review_view(self, centre: str | None = None) -> dict[str, Any]:
         r = self.api.call("review", "GET", f"/cases/{self.case_id}",
@@ -329,8 +330,8 @@ def play_quote(api: Api, quote: QuotePlan, run_id: str) -> str:
     return str(r.json()["quote_id"])
 
 
-def play_year(api: Api, year: YearPlan, workers: int, wait_timeout: float = 45.0,
-              progress: Callable[[str], None] = print) -> PlayResult:
+def play_year(api: Api, year: YearPlan, workers: int, patience: Patience,
+              bar: ProgressBar | None = None) -> PlayResult:
     run_id = uuid4().hex[:12]
     lock = threading.Lock()
     centres = {c["id"]: c for c in api.call("routing", "GET", "/centres").json()["centres"]}
@@ -342,13 +343,14 @@ def play_year(api: Api, year: YearPlan, workers: int, wait_timeout: float = 45.0
     items: list[tuple[datetime, CasePlan | QuotePlan]] = [(c.steps[0].at, c) for c in year.cases]
     items += [(q.at, q) for q in year.extra_quotes]
     items.sort(key=lambda item: item[0])
-    total, done, last_report = len(year.cases), 0, 0.0
+    bar = bar or ProgressBar(len(year.cases))
     stop = threading.Event()
+    bar.run_ticker(stop)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo")
     futures: dict[Future[Any], CasePlan | QuotePlan] = {}
     for _, item in items:
         if isinstance(item, CasePlan):
-            player = CasePlayer(api, item, run_id, lock, centres, wait_timeout, stop)
+            player = CasePlayer(api, item, run_id, lock, centres, patience, stop)
             futures[pool.submit(player.play)] = item
         else:
             futures[pool.submit(play_quote, api, item, run_id)] = item
@@ -361,17 +363,12 @@ def play_year(api: Api, year: YearPlan, workers: int, wait_timeout: float = 45.0
                     quote_errors.append(exc)
                 continue
             results.append(future.result())
-            done += 1
-            elapsed = time.monotonic() - start
-            if done == total or done % max(1, total // 10) == 0 or elapsed - last_report > 30:
-                last_report = elapsed
-                failed = sum(r.error is not None for r in results)
-                progress(f"  {done:>4}/{total} cases played, {elapsed:5.0f} s"
-                         f"{f', {failed} failed' if failed else ''}")
+            bar.case_done(failed=results[-1].error is not None)
     except BaseException:  # e.g. Ctrl-C: cases in flight stop after their current step, queued ones never start
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    stop.set()
     pool.shutdown()
     results.sort(key=lambda r: r.number)
     return PlayResult(results, quote_ids, quote_errors, time.monotonic() - start, api.requests)

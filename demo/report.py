@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 from demo.api import StepFailed
 from demo.plan import YearPlan
 from demo.play import CaseResult
+from demo.progress import Patience
 
 Conn = psycopg.Connection[dict[str, Any]]
 STORES = ("intake", "routing", "review", "billing")
@@ -34,23 +35,25 @@ def connect(database_url: str) -> Conn:
     return psycopg.connect(database_url, autocommit=True, row_factory=dict_row)
 
 
-def wait_until_projected(conn: Conn, ids: Sequence[UUID], timeout: float = 120.0) -> tuple[int, float]:
-    """Waits until analytics has projected every event the four stores hold for `ids`; returns
-    (events, seconds waited)."""
+def wait_until_projected(conn: Conn, ids: Sequence[UUID], patience: Patience) -> tuple[int, float]:
+    """Waits until analytics has projected every event the four stores hold for `ids`, for as long
+    as the stack makes progress; returns (events, seconds waited)."""
     start = time.monotonic()
-    stored = projected = -1
-    while time.monotonic() - start < timeout:
-        stored = 0
-        for schema in STORES:
-            row = conn.execute(f"SELECT count(*) AS n FROM {schema}.events WHERE case_id = ANY(%s)", (list(ids),))
-            stored += _one(row)["n"]
+    seen: dict[str, int] = {}
+
+    def caught_up() -> bool:
+        stored = sum(_one(conn.execute(f"SELECT count(*) AS n FROM {schema}.events WHERE case_id = ANY(%s)",
+                                       (list(ids),)))["n"] for schema in STORES)
         projected = _one(conn.execute("SELECT count(*) AS n FROM analytics.case_timeline WHERE case_id = ANY(%s)",
                                       (list(ids),)))["n"]
-        if stored == projected:
-            return stored, time.monotonic() - start
-        time.sleep(0.25)
-    raise StepFailed(f"the projection did not catch up in {timeout:.0f}s: {stored} events stored, "
-                     f"{projected} projected")
+        seen.update(stored=stored, projected=projected)
+        return stored == projected
+
+    try:
+        patience.wait(caught_up, "the projection to catch up", interval=0.25)
+    except StepFailed as exc:
+        raise StepFailed(f"{exc.what}: {seen.get('stored')} events stored, {seen.get('projected')} projected") from None
+    return seen["stored"], time.monotonic() - start
 
 
 def _one(cursor: psycopg.Cursor[dict[str, Any]]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ The broker keeps its log here (bucket S3_BROKER_BUCKET); records and reports wil
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -29,6 +31,15 @@ def write_identities(path: Path, access_key: str, secret_key: str) -> None:
         "name": "case-ledger", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
         "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
     path.chmod(0o600)
+    # Without a signing key for its STS service (which we never use) SeaweedFS logs "Failed to
+    # load IAM configuration" at every start; a fresh random key each start is all it needs.
+    iam = iam_config(path)
+    iam.write_text(json.dumps({"sts": {"signingKey": base64.b64encode(secrets.token_bytes(32)).decode()}}))
+    iam.chmod(0o600)
+
+
+def iam_config(identities: Path) -> Path:
+    return identities.with_name("s3-iam.json")
 
 
 def argv(data_dir: Path, port_base: int, identities: Path) -> list[str]:
@@ -40,7 +51,8 @@ def argv(data_dir: Path, port_base: int, identities: Path) -> list[str]:
         f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume.grpc']}",
         f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer.grpc']}",
         "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        f"-s3.config={identities}", "-iam=false", "-volume.max=0", "-master.volumeSizeLimitMB=256",
+        f"-s3.config={identities}", f"-s3.iam.config={iam_config(identities)}", "-iam=false", "-volume.max=0",
+        "-master.volumeSizeLimitMB=256",
         # One volume server, no peers to hand over to: stop at once instead of after 10 s.
         "-volume.preStopSeconds=0",
         # Its request counters (by S3 operation): the benchmark reports the broker's storage work
@@ -68,3 +80,20 @@ def ensure_buckets(endpoint_url: str, access_key: str, secret_key: str, region: 
     for bucket in buckets:
         if bucket not in existing:
             s3.create_bucket(Bucket=bucket)
+
+
+def volumes_loaded(data_dir: Path, port_base: int) -> bool:
+    """Whether the master knows every volume on disk. Buckets list as soon as the filer is up, but
+    after a restart an object in a volume not yet registered cannot be read ("volume N not
+    found", logged as an error by it and retried by the broker) for a second or two."""
+    import urllib.request
+
+    on_disk = len(list(data_dir.glob("*.dat")))
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port_base + PORTS['master']}/dir/status", timeout=2) as r:
+            topology = json.load(r)["Topology"]
+    except (OSError, ValueError, KeyError):
+        return False
+    known = sum(node.get("Volumes", 0) for dc in topology.get("DataCenters") or []
+                for rack in dc.get("Racks") or [] for node in rack.get("DataNodes") or [])
+    return known >= on_disk

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -45,14 +46,19 @@ class Supervisor:
     # ------------------------------------------------------------------ lifecycle
     def write_config(self, programs: Sequence[Program], launcher: Sequence[str], directory: Path) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
+        user, password = self.credentials()
         lines = [
-            "[unix_http_server]", f"file={self.socket}", "chmod=0700", "",
+            # The socket is ours alone (0700); a password as well keeps supervisord from logging
+            # CRIT "running without any HTTP authentication checking" at every start.
+            "[unix_http_server]", f"file={self.socket}", "chmod=0700", f"username={user}", f"password={password}", "",
             "[supervisord]", f"logfile={self.logs / 'supervisord.log'}", f"pidfile={self.pidfile}",
             "logfile_maxbytes=10MB", "logfile_backups=2", "loglevel=info", f"directory={self.run_dir}",
-            "minfds=4096", "",
+            "minfds=4096",
+            # Said as root, since it is: otherwise supervisord logs CRIT that it dropped no privileges.
+            *(["user=root"] if os.geteuid() == 0 else []), "",
             "[rpcinterface:supervisor]",
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-            "[supervisorctl]", f"serverurl=unix://{self.socket}", "",
+            "[supervisorctl]", f"serverurl=unix://{self.socket}", f"username={user}", f"password={password}", "",
         ]
         for p in programs:
             argv = [*launcher, str(p.env_file), "--", *p.argv] if p.env_file else list(p.argv)
@@ -69,6 +75,16 @@ class Supervisor:
                 "stdout_logfile_backups=1", "",
             ]
         self.conf.write_text("\n".join(lines) + "\n")
+
+    def credentials(self) -> tuple[str, str]:
+        """The XML-RPC socket's user and password, made once per run directory (mode 0600)."""
+        path = self.run_dir / "supervisor.auth"
+        if not path.exists():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"case-ledger:{secrets.token_hex(16)}\n")
+            path.chmod(0o600)
+        user, _, password = path.read_text().strip().partition(":")
+        return user, password
 
     def running(self) -> bool:
         if not self.socket.exists():
@@ -122,7 +138,7 @@ class Supervisor:
     # ------------------------------------------------------------------ programs
     def rpc(self) -> Any:
         proxy = xmlrpc.client.ServerProxy(
-            "http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{self.socket}"))
+            "http://127.0.0.1", transport=SupervisorTransport(*self.credentials(), f"unix://{self.socket}"))
         return proxy.supervisor
 
     def info(self, name: str) -> dict[str, Any] | None:

@@ -38,10 +38,12 @@ BROKER_STORAGES = ("s3", "memory")
 # The topic's partitions on a broker log this stack creates. Tansu keeps its log on S3 as one
 # object per produced batch and partition, and lists a partition's objects at every fetch that
 # finds data: one partition carries the same events in about half the objects and a third of the
-# requests of six (make bench, broker requests per event). One member per consumer group (see the
-# README) reads them either way. A log made before keeps the count it was made with.
+# requests of six (make bench, broker requests per event). One member per consumer group
+# (docs/benchmarks.md) reads them either way. A log made before keeps the count it was made with.
 EMBEDDED_PARTITIONS = 1
 FORMER_PARTITIONS = 6
+# The operator's calendar years for review (`make calendar`, infra/calendar.py), in the run directory.
+REVIEW_CALENDAR = "review-calendar.json"
 
 
 def api_argv(factory: str, port: int) -> list[str]:
@@ -226,6 +228,8 @@ class Stack:
             # The FHIR export links the reports where this stack's review API serves them.
             "INTAKE_REVIEW_URL": self.url("review"),
         })
+        if service == "review" and (self.run_dir / REVIEW_CALENDAR).exists():
+            env.setdefault("REVIEW_CALENDAR_FILE", str(self.run_dir / REVIEW_CALENDAR))  # yours, if you set one
         return env
 
     def programs(self) -> list[Program]:
@@ -310,8 +314,9 @@ class Stack:
         if "objectstore" in names:
             sup.start("objectstore")
         if "objectstore" in names or self.broker_storage == "s3":
-            wait_until(lambda: buckets_ready(s3), 60, f"the object store at {s3['S3_ENDPOINT']}",
-                       self.logs / "objectstore.log")
+            wait_until(lambda: buckets_ready(s3) and ("objectstore" not in names or objectstore.volumes_loaded(
+                self.run_dir / "objectstore", self.port_base)), 60, f"the object store at {s3['S3_ENDPOINT']}",
+                self.logs / "objectstore.log")
         bootstrap = self.bootstrap_servers()
         if "broker" in names:
             if not self.pid_of("broker") and port_open("127.0.0.1", self.broker_port):
@@ -386,22 +391,7 @@ class Stack:
             sup.stop("objectstore", "postgres")
         sup.shutdown()
 
-    def status(self) -> list[tuple[str, str, int]]:
-        restarts = self.restarts()
-        rows = []
-        for info in self.supervisor.all_info():
-            state = info["statename"].lower()
-            if info["statename"] == "RUNNING":
-                state = f"running, pid {info['pid']}"
-            rows.append((info["name"], state, restarts.get(info["name"], 0)))
-        return rows
-
 
 # The prefixes of what the services read from their environment (their settings classes).
 _SETTINGS = ("CASE_LEDGER_", "INTAKE_", "ROUTING_", "REVIEW_", "BILLING_", "ANALYTICS_", "DATABASE_URL=",
              "KAFKA_", "S3_", "PROMETHEUS_")
-
-
-def all_run_dirs(root: Path = ROOT / ".run") -> list[Path]:
-    """Every run directory with a stack (the dev one, the tests', the benchmark's)."""
-    return sorted({p.parent for p in root.rglob("supervisord.conf")})

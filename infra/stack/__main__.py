@@ -9,7 +9,24 @@ import sys
 from pathlib import Path
 
 from infra import postgres
-from infra.stack import LIVE, ROOT, SERVICES, Stack, all_run_dirs
+from infra.stack import LIVE, ROOT, SERVICES, Stack
+
+
+def all_run_dirs(root: Path = ROOT / ".run") -> list[Path]:
+    """Every run directory with a stack (the dev one, the tests', the benchmark's)."""
+    return sorted({p.parent for p in root.rglob("supervisord.conf")})
+
+
+def status(stack: Stack) -> list[tuple[str, str, int]]:
+    """Each program, its state and how often supervisord restarted it."""
+    restarts = stack.restarts()
+    rows = []
+    for info in stack.supervisor.all_info():
+        state = info["statename"].lower()
+        if info["statename"] == "RUNNING":
+            state = f"running, pid {info['pid']}"
+        rows.append((info["name"], state, restarts.get(info["name"], 0)))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(subprocess.call([sys.executable, "-m", "services.analytics.rebuild", *extra],
                                          cwd=ROOT, env=env))
     else:
-        rows = stack.status()
+        rows = status(stack)
         if not rows:
             print("Case Ledger is not running (make up starts it).")
         for name, state, restarts in rows:

@@ -255,17 +255,18 @@ WITH rows AS (
     FROM {target}.money_movements m LEFT JOIN {target}.cases c USING (case_id)
 )
 SELECT month, centre_id, line, component,
-       coalesce(sum(cents) FILTER (WHERE kind = 'invoiced'), 0)        AS invoiced_cents,
-       coalesce(sum(cents) FILTER (WHERE kind = 'voided'), 0)          AS voided_cents,
-       coalesce(sum(cents) FILTER (WHERE kind = 'captured'), 0)        AS captured_cents,
-       coalesce(sum(cents) FILTER (WHERE kind = 'refunded'), 0)        AS refunded_cents,
-       coalesce(sum(cents) FILTER (WHERE kind = 'sla_credit'), 0)      AS sla_credit_cents,
-       coalesce(sum(cents) FILTER (WHERE kind = 'credit_issued'), 0)   AS credits_issued_cents,
-       coalesce(sum(cents) FILTER (WHERE kind = 'credit_redeemed'), 0) AS credits_redeemed_cents,
-       coalesce(sum(cents) FILTER (WHERE kind = 'invoiced'), 0)
-         - coalesce(sum(cents) FILTER (WHERE kind IN ('voided', 'refunded', 'sla_credit')), 0) AS net_invoiced_cents,
-       coalesce(sum(cents) FILTER (WHERE kind = 'captured'), 0)
-         - coalesce(sum(cents) FILTER (WHERE kind IN ('refunded', 'sla_credit')), 0)         AS net_captured_cents
+       -- sum() of bigint is numeric, and numeric / 100.0 prints 16 decimals: cents stay bigint.
+       coalesce(sum(cents) FILTER (WHERE kind = 'invoiced'), 0)::bigint        AS invoiced_cents,
+       coalesce(sum(cents) FILTER (WHERE kind = 'voided'), 0)::bigint          AS voided_cents,
+       coalesce(sum(cents) FILTER (WHERE kind = 'captured'), 0)::bigint        AS captured_cents,
+       coalesce(sum(cents) FILTER (WHERE kind = 'refunded'), 0)::bigint        AS refunded_cents,
+       coalesce(sum(cents) FILTER (WHERE kind = 'sla_credit'), 0)::bigint      AS sla_credit_cents,
+       coalesce(sum(cents) FILTER (WHERE kind = 'credit_issued'), 0)::bigint   AS credits_issued_cents,
+       coalesce(sum(cents) FILTER (WHERE kind = 'credit_redeemed'), 0)::bigint AS credits_redeemed_cents,
+       (coalesce(sum(cents) FILTER (WHERE kind = 'invoiced'), 0)
+         - coalesce(sum(cents) FILTER (WHERE kind IN ('voided', 'refunded', 'sla_credit')), 0))::bigint AS net_invoiced_cents,
+       (coalesce(sum(cents) FILTER (WHERE kind = 'captured'), 0)
+         - coalesce(sum(cents) FILTER (WHERE kind IN ('refunded', 'sla_credit')), 0))::bigint         AS net_captured_cents
 FROM rows
 GROUP BY month, centre_id, line, component
 ORDER BY month, centre_id, line, component;

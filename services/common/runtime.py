@@ -76,6 +76,25 @@ def _not_a_slow_task_warning(record: logging.LogRecord) -> bool:
     return "blocking the event loop" not in record.getMessage()
 
 
+def _kafka_client_trouble_is_a_warning(record: logging.LogRecord) -> bool:
+    # kafka-python logs a connection it lost, a request that timed out and even its own clean
+    # close ("Metadata refresh: failed Cancelled" when a worker stops) at ERROR, some with a
+    # traceback, and then reconnects and retries by itself. Whether that is an error is ours to
+    # say: the relay counts and retries a failed publish, the consumer watchdog logs ERROR when a
+    # client stops making progress, and alerts watch both. So its records stay, one line each,
+    # at WARNING; all but one: a metadata refresh "failed Cancelled" is a client we closed on
+    # purpose (the relay's and the watchdog's broker checks open and close one every few
+    # seconds), which says nothing at all.
+    if record.name == "kafka.cluster" and record.getMessage().endswith("failed Cancelled"):
+        return False
+    if record.name.startswith("kafka.") and record.levelno > logging.WARNING:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg, record.args = f"{record.getMessage()} ({record.exc_info[1]!r})", None
+        record.exc_info = record.exc_text = None
+    return True
+
+
 def live_timers(period_s: float, sweep: Callable[[], object]) -> dict[str, Callable[[threading.Event], None]]:
     """The live timer sweep as a worker thread; none when the period is 0 (a simulator drives time)."""
     if not period_s:
@@ -98,6 +117,8 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
     # kafka-python logs every connection at INFO; the relay's and watchdog's probes open many.
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("kafka.net.selector").addFilter(_not_a_slow_task_warning)
+    for handler in logging.getLogger().handlers:  # a handler's filter sees every logger's records
+        handler.addFilter(_kafka_client_trouble_is_a_warning)
     settings = runtime.settings
     bootstrap = settings.kafka_bootstrap_servers
     stop = threading.Event()

@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from events.broker import Broker
 from events.contract import TOPIC
 from events.registry import DecodeError, Registry, build_registry
-from services.live import fold
+from services.live import fold, windows
 from services.live.metrics import (
     BAD_MESSAGES,
     BATCHES,
@@ -229,13 +229,7 @@ class Live:
                 "highwater": highwaters, "lag": self.lag(), "keys": len(self.table.data)}
 
     def windows(self) -> dict[str, Any]:
-        v = fold.views(self.table.data.items())
-        return {
-            "hours": [{"centre": c, "kind": k, "hour": h, "count": n} for (c, k, h), n in sorted(v.hours.items())],
-            "days": [{"centre": c, "kind": k, "day": d, "count": n} for (c, k, d), n in sorted(v.days.items())],
-            "waiting": {p: {"cases": n, "oldest_since": s} for p, (n, s) in v.waiting.items()},
-            "watermark": v.watermark,
-        }
+        return windows.document(fold.views(self.table.data.items()))
 
     # ------------------------------------------------------------------ pages
     def _pages(self) -> None:

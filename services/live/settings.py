@@ -2,7 +2,7 @@
 
 The faust timings are ours, not faust's defaults: on the embedded broker a group rejoin took
 ~113 s with faust's defaults, and the app made ~84 events/s with one changelog write per update
-and an unbatched producer (see README, "Live operations views").
+and an unbatched producer (see docs/live.md).
 """
 
 from __future__ import annotations

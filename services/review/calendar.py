@@ -22,6 +22,10 @@ weekend days inside a holiday block included or not, as you like) and every make
 that falls in it ("workdays", always a Saturday or Sunday). A notice's days are filed under the
 calendar year they fall in: a New Year bridge from 30 December belongs partly to the earlier year.
 A year in the file replaces the seed's schedule for that year entirely.
+
+`make calendar YEAR=2027 FILE=...` (infra/calendar.py) checks a year's file, cross-checks it with
+the `holidays` package (services/review/calendar_check.py), and installs it where the review
+service reads it (REVIEW_CALENDAR_FILE); the README's runbook says what to do each December.
 """
 
 from __future__ import annotations
@@ -202,15 +206,20 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def load_calendar(operator_file: Path | None = None) -> BusinessCalendar:
-    """The package's seed, with the operator file's years added or replacing the seed's."""
-    seed = seed_calendar()
-    if operator_file is None:
-        return seed
+def read_operator_file(operator_file: Path) -> dict[int, YearSchedule]:
+    """The years of an operator file; raises CalendarFileError listing every problem found."""
     try:
         data = json.loads(operator_file.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys)
     except OSError as exc:
         raise CalendarFileError(str(operator_file), [f"cannot read: {exc.strerror or exc}"]) from exc
     except ValueError as exc:
         raise CalendarFileError(str(operator_file), [f"not valid JSON: {exc}"]) from exc
-    return seed.with_years(parse_operator_schedule(data, str(operator_file)))
+    return parse_operator_schedule(data, str(operator_file))
+
+
+def load_calendar(operator_file: Path | None = None) -> BusinessCalendar:
+    """The package's seed, with the operator file's years added or replacing the seed's."""
+    seed = seed_calendar()
+    if operator_file is None:
+        return seed
+    return seed.with_years(read_operator_file(operator_file))

@@ -22,6 +22,9 @@ from infra.stack import ROOT, SERVICES, Stack
 
 T = TypeVar("T")
 RUN_DIR = ROOT / ".run" / "test"
+# Each log's size once the fresh stack was up: tests/integration/test_clean_logs.py reads what it
+# wrote while starting (empty when the stack's run directory was not made anew).
+LOGS_AT_START: dict[str, int] = {}
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +47,8 @@ def stack() -> Iterator[Stack]:
     if not os.environ.get("DATABASE_URL"):
         shutil.rmtree(RUN_DIR, ignore_errors=True)
     s.up()
+    if not os.environ.get("DATABASE_URL"):
+        LOGS_AT_START.update({p.name: p.stat().st_size for p in (RUN_DIR / "logs").glob("*.log")})
     try:
         yield s
     finally:

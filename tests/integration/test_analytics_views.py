@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -273,6 +274,12 @@ def test_revenue_nets_refunds_and_reports_fee_credits_on_the_invoiced_and_the_ca
     assert {r["month"] for r in revenue} == {date(2026, 3, 1)}
     assert sum(r["net_invoiced_cents"] for r in revenue) == 80_000 + 40_000 + 85_000
     assert sum(r["net_captured_cents"] for r in revenue) == 80_000 + 40_000
+    # Integer cents, not numeric: the analysts' dollar query in docs/analytics.md prints cents, not 16 decimals.
+    assert {type(r[c]) for r in revenue for c in r if c.endswith("_cents")} == {int}
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "analytics.md").read_text()
+    query = guide.split("Net revenue on both bases")[1].split("```sql")[1].split("```")[0]
+    dollars = rows(views, query)[0]
+    assert str(dollars["net_invoiced_usd"]) == "2050.00"
 
 
 ANALYST_VIEWS = ("case_summary", "case_funnel", "funnel_summary", "sla_cases", "sla_summary", "travel_outcomes",

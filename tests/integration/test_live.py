@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -85,8 +86,12 @@ def published(db_url: str) -> bool:
 
 def live_windows(stack: Stack) -> tuple[dict[tuple[str, str, int], int], dict[tuple[str, str, int], int]]:
     body = httpx.get(stack.url(LIVE) + "/windows", timeout=10).json()
-    return ({(w["centre"], w["kind"], w["hour"]): w["count"] for w in body["hours"]},
-            {(w["centre"], w["kind"], w["day"]): w["count"] for w in body["days"]})
+    # /windows speaks ISO 8601; the recomputation keys windows by their start in epoch seconds.
+    def start(text: str) -> int:
+        return int(datetime.fromisoformat(text if "T" in text else text + "T00:00:00+00:00").timestamp())
+
+    return ({(w["centre"], w["kind"], start(w["hour"])): w["count"] for w in body["hours"]},
+            {(w["centre"], w["kind"], start(w["day"])): w["count"] for w in body["days"]})
 
 
 def progress(stack: Stack) -> dict[str, Any] | None:

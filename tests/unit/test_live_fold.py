@@ -311,3 +311,20 @@ def test_business_hours_count_office_hours_on_mainland_working_days(start: float
 def test_business_hours_refuse_a_year_the_calendar_does_not_know():
     with pytest.raises(fold.CalendarUnknown):
         fold.business_hours(shanghai(2099, 3, 2, 9), shanghai(2099, 3, 3, 9))
+
+
+def test_the_windows_document_gives_iso_times_not_epoch_seconds():
+    from services.live.windows import document
+
+    hour = int(datetime(2026, 3, 2, 9, tzinfo=UTC).timestamp())
+    day = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())
+    v = fold.Views(flow_totals={}, sla_totals={}, hours={("fuscc", "flow.routed", hour): 3},
+                   days={("fuscc", "decided", day): 1}, waiting={"patient": (2, hour + 90.5), "centre": (0, None)},
+                   awaiting_acceptance={}, last_acceptance={}, watermark=hour + 1800)
+    assert document(v) == {
+        "hours": [{"centre": "fuscc", "kind": "flow.routed", "hour": "2026-03-02T09:00:00+00:00", "count": 3}],
+        "days": [{"centre": "fuscc", "kind": "decided", "day": "2026-03-02", "count": 1}],
+        "waiting": {"patient": {"cases": 2, "oldest_since": "2026-03-02T09:01:30.500000+00:00"},
+                    "centre": {"cases": 0, "oldest_since": None}},
+        "watermark": "2026-03-02T09:30:00+00:00",
+    }

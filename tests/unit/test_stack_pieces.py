@@ -82,3 +82,18 @@ def test_a_stack_that_ran_before_the_choice_was_recorded_keeps_its_six_partition
     assert old.topic_partitions() == 6
     monkeypatch.setenv("CASE_LEDGER_TOPIC_PARTITIONS", "3")
     assert old.topic_partitions() == 3  # an operator's setting wins
+
+
+def test_review_reads_the_installed_calendar_once_there_is_one_and_an_operator_s_own_path_wins(
+        tmp_path: Path, monkeypatch):
+    from infra.stack import REVIEW_CALENDAR, Stack
+
+    monkeypatch.delenv("REVIEW_CALENDAR_FILE", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x")  # no embedded server is asked for its address
+    stack = Stack(tmp_path / "run")
+    assert "REVIEW_CALENDAR_FILE" not in stack.service_env("review")
+    (stack.run_dir / REVIEW_CALENDAR).write_text("{}")
+    assert stack.service_env("review")["REVIEW_CALENDAR_FILE"] == str(stack.run_dir / REVIEW_CALENDAR)
+    assert "REVIEW_CALENDAR_FILE" not in stack.service_env("intake")
+    monkeypatch.setenv("REVIEW_CALENDAR_FILE", "/etc/case-ledger/calendar.json")
+    assert stack.service_env("review")["REVIEW_CALENDAR_FILE"] == "/etc/case-ledger/calendar.json"
