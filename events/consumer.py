@@ -32,6 +32,7 @@ from events.applier import DLQ_REASONS, Applier, BatchHandler, Consumer, Handler
 from events.broker import Broker
 from events.contract import TOPIC
 from events.db import Pool, Queries
+from events.gaps import GapGuard
 from events.registry import Registry
 from events.store import EventStore
 
@@ -62,6 +63,7 @@ class ConsumerRunner:
         check_interval: float = 5.0,
         commit_interval: float = 5.0,
         fetch_interval: float = 0.0,
+        gap_wait: float = 15.0,
     ) -> None:
         self.consumer = consumer
         self.service = service
@@ -76,6 +78,8 @@ class ConsumerRunner:
         self.check_interval = check_interval
         self.commit_interval = commit_interval
         self.fetch_interval = fetch_interval
+        self._gaps = GapGuard(gap_wait, on_skipped=lambda n: metrics.CONSUMER_OFFSET_GAPS.labels(
+            service, consumer.name, "passed").inc())
         self._topics_q = Queries(_TOPICS_SQL, store.schema)
         self._topic_id: str | None = None  # the topic this client's positions refer to
         self._recorded_topic_id: str | None = None  # the one recorded with the last commit
@@ -95,6 +99,8 @@ class ConsumerRunner:
             metrics.CONSUMER_REWINDS.labels(service, consumer.name, reason).inc(0)
         for reason in ("error", "stalled"):
             metrics.CONSUMER_RESTARTS.labels(service, consumer.name, reason).inc(0)
+        for outcome in ("fetched_again", "passed"):
+            metrics.CONSUMER_OFFSET_GAPS.labels(service, consumer.name, outcome).inc(0)
 
     @staticmethod
     def group_id_of(service: str, consumer: Consumer) -> str:
@@ -113,6 +119,7 @@ class ConsumerRunner:
                 # checked against the topic they were committed on before anything is fetched.
                 kc.subscribe([TOPIC], listener=_Assignments(self, kc))
                 self._topic_id = None
+                self._gaps.forget()
                 self._progress()
                 uncommitted, committed_at = False, time.monotonic()
                 fetched_at = float("-inf")
@@ -121,17 +128,17 @@ class ConsumerRunner:
                     # fetch that finds data lists all of the partition's objects, so many small
                     # fetches cost far more than fewer larger ones. The first event after a quiet
                     # spell is fetched at once.
-                    pause = fetched_at + self.fetch_interval - time.monotonic()
-                    if pause > 0:
+                    pause = fetched_at + max(self.fetch_interval, _HOLE_REFETCH if self._gaps.waiting else 0)
+                    if (pause := pause - time.monotonic()) > 0:
                         stop.wait(pause)
-                    batch = kc.poll(timeout_ms=500)
+                    batch, kept = poll_following_on(kc, self._gaps, 500, self._refetching)
                     fetched_at = time.monotonic() if batch else float("-inf")
                     if self._rewind_pending and kc.assignment():
                         self._seek_to_start(kc, kc.assignment())
                         continue  # the batch was fetched from positions the rewind replaces
                     if batch and self._topic_recreated(kc):
                         continue  # the batch came from the new topic at old offsets: read it from the start
-                    for records in batch.values():
+                    for records in kept.values():
                         self.handle_batch(records)
                     if batch and not self._rewind_pending:
                         uncommitted = True
@@ -265,8 +272,14 @@ class ConsumerRunner:
             self._seek_to_start(kc, assigned)
 
     def _seek_to_start(self, kc: KafkaConsumer, assigned: set[Any]) -> None:
+        self._gaps.forget()
         kc.seek_to_beginning(*assigned)
         self._rewind_pending = False
+
+    def _refetching(self, tp: Any, hole: int) -> None:
+        metrics.CONSUMER_OFFSET_GAPS.labels(self.service, self.consumer.name, "fetched_again").inc()
+        log.info("consumer %s: offset %d of partition %d not readable yet; fetching again",
+                 self.group_id, hole, tp.partition)
 
     def handle_batch(self, records: list[ConsumerRecord]) -> None:
         self.applier.handle_batch(records)
@@ -275,13 +288,45 @@ class ConsumerRunner:
         self.applier.dead_letter(record, reason, detail)
 
 
+_HOLE_REFETCH = 0.2  # seconds between fetches while a hole waits to be filled
+
+
+def poll_following_on(kc: KafkaConsumer, gaps: GapGuard, timeout_ms: int,
+                      refetching: Callable[[Any, int], None] = lambda tp, hole: None,
+                      ) -> tuple[dict[Any, list[ConsumerRecord]], dict[Any, list[ConsumerRecord]]]:
+    """One poll: what it returned, and of that what follows on from each position without a hole.
+    At a hole the partition is fetched again from it (events/gaps.py)."""
+    before = _positions(kc)
+    batch = kc.poll(timeout_ms=timeout_ms)
+    kept: dict[Any, list[ConsumerRecord]] = {}
+    for tp, records in batch.items():
+        following, hole = gaps.admit(tp, before.get(tp), records)
+        if following:
+            kept[tp] = following
+        if hole is not None:
+            refetching(tp, hole)
+            kc.seek(tp, hole)
+    return batch, kept
+
+
+def _positions(kc: KafkaConsumer) -> dict[Any, int]:
+    """Where the next poll returns from, per assigned partition whose position is known: read from the
+    client's state, since `KafkaConsumer.position` would block to look an unknown one up."""
+    out: dict[Any, int] = {}
+    for tp, state in kc._subscription.assignment.items():
+        if state.has_valid_position:
+            out[tp] = state.position.offset
+    return out
+
+
 class _Assignments(ConsumerRebalanceListener):
     def __init__(self, runner: ConsumerRunner, kc: KafkaConsumer) -> None:
         self.runner = runner
         self.kc = kc
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        for tp in revoked:
+            self.runner._gaps.forget(tp)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.runner.on_assigned(self.kc, list(assigned))

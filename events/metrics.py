@@ -79,6 +79,11 @@ CONSUMER_RESTARTS = Counter(
     "case_ledger_consumer_restarts_total", "Times a consumer's client was restarted (errors, or the stall watchdog)",
     ["service", "consumer", "reason"],
 )
+CONSUMER_OFFSET_GAPS = Counter(
+    "case_ledger_consumer_offset_gaps_total",
+    "Holes in a fetch (a later batch served before a lower offset was readable): fetched again, or passed",
+    ["service", "consumer", "outcome"],
+)
 CONSUMER_LAST_PROGRESS = Gauge(
     "case_ledger_consumer_last_progress_timestamp_seconds",
     "When a consumer last handled a message (or found none waiting)",

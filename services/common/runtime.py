@@ -149,6 +149,7 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
             stall_timeout=settings.consumer_stall_timeout_s,
             commit_interval=settings.consumer_commit_interval_s,
             fetch_interval=settings.consumer_fetch_interval_ms / 1000,
+            gap_wait=settings.consumer_gap_wait_s,
         )
         targets[f"consumer-{c.name}"] = runner.run
     targets.update(extra or {})

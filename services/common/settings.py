@@ -58,6 +58,8 @@ class ServiceSettings(BaseSettings):
     # a write per partition to the broker's log.
     consumer_commit_interval_s: float = Field(5.0, gt=0, le=300,
                                               validation_alias="CASE_LEDGER_CONSUMER_COMMIT_INTERVAL")
+    # How long a consumer fetches a hole in the offsets again before taking it as real (events/gaps.py).
+    consumer_gap_wait_s: float = Field(15.0, ge=0, le=600, validation_alias="CASE_LEDGER_CONSUMER_GAP_WAIT_S")
     # A consumer with a backlog that handles nothing for this long gets a new client.
     consumer_stall_timeout_s: float = Field(30.0, gt=0, le=3600, validation_alias="CASE_LEDGER_CONSUMER_STALL_TIMEOUT")
     # Only a simulator (the demo, the tests) may date facts itself; in service the measured
