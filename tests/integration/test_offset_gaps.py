@@ -68,8 +68,12 @@ def test_a_consumer_waits_for_a_batch_not_readable_yet_instead_of_skipping_it(st
         assert 4 not in _read(bootstrap, topic, GapGuard(0), 1.5)
         # With it, it fetches the hole again until the batch is there.
         put_back = threading.Event()
-        got = _read(bootstrap, topic, GapGuard(30), 1.5, during=2.0,
-                    then=lambda: (s3.put_object(Bucket=bucket, Key=key, Body=body), put_back.set()))
+
+        def restore() -> None:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            put_back.set()
+
+        got = _read(bootstrap, topic, GapGuard(30), 1.5, during=2.0, then=restore)
         assert put_back.is_set() and got == list(range(10))
         # A hole that never fills is passed after the wait, and counted.
         s3.delete_object(Bucket=bucket, Key=key)

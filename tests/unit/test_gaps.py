@@ -45,7 +45,7 @@ def test_what_comes_before_a_hole_inside_a_fetch_is_kept():
 
 
 def test_a_hole_still_there_after_the_wait_is_taken_as_real_and_counted():
-    clock, passed = Clock(), []
+    clock, passed = Clock(), list[int]()
     guard = GapGuard(5, clock, on_skipped=passed.append)
     assert guard.admit("p0", 7, recs(9)) == ([], 7)
     clock.t = 4.9
