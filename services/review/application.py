@@ -22,6 +22,7 @@ from events.consumer import Consumer
 from events.contract import CaseRouted
 from events.db import Conn
 from events.registry import Decoded
+from services.common.calendar import BusinessCalendar
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
 from services.common.objects import ObjectMissing
@@ -30,7 +31,6 @@ from services.common.sweeps import sweep
 from services.common.vault import PatientErased
 from services.review import domain, metrics
 from services.review.assignments import AssignmentBook, Row
-from services.review.calendar import BusinessCalendar
 from services.review.files import CaseFiles
 from services.review.settings import ReviewSettings
 from services.review.sla import sla_state

@@ -38,8 +38,8 @@ from events.contract import (
     VideoConsultationRequested,
     VideoConsultationScheduled,
 )
+from services.common.calendar import BusinessCalendar, CalendarUnknown
 from services.common.errors import InvalidInput, Rejected
-from services.review.calendar import BusinessCalendar, CalendarUnknown
 from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, end_of_day, local_date, sla_state
 
 EXPECTED_PAGES = range(5, 9)

@@ -11,9 +11,9 @@ import pytest
 from events.codes import CentreId, DeclineReason, InformationTopic
 from events.contract import CaseRouted, CaseWithdrawn, PatientDataErased, RecordsReceived
 from events.db import ConcurrencyConflict
+from services.common.calendar import load_calendar
 from services.common.errors import InvalidInput, NotFound, Rejected
 from services.review import application as app
-from services.review.calendar import load_calendar
 from services.review.settings import ReviewSettings
 from tests.unit.fakes import CONN, Clock, FakeAssignments, FakeCaseFiles, FakePool, Upstream, deliver, memory_store
 
