@@ -86,9 +86,11 @@ from events.contract.review import (
     VideoConsultationScheduled,
 )
 from events.contract.routing import (
+    AssignmentWithdrawn,
     CaseFinallyDeclined,
     CaseRouted,
     CaseRoutingBlocked,
+    acceptance_stands,
 )
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -110,6 +112,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CaseRouted,
     CaseRoutingBlocked,
     CaseFinallyDeclined,
+    AssignmentWithdrawn,
     ReviewAccepted,
     CaseDeclined,
     InformationRequested,
@@ -152,6 +155,7 @@ __all__ = [
     "MAX_PRICE_LINES",
     "MAX_TRIAL_OPTIONS",
     "TOPIC",
+    "AssignmentWithdrawn",
     "CaseCancelled",
     "CaseClosed",
     "CaseDeclined",
@@ -216,4 +220,5 @@ __all__ = [
     "VideoConsultationMissed",
     "VideoConsultationRequested",
     "VideoConsultationScheduled",
+    "acceptance_stands",
 ]

@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 
 from events.codes import CentreId, DeclineReason, InformationTopic
 from events.consumer import Consumer
-from events.contract import CaseRouted
+from events.contract import AssignmentWithdrawn, CaseRouted, acceptance_stands
 from events.db import Conn
 from events.registry import Decoded
 from services.common.calendar import BusinessCalendar
@@ -308,7 +308,33 @@ def reactions(rt: ReviewRuntime) -> Consumer:
 
     return Consumer("assignments", {
         "CaseRouted": on_routed,
+        "AssignmentWithdrawn": functools.partial(on_withdrawn, rt),
         "RecordsReceived": on_records,
         "GlassSlidesReceived": on_records,
         **{t: on_stopped for t in ("CaseWithdrawn", "CaseCancelled", "PatientDataErased", "CaseExpired")},
     })
+
+
+def on_withdrawn(rt: ReviewRuntime, conn: Conn, decoded: Decoded) -> None:
+    """Routing withdrew the case from a centre that had not accepted it (its deadline passed, or the
+    coordinator re-routed it): review, where acceptances are recorded, decides which came first.
+
+    The centre's acceptance dated before the withdrawal stands; otherwise (none, or one dated at or
+    after it) the centre's decline is recorded with the withdrawal's reason, and routing re-routes
+    on it as on any decline. A later acceptance by that centre is then refused (it declined)."""
+    withdrawn = decoded.event
+    assert isinstance(withdrawn, AssignmentWithdrawn)
+    centre, at = withdrawn.centre_id, decoded.envelope.occurred_at
+
+    def confirm(r: domain.Review) -> Decision:
+        if r.delivered_at is not None or centre in r.declined_by:
+            return []
+        if r.centre is centre and r.accepted_at is not None and acceptance_stands(r.accepted_at, at):
+            return []
+        # Dated at the withdrawal, or at a losing acceptance after it: a stream's times never go back.
+        return [(e, max(at, r.last_at or at)) for e in domain.decline(r, centre, DeclineReason(withdrawn.reason))]
+
+    row = rt.assignments.get(conn, decoded.envelope.case_id)
+    if row is None or row["centre_id"] != centre.value or row["stopped_by"]:
+        return  # another centre holds it by now, or the case ended: nothing to withdraw here
+    command(rt, conn, decoded.envelope.case_id, None, confirm, at, cause=decoded)

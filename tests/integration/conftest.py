@@ -36,6 +36,7 @@ def stack() -> Iterator[Stack]:
     os.environ.setdefault("CASE_LEDGER_SIMULATED_TIME", "true")
     os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
+    os.environ.setdefault("ROUTING_TIMER_PERIOD", "0")
     # The live app commits every 5 s instead of every second: a SIGKILL then lands between two
     # commits, so tests/integration/test_live.py exercises the replay of applied messages.
     os.environ.setdefault("LIVE_COMMIT_INTERVAL_S", "5")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -305,7 +305,9 @@ class FakeRoutingBoard:
             "case_id": case_id, "tumour_site": tumour_site, "rare_tumour": rare_tumour,
             "preferred_centre": preferred_centre, "opened_at": opened_at, "question_topics": list(question_topics),
             "records_complete": False, "processing_consent": False, "transfer_centres": [], "ended": False,
-            "assigned_centre": None, "declined": [], "queued": False, "coordinator_pick": False, "attempts": 0})
+            "assigned_centre": None, "declined": [], "queued": False, "coordinator_pick": False, "attempts": 0,
+            "accept_by": None, "accepted": False, "withdrawn_at": None, "withdrawal_reason": None,
+            "reassign_to": None})
 
     def facts(self, conn: Conn, case_id: UUID) -> dict[str, Any] | None:
         row = self.cases.get(case_id)
@@ -320,14 +322,30 @@ class FakeRoutingBoard:
     def transfer_consent(self, conn: Conn, case_id: UUID, centres: Sequence[str]) -> None:
         self.cases[case_id]["transfer_centres"] = list(centres)
 
-    def assigned(self, conn: Conn, case_id: UUID, centre_id: str, coordinator_pick: bool) -> None:
+    def assigned(self, conn: Conn, case_id: UUID, centre_id: str, coordinator_pick: bool,
+                 accept_by: date | None) -> None:
         row = self.cases[case_id]
         row.update(assigned_centre=centre_id, queued=False, attempts=row["attempts"] + 1,
-                   coordinator_pick=coordinator_pick)
+                   coordinator_pick=coordinator_pick, accept_by=accept_by, accepted=False, **self._no_withdrawal)
+
+    _no_withdrawal: dict[str, Any] = {"withdrawn_at": None, "withdrawal_reason": None, "reassign_to": None}
+
+    def accepted(self, conn: Conn, case_id: UUID) -> None:
+        self.cases[case_id].update(accepted=True, **self._no_withdrawal)
+
+    def withdrawing(self, conn: Conn, case_id: UUID, at: datetime, reason: str, reassign_to: str | None) -> None:
+        self.cases[case_id].update(withdrawn_at=at, withdrawal_reason=reason, reassign_to=reassign_to)
+
+    def awaiting_acceptance(self, conn: Conn, today: date) -> list[UUID]:
+        return sorted((r["case_id"] for r in self.cases.values()
+                       if r["assigned_centre"] and not r["accepted"] and r["withdrawn_at"] is None
+                       and not r["ended"] and r["accept_by"] is not None and r["accept_by"] < today),
+                      key=lambda c: (self.cases[c]["accept_by"], str(c)))
 
     def declined(self, conn: Conn, case_id: UUID, centre_id: str) -> None:
         row = self.cases[case_id]
-        row.update(declined=[*row["declined"], centre_id], assigned_centre=None)
+        row.update(declined=[*row["declined"], centre_id], assigned_centre=None, accepted=False,
+                   **self._no_withdrawal)
 
     def queued(self, conn: Conn, case_id: UUID, queued: bool) -> None:
         self.cases[case_id]["queued"] = queued
