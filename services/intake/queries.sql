@@ -7,6 +7,20 @@ ON CONFLICT (case_id) DO NOTHING
 -- name: delivery
 SELECT payload FROM {schema}.deliveries WHERE case_id = %(case_id)s
 
+-- name: record_final_decline
+-- The first final decline stands; a redelivered one changes nothing.
+INSERT INTO {schema}.final_declines (case_id, event_id, occurred_at)
+VALUES (%(case_id)s, %(event_id)s, %(occurred_at)s)
+ON CONFLICT (case_id) DO NOTHING
+
+-- name: final_decline
+SELECT occurred_at FROM {schema}.final_declines WHERE case_id = %(case_id)s
+
+-- name: lock_case
+-- Serialises what decides a case's status: a command, and a reaction to another service's ending
+-- or delivery, each read the facts only after the one before it committed.
+SELECT case_id FROM {schema}.cases WHERE case_id = %(case_id)s FOR UPDATE
+
 -- name: insert_key
 INSERT INTO {schema}.patient_keys (patient_ref, wrapped_key) VALUES (%(patient_ref)s, %(wrapped_key)s)
 ON CONFLICT (patient_ref) DO NOTHING

@@ -47,6 +47,16 @@ class IntakeRows(KeyStore, Protocol):
 
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None: ...
 
+    def final_decline(self, conn: Conn, case_id: UUID) -> datetime | None:
+        """When routing finally declined the case (no centre will review it), if it did."""
+        ...
+
+    def record_final_decline(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime) -> None: ...
+
+    def lock_case(self, conn: Conn, case_id: UUID) -> None:
+        """Locks the case's row for this transaction (nothing if there is none)."""
+        ...
+
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None: ...
 
     def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int) -> None: ...
@@ -123,6 +133,16 @@ class PgIntakeRows:
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None:
         conn.execute(self._q["record_delivery"], {"case_id": case_id, "event_id": event_id, "occurred_at": at,
                                                   "payload": Jsonb(payload)})
+
+    def final_decline(self, conn: Conn, case_id: UUID) -> datetime | None:
+        row = conn.execute(self._q["final_decline"], {"case_id": case_id}).fetchone()
+        return row["occurred_at"] if row else None
+
+    def record_final_decline(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime) -> None:
+        conn.execute(self._q["record_final_decline"], {"case_id": case_id, "event_id": event_id, "occurred_at": at})
+
+    def lock_case(self, conn: Conn, case_id: UUID) -> None:
+        conn.execute(self._q["lock_case"], {"case_id": case_id})
 
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None:
         return conn.execute(self._q["record_file"], {"case_id": case_id, "record_id": record_id}).fetchone()

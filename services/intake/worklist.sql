@@ -63,7 +63,7 @@ WITH listed AS (
 ), ranked AS (
     SELECT *,
         CASE
-            WHEN status IN ('treatment_booked', 'closed', 'cancelled', 'withdrawn', 'expired', 'erased') THEN 'nobody'
+            WHEN status IN ('treatment_booked', 'closed', 'cancelled', 'withdrawn', 'expired', 'erased', 'declined_by_all_centres') THEN 'nobody'
             WHEN status = 'collecting_records' OR information_open THEN 'patient'
             WHEN payment_failed THEN 'billing'
             WHEN follow_ups_open > 0 THEN 'centre'
@@ -71,7 +71,7 @@ WITH listed AS (
             WHEN centre_id IS NULL THEN 'coordinator'
             ELSE 'centre'
         END AS waiting_on,
-        CASE WHEN status IN ('treatment_booked', 'closed', 'cancelled', 'withdrawn', 'expired', 'erased') THEN NULL
+        CASE WHEN status IN ('treatment_booked', 'closed', 'cancelled', 'withdrawn', 'expired', 'erased', 'declined_by_all_centres') THEN NULL
              ELSE least(CASE WHEN sla_state IN ('on_track', 'at_risk', 'breached') THEN limit_due END,
                         follow_up_due)
         END AS deadline

@@ -206,6 +206,7 @@ class FakeIntakeRows:
         self.patients: dict[str, bytes] = {}
         self.files: dict[UUID, dict[str, Any]] = {}
         self.deliveries: dict[UUID, dict[str, Any]] = {}
+        self.final_declines: dict[UUID, datetime] = {}
         self.assignments: dict[UUID, tuple[str | None, int]] = {}
         self.access_log: list[dict[str, Any]] = []
 
@@ -265,6 +266,15 @@ class FakeIntakeRows:
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime,
                         payload: dict[str, Any]) -> None:
         self.deliveries.setdefault(case_id, {"event_id": event_id, "payload": payload})
+
+    def final_decline(self, conn: Conn, case_id: UUID) -> datetime | None:
+        return self.final_declines.get(case_id)
+
+    def record_final_decline(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime) -> None:
+        self.final_declines.setdefault(case_id, at)
+
+    def lock_case(self, conn: Conn, case_id: UUID) -> None:
+        pass  # one thread, no concurrency to serialise
 
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> dict[str, Any] | None:
         row = self.files.get(record_id)

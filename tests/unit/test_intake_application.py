@@ -16,6 +16,7 @@ from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason
 from events.contract import (
     CaseCancelled,
     CaseDeclined,
+    CaseFinallyDeclined,
     CaseOpened,
     CaseRouted,
     ConsentGiven,
@@ -27,6 +28,7 @@ from events.db import ConcurrencyConflict
 from services.common.errors import NotFound, Rejected
 from services.common.vault import Vault
 from services.intake import application as app
+from services.intake import reactions
 from services.intake.settings import IntakeSettings
 from services.intake.worklist import PgWorklist
 from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
@@ -147,7 +149,7 @@ def test_treatment_can_be_booked_only_after_the_delivery_reached_intake(rt: app.
                               travel_reason="high_cost_therapy", estimated_cost_cents=3_000_000)
     with pytest.raises(Rejected):
         app.book_treatment(rt, CONN, case_id, booking, T0, None)
-    app.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0 + timedelta(days=5)))
+    reactions.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0 + timedelta(days=5)))
     assert rows(rt).cases[case_id]["status"] == "review_delivered"
     done = app.book_treatment(rt, CONN, case_id, booking, T0 + timedelta(days=6), None)
     assert app.view(done.state)["status"] == "treatment_booked"
@@ -157,7 +159,7 @@ def test_a_redelivered_review_keeps_the_first_delivery(rt: app.IntakeRuntime):
     case_id = open_case(rt)
     upstream = Upstream("review")
     first = delivered()
-    handler = app.on_review_delivered(rt)
+    handler = reactions.on_review_delivered(rt)
     handler(CONN, upstream.emit(case_id, first, T0))
     handler(CONN, upstream.emit(case_id, first.model_copy(update={"report_ref": uuid4()}), T0))
     assert rows(rt).deliveries[case_id]["payload"]["report_ref"] == str(first.report_ref)
@@ -206,14 +208,14 @@ def test_a_ready_case_is_never_expired(rt: app.IntakeRuntime):
 
 def test_a_delivery_for_a_case_not_ready_leaves_its_status_alone(rt: app.IntakeRuntime):
     case_id = open_case(rt)
-    app.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0))
+    reactions.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0))
     assert rows(rt).cases[case_id]["status"] == "collecting_records"
 
 
 # ------------------------------------------------------------------ the case package
 
 def assigned(rt: app.IntakeRuntime, case_id: UUID, centre: CentreId, attempt: int = 1) -> None:
-    deliver(app.centre_assignments(rt), Upstream("routing").emit(
+    deliver(reactions.centre_assignments(rt), Upstream("routing").emit(
         case_id, CaseRouted(centre_id=centre, reason_codes=["specialty_fit"], attempt=attempt), T0))
 
 
@@ -257,7 +259,7 @@ def test_another_centre_a_declined_one_or_a_rerouted_one_gets_not_found(rt: app.
     assigned(rt, case_id, CentreId.CAMS)
     with pytest.raises(NotFound):
         app.package(rt, CONN, case_id, "fuscc")
-    deliver(app.centre_assignments(rt), Upstream("review").emit(
+    deliver(reactions.centre_assignments(rt), Upstream("review").emit(
         case_id, CaseDeclined(centre_id=CentreId.CAMS, reason="at_capacity"), T0))
     with pytest.raises(NotFound):
         app.package(rt, CONN, case_id, "cams")
@@ -280,3 +282,29 @@ def test_access_ends_at_once_with_the_consent_or_the_patients_data(rt: app.Intak
         app.package(rt, CONN, other, "cams")
     with pytest.raises(Rejected):
         app.package(rt, CONN, other, None)  # the coordinator learns why: the data was erased
+
+
+def finally_declined(rt: app.IntakeRuntime, case_id: UUID, at: datetime) -> None:
+    deliver(reactions.centre_assignments(rt), Upstream("routing").emit(case_id, CaseFinallyDeclined(declines=2), at))
+
+
+def test_routings_final_decline_ends_the_case_at_intake_and_a_later_cancellation_is_refused(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    ready(rt, case_id)
+    finally_declined(rt, case_id, T0 + timedelta(days=4))
+    assert rows(rt).cases[case_id]["status"] == "declined_by_all_centres"
+    view = app.view(app.load(rt, CONN, case_id).state)
+    assert (view["status"], view["ending"]) == ("declined_by_all_centres", "CaseFinallyDeclined")
+    with pytest.raises(Rejected) as refused:
+        app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=5), None)
+    assert refused.value.code == "case_declined_by_all_centres"
+    finally_declined(rt, case_id, T0 + timedelta(days=6))  # redelivered: the first stands
+    assert rows(rt).final_declines[case_id] == T0 + timedelta(days=4)
+
+
+def test_a_final_decline_after_intakes_own_ending_leaves_that_ending(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    ready(rt, case_id)
+    app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=1), None)
+    finally_declined(rt, case_id, T0 + timedelta(days=2))
+    assert rows(rt).cases[case_id]["status"] == "cancelled"
