@@ -10,6 +10,7 @@ questions' text are in `files` (encrypted with the case's key, shredded at erasu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,8 +105,13 @@ def describe(rt: ReviewRuntime, state: CaseReview, now: datetime) -> dict[str, A
     assert row is not None
     sla = None
     if review.accepted_at is not None:
-        sla = sla_state(rt.calendar, review.accepted_at, review.pauses, review.delivered_at,
-                        domain.clock_now(review, now))
+        clock = sla_state(rt.calendar, review.accepted_at, review.pauses, review.delivered_at,
+                          domain.clock_now(review, now))
+        sla = dataclasses.asdict(clock)
+        if row["stopped_by"] and clock.state not in ("delivered_on_time", "delivered_late"):
+            # The case ended (withdrawn, cancelled, erased) before a verdict: its clock stopped
+            # there, as the worklist and analytics.sla_cases say; no breach is owed any more.
+            sla["state"] = "stopped"
     return {**row, "state": domain.state_seen_by(review, CentreId(row["centre_id"])), "version": review.version,
             "video": review.video,
             "open_information_request": review.open_request.model_dump(mode="json") if review.open_request else None,

@@ -91,7 +91,7 @@ def test_the_view_after_a_command_comes_from_the_state_it_produced():
     view = app.describe(rt, done.state, ACCEPTED)
     assert view == app.get_case(rt, CONN, case_id, CentreId.PKUCH)
     # Day 7: Thu 12, Fri 13, Sat 14 (make-up day), then 24-27 Feb after the Spring Festival.
-    assert view["sla"].target_due.isoformat() == "2026-02-27"
+    assert view["sla"]["target_due"].isoformat() == "2026-02-27"
 
 
 def test_another_centres_case_does_not_exist_for_a_reviewer():
@@ -125,6 +125,18 @@ def test_a_stopped_case_rejects_the_centre_but_not_the_services_own_reactions():
     with pytest.raises(Rejected) as stopped:
         app.request_information(rt, CONN, case_id, CentreId.PKUCH, [InformationTopic.ADDITIONAL_IMAGING], ACCEPTED)
     assert stopped.value.code == "processing_stopped"
+
+
+def test_the_clock_of_a_case_that_ended_before_delivery_shows_stopped_and_a_verdict_stays():
+    rt = runtime()
+    ended, kept = routed(rt), delivered(rt)
+    app.accept(rt, CONN, ended, CentreId.PKUCH, ACCEPTED)
+    for case_id in (ended, kept):
+        deliver(app.reactions(rt), Upstream("intake").emit(case_id, CaseWithdrawn(reason="patient_request"),
+                                                           ACCEPTED + timedelta(days=7)))
+    later = ACCEPTED + timedelta(days=60)  # past the limit: had the clock run on, it would say breached
+    assert app.describe(rt, rt.kernel.load(CONN, ended).state, later)["sla"]["state"] == "stopped"
+    assert app.describe(rt, rt.kernel.load(CONN, kept).state, later)["sla"]["state"] == "delivered_on_time"
 
 
 def test_declining_shows_declined_to_that_centre():
