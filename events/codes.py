@@ -86,6 +86,17 @@ class CentreId(StrEnum):
     WCH = "wch"
 
 
+# How people name each centre, as the registry does (services/routing/centres.json; a test holds
+# the two to the same names): what the worklist shows beside the code.
+CENTRE_NAMES: dict[CentreId, str] = {
+    CentreId.SYSUCC: "Sun Yat-sen University Cancer Centre",
+    CentreId.CAMS: "CAMS Cancer Hospital (National Cancer Centre)",
+    CentreId.FUSCC: "Fudan University Shanghai Cancer Centre",
+    CentreId.PKUCH: "Peking University Cancer Hospital",
+    CentreId.WCH: "West China Hospital",
+}
+
+
 class RecordKind(StrEnum):
     PATHOLOGY_REPORT = "pathology_report"
     PATHOLOGY_SLIDES = "pathology_slides"

@@ -175,7 +175,7 @@ def open_case(rt: IntakeRuntime, conn: Conn, opened: CaseOpened, identity: dict[
         raise NotFound(f"patient {ref} not found")
     encrypted_question = rt.vault.encrypt(conn, ref, question.encode(), f"question:{case_id}") if question else None
     rt.rows.insert_case(conn, case_id, ref, encrypted_question, domain.CaseStatus.COLLECTING_RECORDS.value,
-                        occurred_at)
+                        occurred_at, opened.tumour_site.value)
     return rt.kernel.handle(conn, case_id, lambda f: domain.open_case(opened, with_question=question is not None),
                             occurred_at=occurred_at, expected_version=0)
 
@@ -362,7 +362,7 @@ def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None
     if status is domain.CaseStatus.ERASED:
         raise Rejected("the patient's personal data was erased", "patient_erased")
     identity = patient_details(rt, conn, case_id)["identity"] if centre is None else None
-    item = rt.worklist.item(conn, case_id) or {}
+    item = rt.worklist.item(conn, case_id, rt.store.clock()) or {}
     export = fhir.CaseForExport(
         case=f.case, status=status, centre_id=rt.rows.assigned_centre(conn, case_id),
         accepted=item.get("sla_state", "not_started") != "not_started",

@@ -38,15 +38,16 @@ def centre_assignments(rt: IntakeRuntime) -> Consumer:
     def on_routed(conn: Conn, decoded: Decoded) -> None:
         routed = decoded.event
         assert isinstance(routed, CaseRouted)
-        rt.rows.assign_centre(conn, decoded.envelope.case_id, routed.centre_id.value, routed.attempt)
+        rt.rows.assign_centre(conn, decoded.envelope.case_id, routed.centre_id.value, routed.attempt,
+                              routed.accept_by, decoded.envelope.occurred_at)
 
     def on_declined(conn: Conn, decoded: Decoded) -> None:
         declined = decoded.event
         assert isinstance(declined, CaseDeclined)
-        rt.rows.release_centre(conn, decoded.envelope.case_id, declined.centre_id.value)
+        rt.rows.release_centre(conn, decoded.envelope.case_id, declined.centre_id.value, decoded.envelope.occurred_at)
 
     def on_finally_declined(conn: Conn, decoded: Decoded) -> None:
-        rt.rows.release_centre(conn, decoded.envelope.case_id, None)
+        rt.rows.release_centre(conn, decoded.envelope.case_id, None, decoded.envelope.occurred_at)
         end_finally_declined(rt, conn, decoded)
 
     return Consumer("centre_assignments", {"CaseRouted": on_routed, "CaseDeclined": on_declined,

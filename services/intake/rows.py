@@ -6,7 +6,7 @@ and what intake learns from other services (deliveries). One named query per met
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -23,7 +23,7 @@ class IntakeRows(KeyStore, Protocol):
     def case(self, conn: Conn, case_id: UUID) -> Row | None: ...
 
     def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None, status: str,
-                    at: datetime) -> None: ...
+                    at: datetime, tumour_site: str) -> None: ...
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None: ...
 
@@ -59,9 +59,10 @@ class IntakeRows(KeyStore, Protocol):
 
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None: ...
 
-    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int) -> None: ...
+    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int, accept_by: date | None,
+                      at: datetime) -> None: ...
 
-    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None) -> None: ...
+    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None, at: datetime) -> None: ...
 
     def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None: ...
 
@@ -90,9 +91,9 @@ class PgIntakeRows:
         return conn.execute(self._q["case_row"], {"case_id": case_id}).fetchone()
 
     def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None, status: str,
-                    at: datetime) -> None:
+                    at: datetime, tumour_site: str) -> None:
         conn.execute(self._q["insert_case"], {"case_id": case_id, "patient_ref": patient_ref, "question": question,
-                                              "status": status, "updated_at": at})
+                                              "status": status, "updated_at": at, "tumour_site": tumour_site})
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None:
         conn.execute(self._q["set_question"], {"case_id": case_id, "question": question})
@@ -147,11 +148,13 @@ class PgIntakeRows:
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None:
         return conn.execute(self._q["record_file"], {"case_id": case_id, "record_id": record_id}).fetchone()
 
-    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int) -> None:
-        conn.execute(self._q["assign_centre"], {"case_id": case_id, "centre_id": centre_id, "attempt": attempt})
+    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int, accept_by: date | None,
+                      at: datetime) -> None:
+        conn.execute(self._q["assign_centre"], {"case_id": case_id, "centre_id": centre_id, "attempt": attempt,
+                                                "accept_by": accept_by, "routed_at": at})
 
-    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None) -> None:
-        conn.execute(self._q["release_centre"], {"case_id": case_id, "centre_id": centre_id})
+    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None, at: datetime) -> None:
+        conn.execute(self._q["release_centre"], {"case_id": case_id, "centre_id": centre_id, "at": at})
 
     def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None:
         row = conn.execute(self._q["assigned_centre"], {"case_id": case_id}).fetchone()

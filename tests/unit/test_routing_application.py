@@ -25,7 +25,8 @@ from services.common.errors import NotFound, Rejected
 from services.routing import application as app
 from services.routing.registry import load_registry
 from services.routing.settings import RoutingSettings
-from tests.unit.fakes import CONN, Clock, FakePool, FakeRoutingBoard, Upstream, deliver, memory_store
+from tests.unit.fakes import CONN, Clock, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes_routing import FakeRoutingBoard
 
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
