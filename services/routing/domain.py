@@ -116,13 +116,14 @@ def after_decline(registry: CentreRegistry, facts: CaseFacts, load: Mapping[Cent
                   reassign_to: CentreId | None = None, attempt: int | None = None) -> Event:
     """The next step once a centre declined: the next centre, the coordinator queue, or the end.
 
-    `reason` is the decline's: `reassigned_by_coordinator` goes to the coordinator's pick
-    (`reassign_to`); `no_answer` at the coordinator's own pick returns the case to the queue, since
+    `reassign_to`: the coordinator's pick a re-routing was waiting for, which the case goes to
+    whatever the decline's reason (the centre may have declined on its own meanwhile). `reason` is
+    the decline's: `no_answer` at the coordinator's own pick returns the case to the queue, since
     only a centre's answer, not its silence, ends a case. `attempt` numbers the next routing
     (default: one per decline so far)."""
     declines = len(facts.declined)
     attempt = attempt if attempt is not None else declines + 1
-    if reason is DeclineReason.REASSIGNED_BY_COORDINATOR and reassign_to is not None:
+    if reassign_to is not None:
         if reassign_to in facts.consented_centres and reassign_to not in facts.declined:
             return CaseRouted(centre_id=reassign_to, reason_codes=["coordinator_assignment"], attempt=attempt)
         return _blocked("reassignment_target_unavailable")  # its consent was withdrawn meanwhile

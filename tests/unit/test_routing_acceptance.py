@@ -106,6 +106,10 @@ def test_a_coordinators_reassignment_goes_to_the_pick_once_the_centre_is_out():
                                   reason=DeclineReason.REASSIGNED_BY_COORDINATOR, reassign_to=C.SYSUCC, attempt=4)
     assert isinstance(routed, CaseRouted)
     assert (routed.centre_id, routed.reason_codes, routed.attempt) == (C.SYSUCC, ["coordinator_assignment"], 4)
+    # The centre declined on its own before review heard of the withdrawal: the pick still stands.
+    own = domain.after_decline(REGISTRY, facts(declined=(C.PKUCH,)), {}, False, reason=DeclineReason.AT_CAPACITY,
+                               reassign_to=C.SYSUCC)
+    assert isinstance(own, CaseRouted) and own.centre_id is C.SYSUCC
     gone = domain.after_decline(REGISTRY, facts(declined=(C.PKUCH,), consented_centres=frozenset({C.PKUCH})), {},
                                 False, reason=DeclineReason.REASSIGNED_BY_COORDINATOR, reassign_to=C.SYSUCC)
     assert isinstance(gone, CaseRoutingBlocked) and gone.reason_codes == ["reassignment_target_unavailable"]
