@@ -32,8 +32,8 @@ _WORKLIST_ROWS = (
     """INSERT INTO intake.assignments (case_id, centre_id, attempt)
        SELECT case_id, 'wch', 1 FROM intake.events WHERE event_type = 'CaseOpened'
        ON CONFLICT (case_id) DO NOTHING""",
-    """INSERT INTO intake.worklist (case_id, sla_state, limit_due, updated_at)
-       SELECT case_id, 'on_track', (occurred_at + interval '14 days')::date, occurred_at
+    """INSERT INTO intake.worklist (case_id, sla_state, accepted, limit_due, updated_at)
+       SELECT case_id, 'on_track', true, (occurred_at + interval '14 days')::date, occurred_at
        FROM intake.events WHERE event_type = 'CaseOpened' ON CONFLICT (case_id) DO NOTHING""",
     "ANALYZE intake.cases", "ANALYZE intake.assignments", "ANALYZE intake.worklist",
 )

@@ -67,6 +67,7 @@ def _simulated_stack(args: argparse.Namespace) -> Stack | None:
     os.environ.setdefault("CASE_LEDGER_SIMULATED_TIME", "true")
     os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
+    os.environ.setdefault("ROUTING_TIMER_PERIOD", "0")
     stack.up()
     stack_s = time.monotonic() - t
     if _stack_env(stack).get("CASE_LEDGER_SIMULATED_TIME") != "true":

@@ -62,7 +62,7 @@ class BusinessDays(Protocol):
 
 def default_calendar() -> BusinessDays:
     """The centres' calendar as the review service builds it (chinese-calendar's tables)."""
-    from services.review.calendar import seed_calendar
+    from services.common.calendar import seed_calendar
 
     return seed_calendar()
 

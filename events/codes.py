@@ -86,6 +86,17 @@ class CentreId(StrEnum):
     WCH = "wch"
 
 
+# How people name each centre, as the registry does (services/routing/centres.json; a test holds
+# the two to the same names): what the worklist shows beside the code.
+CENTRE_NAMES: dict[CentreId, str] = {
+    CentreId.SYSUCC: "Sun Yat-sen University Cancer Centre",
+    CentreId.CAMS: "CAMS Cancer Hospital (National Cancer Centre)",
+    CentreId.FUSCC: "Fudan University Shanghai Cancer Centre",
+    CentreId.PKUCH: "Peking University Cancer Hospital",
+    CentreId.WCH: "West China Hospital",
+}
+
+
 class RecordKind(StrEnum):
     PATHOLOGY_REPORT = "pathology_report"
     PATHOLOGY_SLIDES = "pathology_slides"
@@ -114,6 +125,14 @@ class DeclineReason(StrEnum):
     RECORDS_INSUFFICIENT = "records_insufficient"
     CONFLICT_OF_INTEREST = "conflict_of_interest"
     OTHER = "other"
+    # Not a centre's own answer: routing withdrew the case (AssignmentWithdrawn) and review
+    # records the centre's decline for it, so every reader treats it as any decline.
+    NO_ANSWER = "no_answer"  # the acceptance deadline passed without an answer
+    REASSIGNED_BY_COORDINATOR = "reassigned_by_coordinator"  # the coordinator re-routed it first
+
+
+# The decline reasons only the system records, never a centre (review's API refuses them).
+SYSTEM_DECLINE_REASONS = frozenset({DeclineReason.NO_ANSWER, DeclineReason.REASSIGNED_BY_COORDINATOR})
 
 
 class InformationTopic(StrEnum):

@@ -101,7 +101,8 @@ def build_registry() -> Registry:
         return upgraded
 
     # SlaClockStopped and SlaAtRisk v2 only allow null where v1 required a value: v1 is valid v2.
-    for loosened in ("SlaClockStopped", "SlaAtRisk"):
+    # CaseRouted v2 adds `accept_by`, None by default: a v1 routing had no acceptance deadline.
+    for loosened in ("SlaClockStopped", "SlaAtRisk", "CaseRouted"):
         registry.upcaster(loosened, 1)(dict)
 
     return registry

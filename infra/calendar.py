@@ -3,7 +3,7 @@
     python -m infra.calendar --year 2027 --file 2027.json [--run-dir .run] [--check-only]
                              [--override-cross-check]
 
-1. Reads FILE in the operator format (services/review/calendar.py) and refuses it, changing
+1. Reads FILE in the operator format (services/common/calendar.py) and refuses it, changing
    nothing, unless it holds exactly YEAR, every day a real date of YEAR, make-up working days on
    weekends only, no day both off and worked.
 2. Cross-checks its days off with the `holidays` package (services/review/calendar_check.py) and
@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.stack import REVIEW_CALENDAR, ROOT, Stack
-from services.review.calendar import (
+from services.common.calendar import (
     CalendarFileError,
     YearSchedule,
     load_calendar,
@@ -117,7 +117,7 @@ def install(year: int, schedule: YearSchedule, target: Path, file: Path) -> list
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(target.name + ".new")
     staging.write_text(document(years, f"Installed by make calendar from {file.resolve()} on "
-                                       f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Format: services/review/calendar.py."))
+                                       f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Format: services/common/calendar.py."))
     known = load_calendar(staging).known_years
     if year not in known:  # the loader itself must agree, or nothing moves
         staging.unlink()

@@ -87,9 +87,11 @@ from events.contract.review import (
     VideoConsultationScheduled,
 )
 from events.contract.routing import (
+    AssignmentWithdrawn,
     CaseFinallyDeclined,
     CaseRouted,
     CaseRoutingBlocked,
+    acceptance_stands,
 )
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -111,6 +113,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CaseRouted,
     CaseRoutingBlocked,
     CaseFinallyDeclined,
+    AssignmentWithdrawn,
     ReviewAccepted,
     CaseDeclined,
     InformationRequested,
@@ -154,6 +157,7 @@ __all__ = [
     "MAX_PRICE_LINES",
     "MAX_TRIAL_OPTIONS",
     "TOPIC",
+    "AssignmentWithdrawn",
     "CaseCancelled",
     "CaseClosed",
     "CaseDeclined",
@@ -219,4 +223,5 @@ __all__ = [
     "VideoConsultationMissed",
     "VideoConsultationRequested",
     "VideoConsultationScheduled",
+    "acceptance_stands",
 ]

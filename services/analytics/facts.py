@@ -28,6 +28,7 @@ from events.contract import (
     FeeInvoiced,
     InformationRequested,
     InvoiceVoided,
+    PatientDataErased,
     PaymentCaptured,
     QuoteIssued,
     RecordsCompleted,
@@ -65,7 +66,7 @@ CASE_DEFAULTS: Row = {
 CASE_COLUMNS = tuple(CASE_DEFAULTS)
 
 _ENDINGS = {"CaseCancelled": "cancelled", "CaseWithdrawn": "withdrawn", "CaseExpired": "expired",
-            "CaseFinallyDeclined": "declined_by_all_centres"}
+            "CaseFinallyDeclined": "declined_by_all_centres", "PatientDataErased": "erased"}
 
 
 def _text(value: Any) -> Any:
@@ -119,9 +120,10 @@ def apply(case: Row, decoded: Decoded) -> None:
         case CaseDeclined():
             # A decline resets the review: the next centre's acceptance starts a new clock.
             case.update(declines=case["declines"] + 1, accepted_at=None, sla_target_due=None, sla_limit_due=None,
-                        sla_paused_since=None, sla_at_risk_at=None, sla_breached_at=None)
+                        sla_paused_since=None, sla_at_risk_at=None, sla_breached_at=None,
+                        sla_calendar_unknown=False)
         case ReviewAccepted():
-            case.update(accepted_at=at, centre_id=e.centre_id)
+            case.update(accepted_at=at, centre_id=e.centre_id, sla_calendar_unknown=False)
         case SlaClockStarted():
             case.update(sla_target_due=e.target_due, sla_limit_due=e.limit_due, sla_paused_business_days=0,
                         sla_paused_since=None)
@@ -148,12 +150,12 @@ def apply(case: Row, decoded: Decoded) -> None:
                         travel_reason=_text(e.travel_reason))
         case CaseClosed():
             case.update(decided_at=at, decision="returned_home", treatment_type=None, travel_reason=None)
-        case CaseCancelled() | CaseWithdrawn() | CaseExpired() | CaseFinallyDeclined():
-            # The first ending stands: a withdrawal after a cancellation ends nothing more.
-            if case["ended_at"] is None:
-                case["ended_at"] = at
-            if case["ending"] is None:
-                case["ending"] = _ENDINGS[decoded.envelope.event_type]
+        case CaseCancelled() | CaseWithdrawn() | CaseExpired() | CaseFinallyDeclined() | PatientDataErased():
+            # The first ending in event time stands, whichever service's fact arrived first (a
+            # cancellation intake accepted while routing's final decline, dated before it, was in
+            # flight): a later ending ends nothing more.
+            if case["ended_at"] is None or at < case["ended_at"]:
+                case.update(ended_at=at, ending=_ENDINGS[decoded.envelope.event_type])
 
 
 def money_rows(decoded: Decoded) -> Iterator[tuple[Any, ...]]:

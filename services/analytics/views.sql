@@ -62,7 +62,7 @@ COMMENT ON COLUMN {target}.case_funnel.accepted_at IS 'When the centre now holdi
 COMMENT ON COLUMN {target}.case_funnel.delivered_at IS 'When the written review was delivered.';
 COMMENT ON COLUMN {target}.case_funnel.decided_at IS 'When the travel decision was recorded (booked, or went home).';
 COMMENT ON COLUMN {target}.case_funnel.decision IS 'booked_treatment or returned_home; null while undecided.';
-COMMENT ON COLUMN {target}.case_funnel.ending IS 'How the case ended early: cancelled, withdrawn, expired, declined_by_all_centres.';
+COMMENT ON COLUMN {target}.case_funnel.ending IS 'How the case ended early, the first ending in event time: cancelled, withdrawn, expired, declined_by_all_centres, erased.';
 COMMENT ON COLUMN {target}.case_funnel.stage IS 'The furthest stage: opened, records_complete, accepted, delivered, decided or ended_<ending>.';
 COMMENT ON COLUMN {target}.case_funnel.days_quote_to_case IS 'Days from the quote to the case, to 0.1 day.';
 COMMENT ON COLUMN {target}.case_funnel.days_to_records_complete IS 'Days from opening to complete records, to 0.1 day.';
@@ -97,12 +97,13 @@ SELECT case_id, centre_id, accepted_at, sla_target_due AS target_due, sla_limit_
        sla_business_days_used AS business_days_used, sla_paused_business_days AS paused_business_days,
        sla_within_target AS within_target, sla_at_risk_at AS at_risk_at, sla_breached_at AS breached_at,
        delivered_at,
-       CASE WHEN sla_calendar_unknown AND delivered_at IS NULL AND sla_breached_at IS NULL THEN 'calendar_unknown'
-            WHEN delivered_at IS NOT NULL AND sla_within_limit THEN 'delivered_on_time'
+       -- The order review's clock and the worklist use (services/intake/worklist_clock.py): a verdict,
+       -- an ending before one, a breach, a year the calendar lacks (a delivery's verdict too), a pause.
+       CASE WHEN delivered_at IS NOT NULL AND sla_within_limit THEN 'delivered_on_time'
             WHEN delivered_at IS NOT NULL AND sla_within_limit IS NOT NULL THEN 'delivered_late'
-            WHEN delivered_at IS NOT NULL THEN 'delivered'
             WHEN ending IS NOT NULL THEN 'stopped'
             WHEN sla_breached_at IS NOT NULL THEN 'breached'
+            WHEN sla_calendar_unknown THEN 'calendar_unknown'
             WHEN sla_paused_since IS NOT NULL THEN 'paused'
             WHEN sla_at_risk_at IS NOT NULL THEN 'at_risk'
             ELSE 'on_track' END AS state
@@ -120,7 +121,7 @@ COMMENT ON COLUMN {target}.sla_cases.within_target IS 'Delivered within 7 busine
 COMMENT ON COLUMN {target}.sla_cases.at_risk_at IS 'When 2 business days were left (end of day 8), if it came.';
 COMMENT ON COLUMN {target}.sla_cases.breached_at IS 'When the 10-business-day limit passed (end of day 10), if it did.';
 COMMENT ON COLUMN {target}.sla_cases.delivered_at IS 'When the review was delivered, stopping the clock.';
-COMMENT ON COLUMN {target}.sla_cases.state IS 'on_track, at_risk, breached, paused, calendar_unknown, stopped, delivered_on_time, delivered_late.';
+COMMENT ON COLUMN {target}.sla_cases.state IS 'First match: delivered_on_time, delivered_late, stopped (ended before a verdict), breached, calendar_unknown, paused, at_risk, on_track.';
 
 -- Delivered reviews per centre and month of delivery (Asia/Shanghai), those with a verdict.
 CREATE VIEW {target}.sla_summary AS

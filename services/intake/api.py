@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
@@ -59,9 +59,8 @@ from services.intake import application as app
 from services.intake import exchange_api
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
-from services.intake.domain import CaseStatus
 from services.intake.settings import IntakeSettings
-from services.intake.worklist import MAX_PAGE, Cursor, Filters, SlaState, WaitingOn
+from services.intake.worklist_api import worklist_router
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -203,30 +202,6 @@ def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyK
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
 
 
-@router.get("/cases", tags=["worklist"],
-            description="The coordinators' worklist, nearest deadline first (the SLA limit while the clock runs, or "
-                        "an open follow-up's due date; cases without one last), from the read model intake's "
-                        "consumers keep. Filters combine; `next_cursor` fetches the next page. `waiting_on`: whose "
-                        "move it is (patient: records, consents or requested information; billing: a failed "
-                        "payment; coordinator: no centre holds the case; centre: review or a follow-up; "
-                        "patient again once the review is delivered; nobody once the case ended).")
-def worklist(
-    rt: IntakeDep, _: Coordinator,
-    status: Annotated[CaseStatus | None, Query()] = None,
-    centre: Annotated[CentreId | None, Query()] = None,
-    sla_state: Annotated[SlaState | None, Query()] = None,
-    waiting_on: Annotated[WaitingOn | None, Query()] = None,
-    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-) -> JSONResponse:
-    after = Cursor.decode(cursor) if cursor else None
-    filters = Filters(status=status.value if status else None, centre=centre.value if centre else None,
-                      sla_state=sla_state, waiting_on=waiting_on)
-    with rt.pool.connection() as conn:
-        items, more = rt.worklist.page(conn, filters, after, limit)
-    return JSONResponse(jsonable_encoder({"items": items, "next_cursor": more.encode() if more else None}))
-
-
 @router.get("/cases/{case_id}")
 def get_case(case_id: UUID, rt: IntakeDep, _: Coordinator) -> JSONResponse:
     with rt.pool.connection() as conn:
@@ -364,5 +339,6 @@ def run_timers(body: RunTimers, rt: IntakeDep, _: Admin) -> dict[str, int]:
 
 
 def create_app() -> FastAPI:
-    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[router, exchange_api.router],
+    return create_service_app(service=SERVICE, build_runtime=bootstrap,
+                              routers=[router, exchange_api.router, worklist_router],
                               description="Cases, their records and consent, and the patient's decision.")

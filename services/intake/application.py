@@ -16,13 +16,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from events.codes import ConsentKind
-from events.consumer import Consumer
 from events.contract import (
     CaseCancelled,
     CaseClosed,
-    CaseDeclined,
     CaseOpened,
-    CaseRouted,
     CaseWithdrawn,
     ConsentGiven,
     GlassSlidesShipped,
@@ -74,9 +71,11 @@ class IntakeRuntime(Runtime):
     @functools.cached_property
     def kernel(self) -> Kernel[CaseFile]:
         def start(conn: Conn, case_id: UUID) -> CaseFile:
+            # What intake learnt from other services' streams: the delivery, routing's final decline.
             delivered = self.rows.delivery(conn, case_id)
+            case = domain.Case(case_id, declined_at=self.rows.final_decline(conn, case_id))
             return CaseFile(self.rows.case(conn, case_id),
-                            ReviewDelivered.model_validate(delivered) if delivered else None, domain.Case(case_id))
+                            ReviewDelivered.model_validate(delivered) if delivered else None, case)
 
         return Kernel(self.store, start, lambda f, event, at: f.case.apply(event, at), self._refresh_status)
 
@@ -128,7 +127,7 @@ def view(f: CaseFile) -> dict[str, Any]:
         "consents": {k.value: v.model_dump(mode="json") for k, v in case.consents.items()},
         "consented": case.consented,
         "review_delivered": f.delivered is not None,
-        "ending": case.ending.event_type if case.ending else None,
+        "ending": case.ending_type,
     }
 
 
@@ -155,6 +154,8 @@ def _command(rt: IntakeRuntime, conn: Conn, case_id: UUID, decide: Decide, occur
         f.existing()
         return decide(f.case, f.delivered)
 
+    # Decided on what the other services' facts say once a reaction applying one has committed.
+    rt.rows.lock_case(conn, case_id)
     return rt.kernel.handle(conn, case_id, on_file, occurred_at=occurred_at, expected_version=expected_version)
 
 
@@ -171,7 +172,7 @@ def open_case(rt: IntakeRuntime, conn: Conn, opened: CaseOpened, identity: dict[
         raise NotFound(f"patient {ref} not found")
     encrypted_question = rt.vault.encrypt(conn, ref, question.encode(), f"question:{case_id}") if question else None
     rt.rows.insert_case(conn, case_id, ref, encrypted_question, domain.CaseStatus.COLLECTING_RECORDS.value,
-                        occurred_at)
+                        occurred_at, opened.tumour_site.value)
     return rt.kernel.handle(conn, case_id, lambda f: domain.open_case(opened, with_question=question is not None),
                             occurred_at=occurred_at, expected_version=0)
 
@@ -270,31 +271,3 @@ def run_timers(rt: IntakeRuntime, now: datetime) -> int:
     return sweep(rt.pool, due, remind_or_expire, service="intake")
 
 
-# ------------------------------------------------------------------ reactions
-
-def on_review_delivered(rt: IntakeRuntime) -> Callable[[Conn, Decoded], None]:
-    def handler(conn: Conn, decoded: Decoded) -> None:
-        env = decoded.envelope
-        rt.rows.record_delivery(conn, env.case_id, env.event_id, env.occurred_at, env.payload)
-        rt.rows.set_status(conn, env.case_id, domain.CaseStatus.REVIEW_DELIVERED.value, env.occurred_at,
-                           only_from=domain.CaseStatus.READY_FOR_REVIEW.value)
-    return handler
-
-
-def centre_assignments(rt: IntakeRuntime) -> Consumer:
-    """Which centre holds each case, from routing's and review's events: who may read the package."""
-    def on_routed(conn: Conn, decoded: Decoded) -> None:
-        routed = decoded.event
-        assert isinstance(routed, CaseRouted)
-        rt.rows.assign_centre(conn, decoded.envelope.case_id, routed.centre_id.value, routed.attempt)
-
-    def on_declined(conn: Conn, decoded: Decoded) -> None:
-        declined = decoded.event
-        assert isinstance(declined, CaseDeclined)
-        rt.rows.release_centre(conn, decoded.envelope.case_id, declined.centre_id.value)
-
-    def on_finally_declined(conn: Conn, decoded: Decoded) -> None:
-        rt.rows.release_centre(conn, decoded.envelope.case_id, None)
-
-    return Consumer("centre_assignments", {"CaseRouted": on_routed, "CaseDeclined": on_declined,
-                                           "CaseFinallyDeclined": on_finally_declined})

@@ -59,10 +59,13 @@ class CaseStatus(StrEnum):
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
     ERASED = "erased"
+    # Routing's final decline: no consented centre will review the case (billing refunds it).
+    DECLINED_BY_ALL_CENTRES = "declined_by_all_centres"
 
 
 TERMINAL = frozenset({CaseStatus.TREATMENT_BOOKED, CaseStatus.CLOSED, CaseStatus.CANCELLED,
-                      CaseStatus.WITHDRAWN, CaseStatus.EXPIRED, CaseStatus.ERASED})
+                      CaseStatus.WITHDRAWN, CaseStatus.EXPIRED, CaseStatus.ERASED,
+                      CaseStatus.DECLINED_BY_ALL_CENTRES})
 
 
 def missing_records(kinds: Sequence[RecordKind], reasons: Sequence[ReferralReason],
@@ -87,7 +90,11 @@ class Case:
     shipments: dict[UUID, bool] = field(default_factory=dict)  # shipment id -> received
     consents: dict[ConsentKind, ConsentGiven] = field(default_factory=dict)
     completed: bool = False
-    ending: Event | None = None  # the event that ended the case, if any
+    ending: Event | None = None  # the event of intake's stream that ended the case, if any
+    ended_at: datetime | None = None  # its event time
+    # When routing finally declined the case (intake's read model of CaseFinallyDeclined): it ends
+    # the case too, unless an ending of intake's own came first in event time.
+    declined_at: datetime | None = None
     open_request: RecordsRequested | None = None
     reminders_sent: int = 0
     last_activity: datetime | None = None
@@ -113,7 +120,25 @@ class Case:
     def consented(self) -> bool:
         return set(self.consents) == set(ConsentKind)
 
+    @property
+    def declined_first(self) -> bool:
+        """Routing's final decline is the case's ending: the first in event time, whichever
+        service's fact reached intake first (a cancellation accepted while routing's relay lagged)."""
+        return self.declined_at is not None and (self.ended_at is None or self.declined_at <= self.ended_at)
+
+    @property
+    def ended(self) -> bool:
+        return self.ending is not None or self.declined_at is not None
+
+    @property
+    def ending_type(self) -> str | None:
+        if self.declined_first:
+            return "CaseFinallyDeclined"
+        return self.ending.event_type if self.ending else None
+
     def status(self, review_delivered: bool) -> CaseStatus:
+        if self.declined_first:
+            return CaseStatus.DECLINED_BY_ALL_CENTRES
         match self.ending:
             case TreatmentBooked():
                 return CaseStatus.TREATMENT_BOOKED
@@ -166,9 +191,10 @@ class Case:
                 self.reminders_sent = event.reminder_number
                 self.last_nudge = occurred_at
             case TreatmentBooked() | CaseClosed() | CaseCancelled() | CaseWithdrawn() | CaseExpired():
-                self.ending = event
+                self.ending, self.ended_at = event, occurred_at
             case PatientDataErased():
-                self.ending = self.ending or event
+                if self.ending is None:
+                    self.ending, self.ended_at = event, occurred_at
         # Reminders and expiry measure dormancy: only the patient's side counts as activity.
         if occurred_at is not None and not isinstance(event, RecordsReminderSent | RecordsRequested):
             self.last_activity = occurred_at
@@ -184,7 +210,7 @@ def fold(case_id: UUID, history: Sequence[tuple[Event, datetime]]) -> Case:
 def _must_be_open(case: Case, what: str) -> None:
     if case.opened is None:
         raise Rejected("case is not open", "case_not_open")
-    if case.ending is not None:
+    if case.ended:
         state = case.status(False).value
         raise Rejected(f"the case is {state}: {what} is not possible", f"case_{state}")
 
@@ -250,7 +276,7 @@ def withdraw_consent(case: Case, kind: ConsentKind) -> list[Event]:
         raise Rejected(f"no {kind.value} consent is in force", "no_consent")
     out: list[Event] = [ConsentWithdrawn(consent=kind)]
     # Without consent nothing more may be processed: an open case ends here.
-    if case.ending is None:
+    if not case.ended:
         out.append(CaseWithdrawn(reason=WithdrawalReason.CONSENT_WITHDRAWN))
     return out
 
@@ -265,7 +291,7 @@ def request_records(case: Case, request_id: UUID) -> list[Event]:
 
 def due_timers(case: Case, now: datetime) -> list[tuple[Event, datetime]]:
     """Reminders and expiry that are due by `now` (event time), each stamped with its due moment."""
-    if case.opened is None or case.ending is not None or case.completed or case.last_activity is None:
+    if case.opened is None or case.ended or case.completed or case.last_activity is None:
         return []
     expires_at = case.last_activity + EXPIRE_AFTER
     out: list[tuple[Event, datetime]] = []

@@ -229,7 +229,7 @@ def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None
     identity = patient_details(rt, conn, case_id)["identity"] if centre is None else None
     copies = served(rt, conn, f, row)
     files = {r.record_id: _export_file(r, copies[r.record_id], centre) for r in f.case.records if r.record_id in copies}
-    item = rt.worklist.item(conn, case_id) or {}
+    item = rt.worklist.item(conn, case_id, rt.store.clock()) or {}
     export = fhir.CaseForExport(
         case=f.case, status=status, centre_id=rt.rows.assigned_centre(conn, case_id),
         accepted=item.get("sla_state", "not_started") != "not_started",

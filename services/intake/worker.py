@@ -2,7 +2,7 @@
 
 from events.consumer import Consumer
 from services.common.runtime import live_timers, run_worker
-from services.intake import application
+from services.intake import application, reactions
 from services.intake.bootstrap import bootstrap
 from services.intake.settings import IntakeSettings
 
@@ -10,8 +10,8 @@ from services.intake.settings import IntakeSettings
 def main() -> None:
     settings = IntakeSettings()
     rt = bootstrap(settings)
-    run_worker(rt, [Consumer("deliveries", {"ReviewDelivered": application.on_review_delivered(rt)}),
-                    application.centre_assignments(rt), rt.worklist.consumer()],
+    run_worker(rt, [Consumer("deliveries", {"ReviewDelivered": reactions.on_review_delivered(rt)}),
+                    reactions.centre_assignments(rt), rt.worklist.consumer()],
                extra=live_timers(settings.timer_period_s, lambda: application.run_timers(rt, rt.store.clock())))
 
 

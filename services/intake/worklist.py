@@ -1,43 +1,46 @@
 """The coordinators' worklist: a read model intake's `worklist` consumer keeps from the other services'
-events, joined with intake's own cases and assignments, paged by a keyset cursor.
+events, joined with intake's own cases and assignments, walked page by page in a stable order.
 
 It also keeps the documents review stored (reports, versions, addenda) for the FHIR export.
+
+A walk: the first page (no cursor) fixes the cases the filters match and their order, nearest
+deadline first, as they stand then; following `next_cursor` pages through exactly those, in that
+order, each shown as it is now. A case whose deadline moves mid-walk is neither repeated nor
+skipped; one that stops matching the filters is left out; one that starts matching is in the next
+walk. A walk's cursors last an hour (then 422: start again) and only with the filters it began with.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from psycopg import sql
+
+from events.codes import CENTRE_NAMES, CentreId
 from events.consumer import Consumer
-from events.contract import (
-    CaseDeclined,
-    FollowUpAnswered,
-    FollowUpAsked,
-    ReportAmended,
-    ReportUploaded,
-    ReviewDelivered,
-    SlaAtRisk,
-    SlaBreached,
-    SlaClockResumed,
-    SlaClockStarted,
-    SlaClockStopped,
-)
-from events.db import Conn, Queries
+from events.contract import FollowUpAnswered, FollowUpAsked, ReportAmended, ReportUploaded, ReviewDelivered
+from events.db import Conn, load_queries
 from events.registry import Decoded
 from services.common.errors import InvalidInput
+from services.intake import worklist_clock
+from services.intake.worklist_clock import SlaState
 
 Row = dict[str, Any]
 WaitingOn = Literal["patient", "centre", "coordinator", "billing", "nobody"]
-SlaState = Literal["not_started", "on_track", "at_risk", "breached", "paused", "delivered_on_time", "delivered_late",
-                   "calendar_unknown"]
+Scope = Literal["open", "ended", "all"]
 MAX_PAGE = 200
+__all__ = ["MAX_PAGE", "Cursor", "Filters", "PgWorklist", "Scope", "SlaState", "WaitingOn", "Worklist"]
+# Filter values only an ended case has: asking for one asks for ended cases.
+_ENDED_ONLY = {"status": {"treatment_booked", "closed", "cancelled", "withdrawn", "expired", "erased",
+                          "declined_by_all_centres"}, "sla_state": {"stopped"}, "waiting_on": {"nobody"}}
 
 
 @dataclass(frozen=True)
@@ -46,59 +49,97 @@ class Filters:
     centre: str | None = None
     sla_state: str | None = None
     waiting_on: str | None = None
+    # Open cases unless asked otherwise; a filter only ended cases can match asks for them too.
+    scope: Scope | None = None
+
+    def params(self) -> dict[str, Any]:
+        asks_ended = any(getattr(self, k) in values for k, values in _ENDED_ONLY.items())
+        return {**asdict(self), "scope": self.scope or ("all" if asks_ended else "open")}
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.params(), sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page ended: the last row's deadline (None: no deadline) and case id."""
+    """Where a page of a walk ended: the walk, the last case's sort key (an ISO date, or PostgreSQL's
+    -infinity / infinity) and id, and the filters the walk began with."""
 
-    deadline: date | None
+    walk_id: UUID
+    sort_key: str
     case_id: UUID
+    filters: str
 
     def encode(self) -> str:
-        raw = json.dumps({"d": self.deadline.isoformat() if self.deadline else None, "c": str(self.case_id)})
+        raw = json.dumps({"w": str(self.walk_id), "k": self.sort_key, "c": str(self.case_id), "f": self.filters})
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
         try:
             raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            return cls(date.fromisoformat(raw["d"]) if raw["d"] is not None else None, UUID(raw["c"]))
+            key = str(raw["k"])
+            if key not in ("-infinity", "infinity"):
+                datetime.strptime(key, "%Y-%m-%d")
+            return cls(UUID(raw["w"]), key, UUID(raw["c"]), str(raw["f"]))
         except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
             raise InvalidInput("cursor", "is not a cursor this list returned") from None
 
 
 class Worklist(Protocol):
-    def page(self, conn: Conn, filters: Filters, after: Cursor | None, limit: int) -> tuple[list[Row], Cursor | None]:
-        ...
+    def page(self, conn: Conn, filters: Filters, after: Cursor | None, limit: int,
+             now: datetime) -> tuple[list[Row], Cursor | None]: ...
 
-    def item(self, conn: Conn, case_id: UUID) -> Row | None: ...
+    def item(self, conn: Conn, case_id: UUID, now: datetime) -> Row | None: ...
 
     def documents(self, conn: Conn, case_id: UUID) -> list[Row]: ...
 
     def consumer(self) -> Consumer: ...
 
 
+def _bound(path: Path, schema: str) -> dict[str, bytes]:
+    """The file's named blocks bound to `schema`; `{items}` in a block is the `items` block."""
+    blocks, ident = dict(load_queries(path)), sql.Identifier(schema)  # the loader caches its dict
+    items = sql.SQL(blocks.pop("items")).format(schema=ident)
+    return {name: sql.SQL(text).format(schema=ident, items=items).as_bytes(None) for name, text in blocks.items()}
+
+
+def _shown(row: Row) -> Row:
+    centre = row.get("centre_id")
+    row["centre_name"] = CENTRE_NAMES.get(CentreId(centre)) if centre else None
+    return row
+
+
 class PgWorklist:
     def __init__(self, schema: str = "intake") -> None:
-        self._q = Queries(Path(__file__).with_name("worklist.sql"), schema)
+        self._q = _bound(Path(__file__).with_name("worklist.sql"), schema)
 
-    def page(self, conn: Conn, filters: Filters, after: Cursor | None, limit: int) -> tuple[list[Row], Cursor | None]:
-        # A cursor after the rows without a deadline sorts as 'infinity', as the query orders them.
-        after_deadline = (after.deadline.isoformat() if after.deadline else "infinity") if after else None
-        rows = conn.execute(self._q["page"], {
-            "status": filters.status, "centre": filters.centre, "sla_state": filters.sla_state,
-            "waiting_on": filters.waiting_on, "after_deadline": after_deadline, "case_id": None,
-            "after_case": after.case_id if after else None, "limit": limit + 1}).fetchall()
-        more = len(rows) > limit
+    def page(self, conn: Conn, filters: Filters, after: Cursor | None, limit: int,
+             now: datetime) -> tuple[list[Row], Cursor | None]:
+        params, q = {**filters.params(), "now": now}, self._q
+        with conn.transaction():
+            if after is None:
+                walk, after_key, after_case = uuid4(), None, None
+                conn.execute(q["expire_walks"])
+                conn.execute(q["start_walk"], {**params, "walk_id": walk})
+            else:
+                if after.filters != filters.fingerprint():
+                    raise InvalidInput("cursor", "belongs to a walk with other filters: start again without it")
+                if conn.execute(q["walk_exists"], {"walk_id": after.walk_id}).fetchone() is None:
+                    raise InvalidInput("cursor", "this walk has expired (a walk lasts an hour): start again")
+                walk, after_key, after_case = after.walk_id, after.sort_key, after.case_id
+            rows = conn.execute(q["walk_page"], {**params, "walk_id": walk, "after_key": after_key,
+                                                 "after_case": after_case, "limit": limit + 1}).fetchall()
+            more = len(rows) > limit
+            if after is None and not more:
+                conn.execute(q["end_walk"], {"walk_id": walk})
         rows = rows[:limit]
-        last = rows[-1] if more else None
-        return rows, Cursor(last["deadline"], last["case_id"]) if last else None
+        last = Cursor(walk, rows[-1]["walk_key"], rows[-1]["case_id"], filters.fingerprint()) if more else None
+        return [_shown({k: v for k, v in r.items() if k != "walk_key"}) for r in rows], last
 
-    def item(self, conn: Conn, case_id: UUID) -> Row | None:
-        return conn.execute(self._q["page"], {
-            "status": None, "centre": None, "sla_state": None, "waiting_on": None, "after_deadline": None,
-            "after_case": None, "case_id": case_id, "limit": 1}).fetchone()
+    def item(self, conn: Conn, case_id: UUID, now: datetime) -> Row | None:
+        row = conn.execute(self._q["item"], {"case_id": case_id, "now": now}).fetchone()
+        return _shown(row) if row else None
 
     def documents(self, conn: Conn, case_id: UUID) -> list[Row]:
         return conn.execute(self._q["documents"], {"case_id": case_id}).fetchall()
@@ -106,82 +147,35 @@ class PgWorklist:
     def consumer(self) -> Consumer:
         q = self._q
 
-        def at(decoded: Decoded) -> dict[str, Any]:
-            return {"case_id": decoded.envelope.case_id, "at": decoded.envelope.occurred_at}
-
         def clock(conn: Conn, decoded: Decoded) -> None:
-            e, base = decoded.event, at(decoded)
-            conn.execute(q["touch"], base)
-            state: str
-            limit_due: date | None = None
-            match e:
-                case SlaClockStarted() | SlaClockResumed():
-                    state, limit_due = "on_track", e.limit_due
-                case SlaAtRisk():
-                    state, limit_due = "at_risk", e.limit_due
-                case SlaBreached():
-                    state, limit_due = "breached", e.limit_due
-                case SlaClockStopped():
-                    state = "delivered_on_time" if e.within_limit else "delivered_late"
-                case CaseDeclined():
-                    state = "not_started"  # back to routing: the next centre's clock starts afresh
-                case _:
-                    state = "calendar_unknown"
-            conn.execute(q["set_clock"], {**base, "sla_state": state, "limit_due": limit_due,
-                                          "keep_due": isinstance(e, SlaAtRisk)})
-
-        def information(is_open: bool) -> Any:
-            def handle(conn: Conn, decoded: Decoded) -> None:
-                conn.execute(q["touch"], at(decoded))
-                conn.execute(q["set_information_open"], {**at(decoded), "open": is_open})
-                if is_open:  # the main clock pauses while the centre waits on the patient
-                    conn.execute(q["set_clock"], {**at(decoded), "sla_state": "paused", "limit_due": None,
-                                                  "keep_due": False})
-            return handle
-
-        def payment(failed: bool) -> Any:
-            def handle(conn: Conn, decoded: Decoded) -> None:
-                conn.execute(q["touch"], at(decoded))
-                conn.execute(q["set_payment_failed"], {**at(decoded), "failed": failed})
-            return handle
-
-        def finally_declined(conn: Conn, decoded: Decoded) -> None:
-            conn.execute(q["touch"], at(decoded))
-            conn.execute(q["set_finally_declined"], at(decoded))
+            # Read, fold, write back: the row's facts are worklist_clock's, whatever their order.
+            env = decoded.envelope
+            stored = conn.execute(q["clock"], {"case_id": env.case_id}).fetchone()
+            folded = worklist_clock.fold(worklist_clock.from_row(stored), decoded.event, env.occurred_at)
+            conn.execute(q["save_clock"], {"case_id": env.case_id, **folded.row()})
+            if isinstance(decoded.event, ReviewDelivered):
+                conn.execute(q["report_delivered"], {"case_id": env.case_id, "document_id": decoded.event.report_ref})
 
         def follow_up_asked(conn: Conn, decoded: Decoded) -> None:
             e = decoded.event
             assert isinstance(e, FollowUpAsked)
-            conn.execute(q["follow_up_asked"], {**at(decoded), "follow_up_id": e.follow_up_id, "due": e.due})
+            conn.execute(q["follow_up_asked"], {"case_id": decoded.envelope.case_id, "follow_up_id": e.follow_up_id,
+                                                "due": e.due, "at": decoded.envelope.occurred_at})
 
         def document(conn: Conn, decoded: Decoded) -> None:
-            e = decoded.event
+            e, at = decoded.event, decoded.envelope.occurred_at
             assert isinstance(e, ReportUploaded | ReportAmended | FollowUpAnswered)
             kind, version = ("addendum", None) if isinstance(e, FollowUpAnswered) else \
                 ("report", e.version if isinstance(e, ReportAmended) else None)
-            conn.execute(q["document_stored"], {**at(decoded), "document_id": e.document_id, "kind": kind,
-                                                "version": version, "sha256": e.sha256, "size_bytes": e.size_bytes,
+            conn.execute(q["document_stored"], {"case_id": decoded.envelope.case_id, "at": at,
+                                                "document_id": e.document_id, "kind": kind, "version": version,
+                                                "sha256": e.sha256, "size_bytes": e.size_bytes,
                                                 "page_count": e.page_count})
             if isinstance(e, FollowUpAnswered):
-                conn.execute(q["follow_up_answered"], {"follow_up_id": e.follow_up_id})
-
-        def delivered(conn: Conn, decoded: Decoded) -> None:
-            e = decoded.event
-            assert isinstance(e, ReviewDelivered)
-            conn.execute(q["report_delivered"], {**at(decoded), "document_id": e.report_ref})
+                conn.execute(q["follow_up_answered"], {"follow_up_id": e.follow_up_id, "at": at})
 
         return Consumer("worklist", {
-            **{t: clock for t in ("SlaClockStarted", "SlaClockResumed", "SlaAtRisk", "SlaBreached",
-                                  "SlaClockStopped", "SlaClockBlocked", "CaseDeclined")},
-            "InformationRequested": information(True),
-            "InformationReceived": information(False),
-            "PaymentFailed": payment(True),
-            "PaymentAuthorised": payment(False),
-            "PaymentCaptured": payment(False),
-            "CaseFinallyDeclined": finally_declined,
+            **{t: clock for t in worklist_clock.FOLDED},
             "FollowUpAsked": follow_up_asked,
-            "ReportUploaded": document,
-            "ReportAmended": document,
-            "FollowUpAnswered": document,
-            "ReviewDelivered": delivered,
+            **{t: document for t in ("ReportUploaded", "ReportAmended", "FollowUpAnswered")},
         })

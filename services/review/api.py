@@ -10,9 +10,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from events.codes import CentreId, DeclineReason, InformationTopic, OutcomeChange, Pathway
+from events.codes import SYSTEM_DECLINE_REASONS, CentreId, DeclineReason, InformationTopic, OutcomeChange, Pathway
 from events.contract import (
     MAX_CODES,
     MAX_TRIAL_OPTIONS,
@@ -72,6 +72,14 @@ class _Body(BaseModel):
 
 class Decline(_Body):
     reason: DeclineReason
+
+    @field_validator("reason")
+    @classmethod
+    def _a_centre_s_own(cls, reason: DeclineReason) -> DeclineReason:
+        # no_answer and reassigned_by_coordinator are recorded for a centre, never given by one.
+        if reason in SYSTEM_DECLINE_REASONS:
+            raise ValueError(f"{reason.value} is recorded by the system when routing withdraws a case")
+        return reason
 
 
 class InformationRequest(_Body):

@@ -11,6 +11,7 @@ questions' text are in `files` (encrypted with the case's key, shredded at erasu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from uuid import UUID, uuid4
 
 from events.codes import CentreId, DeclineReason, InformationTopic
 from events.consumer import Consumer
-from events.contract import CaseRouted
+from events.contract import AssignmentWithdrawn, CaseRouted, acceptance_stands
 from events.db import Conn
 from events.registry import Decoded
+from services.common.calendar import BusinessCalendar
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
 from services.common.objects import ObjectMissing
@@ -32,7 +34,6 @@ from services.common.vault import PatientErased
 from services.review import domain, endings, metrics
 from services.review import follow_ups as questions
 from services.review.assignments import AssignmentBook, Row
-from services.review.calendar import BusinessCalendar
 from services.review.files import CaseFiles
 from services.review.settings import ReviewSettings
 from services.review.sla import sla_state
@@ -108,8 +109,13 @@ def describe(rt: ReviewRuntime, state: CaseReview, now: datetime) -> dict[str, A
     assert row is not None
     sla = None
     if review.accepted_at is not None:
-        sla = sla_state(rt.calendar, review.accepted_at, review.pauses, review.delivered_at,
-                        domain.clock_now(review, now))
+        clock = sla_state(rt.calendar, review.accepted_at, review.pauses, review.delivered_at,
+                          domain.clock_now(review, now))
+        sla = dataclasses.asdict(clock)
+        if row["stopped_by"] and clock.state not in ("delivered_on_time", "delivered_late"):
+            # The case ended (withdrawn, cancelled, erased) before a verdict: its clock stopped
+            # there, as the worklist and analytics.sla_cases say; no breach is owed any more.
+            sla["state"] = "stopped"
     return {**row, "state": domain.state_seen_by(review, CentreId(row["centre_id"])), "version": review.version,
             "video": review.video,
             "open_information_request": review.open_request.model_dump(mode="json") if review.open_request else None,
@@ -319,7 +325,33 @@ def reactions(rt: ReviewRuntime) -> Consumer:
 
     return Consumer("assignments", {
         "CaseRouted": on_routed,
+        "AssignmentWithdrawn": functools.partial(on_withdrawn, rt),
         "RecordsReceived": on_records,
         "GlassSlidesReceived": on_records,
         **{t: on_stopped for t in endings.ENDINGS},
     })
+
+
+def on_withdrawn(rt: ReviewRuntime, conn: Conn, decoded: Decoded) -> None:
+    """Routing withdrew the case from a centre that had not accepted it (its deadline passed, or the
+    coordinator re-routed it): review, where acceptances are recorded, decides which came first.
+
+    The centre's acceptance dated before the withdrawal stands; otherwise (none, or one dated at or
+    after it) the centre's decline is recorded with the withdrawal's reason, and routing re-routes
+    on it as on any decline. A later acceptance by that centre is then refused (it declined)."""
+    withdrawn = decoded.event
+    assert isinstance(withdrawn, AssignmentWithdrawn)
+    centre, at = withdrawn.centre_id, decoded.envelope.occurred_at
+
+    def confirm(r: domain.Review) -> Decision:
+        if r.delivered_at is not None or centre in r.declined_by:
+            return []
+        if r.centre is centre and r.accepted_at is not None and acceptance_stands(r.accepted_at, at):
+            return []
+        # Dated at the withdrawal, or at a losing acceptance after it: a stream's times never go back.
+        return [(e, max(at, r.last_at or at)) for e in domain.decline(r, centre, DeclineReason(withdrawn.reason))]
+
+    row = rt.assignments.get(conn, decoded.envelope.case_id)
+    if row is None or row["centre_id"] != centre.value or row["stopped_by"]:
+        return  # another centre holds it by now, or the case ended: nothing to withdraw here
+    command(rt, conn, decoded.envelope.case_id, None, confirm, at, cause=decoded)

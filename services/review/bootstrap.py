@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from events.store import Clock, utc_now
+from services.common.calendar import load_calendar
 from services.common.objects import S3Objects
 from services.common.runtime import build_runtime
 from services.common.settings import ObjectStoreSettings
 from services.review import metrics
 from services.review.application import ReviewRuntime
 from services.review.assignments import Assignments
-from services.review.calendar import load_calendar
 from services.review.files import PgCaseFiles
 from services.review.settings import ReviewSettings
 

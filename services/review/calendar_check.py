@@ -2,7 +2,7 @@
 
 The source of a year's schedule is the State Council's notice (国务院办公厅关于YYYY年部分节假日安排的
 通知): its days off and its make-up working days (调休). The operator types it into the file
-format of services/review/calendar.py; this module checks that file two ways:
+format of services/common/calendar.py; this module checks that file two ways:
 
 - its form: a JSON object holding exactly the asked-for year, every day a real date of that
   year, make-up working days on weekends only, no day both off and worked
@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from services.review.calendar import YearSchedule
+from services.common.calendar import YearSchedule
 
 _SUBSTITUTED = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
 BRIDGE_DAYS = 7  # how far into January a day off may have been paid for in December

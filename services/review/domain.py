@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from events.codes import CentreId, DeclineReason, InformationTopic
+from events.codes import SYSTEM_DECLINE_REASONS, CentreId, DeclineReason, InformationTopic
 from events.contract import (
     CaseDeclined,
     Event,
@@ -39,8 +39,8 @@ from events.contract import (
     VideoConsultationRequested,
     VideoConsultationScheduled,
 )
+from services.common.calendar import BusinessCalendar
 from services.common.errors import InvalidInput, Rejected
-from services.review.calendar import BusinessCalendar
 from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, sla_state
 
 EXPECTED_PAGES = range(5, 9)
@@ -135,7 +135,12 @@ class Review:
             case CaseDeclined():
                 self.declined_by.append(event.centre_id)
                 if self.acceptances and self.acceptances[-1].released_at is None:
-                    self.acceptances[-1].released_at = at
+                    # A decline recorded for routing's withdrawal means the acceptance lost to it
+                    # (it came after the withdrawal): it never stood, not even until now.
+                    if event.reason in SYSTEM_DECLINE_REASONS:
+                        self.acceptances.pop()
+                    else:
+                        self.acceptances[-1].released_at = at
                 self.centre, self.accepted_at, self.open_request = None, None, None
             case InformationRequested():
                 self.open_request = event

@@ -13,8 +13,8 @@ from datetime import date, datetime
 from uuid import UUID
 
 from events.contract import Event, FollowUpAnswered, FollowUpAsked, FollowUpAtRisk, FollowUpBreached
+from services.common.calendar import BusinessCalendar, CalendarUnknown
 from services.common.errors import Rejected
-from services.review.calendar import BusinessCalendar, CalendarUnknown
 from services.review.domain import FollowUp, Review
 from services.review.sla import end_of_day, local_date
 

@@ -37,7 +37,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from events.codes import TURNAROUND_LIMIT_BUSINESS_DAYS, TURNAROUND_TARGET_BUSINESS_DAYS
-from services.review.calendar import BusinessCalendar, CalendarUnknown
+from services.common.calendar import BusinessCalendar, CalendarUnknown
 
 TARGET_DAYS = TURNAROUND_TARGET_BUSINESS_DAYS
 LIMIT_DAYS = TURNAROUND_LIMIT_BUSINESS_DAYS

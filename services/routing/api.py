@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from events.codes import CentreId
 from events.db import Conn
@@ -21,7 +21,9 @@ from services.routing import application as routing
 from services.routing.bootstrap import SERVICE, bootstrap
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
 api = APIRouter(tags=["routing"])
+admin = APIRouter(prefix="/admin", tags=["admin"])
 
 
 # The composition root's runtime, typed as this service's.
@@ -37,6 +39,11 @@ class Assign(BaseModel):
 class FinalDecline(BaseModel):
     model_config = ConfigDict(extra="forbid")
     occurred_at: EventTime | None = None
+
+
+class RunTimers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    now: EventTime | None = Field(None, description="event time to run as; only with simulated time")
 
 
 @api.get("/cases/{case_id}/routing")
@@ -63,12 +70,17 @@ def coordinator_queue(rt: RoutingDep, _: Coordinator) -> list[dict[str, Any]]:
     return routing.queue(rt)
 
 
-@api.post("/queue/{case_id}/assignment")
+@api.post("/queue/{case_id}/assignment",
+          description="Sends a case to the centre the coordinator picks: a case in the queue at once (200); a "
+                      "case whose centre has not accepted it yet once review confirms that centre's decline "
+                      "(202: the centre's acceptance, if dated before this request, wins and the case stays). "
+                      "An accepted case is not re-routed (409).")
 def assign(case_id: UUID, body: Assign, rt: RoutingDep, who: Coordinator, key: IdempotencyKey,
            request: Request) -> JSONResponse:
     def command(conn: Conn) -> Outcome:
-        routing.assign_by_coordinator(rt, conn, case_id, body.centre_id, event_time(body.occurred_at, rt))
-        return Outcome(200, {"case_id": case_id, "centre_id": body.centre_id})
+        now = routing.assign_by_coordinator(rt, conn, case_id, body.centre_id, event_time(body.occurred_at, rt))
+        return Outcome(200 if now else 202, {"case_id": case_id, "centre_id": body.centre_id,
+                                             "state": "routed" if now else "withdrawing_from_current_centre"})
 
     return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -85,6 +97,12 @@ def final_decline(case_id: UUID, body: FinalDecline, rt: RoutingDep, who: Coordi
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
 
 
+@admin.post("/timers", description="Withdraws the cases not accepted by their deadline as of `now` (event time), "
+                                   "e.g. for a simulated clock.")
+def run_timers(body: RunTimers, rt: RoutingDep, _: Admin) -> dict[str, int]:
+    return {"appended": routing.run_timers(rt, event_time(body.now, rt, "now"))}
+
+
 def create_app() -> FastAPI:
-    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[api],
+    return create_service_app(service=SERVICE, build_runtime=bootstrap, routers=[api, admin],
                               description="Which partner centre reviews each case, and why.")

@@ -1,6 +1,8 @@
-"""Routing's application layer: readiness, the routing decision, load, declines, the queue.
+"""Routing's application layer: readiness, the routing decision, load, declines, the queue, and
+the acceptance deadline's timer.
 
-Where routing is decided: `domain.choose_centre` (first routing) and `domain.after_decline`.
+Where routing is decided: `domain.choose_centre` (first routing) and `domain.after_decline`; the
+deadline and its lapse: `domain.acceptance_deadline` and `domain.due_withdrawal`.
 
 A case is ready when its records are complete and both PIPL consents are in force; it may only
 go to a centre named in the transfer consent. Every fact of a case arrives on its partition in
@@ -13,12 +15,13 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from events.codes import CentreId, ConsentKind, QuestionTopic, TumourSite
 from events.consumer import Consumer
 from events.contract import (
+    AssignmentWithdrawn,
     CaseDeclined,
     CaseFinallyDeclined,
     CaseOpened,
@@ -27,15 +30,20 @@ from events.contract import (
     ConsentGiven,
     ConsentWithdrawn,
     Event,
+    ReviewAccepted,
+    acceptance_stands,
 )
 from events.db import Conn
 from events.registry import Decoded
+from services.common.calendar import BusinessCalendar, centre_date
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Handled, Kernel
 from services.common.runtime import Runtime
+from services.common.sweeps import sweep
 from services.routing import domain, metrics
 from services.routing.board import RoutingBoard
 from services.routing.registry import CentreRegistry
+from services.routing.settings import RoutingSettings
 
 ENDINGS = ("CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased", "CaseClosed", "TreatmentBooked")
 
@@ -44,6 +52,11 @@ ENDINGS = ("CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased",
 class RoutingRuntime(Runtime):
     centre_registry: CentreRegistry
     board: RoutingBoard
+    calendar: BusinessCalendar
+
+    @property
+    def routing_settings(self) -> RoutingSettings:
+        return cast(RoutingSettings, self.settings)
 
     @functools.cached_property
     def kernel(self) -> Kernel[list[Event]]:
@@ -58,10 +71,15 @@ class RoutingRuntime(Runtime):
             match decision:
                 case CaseRouted():
                     self.board.assigned(conn, case_id, decision.centre_id.value,
-                                        coordinator_pick="coordinator_assignment" in decision.reason_codes)
+                                        coordinator_pick="coordinator_assignment" in decision.reason_codes,
+                                        accept_by=decision.accept_by)
                     self.board.add_load(conn, decision.centre_id.value)
                     if "all_fitting_centres_at_capacity" in decision.reason_codes:
                         metrics.ROUTED_OVER_CAPACITY.labels(decision.centre_id.value).inc()
+                case AssignmentWithdrawn():
+                    self.board.withdrawing(conn, case_id, d.envelope.occurred_at, decision.reason,
+                                           decision.reassign_to.value if decision.reassign_to else None)
+                    metrics.ASSIGNMENTS_WITHDRAWN.labels(decision.centre_id.value, decision.reason).inc()
                 case CaseRoutingBlocked():
                     self.board.queued(conn, case_id, True)
                 case CaseFinallyDeclined():
@@ -75,13 +93,20 @@ class CaseRow:
     coordinator_pick: bool
     attempts: int
     routed_once: bool
+    assignment: domain.Assignment
+    queued: bool
+    ended: bool
+    withdrawn_at: datetime | None
+    reassign_to: CentreId | None  # the coordinator's pick a pending withdrawal re-routes to
 
 
 def case_row(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> CaseRow:
+    """The case's routing facts, its row locked for this transaction."""
     row = rt.board.facts(conn, case_id)
     if row is None:
         # Same partition: CaseOpened precedes every other fact; absence means a broken history.
         raise LookupError(f"event for a case routing never saw opened: {case_id}")
+    centre = CentreId(row["assigned_centre"]) if row["assigned_centre"] else None
     facts = domain.CaseFacts(
         tumour_site=TumourSite(row["tumour_site"]), rare_tumour=row["rare_tumour"],
         preferred_centre=CentreId(row["preferred_centre"]) if row["preferred_centre"] else None,
@@ -91,8 +116,12 @@ def case_row(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> CaseRow:
         ready=row["records_complete"] and row["processing_consent"] and bool(row["transfer_centres"])
         and not row["ended"],
     )
+    assignment = domain.Assignment(centre, row["attempts"], row["accept_by"], row["accepted"],
+                                   withdrawing=row["withdrawn_at"] is not None)
     return CaseRow(facts, row["coordinator_pick"], row["attempts"], routed_once=row["attempts"] > 0 or row["queued"]
-                   or bool(row["declined"]))
+                   or bool(row["declined"]), assignment=assignment, queued=row["queued"], ended=row["ended"],
+                   withdrawn_at=row["withdrawn_at"],
+                   reassign_to=CentreId(row["reassign_to"]) if row["reassign_to"] else None)
 
 
 def centre_load(rt: RoutingRuntime, conn: Conn) -> dict[CentreId, int]:
@@ -101,6 +130,9 @@ def centre_load(rt: RoutingRuntime, conn: Conn) -> dict[CentreId, int]:
 
 def record_decision(rt: RoutingRuntime, conn: Conn, case_id: UUID, decision: Event, at: datetime,
                     cause: Decoded | None = None) -> Handled[list[Event]]:
+    """Appends a decision at event time `at`; a routing carries its acceptance deadline from `at`."""
+    accept_by = domain.acceptance_deadline(rt.calendar, at, rt.routing_settings.acceptance_business_days)
+    decision = domain.with_deadline(decision, accept_by)
     return rt.kernel.handle(conn, case_id, lambda _: [decision], occurred_at=at, cause=cause)
 
 
@@ -155,12 +187,30 @@ def _on_declined(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
     declined = decoded.event
     assert isinstance(declined, CaseDeclined)
     case_id = decoded.envelope.case_id
+    reassign_to = case_row(rt, conn, case_id).reassign_to  # read before the decline clears it
     _release(rt, conn, case_id)
     rt.board.declined(conn, case_id, declined.centre_id.value)
     row = case_row(rt, conn, case_id)
     if row.facts.ready:
-        decision = domain.after_decline(rt.centre_registry, row.facts, centre_load(rt, conn), row.coordinator_pick)
+        decision = domain.after_decline(rt.centre_registry, row.facts, centre_load(rt, conn), row.coordinator_pick,
+                                        reason=declined.reason, reassign_to=reassign_to, attempt=row.attempts + 1)
         record_decision(rt, conn, case_id, decision, decoded.envelope.occurred_at, decoded)
+
+
+def _on_accepted(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
+    """The centre holding the case accepted it: it is no longer withdrawn at its deadline.
+
+    An acceptance dated at or after a withdrawal routing already made loses (review declines it
+    for the centre); one dated before wins, and the withdrawal is void."""
+    accepted = decoded.event
+    assert isinstance(accepted, ReviewAccepted)
+    case_id = decoded.envelope.case_id
+    row = case_row(rt, conn, case_id)
+    if row.assignment.centre is not accepted.centre_id:
+        return  # a centre that no longer holds the case
+    if row.withdrawn_at is not None and not acceptance_stands(decoded.envelope.occurred_at, row.withdrawn_at):
+        return
+    rt.board.accepted(conn, case_id)
 
 
 def _on_delivered(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
@@ -181,6 +231,7 @@ def router_consumer(rt: RoutingRuntime) -> Consumer:
         "ConsentGiven": _on_consent_given,
         "ConsentWithdrawn": _note_consent,
         "CaseDeclined": _on_declined,
+        "ReviewAccepted": _on_accepted,
         "ReviewDelivered": _on_delivered,
         **{t: _on_ended for t in ENDINGS},
     }
@@ -194,20 +245,34 @@ def queue(rt: RoutingRuntime) -> list[dict[str, Any]]:
         return rt.board.queue(conn)
 
 
+def _known_case(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> CaseRow:
+    try:
+        return case_row(rt, conn, case_id)
+    except LookupError:
+        raise NotFound(f"case {case_id} not found") from None
+
+
 def _queued_case(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> CaseRow:
     if not rt.board.in_queue(conn, case_id):
         raise NotFound(f"case {case_id} is not in the coordinator queue")
     return case_row(rt, conn, case_id)
 
 
-def assign_by_coordinator(rt: RoutingRuntime, conn: Conn, case_id: UUID, centre_id: CentreId, at: datetime) -> None:
-    row = _queued_case(rt, conn, case_id)
-    if centre_id not in row.facts.consented_centres:
-        raise Rejected("the patient did not consent to transfer to this centre", "centre_not_consented")
-    if centre_id in row.facts.declined:
-        raise Rejected("this centre already declined the case", "centre_declined")
-    routed = CaseRouted(centre_id=centre_id, reason_codes=["coordinator_assignment"], attempt=row.attempts + 1)
-    record_decision(rt, conn, case_id, routed, at)
+def assign_by_coordinator(rt: RoutingRuntime, conn: Conn, case_id: UUID, centre_id: CentreId, at: datetime) -> bool:
+    """The coordinator sends a case to `centre_id`: at once from the queue (True), or, for a case
+    whose centre has not accepted it yet, once review confirms that centre's decline (False)."""
+    row = _known_case(rt, conn, case_id)
+    if row.ended:
+        raise Rejected("the case has ended", "case_ended")
+    if row.queued:
+        domain.check_coordinator_pick(row.facts, centre_id)
+        routed = CaseRouted(centre_id=centre_id, reason_codes=["coordinator_assignment"], attempt=row.attempts + 1)
+        record_decision(rt, conn, case_id, routed, at)
+        return True
+    if row.assignment.centre is None:
+        raise NotFound(f"case {case_id} is neither in the coordinator queue nor at a centre")
+    record_decision(rt, conn, case_id, domain.reassign(row.assignment, row.facts, centre_id), at)
+    return False
 
 
 def decline_finally(rt: RoutingRuntime, conn: Conn, case_id: UUID, at: datetime) -> None:
@@ -217,3 +282,21 @@ def decline_finally(rt: RoutingRuntime, conn: Conn, case_id: UUID, at: datetime)
 
 def decisions(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> list[Event]:
     return rt.kernel.load(conn, case_id).state
+
+
+# ------------------------------------------------------------------ the acceptance deadline's timer
+
+def run_timers(rt: RoutingRuntime, now: datetime) -> int:
+    """Withdraws the cases whose centre did not accept by its deadline (event time `now`), each
+    dated at the end of its deadline day; one transaction per case, one failure stops no other."""
+    with rt.pool.connection() as conn:
+        due = rt.board.awaiting_acceptance(conn, centre_date(now))
+
+    def withdraw(conn: Conn, case_id: UUID) -> int:
+        row = case_row(rt, conn, case_id)  # locked: a decline or acceptance being applied waits
+        withdrawal = None if row.ended else domain.due_withdrawal(row.assignment, now)
+        if withdrawal is None:
+            return 0
+        return len(rt.kernel.handle(conn, case_id, lambda _: [withdrawal], occurred_at=withdrawal[1]).appended)
+
+    return sweep(rt.pool, due, withdraw, service="routing")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -27,7 +27,16 @@ class RoutingBoard(Protocol):
 
     def transfer_consent(self, conn: Conn, case_id: UUID, centres: Sequence[str]) -> None: ...
 
-    def assigned(self, conn: Conn, case_id: UUID, centre_id: str, coordinator_pick: bool) -> None: ...
+    def assigned(self, conn: Conn, case_id: UUID, centre_id: str, coordinator_pick: bool,
+                 accept_by: date | None) -> None: ...
+
+    def accepted(self, conn: Conn, case_id: UUID) -> None: ...
+
+    def withdrawing(self, conn: Conn, case_id: UUID, at: datetime, reason: str, reassign_to: str | None) -> None: ...
+
+    def awaiting_acceptance(self, conn: Conn, today: date) -> list[UUID]:
+        """Cases whose centre has not answered by the end of a deadline day before `today`."""
+        ...
 
     def declined(self, conn: Conn, case_id: UUID, centre_id: str) -> None: ...
 
@@ -72,9 +81,20 @@ class PgRoutingBoard:
     def transfer_consent(self, conn: Conn, case_id: UUID, centres: Sequence[str]) -> None:
         conn.execute(self._q["transfer_consent"], {"case_id": case_id, "centres": list(centres)})
 
-    def assigned(self, conn: Conn, case_id: UUID, centre_id: str, coordinator_pick: bool) -> None:
+    def assigned(self, conn: Conn, case_id: UUID, centre_id: str, coordinator_pick: bool,
+                 accept_by: date | None) -> None:
         conn.execute(self._q["assigned"], {"case_id": case_id, "centre_id": centre_id,
-                                           "coordinator_pick": coordinator_pick})
+                                           "coordinator_pick": coordinator_pick, "accept_by": accept_by})
+
+    def accepted(self, conn: Conn, case_id: UUID) -> None:
+        conn.execute(self._q["accepted"], {"case_id": case_id})
+
+    def withdrawing(self, conn: Conn, case_id: UUID, at: datetime, reason: str, reassign_to: str | None) -> None:
+        conn.execute(self._q["withdrawing"], {"case_id": case_id, "at": at, "reason": reason,
+                                              "reassign_to": reassign_to})
+
+    def awaiting_acceptance(self, conn: Conn, today: date) -> list[UUID]:
+        return [r["case_id"] for r in conn.execute(self._q["awaiting_acceptance"], {"today": today}).fetchall()]
 
     def declined(self, conn: Conn, case_id: UUID, centre_id: str) -> None:
         conn.execute(self._q["declined"], {"case_id": case_id, "centre_id": centre_id})

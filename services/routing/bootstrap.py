@@ -1,10 +1,11 @@
-"""Routing's composition root: settings, database, event store, the centre registry."""
+"""Routing's composition root: settings, database, event store, the centre registry, the centres' calendar."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from events.store import Clock, utc_now
+from services.common.calendar import load_calendar
 from services.common.runtime import build_runtime
 from services.routing.application import RoutingRuntime
 from services.routing.board import PgRoutingBoard
@@ -19,5 +20,6 @@ HERE = Path(__file__).parent
 def bootstrap(settings: RoutingSettings | None = None, clock: Clock = utc_now) -> RoutingRuntime:
     settings = settings or RoutingSettings()
     registry = load_registry(settings.centre_registry)  # refuse to start on an invalid registry
+    calendar = load_calendar(settings.calendar_file)  # and on an invalid operator calendar
     return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=RoutingRuntime,
-                         centre_registry=registry, board=PgRoutingBoard(SCHEMA))
+                         centre_registry=registry, board=PgRoutingBoard(SCHEMA), calendar=calendar)

@@ -15,15 +15,24 @@ Order of the rules:
    them (`all_fitting_centres_at_capacity`) and routing counts it for an alert. The centre is
    the authority on its own capacity: it may decline `at_capacity`, which re-routes. Queueing
    instead would stop the case for a coordinator who has no better centre to offer.
+
+Every routing carries an acceptance deadline (`accept_by`, business days of the centres'
+calendar). A centre that has not accepted by its end loses the case (`due_withdrawal`), as does
+one whose case the coordinator re-routes (`reassign`); either way routing only withdraws the
+offer, review records the centre's decline unless its acceptance came first, and that decline
+re-routes (`after_decline`) like any other. docs/routing.md says why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
-from events.codes import CentreId, QuestionTopic, TumourSite
-from events.contract import CaseFinallyDeclined, CaseRouted, CaseRoutingBlocked, Event
+from events.codes import CentreId, DeclineReason, QuestionTopic, TumourSite
+from events.contract import AssignmentWithdrawn, CaseFinallyDeclined, CaseRouted, CaseRoutingBlocked, Event
+from services.common.calendar import BusinessCalendar, CalendarUnknown, centre_date, end_of_centre_day
+from services.common.errors import Rejected
 from services.routing.registry import Capability, Centre, CentreRegistry
 
 # What each question topic needs of a centre, with the reason codes for "found" and "none left".
@@ -55,7 +64,7 @@ def _blocked(*codes: str) -> CaseRoutingBlocked:
 
 
 def choose_centre(registry: CentreRegistry, facts: CaseFacts, load: Mapping[CentreId, int],
-                  attempt: int = 1) -> CaseRouted | CaseRoutingBlocked:
+                  attempt: int = 1, rerouted: str = "rerouted_after_decline") -> CaseRouted | CaseRoutingBlocked:
     candidates = [c for c in registry.centres if c.id in facts.consented_centres and c.id not in facts.declined]
     if not candidates:
         return _blocked("no_consented_centre_left")
@@ -82,7 +91,7 @@ def choose_centre(registry: CentreRegistry, facts: CaseFacts, load: Mapping[Cent
     else:
         return _blocked("no_specialty_fit")
     if attempt > 1:
-        reasons.append("rerouted_after_decline")
+        reasons.append(rerouted)
 
     preferred = next((c for c in candidates if c.id is facts.preferred_centre), None)
     if preferred is not None and load.get(preferred.id, 0) < preferred.capacity:
@@ -103,12 +112,86 @@ def choose_centre(registry: CentreRegistry, facts: CaseFacts, load: Mapping[Cent
 
 
 def after_decline(registry: CentreRegistry, facts: CaseFacts, load: Mapping[CentreId, int],
-                  coordinator_assigned: bool) -> Event:
-    """The next step once a centre declined: the next centre, the coordinator queue, or the end."""
+                  coordinator_assigned: bool, reason: DeclineReason = DeclineReason.OTHER,
+                  reassign_to: CentreId | None = None, attempt: int | None = None) -> Event:
+    """The next step once a centre declined: the next centre, the coordinator queue, or the end.
+
+    `reassign_to`: the coordinator's pick a re-routing was waiting for, which the case goes to
+    whatever the decline's reason (the centre may have declined on its own meanwhile). `reason` is
+    the decline's: `no_answer` at the coordinator's own pick returns the case to the queue, since
+    only a centre's answer, not its silence, ends a case. `attempt` numbers the next routing
+    (default: one per decline so far)."""
     declines = len(facts.declined)
+    attempt = attempt if attempt is not None else declines + 1
+    if reassign_to is not None:
+        if reassign_to in facts.consented_centres and reassign_to not in facts.declined:
+            return CaseRouted(centre_id=reassign_to, reason_codes=["coordinator_assignment"], attempt=attempt)
+        return _blocked("reassignment_target_unavailable")  # its consent was withdrawn meanwhile
     if coordinator_assigned:
         # The coordinator's own pick declined too: that is the final decline.
-        return CaseFinallyDeclined(declines=declines)
+        return _blocked("no_answer") if reason is DeclineReason.NO_ANSWER else CaseFinallyDeclined(declines=declines)
     if declines >= DECLINES_BEFORE_QUEUE:
         return _blocked("declined_twice")
-    return choose_centre(registry, facts, load, attempt=declines + 1)
+    rerouted = "rerouted_after_no_answer" if reason is DeclineReason.NO_ANSWER else "rerouted_after_decline"
+    return choose_centre(registry, facts, load, attempt=attempt, rerouted=rerouted)
+
+
+# ------------------------------------------------------------------ the acceptance deadline
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where the case stands at its centre, as routing knows it."""
+
+    centre: CentreId | None  # the centre holding the case (None: nobody)
+    attempt: int
+    accept_by: date | None  # its last day to accept (None: none known)
+    accepted: bool  # that centre's acceptance reached routing
+    withdrawing: bool  # routing withdrew the case and awaits review's answer
+
+
+def acceptance_deadline(calendar: BusinessCalendar, routed_at: datetime, business_days: int) -> date | None:
+    """The last day a centre has to accept: the `business_days`-th business day after the routing
+    date (as the SLA clock counts: the routing date itself never counts); the case is withdrawn when
+    that day ends. None when the calendar does not know the year: no deadline is guessed."""
+    try:
+        return calendar.add_business_days(centre_date(routed_at), business_days)
+    except CalendarUnknown:
+        return None
+
+
+def with_deadline(decision: Event, accept_by: date | None) -> Event:
+    """A routing decision with its acceptance deadline; any other decision as it is."""
+    return decision.model_copy(update={"accept_by": accept_by}) if isinstance(decision, CaseRouted) else decision
+
+
+def due_withdrawal(assignment: Assignment, now: datetime) -> tuple[AssignmentWithdrawn, datetime] | None:
+    """The withdrawal due by `now` (event time), dated at the end of the deadline day; None if none."""
+    a = assignment
+    if a.centre is None or a.accepted or a.withdrawing or a.accept_by is None:
+        return None
+    moment = end_of_centre_day(a.accept_by)
+    if moment > now:
+        return None
+    return AssignmentWithdrawn(centre_id=a.centre, attempt=a.attempt, reason="no_answer"), moment
+
+
+def check_coordinator_pick(facts: CaseFacts, centre: CentreId) -> None:
+    if centre not in facts.consented_centres:
+        raise Rejected("the patient did not consent to transfer to this centre", "centre_not_consented")
+    if centre in facts.declined:
+        raise Rejected("this centre already declined the case", "centre_declined")
+
+
+def reassign(assignment: Assignment, facts: CaseFacts, centre: CentreId) -> AssignmentWithdrawn:
+    """The coordinator re-routes a case its centre has not accepted: the offer is withdrawn first."""
+    a = assignment
+    assert a.centre is not None
+    if a.accepted:
+        raise Rejected("the centre accepted the case: it is no longer re-routed", "already_accepted")
+    if a.withdrawing:
+        raise Rejected("the case is already being withdrawn from its centre", "withdrawal_pending")
+    if centre is a.centre:
+        raise Rejected("the case is already at this centre", "same_centre")
+    check_coordinator_pick(facts, centre)
+    return AssignmentWithdrawn(centre_id=a.centre, attempt=a.attempt, reason="reassigned_by_coordinator",
+                               reassign_to=centre)

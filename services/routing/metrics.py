@@ -7,3 +7,9 @@ ROUTED_OVER_CAPACITY = Counter(
     "case_ledger_routed_over_capacity_total", "Cases routed to a centre already at or over its capacity",
     ["centre"],
 )
+
+ASSIGNMENTS_WITHDRAWN = Counter(
+    "case_ledger_assignments_withdrawn_total",
+    "Cases routing withdrew from a centre that had not accepted them (no answer by the deadline, or the "
+    "coordinator re-routed them)", ["centre", "reason"],
+)

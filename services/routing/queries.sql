@@ -5,7 +5,8 @@ ON CONFLICT (case_id) DO NOTHING
 
 -- name: case_facts
 SELECT tumour_site, rare_tumour, preferred_centre, question_topics, records_complete, processing_consent,
-       transfer_centres, ended, assigned_centre, declined, queued, coordinator_pick, attempts
+       transfer_centres, ended, assigned_centre, declined, queued, coordinator_pick, attempts,
+       accept_by, accepted, withdrawn_at, withdrawal_reason, reassign_to
 FROM {schema}.cases WHERE case_id = %(case_id)s FOR UPDATE
 
 -- name: records_complete
@@ -21,12 +22,32 @@ UPDATE {schema}.cases SET transfer_centres = %(centres)s WHERE case_id = %(case_
 UPDATE {schema}.cases SET ended = true, queued = false WHERE case_id = %(case_id)s
 
 -- name: assigned
+-- A new centre holds the case: its own deadline, nothing accepted or withdrawn yet.
 UPDATE {schema}.cases SET assigned_centre = %(centre_id)s, queued = false, attempts = attempts + 1,
-    coordinator_pick = %(coordinator_pick)s
+    coordinator_pick = %(coordinator_pick)s, accept_by = %(accept_by)s, accepted = false,
+    withdrawn_at = NULL, withdrawal_reason = NULL, reassign_to = NULL
 WHERE case_id = %(case_id)s
 
+-- name: accepted
+-- The centre holding the case accepted it (an acceptance that came first cancels a withdrawal).
+UPDATE {schema}.cases SET accepted = true, withdrawn_at = NULL, withdrawal_reason = NULL, reassign_to = NULL
+WHERE case_id = %(case_id)s
+
+-- name: withdrawing
+UPDATE {schema}.cases SET withdrawn_at = %(at)s, withdrawal_reason = %(reason)s, reassign_to = %(reassign_to)s
+WHERE case_id = %(case_id)s
+
+-- name: awaiting_acceptance
+-- The acceptance timer's sweep: cases at a centre that has not answered and whose deadline day
+-- ended before today (Asia/Shanghai), oldest deadline first.
+SELECT case_id FROM {schema}.cases
+WHERE assigned_centre IS NOT NULL AND NOT accepted AND withdrawn_at IS NULL AND NOT ended
+  AND accept_by < %(today)s
+ORDER BY accept_by, case_id
+
 -- name: declined
-UPDATE {schema}.cases SET declined = array_append(declined, %(centre_id)s), assigned_centre = NULL
+UPDATE {schema}.cases SET declined = array_append(declined, %(centre_id)s), assigned_centre = NULL,
+    accepted = false, withdrawn_at = NULL, withdrawal_reason = NULL, reassign_to = NULL
 WHERE case_id = %(case_id)s
 
 -- name: queued

@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -39,6 +40,7 @@ def stack() -> Iterator[Stack]:
     os.environ.setdefault("CASE_LEDGER_SIMULATED_TIME", "true")
     os.environ.setdefault("INTAKE_TIMER_PERIOD", "0")
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
+    os.environ.setdefault("ROUTING_TIMER_PERIOD", "0")
     # The live app commits every 5 s instead of every second: a SIGKILL then lands between two
     # commits, so tests/integration/test_live.py exercises the replay of applied messages.
     os.environ.setdefault("LIVE_COMMIT_INTERVAL_S", "5")
@@ -110,6 +112,25 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.1)
+
+
+# After a worker restarts, its consumers rejoin their groups on the broker before they apply anything;
+# on Tansu that can take a while when the same group's member left moments before.
+AFTER_RESTART = 180.0
+
+
+@contextmanager
+def worker_stopped(stack: Stack, db_url: str, service: str) -> Iterator[None]:
+    """The service's worker stopped (its relay too: its events wait in its store, and its consumers
+    hear of nothing) until the block ends; then started again and its outbox drained."""
+    stack.stop(f"{service}-worker")
+    try:
+        yield
+    finally:
+        stack.start(f"{service}-worker")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        wait_for(lambda: conn.execute(f"SELECT count(*) FROM {service}.outbox WHERE published_at IS NULL")
+                 .fetchone() == (0,), AFTER_RESTART, f"{service}'s outbox to drain after its restart")
 
 
 # Every identity and question the suite sends: the privacy test searches the topic for each.

@@ -7,9 +7,9 @@ would return) in dictionaries. The connection they are handed is a `FakeConn` an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -211,6 +211,7 @@ class FakeIntakeRows:
         self.patients: dict[str, bytes] = {}
         self.files: dict[UUID, dict[str, Any]] = {}
         self.deliveries: dict[UUID, dict[str, Any]] = {}
+        self.final_declines: dict[UUID, datetime] = {}
         self.assignments: dict[UUID, tuple[str | None, int]] = {}
         self.access_log: list[dict[str, Any]] = []
         self.served: dict[UUID, dict[str, Any]] = {}
@@ -230,10 +231,10 @@ class FakeIntakeRows:
         return dict(row) if row else None
 
     def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None, status: str,
-                    at: datetime) -> None:
+                    at: datetime, tumour_site: str) -> None:
         assert case_id not in self.cases
         self.cases[case_id] = {"case_id": case_id, "patient_ref": patient_ref, "question": question,
-                               "status": status, "updated_at": at}
+                               "status": status, "updated_at": at, "tumour_site": tumour_site}
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None:
         self.cases[case_id]["question"] = question
@@ -272,16 +273,26 @@ class FakeIntakeRows:
                         payload: dict[str, Any]) -> None:
         self.deliveries.setdefault(case_id, {"event_id": event_id, "payload": payload})
 
+    def final_decline(self, conn: Conn, case_id: UUID) -> datetime | None:
+        return self.final_declines.get(case_id)
+
+    def record_final_decline(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime) -> None:
+        self.final_declines.setdefault(case_id, at)
+
+    def lock_case(self, conn: Conn, case_id: UUID) -> None:
+        pass  # one thread, no concurrency to serialise
+
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> dict[str, Any] | None:
         row = self.files.get(record_id)
         return {"record_id": record_id, **row} if row and row["case_id"] == case_id else None
 
-    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int) -> None:
+    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int, accept_by: date | None,
+                      at: datetime) -> None:
         current = self.assignments.get(case_id)
         if current is None or current[1] < attempt:
             self.assignments[case_id] = (centre_id, attempt)
 
-    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None) -> None:
+    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None, at: datetime) -> None:
         current = self.assignments.get(case_id)
         if current is not None and centre_id in (None, current[0]):
             self.assignments[case_id] = (None, current[1])
@@ -305,76 +316,6 @@ class FakeIntakeRows:
                          size_bytes: int | None, held: str | None) -> None:
         self.served[record_id] = {"recipe": recipe, "media_type": media_type, "sha256": sha256,
                                   "size_bytes": size_bytes, "held": held}
-
-
-# ------------------------------------------------------------------ routing
-
-class FakeRoutingBoard:
-    def __init__(self) -> None:
-        self.cases: dict[UUID, dict[str, Any]] = {}
-        self.active: dict[str, int] = {}
-
-    def remember(self, conn: Conn, case_id: UUID, tumour_site: str, rare_tumour: bool, preferred_centre: str | None,
-                 opened_at: datetime, question_topics: Sequence[str]) -> None:
-        self.cases.setdefault(case_id, {
-            "case_id": case_id, "tumour_site": tumour_site, "rare_tumour": rare_tumour,
-            "preferred_centre": preferred_centre, "opened_at": opened_at, "question_topics": list(question_topics),
-            "records_complete": False, "processing_consent": False, "transfer_centres": [], "ended": False,
-            "assigned_centre": None, "declined": [], "queued": False, "coordinator_pick": False, "attempts": 0})
-
-    def facts(self, conn: Conn, case_id: UUID) -> dict[str, Any] | None:
-        row = self.cases.get(case_id)
-        return dict(row) if row else None
-
-    def records_complete(self, conn: Conn, case_id: UUID) -> None:
-        self.cases[case_id]["records_complete"] = True
-
-    def processing_consent(self, conn: Conn, case_id: UUID, given: bool) -> None:
-        self.cases[case_id]["processing_consent"] = given
-
-    def transfer_consent(self, conn: Conn, case_id: UUID, centres: Sequence[str]) -> None:
-        self.cases[case_id]["transfer_centres"] = list(centres)
-
-    def assigned(self, conn: Conn, case_id: UUID, centre_id: str, coordinator_pick: bool) -> None:
-        row = self.cases[case_id]
-        row.update(assigned_centre=centre_id, queued=False, attempts=row["attempts"] + 1,
-                   coordinator_pick=coordinator_pick)
-
-    def declined(self, conn: Conn, case_id: UUID, centre_id: str) -> None:
-        row = self.cases[case_id]
-        row.update(declined=[*row["declined"], centre_id], assigned_centre=None)
-
-    def queued(self, conn: Conn, case_id: UUID, queued: bool) -> None:
-        self.cases[case_id]["queued"] = queued
-
-    def ended(self, conn: Conn, case_id: UUID) -> None:
-        if case_id in self.cases:
-            self.cases[case_id].update(ended=True, queued=False)
-
-    def release(self, conn: Conn, case_id: UUID) -> str | None:
-        row = self.cases.get(case_id)
-        if row is None or row["assigned_centre"] is None:
-            return None
-        centre, row["assigned_centre"] = row["assigned_centre"], None
-        return cast(str, centre)
-
-    def load(self, conn: Conn) -> dict[str, int]:
-        return dict(self.active)
-
-    def add_load(self, conn: Conn, centre_id: str) -> None:
-        self.active[centre_id] = self.active.get(centre_id, 0) + 1
-
-    def drop_load(self, conn: Conn, centre_id: str) -> None:
-        assert self.active.get(centre_id, 0) > 0, "load never goes below zero (a CHECK in PostgreSQL)"
-        self.active[centre_id] -= 1
-
-    def queue(self, conn: Conn) -> list[dict[str, Any]]:
-        return sorted((dict(r) for r in self.cases.values() if r["queued"] and not r["ended"]),
-                      key=lambda r: r["opened_at"])
-
-    def in_queue(self, conn: Conn, case_id: UUID) -> bool:
-        row = self.cases.get(case_id)
-        return bool(row and row["queued"] and not row["ended"])
 
 
 class FakeObjects:

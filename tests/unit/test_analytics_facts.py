@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 from events.contract import (
     CaseCancelled,
     CaseDeclined,
+    CaseFinallyDeclined,
     CaseOpened,
     CaseRouted,
     CaseWithdrawn,
@@ -15,11 +16,13 @@ from events.contract import (
     Event,
     FeeInvoiced,
     InformationRequested,
+    PatientDataErased,
     QuoteIssued,
     RecordsCompleted,
     RefundIssued,
     ReviewAccepted,
     SlaAtRisk,
+    SlaClockBlocked,
     SlaClockResumed,
     SlaClockStarted,
 )
@@ -132,3 +135,38 @@ def _then(previous: Decoded, event: Event) -> Decoded:
     return Decoded(env.model_copy(update={"event_id": uuid4(), "event_type": event.event_type,
                                           "stream_version": env.stream_version + 1, "occurred_at": at,
                                           "recorded_at": at, "payload": event.model_dump(mode="json")}), event)
+
+
+def at(decoded: Decoded, moment: datetime) -> Decoded:
+    return Decoded(decoded.envelope.model_copy(update={"occurred_at": moment}), decoded.event)
+
+
+def test_the_first_ending_in_event_time_stands_whichever_arrives_first():
+    case_id = uuid4()
+    _, [cancelled] = fold(case_id, CaseCancelled(reason="financial"))
+    _, [declined] = fold(case_id, CaseFinallyDeclined(declines=2), producer="routing")
+    cancelled, declined = at(cancelled, T0 + timedelta(days=2)), at(declined, T0 + timedelta(days=1))
+    endings = set()
+    for order in ((cancelled, declined), (declined, cancelled)):
+        result = facts.Fold()
+        for d in order:
+            result.add(d)
+        endings.add((result.cases[case_id]["ending"], result.cases[case_id]["ended_at"]))
+    assert endings == {("declined_by_all_centres", T0 + timedelta(days=1))}
+
+
+def test_an_erasure_ends_an_open_case_but_not_one_that_ended_before():
+    erased, ended = uuid4(), uuid4()
+    result, _ = fold(erased, opened(), PatientDataErased(patient_ref="pr_" + "a" * 32))
+    assert result.cases[erased]["ending"] == "erased"
+    result, _ = fold(ended, opened(), CaseWithdrawn(reason="patient_request"),
+                     PatientDataErased(patient_ref="pr_" + "a" * 32))
+    assert result.cases[ended]["ending"] == "withdrawn"
+
+
+def test_an_unknown_calendar_year_lasts_until_the_next_acceptance():
+    case_id = uuid4()
+    result, _ = fold(case_id, ReviewAccepted(centre_id="wch"), SlaClockBlocked(year=2027),
+                     CaseDeclined(centre_id="wch", reason="no_answer"), ReviewAccepted(centre_id="fuscc"),
+                     started(date(2026, 3, 11), date(2026, 3, 16)))
+    assert result.cases[case_id]["sla_calendar_unknown"] is False

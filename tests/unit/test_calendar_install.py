@@ -11,7 +11,7 @@ import holidays
 import pytest
 
 from infra.calendar import Refused, checked_year, install
-from services.review.calendar import YearSchedule, load_calendar, seed_calendar
+from services.common.calendar import YearSchedule, load_calendar, seed_calendar
 from services.review.calendar_check import cross_check, public_holidays
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "services" / "review" / "calendar_override.example.json"

@@ -9,8 +9,8 @@ import pytest
 from demo import plan as p
 from demo import population
 from events.codes import CentreId, OutcomeChange, Pathway, QuestionTopic, RecordKind, TravelReason, TreatmentType
+from services.common.calendar import seed_calendar
 from services.intake.domain import missing_records
-from services.review.calendar import seed_calendar
 from services.review.sla import Pause, sla_state
 
 CAL = seed_calendar()

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from events.contract import CaseOpened, ConsentGiven, ConsentWithdrawn, RecordsReceived
-from services.common.errors import InvalidInput
 from services.intake import fhir
 from services.intake.domain import Case, CaseStatus
-from services.intake.worklist import Cursor
 
 T = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -193,18 +191,3 @@ def test_a_broken_mapping_fails_the_export_instead_of_sending_invalid_fhir():
     next(e for e in broken["entry"] if e["resource"]["resourceType"] == "Task")["resource"]["authoredOn"] = "soon"
     with pytest.raises(fhir.FhirMappingError):
         fhir.validated(broken)
-
-
-# ------------------------------------------------------------------ the worklist's cursor
-
-def test_a_cursor_round_trips_with_and_without_a_deadline():
-    for deadline in (date(2026, 6, 15), None):
-        cursor = Cursor(deadline, UUID(int=7))
-        assert Cursor.decode(cursor.encode()) == cursor
-
-
-@pytest.mark.parametrize("token", ["", "x", "bm90LWEtY3Vyc29y", "eyJkIjogMX0", "eyJkIjogbnVsbCwgImMiOiAiMSJ9"])
-def test_a_cursor_the_list_did_not_return_is_bad_input(token: str):
-    with pytest.raises(InvalidInput) as bad:
-        Cursor.decode(token)
-    assert bad.value.field == "cursor"

@@ -12,6 +12,7 @@ import pytest
 from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason
 from events.contract import (
     CaseCancelled,
+    CaseFinallyDeclined,
     CaseOpened,
     ConsentGiven,
     RecordsReceived,
@@ -22,9 +23,10 @@ from events.db import ConcurrencyConflict
 from services.common.errors import NotFound, Rejected
 from services.common.vault import Vault
 from services.intake import application as app
+from services.intake import reactions
 from services.intake.settings import IntakeSettings
 from services.intake.worklist import PgWorklist
-from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, memory_store
+from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 REQUIRED = [RecordKind.PATHOLOGY_REPORT, RecordKind.PATHOLOGY_SLIDES, RecordKind.IMAGING,
@@ -142,7 +144,7 @@ def test_treatment_can_be_booked_only_after_the_delivery_reached_intake(rt: app.
                               travel_reason="high_cost_therapy", estimated_cost_cents=3_000_000)
     with pytest.raises(Rejected):
         app.book_treatment(rt, CONN, case_id, booking, T0, None)
-    app.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0 + timedelta(days=5)))
+    reactions.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0 + timedelta(days=5)))
     assert rows(rt).cases[case_id]["status"] == "review_delivered"
     done = app.book_treatment(rt, CONN, case_id, booking, T0 + timedelta(days=6), None)
     assert app.view(done.state)["status"] == "treatment_booked"
@@ -152,7 +154,7 @@ def test_a_redelivered_review_keeps_the_first_delivery(rt: app.IntakeRuntime):
     case_id = open_case(rt)
     upstream = Upstream("review")
     first = delivered()
-    handler = app.on_review_delivered(rt)
+    handler = reactions.on_review_delivered(rt)
     handler(CONN, upstream.emit(case_id, first, T0))
     handler(CONN, upstream.emit(case_id, first.model_copy(update={"report_ref": uuid4()}), T0))
     assert rows(rt).deliveries[case_id]["payload"]["report_ref"] == str(first.report_ref)
@@ -201,5 +203,31 @@ def test_a_ready_case_is_never_expired(rt: app.IntakeRuntime):
 
 def test_a_delivery_for_a_case_not_ready_leaves_its_status_alone(rt: app.IntakeRuntime):
     case_id = open_case(rt)
-    app.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0))
+    reactions.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0))
     assert rows(rt).cases[case_id]["status"] == "collecting_records"
+
+
+def finally_declined(rt: app.IntakeRuntime, case_id: UUID, at: datetime) -> None:
+    deliver(reactions.centre_assignments(rt), Upstream("routing").emit(case_id, CaseFinallyDeclined(declines=2), at))
+
+
+def test_routings_final_decline_ends_the_case_at_intake_and_a_later_cancellation_is_refused(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    ready(rt, case_id)
+    finally_declined(rt, case_id, T0 + timedelta(days=4))
+    assert rows(rt).cases[case_id]["status"] == "declined_by_all_centres"
+    view = app.view(app.load(rt, CONN, case_id).state)
+    assert (view["status"], view["ending"]) == ("declined_by_all_centres", "CaseFinallyDeclined")
+    with pytest.raises(Rejected) as refused:
+        app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=5), None)
+    assert refused.value.code == "case_declined_by_all_centres"
+    finally_declined(rt, case_id, T0 + timedelta(days=6))  # redelivered: the first stands
+    assert rows(rt).final_declines[case_id] == T0 + timedelta(days=4)
+
+
+def test_a_final_decline_after_intakes_own_ending_leaves_that_ending(rt: app.IntakeRuntime):
+    case_id = open_case(rt)
+    ready(rt, case_id)
+    app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=1), None)
+    finally_declined(rt, case_id, T0 + timedelta(days=2))
+    assert rows(rt).cases[case_id]["status"] == "cancelled"

@@ -13,6 +13,7 @@ from events.codes import (
     ReferralReason,
     TravelReason,
     TreatmentType,
+    WithdrawalReason,
 )
 from events.contract import (
     CaseCancelled,
@@ -192,3 +193,26 @@ def test_a_new_record_resets_dormancy():
     assert domain.due_timers(case, T0 + timedelta(days=45)) == []
     [(expired, at)] = domain.due_timers(case, T0 + timedelta(days=51))
     assert isinstance(expired, CaseExpired) and at == T0 + timedelta(days=50)
+
+
+def test_routings_final_decline_ends_the_case_and_nothing_more_is_possible():
+    case = case_of(opened(), *[record(k) for k in FULL_SET])
+    case.declined_at = T0 + timedelta(days=3)
+    assert case.status(False) is domain.CaseStatus.DECLINED_BY_ALL_CENTRES
+    assert case.ending_type == "CaseFinallyDeclined"
+    for act in (lambda: domain.cancel(case, CaseCancelled(reason=CancellationReason.PATIENT_REQUEST)),
+                lambda: domain.withdraw(case, CaseWithdrawn(reason=WithdrawalReason.PATIENT_REQUEST)),
+                lambda: domain.receive_record(case, record(RecordKind.GENOMIC_REPORT))):
+        with pytest.raises(Rejected) as refused:
+            act()
+        assert refused.value.code == "case_declined_by_all_centres"
+
+
+def test_the_first_ending_in_event_time_stands_whichever_service_told_intake_first():
+    # A cancellation intake accepted while routing's final decline, dated before it, was in flight.
+    cancelled = domain.fold(uuid4(), [(opened(), T0), (CaseCancelled(reason=CancellationReason.FINANCIAL),
+                                                       T0 + timedelta(days=2))])
+    cancelled.declined_at = T0 + timedelta(days=1)
+    assert cancelled.status(False) is domain.CaseStatus.DECLINED_BY_ALL_CENTRES
+    cancelled.declined_at = T0 + timedelta(days=3)
+    assert cancelled.status(False) is domain.CaseStatus.CANCELLED and cancelled.ending_type == "CaseCancelled"

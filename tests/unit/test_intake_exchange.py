@@ -18,7 +18,7 @@ from events.contract import CaseDeclined, CaseOpened, CaseRouted, ConsentGiven, 
 from services.common.errors import NotFound, Rejected
 from services.common.vault import Vault
 from services.intake import application as app
-from services.intake import exchange
+from services.intake import exchange, reactions
 from services.intake.settings import IntakeSettings
 from services.intake.worklist import PgWorklist
 from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
@@ -72,7 +72,7 @@ def dicom_case(rt: app.IntakeRuntime, dicom: bytes | None = None, person: dict[s
 
 
 def assigned(rt: app.IntakeRuntime, case_id: UUID, centre: CentreId, attempt: int = 1) -> None:
-    deliver(app.centre_assignments(rt), Upstream("routing").emit(
+    deliver(reactions.centre_assignments(rt), Upstream("routing").emit(
         case_id, CaseRouted(centre_id=centre, reason_codes=["specialty_fit"], attempt=attempt), T0))
 
 
@@ -170,7 +170,7 @@ def test_another_centre_a_declined_one_or_a_rerouted_one_gets_not_found(rt: app.
     assigned(rt, case_id, CentreId.CAMS)
     with pytest.raises(NotFound):
         exchange.package(rt, CONN, case_id, "fuscc")
-    deliver(app.centre_assignments(rt), Upstream("review").emit(
+    deliver(reactions.centre_assignments(rt), Upstream("review").emit(
         case_id, CaseDeclined(centre_id=CentreId.CAMS, reason="at_capacity"), T0))
     with pytest.raises(NotFound):
         exchange.package(rt, CONN, case_id, "cams")

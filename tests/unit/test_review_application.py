@@ -11,9 +11,9 @@ import pytest
 from events.codes import CentreId, DeclineReason, InformationTopic
 from events.contract import CaseRouted, CaseWithdrawn, PatientDataErased, RecordsReceived
 from events.db import ConcurrencyConflict
+from services.common.calendar import load_calendar
 from services.common.errors import InvalidInput, NotFound, Rejected
 from services.review import application as app
-from services.review.calendar import load_calendar
 from services.review.settings import ReviewSettings
 from tests.unit.fakes import CONN, Clock, FakeAssignments, FakeCaseFiles, FakePool, Upstream, deliver, memory_store
 
@@ -91,7 +91,7 @@ def test_the_view_after_a_command_comes_from_the_state_it_produced():
     view = app.describe(rt, done.state, ACCEPTED)
     assert view == app.get_case(rt, CONN, case_id, CentreId.PKUCH)
     # Day 7: Thu 12, Fri 13, Sat 14 (make-up day), then 24-27 Feb after the Spring Festival.
-    assert view["sla"].target_due.isoformat() == "2026-02-27"
+    assert view["sla"]["target_due"].isoformat() == "2026-02-27"
 
 
 def test_another_centres_case_does_not_exist_for_a_reviewer():
@@ -125,6 +125,18 @@ def test_a_stopped_case_rejects_the_centre_but_not_the_services_own_reactions():
     with pytest.raises(Rejected) as stopped:
         app.request_information(rt, CONN, case_id, CentreId.PKUCH, [InformationTopic.ADDITIONAL_IMAGING], ACCEPTED)
     assert stopped.value.code == "processing_stopped"
+
+
+def test_the_clock_of_a_case_that_ended_before_delivery_shows_stopped_and_a_verdict_stays():
+    rt = runtime()
+    ended, kept = routed(rt), delivered(rt)
+    app.accept(rt, CONN, ended, CentreId.PKUCH, ACCEPTED)
+    for case_id in (ended, kept):
+        deliver(app.reactions(rt), Upstream("intake").emit(case_id, CaseWithdrawn(reason="patient_request"),
+                                                           ACCEPTED + timedelta(days=7)))
+    later = ACCEPTED + timedelta(days=60)  # past the limit: had the clock run on, it would say breached
+    assert app.describe(rt, rt.kernel.load(CONN, ended).state, later)["sla"]["state"] == "stopped"
+    assert app.describe(rt, rt.kernel.load(CONN, kept).state, later)["sla"]["state"] == "delivered_on_time"
 
 
 def test_declining_shows_declined_to_that_centre():
@@ -478,3 +490,13 @@ def test_review_answers_only_the_first_ending():
     end_case(rt, case_id, ACCEPTED)
     deliver(app.reactions(rt), Upstream("intake").emit(case_id, ERASED, ACCEPTED + timedelta(days=1)))
     assert kinds(rt, case_id).count("ReviewEnded") == 1
+
+
+def test_an_acceptance_that_lost_to_routings_withdrawal_was_never_in_force():
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    app.command(rt, CONN, case_id, None, lambda r: app.domain.decline(r, CentreId.PKUCH, DeclineReason.NO_ANSWER),
+                ACCEPTED + timedelta(days=2))
+    ended = end_case(rt, case_id, ACCEPTED + timedelta(days=1))
+    assert ended.accepted_at is None

@@ -20,11 +20,13 @@ from events.contract import (
     ReviewDelivered,
 )
 from events.registry import Decoded
+from services.common.calendar import load_calendar
 from services.common.errors import NotFound, Rejected
 from services.routing import application as app
 from services.routing.registry import load_registry
 from services.routing.settings import RoutingSettings
-from tests.unit.fakes import CONN, Clock, FakePool, FakeRoutingBoard, Upstream, deliver, memory_store
+from tests.unit.fakes import CONN, Clock, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes_routing import FakeRoutingBoard
 
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
@@ -33,7 +35,7 @@ def runtime() -> app.RoutingRuntime:
     store = memory_store("routing", Clock(T0))
     return app.RoutingRuntime(service="routing", settings=RoutingSettings.model_construct(),
                               pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                              centre_registry=load_registry(), board=FakeRoutingBoard())
+                              centre_registry=load_registry(), board=FakeRoutingBoard(), calendar=load_calendar())
 
 
 class Case:
@@ -133,13 +135,18 @@ def test_the_coordinator_assigns_only_a_consented_centre_and_the_case_leaves_the
     assert case.decisions()[-1].event_type == "CaseFinallyDeclined"
 
 
-def test_only_a_queued_case_can_be_assigned_or_finally_declined():
+def test_only_a_queued_case_can_be_finally_declined_and_an_unknown_case_is_not_found():
     rt = runtime()
     case = ready(rt)
     with pytest.raises(NotFound):
-        app.assign_by_coordinator(rt, CONN, case.case_id, CentreId.PKUCH, T0)
+        app.decline_finally(rt, CONN, case.case_id, T0)
     with pytest.raises(NotFound):
         app.decline_finally(rt, CONN, uuid4(), T0)
+    with pytest.raises(NotFound):
+        app.assign_by_coordinator(rt, CONN, uuid4(), CentreId.PKUCH, T0)
+    with pytest.raises(Rejected) as same:
+        app.assign_by_coordinator(rt, CONN, case.case_id, CentreId.PKUCH, T0)
+    assert same.value.code == "same_centre"
 
 
 def test_a_final_decline_from_the_queue_ends_the_case():

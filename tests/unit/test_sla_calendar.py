@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.review.calendar import (
+from services.common.calendar import (
     BusinessCalendar,
     CalendarFileError,
     CalendarUnknown,

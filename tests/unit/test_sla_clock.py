@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.review.calendar import load_calendar
+from services.common.calendar import load_calendar
 from services.review.sla import (
     AT_RISK_REMAINING,
     LIMIT_DAYS,

@@ -1,5 +1,8 @@
 """The centres' business-day calendar (mainland China). Pure data and arithmetic, plus one loader.
 
+Shared by review (the SLA clock, services/review/sla.py) and routing (the acceptance deadline):
+both count business days of the same centres in the same calendar, so neither imports the other.
+
 A business day is a weekday that is not a statutory holiday, or an official make-up working day
 (调休: a Saturday or Sunday that is worked). The calendar fails closed: asking about a day in a year
 it does not know raises CalendarUnknown; it never falls back to "weekdays only".
@@ -34,11 +37,27 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+# The centres' days are local dates in Asia/Shanghai.
+CENTRES_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def centre_date(t: datetime) -> date:
+    """The centres' local date of an instant; a naive datetime has no place on their calendar."""
+    if t.utcoffset() is None:
+        raise ValueError(f"a naive datetime ({t}) has no place on the centres' calendar")
+    return t.astimezone(CENTRES_TZ).date()
+
+
+def end_of_centre_day(d: date) -> datetime:
+    """The end of a centre's local day: the next local midnight."""
+    return datetime.combine(d + timedelta(days=1), time(), CENTRES_TZ)
 
 
 class CalendarUnknown(Exception):

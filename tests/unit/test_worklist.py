@@ -1,0 +1,136 @@
+"""The worklist's pure parts: the SLA clock folded from the other services' events, its cursor, its filters."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from events.codes import CENTRE_NAMES, CentreId
+from events.contract import (
+    CaseDeclined,
+    Event,
+    InformationReceived,
+    InformationRequested,
+    PaymentAuthorised,
+    PaymentFailed,
+    ReviewAccepted,
+    ReviewDelivered,
+    SlaAtRisk,
+    SlaBreached,
+    SlaClockBlocked,
+    SlaClockResumed,
+    SlaClockStarted,
+    SlaClockStopped,
+)
+from services.common.errors import InvalidInput
+from services.intake import worklist_clock
+from services.intake.worklist import Cursor, Filters
+from services.intake.worklist_clock import Clock, with_ending
+
+T0 = datetime(2026, 6, 1, 1, tzinfo=UTC)
+REQUEST = uuid4()
+
+
+def folded(*events: Event) -> Clock:
+    clock = Clock()
+    for i, e in enumerate(events):
+        clock = worklist_clock.fold(clock, e, T0 + timedelta(hours=i))
+    return clock
+
+
+ACCEPTED = ReviewAccepted(centre_id=CentreId.FUSCC)
+STARTED = SlaClockStarted(target_due=date(2026, 6, 10), limit_due=date(2026, 6, 15))
+DELIVERY = ReviewDelivered(centre_id=CentreId.FUSCC, pathology={"verdict": "agree"},
+                           imaging={"verdict": "stage_confirmed"}, recommended_pathway="surgery",
+                           rationale_codes=["guideline_concordant"], question_answer="answered",
+                           diagnosis_change="concordant", treatment_change="refined", report_ref=uuid4(), page_count=6)
+
+
+@pytest.mark.parametrize(("events", "state"), [
+    ((), "not_started"),
+    ((ACCEPTED, STARTED), "on_track"),
+    ((ACCEPTED, STARTED, SlaAtRisk(business_days_left=2, limit_due=date(2026, 6, 15))), "at_risk"),
+    ((ACCEPTED, STARTED, InformationRequested(request_id=REQUEST, topics=["additional_imaging"])), "paused"),
+    # A breach stands through a pause and a resumption: review's clock and analytics say so too.
+    ((ACCEPTED, STARTED, SlaBreached(limit_due=date(2026, 6, 15)),
+      InformationRequested(request_id=REQUEST, topics=["additional_imaging"]), InformationReceived(request_id=REQUEST),
+      SlaClockResumed(target_due=date(2026, 6, 20), limit_due=date(2026, 6, 25), paused_business_days=2)),
+     "breached"),
+    # Limit in a year the calendar does not know: blocked at acceptance, at risk on known days.
+    ((ACCEPTED, SlaClockBlocked(year=2027), SlaAtRisk(business_days_left=2, limit_due=None)), "calendar_unknown"),
+    ((ACCEPTED, STARTED, DELIVERY, SlaClockStopped(business_days_used=4, paused_business_days=0,
+                                                    within_target=True, within_limit=True)), "delivered_on_time"),
+    ((ACCEPTED, STARTED, DELIVERY, SlaClockStopped(business_days_used=None, paused_business_days=None,
+                                                    within_target=False, within_limit=False)), "delivered_late"),
+    # Delivered while the calendar lacks the year its verdict needs.
+    ((ACCEPTED, SlaClockBlocked(year=2027), DELIVERY), "calendar_unknown"),
+    ((ACCEPTED, STARTED, CaseDeclined(centre_id=CentreId.FUSCC, reason="no_answer")), "not_started"),
+])
+def test_the_sla_state_follows_reviews_clock(events: tuple[Event, ...], state: str):
+    assert folded(*events).sla_state == state
+
+
+def test_a_running_clock_stops_with_the_cases_ending_but_a_verdict_stays():
+    assert with_ending("on_track", ended=True) == "stopped"
+    assert with_ending("calendar_unknown", ended=True) == "stopped"
+    assert with_ending("delivered_late", ended=True) == "delivered_late"
+    assert with_ending("not_started", ended=True) == "not_started"
+    assert with_ending("at_risk", ended=False) == "at_risk"
+
+
+def test_an_at_risk_event_without_a_date_keeps_the_limit_known_and_a_block_lasts_until_a_new_acceptance():
+    clock = folded(ACCEPTED, STARTED, SlaAtRisk(business_days_left=2, limit_due=None))
+    assert clock.limit_due == date(2026, 6, 15)
+    resumed = SlaClockResumed(target_due=date(2027, 1, 8), limit_due=date(2027, 1, 13), paused_business_days=0)
+    assert folded(ACCEPTED, SlaClockBlocked(year=2027), resumed).sla_state == "calendar_unknown"
+    assert folded(ACCEPTED, SlaClockBlocked(year=2027), CaseDeclined(centre_id=CentreId.FUSCC, reason="other"),
+                  ACCEPTED, STARTED).sla_state == "on_track"
+
+
+def test_the_row_is_the_same_whatever_order_the_services_streams_arrive_in():
+    # Review's events in their order, billing's in theirs, interleaved every possible way.
+    review = [ACCEPTED, STARTED, InformationRequested(request_id=REQUEST, topics=["additional_imaging"])]
+    billing = [PaymentFailed(payment_id=uuid4(), stage="capture", reason="provider_declined"),
+               PaymentAuthorised(payment_id=uuid4(), provider_ref="sim_" + "a" * 12, amount_cents=80_000)]
+    times = {id(e): T0 + timedelta(hours=i) for i, e in enumerate([*review, *billing])}
+    rows = set()
+    for slots in itertools.combinations(range(len(review) + len(billing)), len(billing)):
+        r, b, order = iter(review), iter(billing), []
+        for i in range(len(review) + len(billing)):
+            order.append(next(b) if i in slots else next(r))
+        clock = Clock()
+        for e in order:
+            clock = worklist_clock.fold(clock, e, times[id(e)])
+        rows.add(tuple(sorted(clock.row().items())))
+    assert len(rows) == 1
+    [row] = [dict(r) for r in rows]
+    assert (row["sla_state"], row["payment_failed"], row["updated_at"]) == ("paused", False, T0 + timedelta(hours=4))
+
+
+def test_a_cursor_round_trips_and_one_the_list_did_not_return_is_bad_input():
+    for key in ("2026-06-15", "-infinity", "infinity"):
+        cursor = Cursor(uuid4(), key, UUID(int=7), "f" * 16)
+        assert Cursor.decode(cursor.encode()) == cursor
+    for token in ("", "x", "bm90LWEtY3Vyc29y", "eyJkIjogMX0", "eyJkIjogbnVsbCwgImMiOiAiMSJ9"):
+        with pytest.raises(InvalidInput) as bad:
+            Cursor.decode(token)
+        assert bad.value.field == "cursor"
+
+
+def test_open_cases_by_default_and_a_filter_only_ended_cases_match_includes_them():
+    assert Filters().params()["scope"] == "open"
+    assert Filters(status="ready_for_review").params()["scope"] == "open"
+    for asks_ended in (Filters(status="cancelled"), Filters(sla_state="stopped"), Filters(waiting_on="nobody")):
+        assert asks_ended.params()["scope"] == "all"
+    assert Filters(sla_state="stopped", scope="open").params()["scope"] == "open"
+    assert Filters(scope="ended").fingerprint() != Filters().fingerprint()
+
+
+def test_the_centres_names_are_the_registrys():
+    registry = json.loads(Path("services/routing/centres.json").read_text())
+    assert {CentreId(c["id"]): c["name"] for c in registry["centres"]} == CENTRE_NAMES
