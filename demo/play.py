@@ -132,7 +132,9 @@ class CasePlayer:
 
     # -------------------------------------------------------------- intake
     def do_quote(self, step: Step) -> None:
-        r = self.api.call("billing", "POST", "/quotes", key=self.key(), json=quote_body(self.plan.profile))
+        # Dated like every other step: a quote on the wall clock came months after its case opened.
+        r = self.api.call("billing", "POST", "/quotes", key=self.key(),
+                          json={**quote_body(self.plan.profile), "occurred_at": step.at.isoformat()})
         self.result.quote_id = r.json()["quote_id"]
 
     def do_open(self, step: Step) -> None:
@@ -326,7 +328,7 @@ class CasePlayer:
 
 def play_quote(api: Api, quote: QuotePlan, run_id: str) -> str:
     r = api.call("billing", "POST", "/quotes", key=f"demo-{run_id}-quote-{quote.number}", expect=(201,),
-                 json=quote_body(quote.profile))
+                 json={**quote_body(quote.profile), "occurred_at": quote.at.isoformat()})
     return str(r.json()["quote_id"])
 
 

@@ -101,12 +101,16 @@ class SlaBreached(Event):
 
 
 class SlaClockBlocked(Event):
-    """The centre's calendar does not know a year the clock needs: no guess is made."""
+    """The centre's calendar does not know a year the clock needs: no guess is made.
+
+    `target_due`: the 7th business day when the known days reach it (a limit in the unknown year
+    with a target still in the known one); None otherwise, and in events stored before it was kept."""
 
     event_type = "SlaClockBlocked"
 
     reason: Literal["calendar_unknown"] = "calendar_unknown"
     year: int = Field(ge=2000, le=2200)
+    target_due: date | None = None
 
 
 class PathologyReview(BaseModel):

@@ -142,6 +142,8 @@ def apply(case: Row, decoded: Decoded) -> None:
             case["sla_breached_at"] = at
         case SlaClockBlocked():
             case["sla_calendar_unknown"] = True
+            if e.target_due is not None:
+                case["sla_target_due"] = e.target_due
         case ReviewDelivered():
             case.update(delivered_at=at, recommended_pathway=_text(e.recommended_pathway),
                         diagnosis_change=_text(e.diagnosis_change), treatment_change=_text(e.treatment_change))

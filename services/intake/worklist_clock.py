@@ -129,7 +129,7 @@ def _apply(c: Clock, e: Event, at: datetime) -> Clock:
         case SlaBreached():
             return replace(c, breached=True, limit_due=e.limit_due)
         case SlaClockBlocked():
-            return replace(c, calendar_blocked=True)
+            return replace(c, calendar_blocked=True, target_due=e.target_due or c.target_due)
         case SlaClockStopped():
             return replace(c, within_limit=e.within_limit)
         case ReviewDelivered():

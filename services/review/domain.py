@@ -224,7 +224,7 @@ def _clock_or_blocked(cal: BusinessCalendar, at: datetime, make: type[SlaClockSt
                       accepted_at: datetime, pauses: list[Pause]) -> Event:
     state = sla_state(cal, accepted_at, pauses, None, at)
     if state.target_due is None or state.limit_due is None:
-        return SlaClockBlocked(year=state.unknown_year or at.year)
+        return SlaClockBlocked(year=state.unknown_year or at.year, target_due=state.target_due)
     if make is SlaClockResumed:
         return SlaClockResumed(target_due=state.target_due, limit_due=state.limit_due,
                                paused_business_days=state.paused_business_days or 0)

@@ -167,8 +167,8 @@ def _due(cal: BusinessCalendar, clock: _Clock, count: _Count, day: int) -> date:
     return cal.add_business_days(max(clock.last_day, clock.accepted), day - len(count.counted))
 
 
-def _unknown(year: int) -> SlaState:
-    return SlaState("calendar_unknown", None, None, None, None, None, None, unknown_year=year)
+def _unknown(year: int, target_due: date | None = None) -> SlaState:
+    return SlaState("calendar_unknown", None, None, target_due, None, None, None, unknown_year=year)
 
 
 def sla_state(cal: BusinessCalendar, accepted_at: datetime, pauses: Sequence[Pause],
@@ -202,7 +202,9 @@ def sla_state(cal: BusinessCalendar, accepted_at: datetime, pauses: Sequence[Pau
                 dues[i] = _due(cal, clock, count, day)
             except CalendarUnknown as exc:
                 if clock.delivered_at is None and breached_at is None:
-                    return _unknown(exc.year)
+                    # The target may still fall on a known day (day 7 on 30 December, day 10 in
+                    # January): it is kept; only what needs the unknown year has no answer.
+                    return _unknown(exc.year, target_due=dues[0])
                 unknown_year = unknown_year or exc.year
     return SlaState(state, business_days_used=len(count.counted) if count.counted_exact else None,
                     paused_business_days=count.paused if count.paused_exact else None,

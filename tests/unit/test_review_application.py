@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, cast
 from uuid import UUID, uuid4
 
@@ -500,3 +500,12 @@ def test_an_acceptance_that_lost_to_routings_withdrawal_was_never_in_force():
                 ACCEPTED + timedelta(days=2))
     ended = end_case(rt, case_id, ACCEPTED + timedelta(days=1))
     assert ended.accepted_at is None
+
+
+def test_an_acceptance_whose_limit_falls_in_an_unknown_year_still_gives_its_known_target():
+    rt = runtime()
+    case_id = routed(rt)
+    done = app.accept(rt, CONN, case_id, CentreId.PKUCH, datetime(2026, 12, 21, 10, tzinfo=SHANGHAI))
+    blocked = done.appended[-1].event
+    assert (blocked.event_type, blocked.year, blocked.target_due) == (  # type: ignore[attr-defined]
+        "SlaClockBlocked", 2027, date(2026, 12, 30))

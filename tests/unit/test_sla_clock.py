@@ -197,7 +197,8 @@ def test_a_clock_reaching_into_2027_is_calendar_unknown_until_the_operator_file_
     accepted = sh(2026, 12, 21)  # Monday: days 1-8 are 22-25 and 28-31 Dec; days 9 and 10 fall in 2027
     s = sla_state(CAL, accepted, [], None, accepted)
     assert (s.state, s.unknown_year) == ("calendar_unknown", 2027)
-    assert (s.business_days_used, s.target_due, s.limit_due) == (None, None, None)
+    # Day 7 is 30 December, a known day: the target is given; the limit (day 10) is not.
+    assert (s.business_days_used, s.target_due, s.limit_due) == (None, date(2026, 12, 30), None)
     # The timer needs only the days already past: it runs until the clock itself is in 2027.
     assert due_events(CAL, accepted, [], None, sh(2026, 12, 31, 23)).moments == ()
     assert due_events(CAL, accepted, [], None, sh(2027, 1, 1, 0)).moments == (("at_risk", sh(2027, 1, 1, 0)),)
