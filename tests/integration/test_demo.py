@@ -28,8 +28,10 @@ def test_a_played_year_dates_its_quotes_before_the_cases_opened_from_them(stack:
 
     with psycopg.connect(db_url) as conn:
         for r in quoted:
-            issued, opened = conn.execute(
+            row = conn.execute(
                 "SELECT (SELECT occurred_at FROM billing.events WHERE stream_id = 'case-' || %s::text), "
                 "(SELECT occurred_at FROM intake.events WHERE case_id = %s AND event_type = 'CaseOpened')",
                 (r.quote_id, r.case_id)).fetchone()
+            assert row is not None
+            issued, opened = row
             assert issued.year == year.year and issued <= opened, (r.case_id, issued, opened)
