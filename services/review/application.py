@@ -316,6 +316,8 @@ def reactions(rt: ReviewRuntime) -> Consumer:
         def resume(r: domain.Review) -> Decision:
             if r.open_request is None or r.delivered_at is not None:
                 return []
+            if r.pauses and at < r.pauses[-1].started_at:
+                return []  # sent before the centre asked (intake's relay was ahead): not the answer
             return domain.receive_information(r, None, rt.calendar, at)
 
         try:

@@ -173,6 +173,23 @@ def test_an_information_request_pauses_and_new_records_resume_the_clock():
     assert history[-1].envelope.correlation_id == cause.envelope.correlation_id
 
 
+def test_records_sent_before_the_centre_asked_do_not_answer_its_request():
+    # Intake's relay was ahead of review's: a record uploaded before the request reached review
+    # after it. It is not the answer; the clock stays paused until a record dated after the request.
+    rt = runtime()
+    case_id = routed(rt)
+    app.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    app.request_information(rt, CONN, case_id, CentreId.PKUCH, [InformationTopic.ADDITIONAL_IMAGING],
+                            ACCEPTED + timedelta(days=2))
+    upstream = Upstream("intake")
+    earlier = RecordsReceived(record_id=uuid4(), kind="imaging")
+    deliver(app.reactions(rt), upstream.emit(case_id, earlier, ACCEPTED + timedelta(days=1)))
+    assert kinds(rt, case_id)[-1] == "InformationRequested"
+    later = RecordsReceived(record_id=uuid4(), kind="imaging")
+    deliver(app.reactions(rt), upstream.emit(case_id, later, ACCEPTED + timedelta(days=3)))
+    assert kinds(rt, case_id)[-2:] == ["InformationReceived", "SlaClockResumed"]
+
+
 def test_records_without_an_open_request_or_assignment_change_nothing():
     rt = runtime()
     case_id = routed(rt)
