@@ -2,8 +2,8 @@
 command (open-case over HTTP), the rebuild's time, and a worklist query (GET /cases).
 
 The history is generated (bench.history) into the live event stores themselves, outbox-free so
-nothing is published, and each generated case also gets its worklist rows (intake.cases, its
-assignment and its clock), as if intake had opened it: what the worklist query scans is then as
+nothing is published, and each generated case also gets its rows (intake.cases and its worklist
+row), as if intake had opened it: what the worklist query scans is then as
 large as the history says. It runs first, on the fresh stack, so that the sizes are what they say;
 then it deletes what it generated, and the other benchmarks find the stores as it found them.
 """
@@ -24,23 +24,23 @@ from events.db import open_pool
 SIZES = (10_000, 100_000, 1_000_000)
 
 # The generated cases as intake would list them: in review at the centre, clock running, due two
-# weeks after opening (so the worklist's deadline order has something to sort).
+# weeks after opening (so the worklist's deadline order has something to sort). Their lives are
+# empty: the list reads the columns events.lifecycle's summary fills, never the life itself.
 _WORKLIST_ROWS = (
-    """INSERT INTO intake.cases (case_id, patient_ref, status, updated_at)
-       SELECT case_id, 'pr_' || md5(case_id::text), 'ready_for_review', occurred_at
+    """INSERT INTO intake.cases (case_id, patient_ref, updated_at)
+       SELECT case_id, 'pr_' || md5(case_id::text), occurred_at
        FROM intake.events WHERE event_type = 'CaseOpened' ON CONFLICT (case_id) DO NOTHING""",
-    """INSERT INTO intake.assignments (case_id, centre_id, attempt)
-       SELECT case_id, 'wch', 1 FROM intake.events WHERE event_type = 'CaseOpened'
-       ON CONFLICT (case_id) DO NOTHING""",
-    """INSERT INTO intake.worklist (case_id, sla_state, accepted, limit_due, updated_at)
-       SELECT case_id, 'on_track', true, (occurred_at + interval '14 days')::date, occurred_at
+    """INSERT INTO intake.worklist (case_id, life, status, waiting_on, waiting_since, deadline, sort_key, sla_state,
+                                  ended, centre_id, tumour_site, limit_due, updated_at)
+       SELECT case_id, '{}'::jsonb, 'ready_for_review', 'centre', occurred_at, (occurred_at + interval '14 days')::date,
+              to_char(occurred_at + interval '14 days', 'YYYY-MM-DD'), 'on_track', false, 'wch', 'lung',
+              (occurred_at + interval '14 days')::date, occurred_at
        FROM intake.events WHERE event_type = 'CaseOpened' ON CONFLICT (case_id) DO NOTHING""",
-    "ANALYZE intake.cases", "ANALYZE intake.assignments", "ANALYZE intake.worklist",
+    "ANALYZE intake.cases", "ANALYZE intake.worklist",
 )
 _GENERATED_CASES = "SELECT case_id FROM intake.events WHERE stream_id LIKE %(generated)s"
 _CLEAN_UP = (
     f"DELETE FROM intake.worklist WHERE case_id IN ({_GENERATED_CASES})",
-    f"DELETE FROM intake.assignments WHERE case_id IN ({_GENERATED_CASES})",
     f"DELETE FROM intake.cases WHERE case_id IN ({_GENERATED_CASES})",
     *(f"DELETE FROM {store}.events WHERE stream_id LIKE %(generated)s" for store in history.SERVICES),
 )
@@ -98,7 +98,7 @@ def run(intake_url: str, token: str, database_url: str, summary: dict[str, Any])
             for statement in _CLEAN_UP:
                 conn.execute(statement, {"generated": f"{history.GENERATED}%"})
             # Now, rather than by autovacuum in the middle of the next benchmark.
-            for table in ("intake.worklist", "intake.assignments", "intake.cases",
+            for table in ("intake.worklist", "intake.cases",
                           *(f"{store}.events" for store in history.SERVICES)):
                 conn.execute(f"VACUUM ANALYZE {table}")
         pool.close()

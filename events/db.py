@@ -200,7 +200,9 @@ class Queries:
         # command's time), while bytes go straight to its cache of parsed queries.
         bound = self._bound.get(name)
         if bound is None:
-            raw = load_queries(self._path)[name]
-            bound = sql.SQL(raw).format(schema=self._schema).as_bytes(None)
+            blocks = load_queries(self._path)
+            # A block named "_x" is a fragment: `{_x}` in another block is replaced by it.
+            fragments = {k: sql.SQL(v).format(schema=self._schema) for k, v in blocks.items() if k.startswith("_")}
+            bound = sql.SQL(blocks[name]).format(schema=self._schema, **fragments).as_bytes(None)
             self._bound[name] = bound
         return bound

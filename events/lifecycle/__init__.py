@@ -51,13 +51,14 @@ from events.lifecycle.life import (
     PARTIES,
     RUNNING,
     SLA_STATES,
+    STOPPING,
     Clock,
     Life,
     Party,
     SlaState,
     Status,
 )
-from events.lifecycle.storage import dump, load
+from events.lifecycle.storage import dump, jsonable, load
 
-__all__ = ["CENTRES", "ENDED", "ENDINGS", "FOLDED", "PARTIES", "RUNNING", "SLA_STATES", "Clock", "Life", "Party",
-           "SlaState", "Status", "apply", "dump", "fold", "load"]
+__all__ = ["CENTRES", "ENDED", "ENDINGS", "FOLDED", "PARTIES", "RUNNING", "SLA_STATES", "STOPPING", "Clock", "Life",
+           "Party", "SlaState", "Status", "apply", "dump", "fold", "jsonable", "load"]

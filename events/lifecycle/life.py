@@ -38,9 +38,10 @@ ENDINGS: dict[str, Status] = {
     "CaseFinallyDeclined": Status.DECLINED_BY_ALL_CENTRES,
 }
 ENDED: frozenset[Status] = frozenset(ENDINGS.values())
-# A booking or a closure follows a delivery, whose clock stopped with its verdict: the others stop
-# a clock that still runs, with no verdict owed.
-_AFTER_DELIVERY = frozenset({Status.TREATMENT_BOOKED, Status.CLOSED})
+# The endings that stop the work on a case: a clock still running stops with no verdict owed, and
+# the centre may no longer read the case. A booking or a closure follows a delivery (its clock
+# stopped with its verdict) and leaves the report and the package readable.
+STOPPING: frozenset[Status] = ENDED - {Status.TREATMENT_BOOKED, Status.CLOSED}
 
 Party = Literal["patient", "centre", "coordinator", "billing", "nobody"]
 PARTIES: tuple[Party, ...] = ("patient", "centre", "coordinator", "billing", "nobody")
@@ -127,7 +128,7 @@ class Life:
     @property
     def sla_state(self) -> SlaState:
         state = _clock_state(self)
-        if self.ended and self.status not in _AFTER_DELIVERY and state in RUNNING:
+        if self.status in STOPPING and state in RUNNING:
             return "stopped"
         return state
 

@@ -11,7 +11,7 @@ from events.lifecycle.life import Clock, Life
 
 def dump(life: Life) -> dict[str, Any]:
     """JSON-ready (dates as ISO strings), for a read model's jsonb column or a faust table."""
-    return _jsonable(dataclasses.asdict(life))
+    return jsonable(dataclasses.asdict(life))
 
 
 def load(data: dict[str, Any] | None) -> Life:
@@ -49,11 +49,12 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(value)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Dates and times as ISO strings, tuples as lists: what JSON (and jsonb) can carry."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value

@@ -54,17 +54,23 @@ class Handled(Generic[S]):
 class Kernel(Generic[S]):
     def __init__(self, store: EventStream, start: Callable[[Conn, UUID], S],
                  evolve: Callable[[S, Event, datetime], None],
-                 on_appended: Callable[[Conn, S, list[Decoded]], None] | None = None) -> None:
+                 on_appended: Callable[[Conn, S, list[Decoded]], None] | None = None,
+                 witness: Callable[[S, Decoded], None] | None = None) -> None:
+        """`witness` sees every event with its envelope, the history's and the new ones: what a state
+        keeps per producer and stream version (intake's events.lifecycle) needs more than the event."""
         self.store = store
         self._start = start
         self._evolve = evolve
         self._on_appended = on_appended
+        self._witness = witness
 
     def load(self, conn: Conn, case_id: UUID) -> Handled[S]:
         history = self.store.load(conn, case_stream(case_id))
         state = self._start(conn, case_id)
         for d in history:
             self._evolve(state, d.event, d.envelope.occurred_at)
+            if self._witness is not None:
+                self._witness(state, d)
         return Handled(state, len(history))
 
     def handle(self, conn: Conn, case_id: UUID, decide: Callable[[S], Decision], *, occurred_at: datetime,
@@ -85,6 +91,8 @@ class Kernel(Generic[S]):
         appended = [Decoded(env, p.event) for env, p in zip(envelopes, pending, strict=True)]
         for d in appended:
             self._evolve(current.state, d.event, d.envelope.occurred_at)
+            if self._witness is not None:
+                self._witness(current.state, d)
             metrics.EVENTS_APPENDED.labels(self.store.producer, d.envelope.event_type).inc()
         if appended and self._on_appended is not None:
             self._on_appended(conn, current.state, appended)

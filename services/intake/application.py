@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from events import lifecycle
 from events.codes import ConsentKind
 from events.contract import (
     CaseCancelled,
@@ -71,17 +72,25 @@ class IntakeRuntime(Runtime):
     @functools.cached_property
     def kernel(self) -> Kernel[CaseFile]:
         def start(conn: Conn, case_id: UUID) -> CaseFile:
-            # What intake learnt from other services' streams: the delivery, routing's final decline.
+            # What intake learnt from other services' streams: the case's life as the worklist
+            # folds it (locked: a reaction folding another service's event waits for this command),
+            # and the delivered review's payload.
             delivered = self.rows.delivery(conn, case_id)
-            case = domain.Case(case_id, declined_at=self.rows.final_decline(conn, case_id))
+            life = self.worklist.lives(conn, [case_id])[case_id]
             return CaseFile(self.rows.case(conn, case_id),
-                            ReviewDelivered.model_validate(delivered) if delivered else None, case)
+                            ReviewDelivered.model_validate(delivered) if delivered else None,
+                            domain.Case(case_id, life=life))
 
-        return Kernel(self.store, start, lambda f, event, at: f.case.apply(event, at), self._refresh_status)
+        return Kernel(self.store, start, lambda f, event, at: f.case.apply(event, at), self._save_life,
+                      witness=_witness)
 
-    def _refresh_status(self, conn: Conn, f: CaseFile, appended: list[Decoded]) -> None:
-        self.rows.set_status(conn, f.case.case_id, f.case.status(f.delivered is not None).value,
-                             appended[-1].envelope.occurred_at)
+    def _save_life(self, conn: Conn, f: CaseFile, appended: list[Decoded]) -> None:
+        # In the command's transaction: the list shows what the command did as soon as it commits.
+        self.worklist.save(conn, {f.case.case_id: f.case.life})
+
+
+def _witness(f: CaseFile, decoded: Decoded) -> None:
+    lifecycle.apply(f.case.life, decoded)
 
 
 def new_patient_ref() -> str:
@@ -106,7 +115,7 @@ def view(f: CaseFile) -> dict[str, Any]:
     return {
         "case_id": case.case_id,
         "version": case.version,
-        "status": case.status(f.delivered is not None).value,
+        "status": case.status.value,
         "patient_ref": case.opened.patient_ref,
         "tumour_site": case.opened.tumour_site,
         "histology": case.opened.histology,
@@ -154,8 +163,6 @@ def _command(rt: IntakeRuntime, conn: Conn, case_id: UUID, decide: Decide, occur
         f.existing()
         return decide(f.case, f.delivered)
 
-    # Decided on what the other services' facts say once a reaction applying one has committed.
-    rt.rows.lock_case(conn, case_id)
     return rt.kernel.handle(conn, case_id, on_file, occurred_at=occurred_at, expected_version=expected_version)
 
 
@@ -171,8 +178,7 @@ def open_case(rt: IntakeRuntime, conn: Conn, opened: CaseOpened, identity: dict[
     elif rt.rows.identity(conn, ref) is None:
         raise NotFound(f"patient {ref} not found")
     encrypted_question = rt.vault.encrypt(conn, ref, question.encode(), f"question:{case_id}") if question else None
-    rt.rows.insert_case(conn, case_id, ref, encrypted_question, domain.CaseStatus.COLLECTING_RECORDS.value,
-                        occurred_at, opened.tumour_site.value)
+    rt.rows.insert_case(conn, case_id, ref, encrypted_question, occurred_at)
     return rt.kernel.handle(conn, case_id, lambda f: domain.open_case(opened, with_question=question is not None),
                             occurred_at=occurred_at, expected_version=0)
 
@@ -263,7 +269,7 @@ def erase_patient(rt: IntakeRuntime, conn: Conn, patient_ref: str, occurred_at: 
 def run_timers(rt: IntakeRuntime, now: datetime) -> int:
     """Appends the reminders and expiries due by `now` (event time); one transaction per case."""
     with rt.pool.connection() as conn:
-        due = rt.rows.collecting(conn)
+        due = rt.worklist.collecting(conn)
 
     def remind_or_expire(conn: Conn, case_id: UUID) -> int:
         return len(_command(rt, conn, case_id, lambda c, d: domain.due_timers(c, now), now, None).appended)

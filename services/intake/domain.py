@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
@@ -31,6 +30,7 @@ from events.contract import (
     ReviewDelivered,
     TreatmentBooked,
 )
+from events.lifecycle import Life, Status
 from services.common.errors import Rejected
 
 Missing = RecordKind | Literal["question"]
@@ -47,25 +47,6 @@ REQUIRED_COUNTS: dict[RecordKind, int] = {
 REMIND_AFTER = timedelta(days=3)
 MAX_REMINDERS = 3
 EXPIRE_AFTER = timedelta(days=30)
-
-
-class CaseStatus(StrEnum):
-    COLLECTING_RECORDS = "collecting_records"
-    READY_FOR_REVIEW = "ready_for_review"
-    REVIEW_DELIVERED = "review_delivered"
-    TREATMENT_BOOKED = "treatment_booked"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-    WITHDRAWN = "withdrawn"
-    EXPIRED = "expired"
-    ERASED = "erased"
-    # Routing's final decline: no consented centre will review the case (billing refunds it).
-    DECLINED_BY_ALL_CENTRES = "declined_by_all_centres"
-
-
-TERMINAL = frozenset({CaseStatus.TREATMENT_BOOKED, CaseStatus.CLOSED, CaseStatus.CANCELLED,
-                      CaseStatus.WITHDRAWN, CaseStatus.EXPIRED, CaseStatus.ERASED,
-                      CaseStatus.DECLINED_BY_ALL_CENTRES})
 
 
 def missing_records(kinds: Sequence[RecordKind], reasons: Sequence[ReferralReason],
@@ -91,10 +72,6 @@ class Case:
     consents: dict[ConsentKind, ConsentGiven] = field(default_factory=dict)
     completed: bool = False
     ending: Event | None = None  # the event of intake's stream that ended the case, if any
-    ended_at: datetime | None = None  # its event time
-    # When routing finally declined the case (intake's read model of CaseFinallyDeclined): it ends
-    # the case too, unless an ending of intake's own came first in event time.
-    declined_at: datetime | None = None
     open_request: RecordsRequested | None = None
     reminders_sent: int = 0
     last_activity: datetime | None = None
@@ -102,6 +79,10 @@ class Case:
     opened_at: datetime | None = None
     # Each consent as last given, when, and when withdrawn (None: in force): the FHIR Consents.
     consent_log: dict[ConsentKind, tuple[ConsentGiven, datetime | None, datetime | None]] = field(default_factory=dict)
+    # The case as every service's events tell it (events.lifecycle): its status, its ending (the
+    # first by event time, routing's final decline included). The application seeds it from the
+    # worklist, which folds the other services' events, and folds intake's own in as they come.
+    life: Life = field(default_factory=Life)
 
     @property
     def reasons(self) -> list[ReferralReason]:
@@ -121,42 +102,17 @@ class Case:
         return set(self.consents) == set(ConsentKind)
 
     @property
-    def declined_first(self) -> bool:
-        """Routing's final decline is the case's ending: the first in event time, whichever
-        service's fact reached intake first (a cancellation accepted while routing's relay lagged)."""
-        return self.declined_at is not None and (self.ended_at is None or self.declined_at <= self.ended_at)
-
-    @property
     def ended(self) -> bool:
-        return self.ending is not None or self.declined_at is not None
+        return self.ending is not None or self.life.ended
 
     @property
     def ending_type(self) -> str | None:
-        if self.declined_first:
-            return "CaseFinallyDeclined"
-        return self.ending.event_type if self.ending else None
+        first = self.life.ending
+        return first[0] if first else (self.ending.event_type if self.ending else None)
 
-    def status(self, review_delivered: bool) -> CaseStatus:
-        if self.declined_first:
-            return CaseStatus.DECLINED_BY_ALL_CENTRES
-        match self.ending:
-            case TreatmentBooked():
-                return CaseStatus.TREATMENT_BOOKED
-            case CaseClosed():
-                return CaseStatus.CLOSED
-            case CaseCancelled():
-                return CaseStatus.CANCELLED
-            case CaseWithdrawn():
-                return CaseStatus.WITHDRAWN
-            case CaseExpired():
-                return CaseStatus.EXPIRED
-            case PatientDataErased():
-                return CaseStatus.ERASED
-        if review_delivered:
-            return CaseStatus.REVIEW_DELIVERED
-        if self.completed and self.consented:
-            return CaseStatus.READY_FOR_REVIEW
-        return CaseStatus.COLLECTING_RECORDS
+    @property
+    def status(self) -> Status:
+        return self.life.status
 
     def apply(self, event: Event, occurred_at: datetime | None = None) -> None:
         self.version += 1
@@ -191,10 +147,9 @@ class Case:
                 self.reminders_sent = event.reminder_number
                 self.last_nudge = occurred_at
             case TreatmentBooked() | CaseClosed() | CaseCancelled() | CaseWithdrawn() | CaseExpired():
-                self.ending, self.ended_at = event, occurred_at
+                self.ending = event
             case PatientDataErased():
-                if self.ending is None:
-                    self.ending, self.ended_at = event, occurred_at
+                self.ending = self.ending or event
         # Reminders and expiry measure dormancy: only the patient's side counts as activity.
         if occurred_at is not None and not isinstance(event, RecordsReminderSent | RecordsRequested):
             self.last_activity = occurred_at
@@ -211,7 +166,7 @@ def _must_be_open(case: Case, what: str) -> None:
     if case.opened is None:
         raise Rejected("case is not open", "case_not_open")
     if case.ended:
-        state = case.status(False).value
+        state = case.status.value
         raise Rejected(f"the case is {state}: {what} is not possible", f"case_{state}")
 
 

@@ -26,19 +26,18 @@ from uuid import UUID
 import pydicom
 
 from events.codes import ConsentKind, RecordKind
-from events.contract import CaseCancelled, CaseExpired, CaseWithdrawn, PatientDataErased, RecordsReceived
+from events.contract import RecordsReceived
 from events.db import Conn
+from events.lifecycle import STOPPING, Status
 from services.common.errors import NotFound, Rejected
 from services.common.vault import PatientErased
 from services.intake import deidentify as recipe
-from services.intake import domain, fhir
+from services.intake import fhir
 from services.intake.application import CaseFile, IntakeRuntime, load, patient_details
 from services.intake.ps315 import TABLE
 from services.intake.rows import Row
 from services.intake.settings import IntakeSettings
 
-# Endings after which no centre reads the case any more (a delivered, booked or closed case stays readable).
-_CLOSED_TO_CENTRES = (CaseCancelled, CaseWithdrawn, CaseExpired, PatientDataErased)
 RECIPE = hashlib.sha256(b"".join(p.read_bytes() for p in (Path(recipe.__file__), Path(__file__), TABLE))
                         + pydicom.__version__.encode()).hexdigest()[:16]
 _DICOM_SEX: dict[str, recipe.Sex] = {"female": "F", "male": "M", "other": "O"}
@@ -70,8 +69,8 @@ def readable(rt: IntakeRuntime, conn: Conn, f: CaseFile, centre: str | None) -> 
     if centre is None:
         return row
     transfer = f.case.consents.get(ConsentKind.TRANSFER_ABROAD)
-    if (rt.rows.assigned_centre(conn, f.case.case_id) != centre or transfer is None
-            or centre not in {c.value for c in transfer.centre_ids} or isinstance(f.case.ending, _CLOSED_TO_CENTRES)):
+    if (f.case.life.centre != centre or transfer is None
+            or centre not in {c.value for c in transfer.centre_ids} or f.case.status in STOPPING):
         raise NotFound(f"case {f.case.case_id} not found")
     return row
 
@@ -223,20 +222,19 @@ def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None
     A centre's export is a read of the package (the question and the record list), recorded as one."""
     f = load(rt, conn, case_id).state
     row = readable(rt, conn, f, centre)
-    status = f.case.status(f.delivered is not None)
-    if status is domain.CaseStatus.ERASED:
+    status = f.case.status
+    if status is Status.ERASED:
         raise Rejected("the patient's personal data was erased", "patient_erased")
     identity = patient_details(rt, conn, case_id)["identity"] if centre is None else None
     copies = served(rt, conn, f, row)
     files = {r.record_id: _export_file(r, copies[r.record_id], centre) for r in f.case.records if r.record_id in copies}
-    item = rt.worklist.item(conn, case_id, rt.store.clock()) or {}
+    life = f.case.life
     export = fhir.CaseForExport(
-        case=f.case, status=status, centre_id=rt.rows.assigned_centre(conn, case_id),
-        accepted=item.get("sla_state", "not_started") != "not_started",
-        waiting_on_patient=bool(item.get("information_open")), finally_declined=bool(item.get("finally_declined")),
+        case=f.case, status=status, centre_id=life.centre, accepted=life.clock.accepted,
+        waiting_on_patient=life.information_open, finally_declined=status is Status.DECLINED_BY_ALL_CENTRES,
         delivered=f.delivered, documents=rt.worklist.documents(conn, case_id), files=files,
         identity=identity, question=_question(rt, conn, row, case_id),
-        updated_at=item.get("updated_at") or rt.store.clock(), exported_at=rt.store.clock(),
+        updated_at=life.updated_at or rt.store.clock(), exported_at=rt.store.clock(),
         review_url=cast(IntakeSettings, rt.settings).review_url)
     bundle = fhir.validated(fhir.build_bundle(export))
     if centre is not None:

@@ -31,7 +31,8 @@ from fhir.resources.R4B.bundle import Bundle
 
 from events.codes import ConsentKind, RecordKind
 from events.contract import ReviewDelivered
-from services.intake.domain import Case, CaseStatus
+from events.lifecycle import Status
+from services.intake.domain import Case
 
 OURS = "urn:case-ledger"
 LOINC = "http://loinc.org"
@@ -80,7 +81,7 @@ class RecordFile:
 @dataclass(frozen=True)
 class CaseForExport:
     case: Case
-    status: CaseStatus
+    status: Status
     centre_id: str | None  # the centre holding the case now
     accepted: bool  # the centre accepted (its SLA clock started)
     waiting_on_patient: bool  # an information request is open
@@ -96,11 +97,11 @@ class CaseForExport:
 
 
 def task_status(c: CaseForExport) -> str:
-    if c.status in (CaseStatus.TREATMENT_BOOKED, CaseStatus.CLOSED):
+    if c.status in (Status.TREATMENT_BOOKED, Status.CLOSED):
         return "completed"
-    if c.status in (CaseStatus.CANCELLED, CaseStatus.WITHDRAWN, CaseStatus.EXPIRED, CaseStatus.ERASED):
+    if c.status in (Status.CANCELLED, Status.WITHDRAWN, Status.EXPIRED, Status.ERASED):
         return "cancelled"
-    if c.status is CaseStatus.REVIEW_DELIVERED or c.delivered is not None:
+    if c.status is Status.REVIEW_DELIVERED or c.delivered is not None:
         return "completed"
     if c.finally_declined:
         return "rejected"
@@ -110,7 +111,7 @@ def task_status(c: CaseForExport) -> str:
         return "in-progress"
     if c.centre_id is not None:
         return "requested"
-    return "draft" if c.status is CaseStatus.COLLECTING_RECORDS else "requested"
+    return "draft" if c.status is Status.COLLECTING_RECORDS else "requested"
 
 
 def _request_status(task: str) -> str:

@@ -7,20 +7,6 @@ ON CONFLICT (case_id) DO NOTHING
 -- name: delivery
 SELECT payload FROM {schema}.deliveries WHERE case_id = %(case_id)s
 
--- name: record_final_decline
--- The first final decline stands; a redelivered one changes nothing.
-INSERT INTO {schema}.final_declines (case_id, event_id, occurred_at)
-VALUES (%(case_id)s, %(event_id)s, %(occurred_at)s)
-ON CONFLICT (case_id) DO NOTHING
-
--- name: final_decline
-SELECT occurred_at FROM {schema}.final_declines WHERE case_id = %(case_id)s
-
--- name: lock_case
--- Serialises what decides a case's status: a command, and a reaction to another service's ending
--- or delivery, each read the facts only after the one before it committed.
-SELECT case_id FROM {schema}.cases WHERE case_id = %(case_id)s FOR UPDATE
-
 -- name: insert_key
 INSERT INTO {schema}.patient_keys (patient_ref, wrapped_key) VALUES (%(patient_ref)s, %(wrapped_key)s)
 ON CONFLICT (patient_ref) DO NOTHING
@@ -46,52 +32,21 @@ ON CONFLICT (patient_ref) DO UPDATE SET identity = EXCLUDED.identity
 SELECT identity FROM {schema}.patients WHERE patient_ref = %(patient_ref)s
 
 -- name: insert_case
-INSERT INTO {schema}.cases (case_id, patient_ref, question, status, updated_at, tumour_site, status_since)
-VALUES (%(case_id)s, %(patient_ref)s, %(question)s, %(status)s, %(updated_at)s, %(tumour_site)s, %(updated_at)s)
+INSERT INTO {schema}.cases (case_id, patient_ref, question, updated_at)
+VALUES (%(case_id)s, %(patient_ref)s, %(question)s, %(updated_at)s)
 
 -- name: case_row
-SELECT case_id, patient_ref, question, status FROM {schema}.cases WHERE case_id = %(case_id)s
+SELECT case_id, patient_ref, question FROM {schema}.cases WHERE case_id = %(case_id)s
 
 -- name: set_question
 UPDATE {schema}.cases SET question = %(question)s WHERE case_id = %(case_id)s
 
--- name: set_status
--- status_since moves only when the status changes: how long a case has been where it is.
-UPDATE {schema}.cases SET status = %(status)s, updated_at = %(updated_at)s,
-    status_since = CASE WHEN status = %(status)s THEN status_since ELSE %(updated_at)s END
-WHERE case_id = %(case_id)s
-
 -- name: patient_cases
 SELECT case_id FROM {schema}.cases WHERE patient_ref = %(patient_ref)s ORDER BY case_id
-
--- name: cases_collecting
--- The timers' sweep: only cases still waiting for records can be reminded or expire.
-SELECT case_id FROM {schema}.cases WHERE status = 'collecting_records' ORDER BY case_id
 
 -- name: insert_record_file
 INSERT INTO {schema}.record_files (record_id, case_id, kind, sha256, size_bytes, path)
 VALUES (%(record_id)s, %(case_id)s, %(kind)s, %(sha256)s, %(size_bytes)s, %(path)s)
-
--- name: set_status_if
-UPDATE {schema}.cases SET status = %(status)s, updated_at = %(updated_at)s, status_since = %(updated_at)s
-WHERE case_id = %(case_id)s AND status = %(from_status)s AND status <> %(status)s
-
--- name: assign_centre
--- The centre routing sent the case to, and its deadline to accept; a later attempt (after a
--- decline) replaces an earlier one.
-INSERT INTO {schema}.assignments (case_id, centre_id, attempt, accept_by, routed_at)
-VALUES (%(case_id)s, %(centre_id)s, %(attempt)s, %(accept_by)s, %(routed_at)s)
-ON CONFLICT (case_id) DO UPDATE SET centre_id = EXCLUDED.centre_id, attempt = EXCLUDED.attempt,
-    accept_by = EXCLUDED.accept_by, routed_at = EXCLUDED.routed_at, released_at = NULL
-WHERE {schema}.assignments.attempt < EXCLUDED.attempt
-
--- name: release_centre
--- The centre declined, or no centre will review the case: nobody holds it.
-UPDATE {schema}.assignments SET centre_id = NULL, released_at = %(at)s
-WHERE case_id = %(case_id)s AND (%(centre_id)s::text IS NULL OR centre_id = %(centre_id)s)
-
--- name: assigned_centre
-SELECT centre_id FROM {schema}.assignments WHERE case_id = %(case_id)s
 
 -- name: record_file
 SELECT record_id, kind, sha256, size_bytes, path FROM {schema}.record_files

@@ -6,7 +6,7 @@ and what intake learns from other services (deliveries). One named query per met
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -22,17 +22,12 @@ Row = dict[str, Any]
 class IntakeRows(KeyStore, Protocol):
     def case(self, conn: Conn, case_id: UUID) -> Row | None: ...
 
-    def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None, status: str,
-                    at: datetime, tumour_site: str) -> None: ...
+    def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None,
+                    at: datetime) -> None: ...
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None: ...
 
-    def set_status(self, conn: Conn, case_id: UUID, status: str, at: datetime,
-                   only_from: str | None = None) -> None: ...
-
     def cases_of(self, conn: Conn, patient_ref: str) -> list[UUID]: ...
-
-    def collecting(self, conn: Conn) -> list[UUID]: ...
 
     def identity(self, conn: Conn, patient_ref: str) -> bytes | None: ...
 
@@ -47,24 +42,7 @@ class IntakeRows(KeyStore, Protocol):
 
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None: ...
 
-    def final_decline(self, conn: Conn, case_id: UUID) -> datetime | None:
-        """When routing finally declined the case (no centre will review it), if it did."""
-        ...
-
-    def record_final_decline(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime) -> None: ...
-
-    def lock_case(self, conn: Conn, case_id: UUID) -> None:
-        """Locks the case's row for this transaction (nothing if there is none)."""
-        ...
-
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None: ...
-
-    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int, accept_by: date | None,
-                      at: datetime) -> None: ...
-
-    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None, at: datetime) -> None: ...
-
-    def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None: ...
 
     def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
         ...
@@ -95,27 +73,16 @@ class PgIntakeRows:
     def case(self, conn: Conn, case_id: UUID) -> Row | None:
         return conn.execute(self._q["case_row"], {"case_id": case_id}).fetchone()
 
-    def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None, status: str,
-                    at: datetime, tumour_site: str) -> None:
+    def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None,
+                    at: datetime) -> None:
         conn.execute(self._q["insert_case"], {"case_id": case_id, "patient_ref": patient_ref, "question": question,
-                                              "status": status, "updated_at": at, "tumour_site": tumour_site})
+                                              "updated_at": at})
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None:
         conn.execute(self._q["set_question"], {"case_id": case_id, "question": question})
 
-    def set_status(self, conn: Conn, case_id: UUID, status: str, at: datetime,
-                   only_from: str | None = None) -> None:
-        if only_from is None:
-            conn.execute(self._q["set_status"], {"case_id": case_id, "status": status, "updated_at": at})
-        else:
-            conn.execute(self._q["set_status_if"], {"case_id": case_id, "status": status, "updated_at": at,
-                                                    "from_status": only_from})
-
     def cases_of(self, conn: Conn, patient_ref: str) -> list[UUID]:
         return [r["case_id"] for r in conn.execute(self._q["patient_cases"], {"patient_ref": patient_ref})]
-
-    def collecting(self, conn: Conn) -> list[UUID]:
-        return [r["case_id"] for r in conn.execute(self._q["cases_collecting"])]
 
     def identity(self, conn: Conn, patient_ref: str) -> bytes | None:
         row = conn.execute(self._q["patient"], {"patient_ref": patient_ref}).fetchone()
@@ -140,30 +107,8 @@ class PgIntakeRows:
         conn.execute(self._q["record_delivery"], {"case_id": case_id, "event_id": event_id, "occurred_at": at,
                                                   "payload": Jsonb(payload)})
 
-    def final_decline(self, conn: Conn, case_id: UUID) -> datetime | None:
-        row = conn.execute(self._q["final_decline"], {"case_id": case_id}).fetchone()
-        return row["occurred_at"] if row else None
-
-    def record_final_decline(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime) -> None:
-        conn.execute(self._q["record_final_decline"], {"case_id": case_id, "event_id": event_id, "occurred_at": at})
-
-    def lock_case(self, conn: Conn, case_id: UUID) -> None:
-        conn.execute(self._q["lock_case"], {"case_id": case_id})
-
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None:
         return conn.execute(self._q["record_file"], {"case_id": case_id, "record_id": record_id}).fetchone()
-
-    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int, accept_by: date | None,
-                      at: datetime) -> None:
-        conn.execute(self._q["assign_centre"], {"case_id": case_id, "centre_id": centre_id, "attempt": attempt,
-                                                "accept_by": accept_by, "routed_at": at})
-
-    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None, at: datetime) -> None:
-        conn.execute(self._q["release_centre"], {"case_id": case_id, "centre_id": centre_id, "at": at})
-
-    def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None:
-        row = conn.execute(self._q["assigned_centre"], {"case_id": case_id}).fetchone()
-        return row["centre_id"] if row else None
 
     def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
         conn.execute(self._q["record_access"], {"case_id": case_id, "record_id": record_id, "centre_id": centre_id,

@@ -1,6 +1,5 @@
-"""Intake's worker: its outbox, delivered reviews, the centre holding each case, the worklist, reminders, expiry."""
+"""Intake's worker: its outbox, delivered reviews, the worklist (every case's life), reminders, expiry."""
 
-from events.consumer import Consumer
 from services.common.runtime import live_timers, run_worker
 from services.intake import application, reactions
 from services.intake.bootstrap import bootstrap
@@ -10,8 +9,7 @@ from services.intake.settings import IntakeSettings
 def main() -> None:
     settings = IntakeSettings()
     rt = bootstrap(settings)
-    run_worker(rt, [Consumer("deliveries", {"ReviewDelivered": reactions.on_review_delivered(rt)}),
-                    reactions.centre_assignments(rt), rt.worklist.consumer()],
+    run_worker(rt, [reactions.deliveries(rt), rt.worklist.consumer()],
                extra=live_timers(settings.timer_period_s, lambda: application.run_timers(rt, rt.store.clock())))
 
 

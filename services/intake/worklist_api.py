@@ -9,11 +9,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from events.codes import CentreId
+from events.lifecycle import Party, SlaState, Status
 from services.common.auth import Principal, require
 from services.common.dependencies import get_runtime
 from services.intake.application import IntakeRuntime
-from services.intake.domain import CaseStatus
-from services.intake.worklist import MAX_PAGE, Cursor, Filters, Scope, SlaState, WaitingOn
+from services.intake.worklist import MAX_PAGE, Cursor, Filters, Scope
 
 worklist_router = APIRouter(tags=["worklist"])
 
@@ -35,10 +35,10 @@ DESCRIPTION = (
 @worklist_router.get("/cases", description=DESCRIPTION)
 def worklist(
     rt: Annotated[IntakeRuntime, Depends(get_runtime)], _: Annotated[Principal, Depends(require("coordinator"))],
-    status: Annotated[CaseStatus | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
     centre: Annotated[CentreId | None, Query()] = None,
     sla_state: Annotated[SlaState | None, Query()] = None,
-    waiting_on: Annotated[WaitingOn | None, Query()] = None,
+    waiting_on: Annotated[Party | None, Query()] = None,
     scope: Annotated[Scope | None, Query(description="open (default), ended or all")] = None,
     cursor: Annotated[str | None, Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,

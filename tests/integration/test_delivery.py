@@ -115,7 +115,7 @@ def test_a_poison_message_goes_to_the_dlq_and_the_next_message_is_processed(db, 
     good = synthetic(RecordsReceived(record_id=uuid4(), kind="imaging"), key)
     send(producer, key, good.model_dump_json().encode())
     wait_for(lambda: in_timeline(db, good.event_id), what="the good message after the poison one")
-    groups = {"intake.deliveries", "intake.centre_assignments", "intake.worklist", "routing.router",
+    groups = {"intake.deliveries", "intake.worklist_life", "routing.router",
               "review.assignments", "billing.billing", "analytics.timeline"}
 
     def letters() -> dict[str, str]:

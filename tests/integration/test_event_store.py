@@ -149,7 +149,8 @@ def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api,
             done = app.request_records(rt, cast(Any, conn), case_id, utc_now(), None)
     stream_reads = [q for q in _CountingCursor.seen if 'FROM "intake".events WHERE stream_id' in q]
     assert len(stream_reads) == 1, _CountingCursor.seen
-    # Read model: the case row and the delivery; then the event with its outbox row (one statement),
-    # the notify (a connection of its own, so inside the transaction), the status.
-    assert len(_CountingCursor.seen) == 6, _CountingCursor.seen
+    # Read models: the case row, the delivery and the case's life (locked); then the event with its
+    # outbox row (one statement), the notify (a connection of its own, so inside the transaction),
+    # and the life with its answers, saved.
+    assert len(_CountingCursor.seen) == 7, _CountingCursor.seen
     assert done.version == 3 and app.view(done.state)["checklist"]["open_request"] is not None

@@ -7,16 +7,18 @@ would return) in dictionaries. The connection they are handed is a `FakeConn` an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
+from events import lifecycle
 from events.codes import CentreId
 from events.consumer import Consumer
 from events.contract import Event
 from events.db import Conn
+from events.lifecycle import Life
 from events.memory import InMemoryEventStore
 from events.registry import Decoded
 from events.store import Pending
@@ -211,8 +213,6 @@ class FakeIntakeRows:
         self.patients: dict[str, bytes] = {}
         self.files: dict[UUID, dict[str, Any]] = {}
         self.deliveries: dict[UUID, dict[str, Any]] = {}
-        self.final_declines: dict[UUID, datetime] = {}
-        self.assignments: dict[UUID, tuple[str | None, int]] = {}
         self.access_log: list[dict[str, Any]] = []
         self.served: dict[UUID, dict[str, Any]] = {}
 
@@ -230,26 +230,17 @@ class FakeIntakeRows:
         row = self.cases.get(case_id)
         return dict(row) if row else None
 
-    def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None, status: str,
-                    at: datetime, tumour_site: str) -> None:
+    def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None,
+                    at: datetime) -> None:
         assert case_id not in self.cases
         self.cases[case_id] = {"case_id": case_id, "patient_ref": patient_ref, "question": question,
-                               "status": status, "updated_at": at, "tumour_site": tumour_site}
+                               "updated_at": at}
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None:
         self.cases[case_id]["question"] = question
 
-    def set_status(self, conn: Conn, case_id: UUID, status: str, at: datetime,
-                   only_from: str | None = None) -> None:
-        row = self.cases.get(case_id)
-        if row is not None and (only_from is None or row["status"] == only_from):
-            row.update(status=status, updated_at=at)
-
     def cases_of(self, conn: Conn, patient_ref: str) -> list[UUID]:
         return sorted(c for c, r in self.cases.items() if r["patient_ref"] == patient_ref)
-
-    def collecting(self, conn: Conn) -> list[UUID]:
-        return sorted(c for c, r in self.cases.items() if r["status"] == "collecting_records")
 
     def identity(self, conn: Conn, patient_ref: str) -> bytes | None:
         return self.patients.get(patient_ref)
@@ -273,33 +264,9 @@ class FakeIntakeRows:
                         payload: dict[str, Any]) -> None:
         self.deliveries.setdefault(case_id, {"event_id": event_id, "payload": payload})
 
-    def final_decline(self, conn: Conn, case_id: UUID) -> datetime | None:
-        return self.final_declines.get(case_id)
-
-    def record_final_decline(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime) -> None:
-        self.final_declines.setdefault(case_id, at)
-
-    def lock_case(self, conn: Conn, case_id: UUID) -> None:
-        pass  # one thread, no concurrency to serialise
-
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> dict[str, Any] | None:
         row = self.files.get(record_id)
         return {"record_id": record_id, **row} if row and row["case_id"] == case_id else None
-
-    def assign_centre(self, conn: Conn, case_id: UUID, centre_id: str, attempt: int, accept_by: date | None,
-                      at: datetime) -> None:
-        current = self.assignments.get(case_id)
-        if current is None or current[1] < attempt:
-            self.assignments[case_id] = (centre_id, attempt)
-
-    def release_centre(self, conn: Conn, case_id: UUID, centre_id: str | None, at: datetime) -> None:
-        current = self.assignments.get(case_id)
-        if current is not None and centre_id in (None, current[0]):
-            self.assignments[case_id] = (None, current[1])
-
-    def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None:
-        current = self.assignments.get(case_id)
-        return current[0] if current else None
 
     def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
         self.access_log.append({"case_id": case_id, "record_id": record_id, "centre_id": centre_id,
@@ -316,6 +283,44 @@ class FakeIntakeRows:
                          size_bytes: int | None, held: str | None) -> None:
         self.served[record_id] = {"recipe": recipe, "media_type": media_type, "sha256": sha256,
                                   "size_bytes": size_bytes, "held": held}
+
+
+class FakeWorklist:
+    """The worklist's lives in memory, stored as the real one stores them (JSON) so a life that does
+    not survive storage fails here too; its consumer folds as the real one does."""
+
+    def __init__(self) -> None:
+        self.stored: dict[UUID, dict[str, Any]] = {}
+
+    def lives(self, conn: Conn, case_ids: Iterable[UUID]) -> dict[UUID, Life]:
+        return {c: lifecycle.load(self.stored.get(c)) for c in case_ids}
+
+    def save(self, conn: Conn, lives: dict[UUID, Life]) -> None:
+        for case_id, life in lives.items():
+            self.stored[case_id] = lifecycle.dump(life)
+
+    def life(self, case_id: UUID) -> Life:
+        return lifecycle.load(self.stored.get(case_id))
+
+    def collecting(self, conn: Conn) -> list[UUID]:
+        return sorted(c for c in self.stored if self.life(c).status is lifecycle.Status.COLLECTING_RECORDS)
+
+    def item(self, conn: Conn, case_id: UUID, now: datetime) -> dict[str, Any] | None:
+        return {"case_id": case_id, **self.life(case_id).summary()} if case_id in self.stored else None
+
+    def documents(self, conn: Conn, case_id: UUID) -> list[dict[str, Any]]:
+        return []
+
+    def page(self, conn: Conn, filters: Any, after: Any, limit: int, now: datetime) -> tuple[list[Any], None]:
+        raise NotImplementedError("the list's paging is SQL: tests/integration/test_worklist.py")
+
+    def consumer(self) -> Consumer:
+        def fold(conn: Conn, decoded: Decoded) -> None:
+            life = self.lives(conn, [decoded.envelope.case_id])[decoded.envelope.case_id]
+            if lifecycle.apply(life, decoded):
+                self.save(conn, {decoded.envelope.case_id: life})
+
+        return Consumer("worklist_life", {t: fold for t in lifecycle.FOLDED})
 
 
 class FakeObjects:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from hypothesis import strategies as st
@@ -55,14 +56,14 @@ CENTRES = ("sysucc", "cams", "fuscc", "pkuch", "wch")
 class Script:
     """Builds one case's history: each event its producer, its stream version and a later time."""
 
-    def __init__(self, draw: Callable[..., object]) -> None:
+    def __init__(self, draw: Callable[[st.SearchStrategy[Any]], Any]) -> None:
         self.draw, self.case_id, self.at = draw, uuid4(), T0
         self.events: list[Decoded] = []
         self.causes: dict[UUID, UUID] = {}  # event id -> the other service's event it answers
         self.versions: dict[str, int] = {}
 
     def add(self, producer: str, event: Event, after: Decoded | None = None) -> Decoded:
-        self.at += timedelta(minutes=int(self.draw(st.integers(1, 3000))))  # type: ignore[call-overload]
+        self.at += timedelta(minutes=int(self.draw(st.integers(1, 3000))))
         version = self.versions[producer] = self.versions.get(producer, 0) + 1
         env = Envelope(event_id=uuid4(), event_type=event.event_type, schema_version=event.schema_version,
                        case_id=self.case_id, stream_id=f"case-{self.case_id}", stream_version=version,
@@ -78,7 +79,7 @@ class Script:
         return next(d for d in reversed(self.events) if isinstance(d.event, kind))
 
     def maybe(self, p: float = 0.5) -> bool:
-        return bool(self.draw(st.floats(0, 1)) < p)  # type: ignore[call-overload]
+        return bool(self.draw(st.floats(0, 1)) < p)
 
     def due(self, days: int) -> date:
         return (self.at + timedelta(days=days)).date()
@@ -160,11 +161,11 @@ _ENDINGS: tuple[Callable[[], Event], ...] = (
 
 
 @st.composite
-def histories(draw: Callable[..., object]) -> tuple[list[Decoded], dict[UUID, UUID]]:
+def histories(draw: st.DrawFn) -> tuple[list[Decoded], dict[UUID, UUID]]:
     """One case's events in append order, ending (or not) at a random point, and their causes."""
     s = Script(draw)
     delivered = _routing(s) if _opening(s) else False
-    ending = draw(st.integers(0, 5))  # type: ignore[call-overload]
+    ending = draw(st.integers(0, 5))
     if delivered and ending == 4:
         s.add("intake", TreatmentBooked(centre_id="cams", treatment_type="surgery", travel_reason="one_programme",
                                         estimated_cost_cents=1_000_000), after=s.last(ReviewDelivered))
@@ -178,7 +179,7 @@ def histories(draw: Callable[..., object]) -> tuple[list[Decoded], dict[UUID, UU
 
 
 @st.composite
-def interleavings(draw: Callable[..., object], events: list[Decoded], causes: dict[UUID, UUID]) -> list[Decoded]:
+def interleavings(draw: st.DrawFn, events: list[Decoded], causes: dict[UUID, UUID]) -> list[Decoded]:
     """The same events with each producer's order kept, every reaction behind its cause, and the
     producers' streams otherwise mixed at random."""
     queues: dict[str, list[Decoded]] = {}
@@ -189,7 +190,7 @@ def interleavings(draw: Callable[..., object], events: list[Decoded], causes: di
     while queues:
         ready = sorted(p for p, q in queues.items() if causes.get(q[0].envelope.event_id, q[0].envelope.event_id)
                        in seen | {q[0].envelope.event_id})
-        producer = draw(st.sampled_from(ready))  # type: ignore[call-overload]
+        producer = draw(st.sampled_from(ready))
         head = queues[producer].pop(0)
         out.append(head)
         seen.add(head.envelope.event_id)

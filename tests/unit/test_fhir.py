@@ -12,8 +12,9 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from events.contract import CaseOpened, ConsentGiven, ConsentWithdrawn, RecordsReceived
+from events.lifecycle import Status
 from services.intake import fhir
-from services.intake.domain import Case, CaseStatus
+from services.intake.domain import Case
 
 T = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ def case() -> Case:
 
 def export(**changes: Any) -> fhir.CaseForExport:
     base = fhir.CaseForExport(
-        case=case(), status=CaseStatus.READY_FOR_REVIEW, centre_id="fuscc", accepted=False, waiting_on_patient=False,
+        case=case(), status=Status.READY_FOR_REVIEW, centre_id="fuscc", accepted=False, waiting_on_patient=False,
         finally_declined=False, delivered=None, documents=[], identity={"name": "Amelia Hart", "date_of_birth":
                                                                         "1961-04-17"},
         question="Is surgery first right?", updated_at=T)
@@ -47,15 +48,15 @@ def report(version: int | None, kind: str = "report") -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("changes", "status"), [
-    ({"status": CaseStatus.COLLECTING_RECORDS, "centre_id": None}, "draft"),
+    ({"status": Status.COLLECTING_RECORDS, "centre_id": None}, "draft"),
     ({}, "requested"),
     ({"accepted": True}, "in-progress"),
     ({"accepted": True, "waiting_on_patient": True}, "on-hold"),
     ({"centre_id": None, "finally_declined": True}, "rejected"),
-    ({"status": CaseStatus.REVIEW_DELIVERED}, "completed"),
-    ({"status": CaseStatus.TREATMENT_BOOKED}, "completed"),
-    ({"status": CaseStatus.WITHDRAWN}, "cancelled"),
-    ({"status": CaseStatus.EXPIRED}, "cancelled"),
+    ({"status": Status.REVIEW_DELIVERED}, "completed"),
+    ({"status": Status.TREATMENT_BOOKED}, "completed"),
+    ({"status": Status.WITHDRAWN}, "cancelled"),
+    ({"status": Status.EXPIRED}, "cancelled"),
 ])
 def test_the_task_status_follows_the_documented_mapping(changes: dict[str, Any], status: str):
     bundle = fhir.validated(fhir.build_bundle(export(**changes)))
@@ -66,7 +67,7 @@ def test_the_task_status_follows_the_documented_mapping(changes: dict[str, Any],
 
 def test_every_status_of_a_case_maps_to_a_task_status_in_the_value_set():
     allowed = fhir.REQUIRED_CODES[("Task", "status")]
-    for status in CaseStatus:
+    for status in Status:
         for accepted in (False, True):
             assert fhir.task_status(export(status=status, accepted=accepted)) in allowed
 
@@ -95,7 +96,7 @@ def test_consents_name_the_centres_abroad_and_a_withdrawn_one_is_inactive():
 
 def test_report_versions_replace_each_other_and_an_addendum_appends_to_the_first():
     first, second, addendum = report(1), report(2), report(None, "addendum")
-    bundle = fhir.validated(fhir.build_bundle(export(status=CaseStatus.REVIEW_DELIVERED,
+    bundle = fhir.validated(fhir.build_bundle(export(status=Status.REVIEW_DELIVERED,
                                                      documents=[first, second, addendum])))
     docs = {r["id"]: r for r in resources(bundle, "DocumentReference")}
     assert docs[str(first["document_id"])]["status"] == "superseded"

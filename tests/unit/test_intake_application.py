@@ -20,13 +20,23 @@ from events.contract import (
     TreatmentBooked,
 )
 from events.db import ConcurrencyConflict
+from events.registry import Decoded
 from services.common.errors import NotFound, Rejected
 from services.common.vault import Vault
 from services.intake import application as app
 from services.intake import reactions
 from services.intake.settings import IntakeSettings
-from services.intake.worklist import PgWorklist
-from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes import (
+    CONN,
+    Clock,
+    FakeIntakeRows,
+    FakeObjects,
+    FakePool,
+    FakeWorklist,
+    Upstream,
+    deliver,
+    memory_store,
+)
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 REQUIRED = [RecordKind.PATHOLOGY_REPORT, RecordKind.PATHOLOGY_SLIDES, RecordKind.IMAGING,
@@ -41,11 +51,25 @@ def rt() -> app.IntakeRuntime:
     return app.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
                              pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
                              rows=rows, vault=Vault(os.urandom(32), rows), objects=FakeObjects(),
-                             uid_secret=b"u" * 32, worklist=PgWorklist())
+                             uid_secret=b"u" * 32, worklist=FakeWorklist())
 
 
 def rows(rt: app.IntakeRuntime) -> FakeIntakeRows:
     return cast(FakeIntakeRows, rt.rows)
+
+
+def worklist(rt: app.IntakeRuntime) -> FakeWorklist:
+    return cast(FakeWorklist, rt.worklist)
+
+
+def status(rt: app.IntakeRuntime, case_id: UUID) -> str:
+    return worklist(rt).life(case_id).status.value
+
+
+def review_delivered(rt: app.IntakeRuntime, decoded: Decoded) -> None:
+    """The delivery as intake's worker takes it: its payload, and the case's life."""
+    deliver(reactions.deliveries(rt), decoded)
+    deliver(worklist(rt).consumer(), decoded)
 
 
 def opened(patient_ref: str | None = None) -> CaseOpened:
@@ -107,7 +131,7 @@ def test_a_command_reads_its_stream_once_and_answers_from_its_state(rt: app.Inta
 def test_the_full_set_and_both_consents_make_the_case_ready(rt: app.IntakeRuntime):
     case_id = open_case(rt)
     ready(rt, case_id)
-    assert rows(rt).cases[case_id]["status"] == "ready_for_review"
+    assert status(rt, case_id) == "ready_for_review"
     assert "RecordsCompleted" in [e.event_type for e in cast(Any, rt.store).published]
 
 
@@ -144,8 +168,8 @@ def test_treatment_can_be_booked_only_after_the_delivery_reached_intake(rt: app.
                               travel_reason="high_cost_therapy", estimated_cost_cents=3_000_000)
     with pytest.raises(Rejected):
         app.book_treatment(rt, CONN, case_id, booking, T0, None)
-    reactions.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0 + timedelta(days=5)))
-    assert rows(rt).cases[case_id]["status"] == "review_delivered"
+    review_delivered(rt, Upstream("review").emit(case_id, delivered(), T0 + timedelta(days=5)))
+    assert status(rt, case_id) == "review_delivered"
     done = app.book_treatment(rt, CONN, case_id, booking, T0 + timedelta(days=6), None)
     assert app.view(done.state)["status"] == "treatment_booked"
 
@@ -154,16 +178,15 @@ def test_a_redelivered_review_keeps_the_first_delivery(rt: app.IntakeRuntime):
     case_id = open_case(rt)
     upstream = Upstream("review")
     first = delivered()
-    handler = reactions.on_review_delivered(rt)
-    handler(CONN, upstream.emit(case_id, first, T0))
-    handler(CONN, upstream.emit(case_id, first.model_copy(update={"report_ref": uuid4()}), T0))
+    review_delivered(rt, upstream.emit(case_id, first, T0))
+    review_delivered(rt, upstream.emit(case_id, first.model_copy(update={"report_ref": uuid4()}), T0))
     assert rows(rt).deliveries[case_id]["payload"]["report_ref"] == str(first.report_ref)
 
 
 def test_a_cancelled_case_refuses_further_records(rt: app.IntakeRuntime):
     case_id = open_case(rt)
     app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0, None)
-    assert rows(rt).cases[case_id]["status"] == "cancelled"
+    assert status(rt, case_id) == "cancelled"
     with pytest.raises(Rejected):
         app.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=RecordKind.IMAGING), None, T0,
                        None)
@@ -175,7 +198,7 @@ def test_erasure_shreds_the_key_ends_every_case_and_blocks_reopening(rt: app.Int
     second = app.open_case(rt, CONN, opened(ref), None, None, T0)
     erased = app.erase_patient(rt, CONN, ref, T0 + timedelta(days=1))
     assert sorted(erased) == sorted([first.state.case.case_id, second.state.case.case_id])
-    assert {rows(rt).cases[c]["status"] for c in erased} == {"erased"}
+    assert {status(rt, c) for c in erased} == {"erased"}
     with pytest.raises(Rejected):
         app.patient_details(rt, CONN, first.state.case.case_id)
     with pytest.raises(Rejected):
@@ -188,7 +211,7 @@ def test_the_timers_remind_and_then_expire_a_dormant_case_once(rt: app.IntakeRun
     case_id = open_case(rt)
     app.request_records(rt, CONN, case_id, T0, None)
     assert app.run_timers(rt, T0 + timedelta(days=31)) >= 2
-    assert rows(rt).cases[case_id]["status"] == "expired"
+    assert status(rt, case_id) == "expired"
     assert app.run_timers(rt, T0 + timedelta(days=62)) == 0
     kinds = [e.event_type for e in cast(Any, rt.store).published]
     assert kinds.count("CaseExpired") == 1 and "RecordsReminderSent" in kinds
@@ -198,31 +221,25 @@ def test_a_ready_case_is_never_expired(rt: app.IntakeRuntime):
     case_id = open_case(rt)
     ready(rt, case_id)
     assert app.run_timers(rt, T0 + timedelta(days=90)) == 0
-    assert rows(rt).cases[case_id]["status"] == "ready_for_review"
-
-
-def test_a_delivery_for_a_case_not_ready_leaves_its_status_alone(rt: app.IntakeRuntime):
-    case_id = open_case(rt)
-    reactions.on_review_delivered(rt)(CONN, Upstream("review").emit(case_id, delivered(), T0))
-    assert rows(rt).cases[case_id]["status"] == "collecting_records"
+    assert status(rt, case_id) == "ready_for_review"
 
 
 def finally_declined(rt: app.IntakeRuntime, case_id: UUID, at: datetime) -> None:
-    deliver(reactions.centre_assignments(rt), Upstream("routing").emit(case_id, CaseFinallyDeclined(declines=2), at))
+    deliver(worklist(rt).consumer(), Upstream("routing").emit(case_id, CaseFinallyDeclined(declines=2), at))
 
 
 def test_routings_final_decline_ends_the_case_at_intake_and_a_later_cancellation_is_refused(rt: app.IntakeRuntime):
     case_id = open_case(rt)
     ready(rt, case_id)
     finally_declined(rt, case_id, T0 + timedelta(days=4))
-    assert rows(rt).cases[case_id]["status"] == "declined_by_all_centres"
+    assert status(rt, case_id) == "declined_by_all_centres"
     view = app.view(app.load(rt, CONN, case_id).state)
     assert (view["status"], view["ending"]) == ("declined_by_all_centres", "CaseFinallyDeclined")
     with pytest.raises(Rejected) as refused:
         app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=5), None)
     assert refused.value.code == "case_declined_by_all_centres"
     finally_declined(rt, case_id, T0 + timedelta(days=6))  # redelivered: the first stands
-    assert rows(rt).final_declines[case_id] == T0 + timedelta(days=4)
+    assert worklist(rt).life(case_id).endings["CaseFinallyDeclined"] == T0 + timedelta(days=4)
 
 
 def test_a_final_decline_after_intakes_own_ending_leaves_that_ending(rt: app.IntakeRuntime):
@@ -230,4 +247,4 @@ def test_a_final_decline_after_intakes_own_ending_leaves_that_ending(rt: app.Int
     ready(rt, case_id)
     app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=1), None)
     finally_declined(rt, case_id, T0 + timedelta(days=2))
-    assert rows(rt).cases[case_id]["status"] == "cancelled"
+    assert status(rt, case_id) == "cancelled"

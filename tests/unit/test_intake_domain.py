@@ -1,8 +1,9 @@
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
+from events import lifecycle
 from events.codes import (
     CancellationReason,
     CentreId,
@@ -18,9 +19,11 @@ from events.codes import (
 from events.contract import (
     CaseCancelled,
     CaseExpired,
+    CaseFinallyDeclined,
     CaseOpened,
     CaseWithdrawn,
     ConsentGiven,
+    Envelope,
     Event,
     GlassSlidesShipped,
     QuestionRecorded,
@@ -30,6 +33,8 @@ from events.contract import (
     ReviewDelivered,
     TreatmentBooked,
 )
+from events.lifecycle import Status
+from events.registry import Decoded
 from services.common.errors import Rejected
 from services.intake import domain
 
@@ -46,7 +51,18 @@ def opened(*reasons: ReferralReason) -> CaseOpened:
 
 
 def case_of(*events: Event, at: datetime = T0) -> domain.Case:
-    return domain.fold(uuid4(), [(e, at) for e in events])
+    """The case as intake's kernel folds it: its own fold, and its life (events.lifecycle)."""
+    case = domain.fold(uuid4(), [(e, at) for e in events])
+    for version, e in enumerate(events, 1):
+        lifecycle.apply(case.life, enveloped(case.case_id, e, at, version))
+    return case
+
+
+def enveloped(case_id: UUID, event: Event, at: datetime, version: int, producer: str = "intake") -> Decoded:
+    env = Envelope(event_id=uuid4(), event_type=event.event_type, schema_version=event.schema_version,
+                   case_id=case_id, stream_id=f"case-{case_id}", stream_version=version, occurred_at=at,
+                   recorded_at=at, producer=producer, correlation_id=uuid4(), payload=event.model_dump(mode="json"))
+    return Decoded(env, event)
 
 
 def record(kind: RecordKind) -> RecordsReceived:
@@ -197,8 +213,9 @@ def test_a_new_record_resets_dormancy():
 
 def test_routings_final_decline_ends_the_case_and_nothing_more_is_possible():
     case = case_of(opened(), *[record(k) for k in FULL_SET])
-    case.declined_at = T0 + timedelta(days=3)
-    assert case.status(False) is domain.CaseStatus.DECLINED_BY_ALL_CENTRES
+    lifecycle.apply(case.life, enveloped(case.case_id, CaseFinallyDeclined(declines=3), T0 + timedelta(days=3), 1,
+                                         producer="routing"))
+    assert case.status is Status.DECLINED_BY_ALL_CENTRES
     assert case.ending_type == "CaseFinallyDeclined"
     for act in (lambda: domain.cancel(case, CaseCancelled(reason=CancellationReason.PATIENT_REQUEST)),
                 lambda: domain.withdraw(case, CaseWithdrawn(reason=WithdrawalReason.PATIENT_REQUEST)),
@@ -210,9 +227,12 @@ def test_routings_final_decline_ends_the_case_and_nothing_more_is_possible():
 
 def test_the_first_ending_in_event_time_stands_whichever_service_told_intake_first():
     # A cancellation intake accepted while routing's final decline, dated before it, was in flight.
-    cancelled = domain.fold(uuid4(), [(opened(), T0), (CaseCancelled(reason=CancellationReason.FINANCIAL),
-                                                       T0 + timedelta(days=2))])
-    cancelled.declined_at = T0 + timedelta(days=1)
-    assert cancelled.status(False) is domain.CaseStatus.DECLINED_BY_ALL_CENTRES
-    cancelled.declined_at = T0 + timedelta(days=3)
-    assert cancelled.status(False) is domain.CaseStatus.CANCELLED and cancelled.ending_type == "CaseCancelled"
+    for declined_on, status in ((1, Status.DECLINED_BY_ALL_CENTRES), (3, Status.CANCELLED)):
+        cancelled = case_of(opened())
+        cancelled.apply(CaseCancelled(reason=CancellationReason.FINANCIAL), T0 + timedelta(days=2))
+        lifecycle.apply(cancelled.life, enveloped(cancelled.case_id, CaseCancelled(
+            reason=CancellationReason.FINANCIAL), T0 + timedelta(days=2), 2))
+        lifecycle.apply(cancelled.life, enveloped(cancelled.case_id, CaseFinallyDeclined(declines=3),
+                                                  T0 + timedelta(days=declined_on), 1, producer="routing"))
+        assert cancelled.status is status
+        assert cancelled.ending_type == ("CaseFinallyDeclined" if declined_on == 1 else "CaseCancelled")

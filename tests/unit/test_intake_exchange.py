@@ -18,10 +18,19 @@ from events.contract import CaseDeclined, CaseOpened, CaseRouted, ConsentGiven, 
 from services.common.errors import NotFound, Rejected
 from services.common.vault import Vault
 from services.intake import application as app
-from services.intake import exchange, reactions
+from services.intake import exchange
 from services.intake.settings import IntakeSettings
-from services.intake.worklist import PgWorklist
-from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes import (
+    CONN,
+    Clock,
+    FakeIntakeRows,
+    FakeObjects,
+    FakePool,
+    FakeWorklist,
+    Upstream,
+    deliver,
+    memory_store,
+)
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 PERSON = {"name": "Ada Example", "date_of_birth": "1961-04-17", "sex": "female"}
@@ -36,7 +45,7 @@ def rt() -> app.IntakeRuntime:
     return app.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
                              pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
                              rows=rows, vault=Vault(os.urandom(32), rows), objects=FakeObjects(),
-                             uid_secret=b"u" * 32, worklist=PgWorklist())
+                             uid_secret=b"u" * 32, worklist=FakeWorklist())
 
 
 def upload(rt: app.IntakeRuntime, case_id: UUID, kind: RecordKind, data: bytes,
@@ -72,7 +81,7 @@ def dicom_case(rt: app.IntakeRuntime, dicom: bytes | None = None, person: dict[s
 
 
 def assigned(rt: app.IntakeRuntime, case_id: UUID, centre: CentreId, attempt: int = 1) -> None:
-    deliver(reactions.centre_assignments(rt), Upstream("routing").emit(
+    deliver(cast(FakeWorklist, rt.worklist).consumer(), Upstream("routing").emit(
         case_id, CaseRouted(centre_id=centre, reason_codes=["specialty_fit"], attempt=attempt), T0))
 
 
@@ -170,7 +179,7 @@ def test_another_centre_a_declined_one_or_a_rerouted_one_gets_not_found(rt: app.
     assigned(rt, case_id, CentreId.CAMS)
     with pytest.raises(NotFound):
         exchange.package(rt, CONN, case_id, "fuscc")
-    deliver(reactions.centre_assignments(rt), Upstream("review").emit(
+    deliver(cast(FakeWorklist, rt.worklist).consumer(), Upstream("review").emit(
         case_id, CaseDeclined(centre_id=CentreId.CAMS, reason="at_capacity"), T0))
     with pytest.raises(NotFound):
         exchange.package(rt, CONN, case_id, "cams")

@@ -1,23 +1,21 @@
-"""The worklist's pure parts: the SLA clock folded from the other services' events, its cursor, its filters."""
+"""The worklist's pure parts: the SLA state its lives give, its cursor, its filters."""
 
 from __future__ import annotations
 
-import itertools
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 
+from events import lifecycle
 from events.codes import CENTRE_NAMES, CentreId
 from events.contract import (
     CaseDeclined,
     Event,
     InformationReceived,
     InformationRequested,
-    PaymentAuthorised,
-    PaymentFailed,
     ReviewAccepted,
     ReviewDelivered,
     SlaAtRisk,
@@ -27,20 +25,21 @@ from events.contract import (
     SlaClockStarted,
     SlaClockStopped,
 )
+from events.lifecycle import Life
 from services.common.errors import InvalidInput
-from services.intake import worklist_clock
 from services.intake.worklist import Cursor, Filters
-from services.intake.worklist_clock import Clock, with_ending
+from tests.unit.histories import Script
 
 T0 = datetime(2026, 6, 1, 1, tzinfo=UTC)
 REQUEST = uuid4()
 
 
-def folded(*events: Event) -> Clock:
-    clock = Clock()
-    for i, e in enumerate(events):
-        clock = worklist_clock.fold(clock, e, T0 + timedelta(hours=i))
-    return clock
+def folded(*events: Event) -> Life:
+    s = Script(lambda strategy: 60)
+    s.at = T0
+    for e in events:
+        s.add("billing" if e.event_type.startswith("Payment") else "review", e)
+    return lifecycle.fold(s.events)
 
 
 ACCEPTED = ReviewAccepted(centre_id=CentreId.FUSCC)
@@ -75,48 +74,21 @@ def test_the_sla_state_follows_reviews_clock(events: tuple[Event, ...], state: s
     assert folded(*events).sla_state == state
 
 
-def test_a_running_clock_stops_with_the_cases_ending_but_a_verdict_stays():
-    assert with_ending("on_track", ended=True) == "stopped"
-    assert with_ending("calendar_unknown", ended=True) == "stopped"
-    assert with_ending("delivered_late", ended=True) == "delivered_late"
-    assert with_ending("not_started", ended=True) == "not_started"
-    assert with_ending("at_risk", ended=False) == "at_risk"
-
-
 def test_an_at_risk_event_without_a_date_keeps_the_limit_known_and_a_block_lasts_until_a_new_acceptance():
-    clock = folded(ACCEPTED, STARTED, SlaAtRisk(business_days_left=2, limit_due=None))
-    assert clock.limit_due == date(2026, 6, 15)
+    life = folded(ACCEPTED, STARTED, SlaAtRisk(business_days_left=2, limit_due=None))
+    assert life.clock.limit_due == date(2026, 6, 15)
     resumed = SlaClockResumed(target_due=date(2027, 1, 8), limit_due=date(2027, 1, 13), paused_business_days=0)
     assert folded(ACCEPTED, SlaClockBlocked(year=2027), resumed).sla_state == "calendar_unknown"
     assert folded(ACCEPTED, SlaClockBlocked(year=2027), CaseDeclined(centre_id=CentreId.FUSCC, reason="other"),
                   ACCEPTED, STARTED).sla_state == "on_track"
 
 
-def test_the_row_is_the_same_whatever_order_the_services_streams_arrive_in():
-    # Review's events in their order, billing's in theirs, interleaved every possible way.
-    review = [ACCEPTED, STARTED, InformationRequested(request_id=REQUEST, topics=["additional_imaging"])]
-    billing = [PaymentFailed(payment_id=uuid4(), stage="capture", reason="provider_declined"),
-               PaymentAuthorised(payment_id=uuid4(), provider_ref="sim_" + "a" * 12, amount_cents=80_000)]
-    times = {id(e): T0 + timedelta(hours=i) for i, e in enumerate([*review, *billing])}
-    rows = set()
-    for slots in itertools.combinations(range(len(review) + len(billing)), len(billing)):
-        r, b, order = iter(review), iter(billing), []
-        for i in range(len(review) + len(billing)):
-            order.append(next(b) if i in slots else next(r))
-        clock = Clock()
-        for e in order:
-            clock = worklist_clock.fold(clock, e, times[id(e)])
-        rows.add(tuple(sorted(clock.row().items())))
-    assert len(rows) == 1
-    [row] = [dict(r) for r in rows]
-    assert (row["sla_state"], row["payment_failed"], row["updated_at"]) == ("paused", False, T0 + timedelta(hours=4))
-
-
 def test_a_cursor_round_trips_and_one_the_list_did_not_return_is_bad_input():
-    for key in ("2026-06-15", "-infinity", "infinity"):
-        cursor = Cursor(uuid4(), key, UUID(int=7), "f" * 16)
+    for position, fixed in ((1, False), (250, True)):
+        cursor = Cursor(uuid4(), position, fixed, "f" * 16)
         assert Cursor.decode(cursor.encode()) == cursor
-    for token in ("", "x", "bm90LWEtY3Vyc29y", "eyJkIjogMX0", "eyJkIjogbnVsbCwgImMiOiAiMSJ9"):
+    bad_position = Cursor(UUID(int=7), 1, True, "f").encode().replace("MSw", "MCw")  # position 0
+    for token in ("", "x", "bm90LWEtY3Vyc29y", "eyJkIjogMX0", "eyJkIjogbnVsbCwgImMiOiAiMSJ9", bad_position):
         with pytest.raises(InvalidInput) as bad:
             Cursor.decode(token)
         assert bad.value.field == "cursor"
