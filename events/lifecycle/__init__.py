@@ -48,6 +48,8 @@ from events.lifecycle.life import (
     CENTRES,
     ENDED,
     ENDINGS,
+    INTAKE_ENDINGS,
+    INTAKE_STOPPING,
     PARTIES,
     RUNNING,
     SLA_STATES,
@@ -60,5 +62,25 @@ from events.lifecycle.life import (
 )
 from events.lifecycle.storage import dump, jsonable, load
 
-__all__ = ["CENTRES", "ENDED", "ENDINGS", "FOLDED", "PARTIES", "RUNNING", "SLA_STATES", "STOPPING", "Clock", "Life",
-           "Party", "SlaState", "Status", "apply", "dump", "fold", "jsonable", "load"]
+__all__ = [
+    "CENTRES",
+    "ENDED",
+    "ENDINGS",
+    "FOLDED",
+    "INTAKE_ENDINGS",
+    "INTAKE_STOPPING",
+    "PARTIES",
+    "RUNNING",
+    "SLA_STATES",
+    "STOPPING",
+    "Clock",
+    "Life",
+    "Party",
+    "SlaState",
+    "Status",
+    "apply",
+    "dump",
+    "fold",
+    "jsonable",
+    "load",
+]

@@ -43,7 +43,11 @@ def fold(events: list[Decoded], life: Life | None = None) -> Life:
 def apply(life: Life, decoded: Decoded) -> bool:
     """Folds one event in (in place); False when it was applied before (or is not the case's)."""
     env = decoded.envelope
-    if env.stream_id != f"case-{env.case_id}" or life.seen.get(env.producer, 0) >= env.stream_version:
+    # Only the events the life reads move it (its time included): every read model, whatever else it
+    # consumes, then keeps the same life of the same case.
+    if env.event_type not in FOLDED or env.stream_id != f"case-{env.case_id}":
+        return False
+    if life.seen.get(env.producer, 0) >= env.stream_version:
         return False
     life.seen[env.producer] = env.stream_version
     at = env.occurred_at

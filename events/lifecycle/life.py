@@ -42,6 +42,10 @@ ENDED: frozenset[Status] = frozenset(ENDINGS.values())
 # the centre may no longer read the case. A booking or a closure follows a delivery (its clock
 # stopped with its verdict) and leaves the report and the package readable.
 STOPPING: frozenset[Status] = ENDED - {Status.TREATMENT_BOOKED, Status.CLOSED}
+# The endings intake records: every one but routing's final decline.
+INTAKE_ENDINGS: tuple[str, ...] = tuple(t for t in ENDINGS if t != "CaseFinallyDeclined")
+# Those that stop the work at the centre (review answers them with ReviewEnded).
+INTAKE_STOPPING: tuple[str, ...] = tuple(t for t in INTAKE_ENDINGS if ENDINGS[t] in STOPPING)
 
 Party = Literal["patient", "centre", "coordinator", "billing", "nobody"]
 PARTIES: tuple[Party, ...] = ("patient", "centre", "coordinator", "billing", "nobody")

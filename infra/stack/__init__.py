@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from events.lifecycle import CENTRES
 from infra import objectstore, postgres
 from infra.readiness import buckets_ready, ensure_topics_soon, port_open, wait_until
 from infra.supervisor import Program, Supervisor
@@ -33,7 +34,6 @@ SERVICES = ("intake", "routing", "review", "billing", "analytics")
 # The live operations views (services/live, a faust app): one supervised program with its own port.
 LIVE = "live"
 PORT_OFFSETS = {"intake": 1, "routing": 2, "review": 3, "billing": 4, "analytics": 5, LIVE: 6}
-CENTRES = ("sysucc", "cams", "fuscc", "pkuch", "wch")
 BROKER_STORAGES = ("s3", "memory")
 # The topic's partitions on a broker log this stack creates. Tansu keeps its log on S3 as one
 # object per produced batch and partition, and lists a partition's objects at every fetch that

@@ -14,21 +14,17 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from events import lifecycle
 from events.contract import (
-    CaseCancelled,
     CaseClosed,
     CaseDeclined,
-    CaseExpired,
-    CaseFinallyDeclined,
     CaseOpened,
     CaseRouted,
-    CaseWithdrawn,
     FeeCreditApplied,
     FeeCreditRedeemed,
     FeeInvoiced,
     InformationRequested,
     InvoiceVoided,
-    PatientDataErased,
     PaymentCaptured,
     QuoteIssued,
     RecordsCompleted,
@@ -43,6 +39,7 @@ from events.contract import (
     SlaClockStopped,
     TreatmentBooked,
 )
+from events.lifecycle import Life
 from events.registry import Decoded
 
 Row = dict[str, Any]
@@ -62,11 +59,12 @@ CASE_DEFAULTS: Row = {
     "sla_target_due": None, "sla_limit_due": None, "sla_paused_since": None, "sla_paused_business_days": None,
     "sla_business_days_used": None, "sla_within_target": None, "sla_within_limit": None,
     "sla_at_risk_at": None, "sla_breached_at": None, "sla_calendar_unknown": False,
+    # The case's life (events.lifecycle) and the answers every read model reads from it.
+    "life": {}, "status": None, "waiting_on": None, "waiting_since": None,
 }
 CASE_COLUMNS = tuple(CASE_DEFAULTS)
+_LIFE = CASE_COLUMNS.index("life")
 
-_ENDINGS = {"CaseCancelled": "cancelled", "CaseWithdrawn": "withdrawn", "CaseExpired": "expired",
-            "CaseFinallyDeclined": "declined_by_all_centres", "PatientDataErased": "erased"}
 
 
 def _text(value: Any) -> Any:
@@ -152,12 +150,16 @@ def apply(case: Row, decoded: Decoded) -> None:
                         travel_reason=_text(e.travel_reason))
         case CaseClosed():
             case.update(decided_at=at, decision="returned_home", treatment_type=None, travel_reason=None)
-        case CaseCancelled() | CaseWithdrawn() | CaseExpired() | CaseFinallyDeclined() | PatientDataErased():
-            # The first ending in event time stands, whichever service's fact arrived first (a
-            # cancellation intake accepted while routing's final decline, dated before it, was in
-            # flight): a later ending ends nothing more.
-            if case["ended_at"] is None or at < case["ended_at"]:
-                case.update(ended_at=at, ending=_ENDINGS[decoded.envelope.event_type])
+
+
+def answer(case: Row, life: Life) -> None:
+    """The row's answers from its life: status, whose move since when, and `ending` for analysts:
+    an ending that stopped the work (a booking or a closure is the patient's decision, kept apart)."""
+    party, since = life.waiting
+    first = life.ending
+    stopped = first is not None and life.status in lifecycle.STOPPING
+    case.update(status=life.status.value, waiting_on=party, waiting_since=since,
+                ending=life.status.value if stopped else None, ended_at=first[1] if stopped and first else None)
 
 
 def money_rows(decoded: Decoded) -> Iterator[tuple[Any, ...]]:
@@ -189,10 +191,12 @@ def money_rows(decoded: Decoded) -> Iterator[tuple[Any, ...]]:
 
 class Fold:
     """Events folded into the rows they make: one per case, quote, counted (day, producer, type),
-    and money movement. `cases` starts with the rows already stored, if any."""
+    and money movement. `cases` starts with the rows already stored, if any; their lives are parsed
+    once and written back as JSON by `case_rows`."""
 
     def __init__(self, cases: dict[UUID, Row] | None = None) -> None:
         self.cases: dict[UUID, Row] = cases if cases is not None else {}
+        self.lives: dict[UUID, Life] = {}
         self.counts: Counter[tuple[date, str, str]] = Counter()
         self.quotes: dict[UUID, tuple[Any, ...]] = {}
         self.money: dict[tuple[UUID, str], tuple[Any, ...]] = {}
@@ -208,11 +212,23 @@ class Fold:
             if row is None:
                 row = self.cases[case_id] = new_case(case_id)
             apply(row, decoded)
+            life = self.lives.get(case_id)
+            if life is None:
+                life = self.lives[case_id] = lifecycle.load(row["life"])
+            if lifecycle.apply(life, decoded):
+                answer(row, life)
         for movement in money_rows(decoded):
             self.money.setdefault((movement[0], movement[1]), movement)
 
-    def case_rows(self) -> Iterator[list[Any]]:
-        return ([row[c] for c in CASE_COLUMNS] for row in self.cases.values())
+    def case_rows(self, as_json: Any = None) -> Iterator[list[Any]]:
+        """Each row as a list of CASE_COLUMNS; its life as JSON, wrapped by `as_json` if given."""
+        for case_id, row in self.cases.items():
+            if (life := self.lives.get(case_id)) is not None:
+                row["life"] = lifecycle.dump(life)
+            values = [row[c] for c in CASE_COLUMNS]
+            if as_json is not None:
+                values[_LIFE] = as_json(values[_LIFE])
+            yield values
 
     def count_rows(self) -> Iterator[tuple[Any, ...]]:
         return ((*key, n) for key, n in self.counts.items())

@@ -38,6 +38,7 @@ from typing import Any, TextIO
 import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow, dict_row, tuple_row
+from psycopg.types.json import Jsonb
 
 from events.db import Conn, Pool, load_queries
 from events.registry import Decoded, DecodeError, Registry
@@ -191,7 +192,7 @@ def _build(pool: Pool, registry: Registry, sources: Sequence[str]) -> tuple[int,
             _copy(conn, "case_timeline", facts.TIMELINE_COLUMNS, map(facts.timeline_row, chunk))
             _copy(conn, "money_movements", facts.MONEY_COLUMNS, fold.take_money())
             applied += len(chunk)
-        _copy(conn, "cases", facts.CASE_COLUMNS, fold.case_rows())
+        _copy(conn, "cases", facts.CASE_COLUMNS, fold.case_rows(as_json=Jsonb))
         _copy(conn, "quotes", facts.QUOTE_COLUMNS, fold.quotes.values())
         _copy(conn, "event_counts", facts.COUNT_COLUMNS, fold.count_rows())
     return applied, per_source

@@ -37,7 +37,7 @@ COMMENT ON COLUMN {target}.case_summary.events IS 'Events of the case, from ever
 -- The funnel, one row per case: quote -> case -> records complete -> accepted -> delivered -> decided.
 CREATE VIEW {target}.case_funnel AS
 SELECT c.case_id, c.quote_id, q.issued_at AS quoted_at, c.opened_at, c.records_completed_at, c.accepted_at,
-       c.delivered_at, c.decided_at, c.decision, c.ending,
+       c.delivered_at, c.decided_at, c.decision, c.ending, c.status, c.waiting_on, c.waiting_since,
        CASE WHEN c.decided_at IS NOT NULL THEN 'decided'
             WHEN c.ending IS NOT NULL THEN 'ended_' || c.ending
             WHEN c.delivered_at IS NOT NULL THEN 'delivered'
@@ -63,6 +63,9 @@ COMMENT ON COLUMN {target}.case_funnel.delivered_at IS 'When the written review 
 COMMENT ON COLUMN {target}.case_funnel.decided_at IS 'When the travel decision was recorded (booked, or went home).';
 COMMENT ON COLUMN {target}.case_funnel.decision IS 'booked_treatment or returned_home; null while undecided.';
 COMMENT ON COLUMN {target}.case_funnel.ending IS 'How the case ended early, the first ending in event time: cancelled, withdrawn, expired, declined_by_all_centres, erased.';
+COMMENT ON COLUMN {target}.case_funnel.status IS 'Where the case stands, as the worklist and the live views say (events.lifecycle): collecting_records, ready_for_review, review_delivered, or its ending.';
+COMMENT ON COLUMN {target}.case_funnel.waiting_on IS 'Whose move it is, as the worklist says: patient, centre, coordinator, billing, or nobody once ended.';
+COMMENT ON COLUMN {target}.case_funnel.waiting_since IS 'Since when that party has had the move (event time).';
 COMMENT ON COLUMN {target}.case_funnel.stage IS 'The furthest stage: opened, records_complete, accepted, delivered, decided or ended_<ending>.';
 COMMENT ON COLUMN {target}.case_funnel.days_quote_to_case IS 'Days from the quote to the case, to 0.1 day.';
 COMMENT ON COLUMN {target}.case_funnel.days_to_records_complete IS 'Days from opening to complete records, to 0.1 day.';

@@ -115,6 +115,16 @@ def _shown(row: Row) -> Row:
     return row
 
 
+def fold_into(lives: dict[UUID, Life], events: Iterable[Decoded]) -> dict[UUID, Life]:
+    """Folds events into the lives of their cases (in place); the lives that changed."""
+    changed: dict[UUID, Life] = {}
+    for d in events:
+        life = lives.get(d.envelope.case_id)
+        if life is not None and lifecycle.apply(life, d):
+            changed[d.envelope.case_id] = life
+    return changed
+
+
 def stored(case_id: UUID, life: Life) -> Row:
     """A case's row as the `save` block takes it: its life and lifecycle's summary of it."""
     return lifecycle.jsonable({"case_id": str(case_id), "life": lifecycle.dump(life), **life.summary()})
@@ -176,14 +186,10 @@ class PgWorklist:
         def fold_batch(conn: Conn, events: list[Decoded]) -> None:
             # One read and one write for the whole batch; each life folds its events in order.
             lives = self.lives(conn, (d.envelope.case_id for d in events if d.envelope.event_type in lifecycle.FOLDED))
-            changed: dict[UUID, Life] = {}
             for d in events:
                 if d.envelope.event_type in _DOCUMENTS:
                     self._document(conn, d)
-                life = lives.get(d.envelope.case_id)
-                if life is not None and lifecycle.apply(life, d):
-                    changed[d.envelope.case_id] = life
-            self.save(conn, changed)
+            self.save(conn, fold_into(lives, events))
 
         # "worklist_life": a new name, so a stack that kept the old worklist folds the topic again.
         handled = {t: (lambda conn, d: fold_batch(conn, [d])) for t in {*lifecycle.FOLDED, *_DOCUMENTS}}

@@ -5,7 +5,7 @@ Nothing happens at import: `create_app(settings)` builds everything; services/li
 - Source: `case-ledger` as raw bytes (value_serializer="raw"): we decode with our registry, so a
   message that is not a valid event is counted and skipped instead of crashing the agent.
 - Table `live` (memory store, changelog topic `<app_id>-live-changelog` on the broker): per-case
-  state and the event-time windows, every key prefixed by its source partition (fold.Batch says why).
+  state and the event-time windows, every key prefixed by its source partition (batches.Batch says why).
 - The agent takes batches (`take_events`): each batch writes each key it touched once, windows
   first, so the changelog carries one message per touched key per batch, not one per event.
 """
@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from events.broker import Broker
 from events.contract import TOPIC
 from events.registry import DecodeError, Registry, build_registry
-from services.live import fold, windows
+from services.live import batches, fold, tables, windows
 from services.live.metrics import (
     BAD_MESSAGES,
     BATCHES,
@@ -155,7 +155,7 @@ class Live:
             self.apply(events)
 
     def apply(self, events: Sequence[EventT]) -> None:
-        batch = fold.Batch(self.table)
+        batch = batches.Batch(self.table)
         bad = 0
         for event in events:
             message = event.message
@@ -170,7 +170,7 @@ class Live:
                 bad += 1
                 continue
             try:
-                batch.add(fold.Message(message.partition, message.offset, decoded))
+                batch.add(batches.Message(message.partition, message.offset, decoded))
             except Exception:  # a valid event the fold cannot take must not stop the views either
                 log.exception("skipped %s at %s/%s", decoded.envelope.event_type, message.partition, message.offset)
                 BAD_MESSAGES.labels("unfoldable").inc()
@@ -184,7 +184,7 @@ class Live:
 
     # ------------------------------------------------------------------ reading
     def snapshot(self) -> Snapshot:
-        views = fold.views(self.table.data.items())
+        views = tables.views(self.table.data.items())
         if self.settings.event_clock:
             now = views.watermark if views.watermark is not None else time.time()
         else:
@@ -229,7 +229,7 @@ class Live:
                 "highwater": highwaters, "lag": self.lag(), "keys": len(self.table.data)}
 
     def windows(self) -> dict[str, Any]:
-        return windows.document(fold.views(self.table.data.items()))
+        return windows.document(tables.views(self.table.data.items()))
 
     # ------------------------------------------------------------------ pages
     def _pages(self) -> None:

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from services.live import fold
+from services.live import fold, tables
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ for _outcome in ("applied", "duplicate", "bad"):
 
 @dataclass(frozen=True)
 class Snapshot:
-    views: fold.Views
+    views: tables.Views
     now: float            # the clock the ages and the current window are measured on
     lag: int | None       # messages behind the source partitions' high-water marks
 
@@ -100,7 +100,7 @@ class LiveCollector(Collector):
         share = GaugeMetricFamily("case_ledger_live_travel_share_30d", "Share of the last 30 days' decided "
                                   "cases that travelled (absent while none decided)", labels=["centre"])
         for centre in fold.CENTRES:
-            d, t = fold.travel_share(v.days, centre, s.now)
+            d, t = tables.travel_share(v.days, centre, s.now)
             decided.add_metric([centre], d)
             travelled.add_metric([centre], t)
             if d:
@@ -134,8 +134,8 @@ class LiveCollector(Collector):
                 continue
             since = max(routed, v.last_acceptance.get(centre, -math.inf))
             try:
-                idle.add_metric([centre], fold.business_hours(since, s.now))
-            except fold.CalendarUnknown as exc:
+                idle.add_metric([centre], tables.business_hours(since, s.now))
+            except tables.CalendarUnknown as exc:
                 log.warning("centre %s: the calendar does not know %s; its idle hours are not reported", centre, exc)
         yield awaiting
         yield idle

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.live.fold import Views
+from services.live.tables import Views
 
 
 def iso(epoch: float | None) -> str | None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Literal
 from uuid import UUID
 
+from events import lifecycle
 from events.contract import Event, ReviewEnded
 from services.review.domain import Acceptance, Review
 
+# The endings review answers: those of intake's that stop the centre's work (events.lifecycle).
+# ReviewEnded's contract names them too; a unit test holds the two to each other.
 Ending = Literal["CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased"]
-ENDINGS: tuple[str, ...] = get_args(Ending)
+ENDINGS: tuple[str, ...] = lifecycle.INTAKE_STOPPING
 
 
 def _in_force(review: Review, at: datetime) -> Acceptance | None:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
+from events import lifecycle
 from events.codes import CentreId, ConsentKind, QuestionTopic, TumourSite
 from events.consumer import Consumer
 from events.contract import (
@@ -44,8 +45,6 @@ from services.routing import domain, metrics
 from services.routing.board import RoutingBoard
 from services.routing.registry import CentreRegistry
 from services.routing.settings import RoutingSettings
-
-ENDINGS = ("CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased", "CaseClosed", "TreatmentBooked")
 
 
 @dataclass
@@ -233,7 +232,7 @@ def router_consumer(rt: RoutingRuntime) -> Consumer:
         "CaseDeclined": _on_declined,
         "ReviewAccepted": _on_accepted,
         "ReviewDelivered": _on_delivered,
-        **{t: _on_ended for t in ENDINGS},
+        **{t: _on_ended for t in lifecycle.INTAKE_ENDINGS},
     }
     return Consumer("router", {event_type: functools.partial(h, rt) for event_type, h in handlers.items()})
 

@@ -191,3 +191,13 @@ def test_a_summary_dates_nothing_in_the_future_of_the_case():
     life = lifecycle.fold(s.events)
     assert life.updated_at == s.events[-1].envelope.occurred_at
     assert life.waiting[1] is not None and life.waiting[1] <= life.updated_at + timedelta(0)
+
+
+def test_the_endings_review_answers_are_the_lifecycles_and_its_contracts():
+    from typing import get_args
+
+    from events.contract import ReviewEnded
+    from services.review import endings
+
+    assert set(endings.ENDINGS) == set(get_args(ReviewEnded.model_fields["ending"].annotation))
+    assert set(endings.ENDINGS) == set(get_args(endings.Ending))

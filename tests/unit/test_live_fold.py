@@ -36,14 +36,19 @@ from events.contract import (
     TreatmentBooked,
 )
 from events.registry import Decoded
-from services.live import fold
+from services.live import batches, fold, tables
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Shanghai
 
 
+_VERSIONS: dict[UUID, int] = {}
+
+
 def decoded(case_id: UUID, event: Event, at: datetime) -> Decoded:
+    # One producer, its stream versions in order: what a life applies once each.
+    version = _VERSIONS[case_id] = _VERSIONS.get(case_id, 0) + 1
     env = Envelope(event_id=uuid4(), event_type=event.event_type, schema_version=event.schema_version,
-                   case_id=case_id, stream_id=f"case-{case_id}", stream_version=1, occurred_at=at, recorded_at=at,
+                   case_id=case_id, stream_id=f"case-{case_id}", stream_version=version, occurred_at=at, recorded_at=at,
                    producer="test", correlation_id=uuid4(), payload=event.model_dump(mode="json"))
     return Decoded(env, event)
 
@@ -160,11 +165,11 @@ def test_an_ending_that_arrives_before_the_delivery_it_follows_still_counts_the_
 
 def test_a_booking_counts_decided_and_travelled_in_its_day():
     table: dict[str, Any] = {}
-    b, case_id = fold.Batch(table), uuid4()
+    b, case_id = batches.Batch(table), uuid4()
     for offset, event in enumerate([*ready(), delivered("cams"), booked("cams")]):
-        b.add(fold.Message(0, offset, decoded(case_id, event, T0 + timedelta(minutes=offset))))
+        b.add(batches.Message(0, offset, decoded(case_id, event, T0 + timedelta(minutes=offset))))
     b.write()
-    assert fold.travel_share(fold.views(table.items()).days, "cams", T0.timestamp()) == (1, 1)
+    assert tables.travel_share(tables.views(table.items()).days, "cams", T0.timestamp()) == (1, 1)
 
 
 def test_windows_are_tumbling_utc_hours_and_days_of_event_time():
@@ -178,15 +183,15 @@ def test_the_travel_share_hops_by_day_over_thirty_days():
     t0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
     days = {("wch", "decided", int(t0)): 2, ("wch", "travelled", int(t0)): 1,
             ("wch", "decided", int(t0 + 29 * day)): 1, ("wch", "travelled", int(t0 + 29 * day)): 1}
-    assert fold.travel_share(days, "wch", t0 + 29 * day + 3600) == (3, 2)
-    assert fold.travel_share(days, "wch", t0 + 30 * day) == (1, 1)  # day 0 has left the window
-    assert fold.travel_share(days, "cams", t0) == (0, 0)
+    assert tables.travel_share(days, "wch", t0 + 29 * day + 3600) == (3, 2)
+    assert tables.travel_share(days, "wch", t0 + 30 * day) == (1, 1)  # day 0 has left the window
+    assert tables.travel_share(days, "cams", t0) == (0, 0)
 
 
 # ---------------------------------------------------------------------------------------- batches
-def stream(cases: int = 6, partitions: int = 3) -> list[fold.Message]:
+def stream(cases: int = 6, partitions: int = 3) -> list[batches.Message]:
     """Cases walked end to end, interleaved, each on its own partition (key = case id)."""
-    messages: list[fold.Message] = []
+    messages: list[batches.Message] = []
     offsets = dict.fromkeys(range(partitions), 0)
     paths = []
     for i in range(cases):
@@ -202,16 +207,16 @@ def stream(cases: int = 6, partitions: int = 3) -> list[fold.Message]:
             if step < len(path):
                 p = i % partitions
                 at = T0 + timedelta(minutes=37 * step + i)
-                messages.append(fold.Message(p, offsets[p], decoded(ids[i], path[step], at)))
+                messages.append(batches.Message(p, offsets[p], decoded(ids[i], path[step], at)))
                 offsets[p] += 1
     return messages
 
 
-def run(table: dict[str, Any], messages: list[fold.Message], batch: int) -> list[list[tuple[str, Any]]]:
+def run(table: dict[str, Any], messages: list[batches.Message], batch: int) -> list[list[tuple[str, Any]]]:
     """Applies the messages in batches; returns each batch's writes in the order sent."""
     sent: list[list[tuple[str, Any]]] = []
     for i in range(0, len(messages), batch):
-        b = fold.Batch(table)
+        b = batches.Batch(table)
         for m in messages[i:i + batch]:
             b.add(m)
         sent.append([(k, _json(v)) for k, v in b.dirty()])
@@ -230,7 +235,7 @@ def test_a_redelivered_stream_changes_nothing():
     once = _json(table)
     run(table, messages, 5)
     assert _json(table) == once
-    assert fold.views(table.items()).flow_totals[("sysucc", "routed")] == 2
+    assert tables.views(table.items()).flow_totals[("sysucc", "routed")] == 2
 
 
 def test_the_same_event_published_again_at_a_new_offset_counts_once():
@@ -238,11 +243,11 @@ def test_the_same_event_published_again_at_a_new_offset_counts_once():
     messages = stream()
     table: dict[str, Any] = {}
     run(table, messages, 7)
-    once = fold.views(table.items())
+    once = tables.views(table.items())
     end = max(m.offset for m in messages) + 1
-    again = [fold.Message(m.partition, end + i, m.decoded) for i, m in enumerate(messages)]
+    again = [batches.Message(m.partition, end + i, m.decoded) for i, m in enumerate(messages)]
     run(table, again, 5)
-    after = fold.views(table.items())
+    after = tables.views(table.items())
     assert (after.flow_totals, after.sla_totals, after.hours, after.days) == (
         once.flow_totals, once.sla_totals, once.hours, once.days)
 
@@ -274,16 +279,16 @@ def test_a_crash_anywhere_then_a_replay_counts_every_event_once(batch: int, comm
 # ---------------------------------------------------------------------------------------- views
 def test_views_give_the_oldest_wait_per_party_and_the_centres_awaiting_acceptance():
     table: dict[str, Any] = {}
-    b = fold.Batch(table)
+    b = batches.Batch(table)
     ids = [uuid4(), uuid4(), uuid4()]
     events = [(0, opened()), *[(1, e) for e in ready()],
               (1, CaseRouted(centre_id="wch", reason_codes=["specialty"], attempt=1)),
               *[(2, e) for e in ready()], (2, CaseRouted(centre_id="wch", reason_codes=["specialty"], attempt=1)),
               (2, ReviewAccepted(centre_id="wch"))]
     for offset, (i, event) in enumerate(events):
-        b.add(fold.Message(0, offset, decoded(ids[i], event, T0 + timedelta(hours=offset))))
+        b.add(batches.Message(0, offset, decoded(ids[i], event, T0 + timedelta(hours=offset))))
     b.write()
-    v = fold.views(table.items())
+    v = tables.views(table.items())
     assert v.waiting["patient"] == (1, T0.timestamp())
     assert v.waiting["centre"][0] == 2
     assert v.awaiting_acceptance["wch"] == (1, (T0 + timedelta(hours=5)).timestamp())
@@ -293,7 +298,7 @@ def test_views_give_the_oldest_wait_per_party_and_the_centres_awaiting_acceptanc
 
 # ---------------------------------------------------------------------------------------- business hours
 def shanghai(year: int, month: int, day: int, hour: int) -> float:
-    return datetime(year, month, day, hour, tzinfo=fold.SHANGHAI).timestamp()
+    return datetime(year, month, day, hour, tzinfo=tables.SHANGHAI).timestamp()
 
 
 @pytest.mark.parametrize(("start", "end", "hours"), [
@@ -305,12 +310,12 @@ def shanghai(year: int, month: int, day: int, hour: int) -> float:
     (shanghai(2026, 10, 10, 9), shanghai(2026, 10, 11, 18), 9.0),
 ])
 def test_business_hours_count_office_hours_on_mainland_working_days(start: float, end: float, hours: float):
-    assert fold.business_hours(start, end) == pytest.approx(hours)
+    assert tables.business_hours(start, end) == pytest.approx(hours)
 
 
 def test_business_hours_refuse_a_year_the_calendar_does_not_know():
-    with pytest.raises(fold.CalendarUnknown):
-        fold.business_hours(shanghai(2099, 3, 2, 9), shanghai(2099, 3, 3, 9))
+    with pytest.raises(tables.CalendarUnknown):
+        tables.business_hours(shanghai(2099, 3, 2, 9), shanghai(2099, 3, 3, 9))
 
 
 def test_the_windows_document_gives_iso_times_not_epoch_seconds():
@@ -318,7 +323,7 @@ def test_the_windows_document_gives_iso_times_not_epoch_seconds():
 
     hour = int(datetime(2026, 3, 2, 9, tzinfo=UTC).timestamp())
     day = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())
-    v = fold.Views(flow_totals={}, sla_totals={}, hours={("fuscc", "flow.routed", hour): 3},
+    v = tables.Views(flow_totals={}, sla_totals={}, hours={("fuscc", "flow.routed", hour): 3},
                    days={("fuscc", "decided", day): 1}, waiting={"patient": (2, hour + 90.5), "centre": (0, None)},
                    awaiting_acceptance={}, last_acceptance={}, watermark=hour + 1800)
     assert document(v) == {
