@@ -141,9 +141,11 @@ SCENARIO: list[tuple[UUID, str, list[Event]]] = [
 
 def scenario_events() -> list[Decoded]:
     decoded, at = [], T0
+    versions: dict[tuple[UUID, str], int] = {}  # each service's stream of each case counts on
     for case_id, producer, events in SCENARIO:
-        for version, event in enumerate(events, start=1):
+        for event in events:
             at += timedelta(hours=1)
+            version = versions[(case_id, producer)] = versions.get((case_id, producer), 0) + 1
             env = Envelope(event_id=uuid4(), event_type=event.event_type, schema_version=event.schema_version,
                            case_id=case_id, stream_id=f"case-{case_id}", stream_version=version,
                            occurred_at=at, recorded_at=at, producer=producer, correlation_id=uuid4(),
