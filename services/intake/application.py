@@ -34,6 +34,7 @@ from events.contract import (
 )
 from events.db import Conn
 from events.registry import Decoded
+from services.common import actor
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
 from services.common.objects import ObjectStore
@@ -309,7 +310,7 @@ def package(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None) ->
     assert opened is not None
     question = _question(rt, conn, row, case_id)
     if centre is not None:
-        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
+        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock(), actor.current_id())
     return {
         "case_id": case_id, "question": question, "question_topics": [t.value for t in opened.question_topics],
         "tumour_site": opened.tumour_site.value, "histology": opened.histology.value,
@@ -345,7 +346,7 @@ def record_content(rt: IntakeRuntime, conn: Conn, case_id: UUID, record_id: UUID
     if deidentified:
         data = deidentify(data, secret=rt.uid_secret, case_key=str(case_id), patient_pseudonym=f"CASE-{case_id}")
     if centre is not None:
-        rt.rows.record_access(conn, case_id, record_id, centre, rt.store.clock())
+        rt.rows.record_access(conn, case_id, record_id, centre, rt.store.clock(), actor.current_id())
     media_type = "application/dicom" if is_dicom else "application/pdf" if data.startswith(b"%PDF") \
         else "application/octet-stream"
     return RecordContent(data, media_type, deidentified)
@@ -371,7 +372,7 @@ def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None
         updated_at=item.get("updated_at") or rt.store.clock())
     bundle = fhir.validated(fhir.build_bundle(export))
     if centre is not None:
-        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
+        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock(), actor.current_id())
     return bundle
 
 

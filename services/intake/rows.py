@@ -55,7 +55,8 @@ class IntakeRows(KeyStore, Protocol):
 
     def assigned_centre(self, conn: Conn, case_id: UUID) -> str | None: ...
 
-    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
+    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime,
+                      subject: str | None = None) -> None:
         ...
 
     def accesses(self, conn: Conn, case_id: UUID) -> list[Row]: ...
@@ -137,8 +138,10 @@ class PgIntakeRows:
         row = conn.execute(self._q["assigned_centre"], {"case_id": case_id}).fetchone()
         return row["centre_id"] if row else None
 
-    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
+    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime,
+                      subject: str | None = None) -> None:
         conn.execute(self._q["record_access"], {"case_id": case_id, "record_id": record_id, "centre_id": centre_id,
+                                                "subject": subject,
                                                 "what": "package" if record_id is None else "record", "at": at})
 
     def accesses(self, conn: Conn, case_id: UUID) -> list[Row]:
