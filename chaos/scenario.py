@@ -14,6 +14,7 @@ from chaos.driver import CaseDriver, Outcome, drive_many
 from chaos.faults import Fault
 from chaos.invariants import Verdict, judge, wait_quiet
 from demo.api import SERVICES, Api
+from infra.signin import stack_tokens
 from infra.stack import ROOT, Stack
 
 
@@ -43,7 +44,7 @@ def _probe_projected(api: Api, db_url: str, timeout: float) -> float:
 
 def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_check: bool = True,
         timeout: float = 300.0) -> Result:
-    api = Api({s: stack.url(s) for s in SERVICES}, stack.tokens(), attempts=25)
+    api = Api({s: stack.url(s) for s in SERVICES}, stack_tokens(stack.run_dir, stack.port_base), attempts=25)
     db_url = stack.database_url()
     driver = CaseDriver(api)
     progress = threading.Event()

@@ -19,6 +19,7 @@ from demo.api import SERVICES, Api
 from demo.plan import plan_year
 from demo.play import CaseResult, PlayResult, finish_expiries, play_year
 from demo.report import connect, reconcile, scope_to_run, summary, wait_until_projected
+from infra.signin import stack_tokens
 from infra.stack import ROOT, Stack
 
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(year.extra_quotes)} quotes that never become a case, {sum(len(c.steps) for c in year.cases)} steps "
           f"({plan_s:.1f} s)")
 
-    api = Api({s: stack.url(s) for s in SERVICES}, stack.tokens())
+    api = Api({s: stack.url(s) for s in SERVICES}, stack_tokens(stack.run_dir, stack.port_base))
     try:
         print(f"  playing with {args.workers} workers ...")
         played = play_year(api, year, args.workers)

@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import psycopg
 import tomlkit
+from psycopg import sql
 
 from infra import directory
 from infra.readiness import discovery_ready, port_open, wait_until
@@ -56,12 +57,12 @@ def token_lifetime() -> int:
     return lifetime
 
 
-def sqlalchemy_url(database_url: str) -> str:
-    """The stack's libpq URL as SQLAlchemy's psycopg 3 URL, confined to schema `identity`."""
+def sqlalchemy_url(database_url: str, schema: str = SCHEMA) -> str:
+    """The stack's libpq URL as SQLAlchemy's psycopg 3 URL, confined to one schema."""
     scheme, sep, rest = database_url.partition("://")
     if not sep or not scheme.startswith("postgres"):
         raise SystemExit(f"DATABASE_URL must be a postgresql:// URL, got {scheme!r}")
-    options = quote(f"-csearch_path={SCHEMA}", safe="")
+    options = quote(f"-csearch_path={schema}", safe="")
     return f"postgresql+psycopg://{rest}{'&' if '?' in rest else '?'}options={options}"
 
 
@@ -70,6 +71,8 @@ class Provider:
     run_dir: Path
     port_base: int
     database_url: str
+    # Its tables' schema in the stack's database (a test runs a second provider beside it).
+    schema: str = SCHEMA
 
     @property
     def port(self) -> int:
@@ -141,7 +144,7 @@ class Provider:
                 # edits a profile, a group or another user in the web UI (no ADMIN entry).
                 "ACL": {"DEFAULT": {"PERMISSIONS": ["use_oidc"], "READ": ["user_name", "groups"], "WRITE": []}},
             },
-            "CANAILLE_SQL": {"DATABASE_URI": sqlalchemy_url(self.database_url), "AUTO_MIGRATE": True},
+            "CANAILLE_SQL": {"DATABASE_URI": sqlalchemy_url(self.database_url, self.schema), "AUTO_MIGRATE": True},
             "CANAILLE_OIDC": {
                 "ACTIVE_JWKS": [keys["jwk"]], "DYNAMIC_CLIENT_REGISTRATION_OPEN": False,
                 # Trusted (no consent page) only for clients on loopback: ours.
@@ -165,9 +168,9 @@ class Provider:
         return result.stdout
 
     def install(self) -> None:
-        """Creates schema `identity` and applies Canaille's migrations (idempotent)."""
+        """Creates its schema and applies Canaille's migrations (idempotent)."""
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
         self.write_config()
         self.cli("install")
 
