@@ -127,6 +127,23 @@ class Provider:
         keys: dict[str, Any] = json.loads(path.read_text())
         return keys
 
+    def rotate_key(self) -> str:
+        """A new signing key; the old one is kept for verifying (JWKS) until its tokens have expired.
+
+        Takes effect when the provider restarts; the APIs fetch the new key when a token names it.
+        Returns the new key id."""
+        from joserfc.jwk import RSAKey
+
+        keys = self._keys()
+        new = RSAKey.generate_key(2048, auto_kid=True).as_dict(private=True)
+        keys["retired"] = [keys["jwk"], *keys.get("retired", [])][:2]
+        keys["jwk"] = new
+        path = self.home / "keys.json"
+        path.write_text(json.dumps(keys))
+        path.chmod(0o600)
+        self.write_config()
+        return str(new["kid"])
+
     def write_config(self) -> Path:
         keys = self._keys()
         lifetime = token_lifetime()
@@ -147,6 +164,7 @@ class Provider:
             "CANAILLE_SQL": {"DATABASE_URI": sqlalchemy_url(self.database_url, self.schema), "AUTO_MIGRATE": True},
             "CANAILLE_OIDC": {
                 "ACTIVE_JWKS": [keys["jwk"]], "DYNAMIC_CLIENT_REGISTRATION_OPEN": False,
+                **({"INACTIVE_JWKS": keys["retired"]} if keys.get("retired") else {}),
                 # Trusted (no consent page) only for clients on loopback: ours.
                 "TRUSTED_DOMAINS": ["127.0.0.1"],
                 "USERINFO_MAPPING": {"SUB": "{{ user.id }}", **dict.fromkeys(_EMPTIED_CLAIMS, "")},
@@ -279,8 +297,9 @@ class Provider:
         self.cli("set", "user", self.user_id(name), "--quiet", "--lock-date", when)
 
     def enable(self, name: str) -> None:
-        # An empty value clears the lock date (Canaille's `set` stores "" as none).
-        self.cli("set", "user", self.user_id(name), "--quiet", "--lock-date", "")
+        # Canaille's CLI cannot clear a date; a lock dated in the far future is no lock (`locked`
+        # compares the date with now).
+        self.cli("set", "user", self.user_id(name), "--quiet", "--lock-date", "9999-12-31T00:00:00+00:00")
 
 
 def _profile(name: str) -> dict[str, Any]:

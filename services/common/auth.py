@@ -8,8 +8,8 @@ groups give no single known role (none, several, or a centre not in the registry
 right person at the wrong endpoint is 403 (or 404 where a centre must not learn a case exists).
 
 The keys are cached: fetched on first need, again when a token names a key id we do not have
-(a rotation; at most once per CASE_LEDGER_OIDC_JWKS_MIN_REFRESH seconds, so garbage key ids
-cannot make us hammer the provider) and when older than CASE_LEDGER_OIDC_JWKS_MAX_AGE. While the
+(a rotation; at most once per CASE_LEDGER_OIDC_JWKS_MIN_REFRESH seconds, 1 by default, so
+made-up key ids cannot make us hammer the provider) and when older than CASE_LEDGER_OIDC_JWKS_MAX_AGE. While the
 provider is away the cached keys keep serving; with none cached the answer is 503, never 500.
 """
 
@@ -75,8 +75,8 @@ class KeySet:
         stale = now - self._fetched_at > self.max_age_s
         if kid not in self._keys or stale:
             # Unknown id: maybe a rotation. With keys in hand, refetch at most every min_refresh_s;
-            # with none, every second (each request would otherwise wait on a dead provider).
-            wait = self.min_refresh_s if self._keys else 1.0
+            # with none, at most every second (each request would otherwise wait on a dead provider).
+            wait = self.min_refresh_s if self._keys else max(self.min_refresh_s, 1.0)
             if now - self._tried_at >= wait:
                 async with self._lock:
                     if time.monotonic() - self._tried_at >= wait:

@@ -50,7 +50,10 @@ class ServiceSettings(BaseSettings):
     # Production takes an https issuer; a production-like stack on one machine's network says so.
     oidc_allow_http: bool = Field(False, validation_alias="CASE_LEDGER_OIDC_ALLOW_HTTP")
     oidc_jwks_max_age_s: float = Field(300.0, gt=0, le=86400, validation_alias="CASE_LEDGER_OIDC_JWKS_MAX_AGE")
-    oidc_jwks_min_refresh_s: float = Field(10.0, ge=0, le=3600, validation_alias="CASE_LEDGER_OIDC_JWKS_MIN_REFRESH")
+    # A token naming a key id we lack makes us fetch the keys again (a rotation), at most this often:
+    # often enough that a new key is seen at once, seldom enough that made-up key ids cannot
+    # turn every request into a fetch from the provider.
+    oidc_jwks_min_refresh_s: float = Field(1.0, ge=0, le=3600, validation_alias="CASE_LEDGER_OIDC_JWKS_MIN_REFRESH")
     data_dir: Path = Field(Path(".run/data"), validation_alias="CASE_LEDGER_DATA_DIR")
     db_pool_size: int = Field(8, ge=1, le=64, validation_alias="CASE_LEDGER_DB_POOL_SIZE")
     # How long the relay waits for the broker's acks before it gives up on a batch and retries.
