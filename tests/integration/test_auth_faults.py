@@ -96,7 +96,10 @@ def test_a_rotated_key_is_fetched_by_every_api_when_a_token_names_it(stack: Stac
         assert jwt.get_unverified_header(token)["kid"] == new_kid != jwt.get_unverified_header(before[s])["kid"]
         # The APIs never saw this key id: they fetch the key set again and accept it (at once,
         # unless one fetched less than CASE_LEDGER_OIDC_JWKS_MIN_REFRESH, 1 s, ago).
-        wait_for(lambda s=s, t=token: probe(stack, s, t).status_code == PROBES[s][2], 5, f"{s} to take the new key")
+        def accepted(service: str = s, fresh: str = token) -> bool:
+            return probe(stack, service, fresh).status_code == PROBES[service][2]
+
+        wait_for(accepted, 5, f"{s} to take the new key")
         # Tokens signed with the retired key stay valid until they expire.
         assert probe(stack, s, before[s]).status_code == PROBES[s][2], s
     for name in {PROBES[s][1] for s in SERVICES}:
