@@ -192,7 +192,13 @@ class Tokens(Mapping[str, str]):
                 return refresh(self.issuer, cached.refresh_token)
             except SignInError:
                 pass  # a refresh token the provider no longer honours: sign in again
-        return sign_in(self.issuer, user, self.passwords[user])
+        try:
+            return sign_in(self.issuer, user, self.passwords[user])
+        except SignInError:
+            # The provider away for a moment: the token in hand still works until it expires.
+            if cached is not None and cached.expires_at - time.time() > 5:
+                return cached
+            raise
 
     def forget(self, key: str) -> None:
         self._cache.pop(self.user(key), None)

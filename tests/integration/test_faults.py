@@ -21,6 +21,7 @@ CASES = 6
     Kill("worker SIGKILL", "billing-worker"),
     Pause("broker SIGSTOP", "broker", 8.0),
     RestartPostgres("PostgreSQL restart"),
+    Kill("identity provider kill -9", "identity"),
 ], ids=lambda f: f.name)
 def test_a_fault_mid_load_loses_and_duplicates_nothing(stack: Stack, fault: Fault):
     result = run(stack, fault, CASES, threads=3, rebuild_check=False)
@@ -28,6 +29,9 @@ def test_a_fault_mid_load_loses_and_duplicates_nothing(stack: Stack, fault: Faul
     assert v.lost == [] and v.duplicated == [] and v.stuck == [], v
     assert v.unbalanced_cents == 0
     assert result.recovery_s < 120
+    # Hostile tokens went to every API all along, and none got in; sign-in came back by itself.
+    assert result.hostile_sent > 0 and result.hostile_accepted == []
+    assert result.sign_in_s < 60
 
 
 def test_while_postgresql_is_away_every_answer_is_a_503_and_readiness_follows_it_back(stack: Stack, api):
