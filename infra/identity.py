@@ -170,6 +170,9 @@ class Provider:
                 "USERINFO_MAPPING": {"SUB": "{{ user.id }}", **dict.fromkeys(_EMPTIED_CLAIMS, "")},
             },
             "CANAILLE_SCIM": {"ENABLE_SERVER": False, "ENABLE_CLIENT": False},
+            # Served by the supervised process itself: with hypercorn's worker processes a kill -9
+            # of the program left its worker orphaned, still holding the port.
+            "CANAILLE_HYPERCORN": {"WORKERS": 0},
         }
         self.home.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(tomlkit.dumps(config))
