@@ -161,7 +161,10 @@ class Provider:
                 # edits a profile, a group or another user in the web UI (no ADMIN entry).
                 "ACL": {"DEFAULT": {"PERMISSIONS": ["use_oidc"], "READ": ["user_name", "groups"], "WRITE": []}},
             },
-            "CANAILLE_SQL": {"DATABASE_URI": sqlalchemy_url(self.database_url, self.schema), "AUTO_MIGRATE": True},
+            # A PostgreSQL restart leaves pooled connections dead: test each before use, or the
+            # next sign-in is a 500.
+            "CANAILLE_SQL": {"DATABASE_URI": sqlalchemy_url(self.database_url, self.schema), "AUTO_MIGRATE": True,
+                             "POOL_PRE_PING": True},
             "CANAILLE_OIDC": {
                 "ACTIVE_JWKS": [keys["jwk"]], "DYNAMIC_CLIENT_REGISTRATION_OPEN": False,
                 **({"INACTIVE_JWKS": keys["retired"]} if keys.get("retired") else {}),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -80,9 +80,31 @@ def discover(issuer: str, client: httpx.Client) -> dict[str, Any]:
     return found
 
 
+class _Collided(Exception):
+    """The token endpoint failed on its side (5xx): worth one more try a second later."""
+
+
+def _again(attempt: Callable[[], Token], attempts: int = 3) -> Token:
+    # Canaille's access tokens carry no jti: two issued to one user by one client within the same
+    # second are the same string, and the second fails its unique key (a 500). A second later
+    # the token differs.
+    for n in range(attempts):
+        try:
+            return attempt()
+        except _Collided as exc:
+            if n == attempts - 1:
+                raise SignInError(str(exc)) from None
+            time.sleep(1.1)
+    raise AssertionError("unreachable")
+
+
 def sign_in(issuer: str, user: str, password: str, *, client_id: str = directory.CLI_CLIENT,
             redirect_uri: str = directory.CLI_REDIRECT, timeout: float = 15.0) -> Token:
     """One sign-in through the browser flow; SignInError says why it failed."""
+    return _again(lambda: _sign_in(issuer, user, password, client_id, redirect_uri, timeout))
+
+
+def _sign_in(issuer: str, user: str, password: str, client_id: str, redirect_uri: str, timeout: float) -> Token:
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as browser:
             meta = discover(issuer, browser)
@@ -134,6 +156,10 @@ def _walk(browser: httpx.Client, r: httpx.Response, user: str, password: str, re
 
 
 def refresh(issuer: str, refresh_token: str, client_id: str = directory.CLI_CLIENT, timeout: float = 15.0) -> Token:
+    return _again(lambda: _refresh(issuer, refresh_token, client_id, timeout), attempts=2)
+
+
+def _refresh(issuer: str, refresh_token: str, client_id: str, timeout: float) -> Token:
     try:
         with httpx.Client(timeout=timeout) as client:
             meta = discover(issuer, client)
@@ -145,6 +171,8 @@ def refresh(issuer: str, refresh_token: str, client_id: str = directory.CLI_CLIE
 
 
 def _token(r: httpx.Response, what: str) -> Token:
+    if r.status_code >= 500:
+        raise _Collided(f"the identity provider failed ({r.status_code}) to exchange {what} for a token")
     if r.status_code != 200:
         try:
             error = r.json().get("error_description") or r.json().get("error")

@@ -104,3 +104,22 @@ def test_a_token_lifetime_over_fifteen_minutes_is_refused(monkeypatch: pytest.Mo
     monkeypatch.setenv("CASE_LEDGER_TOKEN_LIFETIME", "901")
     with pytest.raises(SystemExit):
         identity.token_lifetime()
+
+
+def test_the_stacks_database_url_becomes_sqlalchemys_confined_to_one_schema():
+    assert identity.sqlalchemy_url("postgresql://u:p@db:5432/ledger", "identity") == \
+        "postgresql+psycopg://u:p@db:5432/ledger?options=-csearch_path%3Didentity"
+    with pytest.raises(SystemExit):
+        identity.sqlalchemy_url("mysql://x/y")
+
+
+def test_a_token_is_renewed_within_a_third_of_its_life_or_the_margin_of_its_end():
+    import time
+
+    from infra.signin import Token
+
+    now = time.time()
+    assert not Token("t", now + 50, 60, None).due(margin_s=60)  # 50 s left of 60: more than a third
+    assert Token("t", now + 15, 60, None).due(margin_s=60)
+    assert not Token("t", now + 120, 600, None).due(margin_s=60)
+    assert Token("t", now + 59, 600, None).due(margin_s=60)
