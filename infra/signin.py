@@ -81,13 +81,13 @@ def discover(issuer: str, client: httpx.Client) -> dict[str, Any]:
 
 
 class _Collided(Exception):
-    """The token endpoint failed on its side (5xx): worth one more try a second later."""
+    """The provider failed on its side (5xx): worth another try a second later."""
 
 
 def _again(attempt: Callable[[], Token], attempts: int = 3) -> Token:
     # Canaille's access tokens carry no jti: two issued to one user by one client within the same
-    # second are the same string, and the second fails its unique key (a 500). A second later
-    # the token differs.
+    # second are the same string, and the second fails its unique key (a 500); a second later
+    # the token differs. Its first requests after its database restarted fail too.
     for n in range(attempts):
         try:
             return attempt()
@@ -122,8 +122,10 @@ def _sign_in(issuer: str, user: str, password: str, client_id: str, redirect_uri
         raise SignInError(f"the identity provider at {issuer} is unreachable ({exc.__class__.__name__}): "
                           "is the stack up (make up / make status)?") from exc
     except httpx.HTTPStatusError as exc:
-        raise SignInError(f"the identity provider at {issuer} answered {exc.response.status_code} "
-                          f"to {exc.request.url.path}") from exc
+        why = f"the identity provider at {issuer} answered {exc.response.status_code} to {exc.request.url.path}"
+        if exc.response.status_code >= 500:
+            raise _Collided(why) from exc  # e.g. its database just restarted: worth another try
+        raise SignInError(why) from exc
     except OAuth2Error as exc:
         raise SignInError(f"the identity provider refused to authorise {user}: {exc.error}") from exc
 
