@@ -12,6 +12,9 @@ BASE = {"DATABASE_URL": "postgresql://x", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:
 
 
 def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> ServiceSettings:
+    # The integration suite's stack settings (a shorter skew) may be in this process's environment.
+    for k in ("CASE_LEDGER_OIDC_LEEWAY", "CASE_LEDGER_OIDC_ALGORITHMS", "CASE_LEDGER_OIDC_AUDIENCE", "CASE_LEDGER_ENV"):
+        monkeypatch.delenv(k, raising=False)
     for k, v in {**BASE, "CASE_LEDGER_OIDC_ISSUER": "http://127.0.0.1:8020", **env}.items():
         monkeypatch.setenv(k, v)
     return ServiceSettings()
