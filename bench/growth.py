@@ -11,6 +11,7 @@ then it deletes what it generated, and the other benchmarks find the stores as i
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -57,7 +58,7 @@ def _timed(client: httpx.Client, n: int, send: Any, expect: int) -> dict[int, fl
     return percentiles(samples, (50, 99))
 
 
-def run(intake_url: str, token: str, database_url: str, summary: dict[str, Any]) -> Figures:
+def run(intake_url: str, token: Callable[[], str], database_url: str, summary: dict[str, Any]) -> Figures:
     stores = {service: service for service in history.SERVICES}
     figures: Figures = []
     growth: dict[str, Any] = {}
@@ -74,7 +75,7 @@ def run(intake_url: str, token: str, database_url: str, summary: dict[str, Any])
                     conn.execute(statement)
                 row = conn.execute("SELECT count(*) FROM intake.cases").fetchone()
                 cases = int(row[0]) if row else 0
-            with httpx.Client(base_url=intake_url, headers={"Authorization": f"Bearer {token}"},
+            with httpx.Client(base_url=intake_url, headers={"Authorization": f"Bearer {token()}"},
                               timeout=30.0) as client:
                 command = _timed(client, 100, lambda c: c.post("/cases", json=OPEN_BODY), 201)
                 first_page = _timed(client, 30, lambda c: c.get("/cases", params={"limit": 50}), 200)

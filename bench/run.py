@@ -32,6 +32,7 @@ from bench import (
     storage,
 )
 from infra import objectstore
+from infra.signin import stack_tokens
 from infra.stack import LIVE, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +123,10 @@ def main() -> None:
         urls = stack.up()
         db = urls["database"]
         bootstrap = stack.bootstrap_servers()
-        token = stack.tokens()["COORDINATOR_TOKEN"]
+        tokens = stack_tokens(stack.run_dir, stack.port_base)
+
+        def token() -> str:
+            return tokens["COORDINATOR_TOKEN"]
         # The embedded object store's request counters; a store of your own has none we know of.
         store_metrics = None if os.environ.get("S3_ENDPOINT") else objectstore.metrics_url(stack.port_base)
         broker_bucket = stack.s3_env()["S3_BROKER_BUCKET"]

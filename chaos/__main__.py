@@ -4,7 +4,9 @@
 
 Each row: one fault injected mid-load into a real process; lost, duplicated and stuck are judged
 from the event stores after quiescence; recovery is the time from the fault until a new case
-reaches the analytics projection; quiet is the time until every reaction is in place.
+reaches the analytics projection; quiet is the time until every reaction is in place. Throughout,
+hostile tokens go to every API (chaos/hostile.py): "bad tokens in" counts those let in, of those
+sent (must be 0); sign-in is the time from the fault until a person can sign in again.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def _row(r: Result, cases: int) -> str:
     v = r.verdict
     rebuild = "-" if r.rebuild_identical is None else ("identical" if r.rebuild_identical else "DIFFERS")
     return (f"| {r.fault:<28} | {cases:>5} | {len(v.lost):>4} | {len(v.duplicated):>10} | {len(v.stuck):>5} "
-            f"| {r.recovery_s:>10.1f} | {r.quiet_s:>7.1f} | {v.unbalanced_cents:>8} | {rebuild:<9} |")
+            f"| {r.recovery_s:>10.1f} | {r.quiet_s:>7.1f} | {v.unbalanced_cents:>8} | {rebuild:<9} "
+            f"| {len(r.hostile_accepted):>6}/{r.hostile_sent:<6} | {r.sign_in_s:>9.1f} |")
 
 
 def main() -> int:
@@ -52,6 +55,7 @@ def main() -> int:
         ("s3", Kill("worker SIGKILL (routing)", "routing-worker")),
         ("s3", Pause("broker SIGSTOP 10 s", "broker", 10.0)),
         ("s3", RestartPostgres("PostgreSQL restart")),
+        ("s3", Kill("identity provider kill -9", "identity")),
     ]
     print(f"chaos: {args.cases} cases per fault, {args.threads} drivers, stack in {RUN_DIR}", flush=True)
     rows: list[str] = []
@@ -61,15 +65,16 @@ def main() -> int:
         stack.up()
         print(f"  stack up in {time.monotonic() - started:.0f} s", flush=True)
         header = ("| fault                        | cases | lost | duplicated | stuck | recovery s | quiet s "
-                  "| journal¢ | rebuild   |")
+                  "| journal¢ | rebuild   | bad tokens in | sign-in s |")
         for storage, fault in faults:
             if storage != stack.broker_storage:
                 stack = stack.with_broker_storage(storage)
             result = run(stack, fault, args.cases, threads=args.threads, rebuild_check=True)
             rows.append(_row(result, args.cases))
-            failed |= not result.verdict.clean or result.rebuild_identical is False
+            failed |= not result.verdict.clean or result.rebuild_identical is False or bool(result.hostile_accepted)
             print(rows[-1], flush=True)
-            for detail in (result.verdict.lost + result.verdict.duplicated + result.verdict.stuck)[:5]:
+            for detail in (result.verdict.lost + result.verdict.duplicated + result.verdict.stuck
+                           + result.hostile_accepted)[:5]:
                 print(f"    {detail}", flush=True)
         print("\n" + header + "\n|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
         print("\n".join(rows))

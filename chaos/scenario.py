@@ -6,14 +6,16 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
 from chaos.driver import CaseDriver, Outcome, drive_many
 from chaos.faults import Fault
+from chaos.hostile import Guard
 from chaos.invariants import Verdict, judge, wait_quiet
 from demo.api import SERVICES, Api
+from infra.signin import SignInError, sign_in, stack_tokens
 from infra.stack import ROOT, Stack
 
 
@@ -24,6 +26,24 @@ class Result:
     recovery_s: float
     quiet_s: float
     rebuild_identical: bool | None
+    # Hostile tokens sent to the APIs during the run, and those let in (must be none).
+    hostile_sent: int = 0
+    hostile_accepted: list[str] = field(default_factory=list)
+    # From the fault until a person can sign in again (the provider's own fault, or none).
+    sign_in_s: float = 0.0
+
+
+def _probe_sign_in(stack: Stack, started: float, timeout: float) -> float:
+    """Seconds from `started` until a fresh sign-in through the browser flow succeeds."""
+    provider = stack.provider
+    password = provider.passwords()["coordinator"]
+    while time.monotonic() - started < timeout:
+        try:
+            sign_in(provider.issuer, "coordinator", password, timeout=5)
+            return time.monotonic() - started
+        except SignInError:
+            time.sleep(0.2)
+    return float("inf")
 
 
 def _probe_projected(api: Api, db_url: str, timeout: float) -> float:
@@ -43,7 +63,8 @@ def _probe_projected(api: Api, db_url: str, timeout: float) -> float:
 
 def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_check: bool = True,
         timeout: float = 300.0) -> Result:
-    api = Api({s: stack.url(s) for s in SERVICES}, stack.tokens(), attempts=25)
+    tokens = stack_tokens(stack.run_dir, stack.port_base)
+    api = Api({s: stack.url(s) for s in SERVICES}, tokens, attempts=25)
     db_url = stack.database_url()
     driver = CaseDriver(api)
     progress = threading.Event()
@@ -54,12 +75,15 @@ def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_che
             progress.set()
 
     load = threading.Thread(target=lambda: outcomes.extend(drive_many(driver, cases, threads, on_progress)))
-    load.start()
-    # Mid-load: a third of the cases done, the rest in flight.
-    progress.wait(timeout)
-    fault.inject(stack)
-    recovery = _probe_projected(api, db_url, timeout)
-    load.join()
+    with Guard(stack, tokens) as guard:
+        load.start()
+        # Mid-load: a third of the cases done, the rest in flight.
+        progress.wait(timeout)
+        fault_at = time.monotonic()
+        fault.inject(stack)
+        signed_in = _probe_sign_in(stack, fault_at, timeout)
+        recovery = _probe_projected(api, db_url, timeout)
+        load.join()
     ids = [o.case_id for o in outcomes if o.case_id is not None]
     started = time.monotonic()
     wait_quiet(db_url, ids, timeout)
@@ -77,4 +101,4 @@ def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_che
              "--port-base", str(stack.port_base), "--broker-port", str(stack.broker_port)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
     api.close()
-    return Result(fault.name, verdict, recovery, quiet, identical)
+    return Result(fault.name, verdict, recovery, quiet, identical, guard.sent, guard.accepted, signed_in)

@@ -22,6 +22,7 @@ from demo.plan import YearPlan, plan_year
 from demo.play import CaseResult, PlayResult, finish_expiries, play_year
 from demo.progress import Patience, Pulse, names_every_failure
 from demo.report import connect, reconcile, scope_to_run, summary, wait_until_projected
+from infra.signin import stack_tokens
 from infra.stack import ROOT, Stack
 
 
@@ -107,7 +108,7 @@ def _plan_against_ledger(played: PlayResult, diffs: list[str], failed: list[Case
 
 
 def _play(args: argparse.Namespace, stack: Stack, year: YearPlan, patience: Patience) -> PlayResult:
-    api = Api({s: stack.url(s) for s in SERVICES}, stack.tokens())
+    api = Api({s: stack.url(s) for s in SERVICES}, stack_tokens(stack.run_dir, stack.port_base))
     try:
         print(f"  playing with {args.workers} workers; a wait gives up only after {args.stall_timeout:.0f} s "
               "in which the stack wrote nothing (--stall-timeout)")

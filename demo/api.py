@@ -12,7 +12,7 @@ import itertools
 import json as jsonlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -39,7 +39,7 @@ class StepFailed(Exception):
 
 
 class Api:
-    def __init__(self, urls: dict[str, str], tokens: dict[str, str], timeout: float = 30.0,
+    def __init__(self, urls: dict[str, str], tokens: Mapping[str, str], timeout: float = 30.0,
                  attempts: int = ATTEMPTS) -> None:
         self.urls, self.tokens, self.timeout, self.attempts = urls, tokens, timeout, attempts
         self._local = threading.local()

@@ -35,14 +35,15 @@ class InMemoryEventStore:
 
     def append(self, conn: Any, *, stream_id: str, case_id: UUID, expected_version: int,
                events: Sequence[Pending], correlation_id: UUID | None = None,
-               causation_id: UUID | None = None, version_checked: bool = False) -> list[Envelope]:
+               causation_id: UUID | None = None, version_checked: bool = False,
+               actor: str | None = None, actor_role: str | None = None) -> list[Envelope]:
         if not events:
             return []
         stream = self.streams.setdefault(stream_id, [])
         if len(stream) != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version, len(stream))
         envelopes = build_envelopes(self.producer, stream_id, case_id, expected_version, events, self.clock(),
-                                    correlation_id, causation_id)
+                                    correlation_id, causation_id, actor, actor_role)
         # Stored as the PostgreSQL store keeps them: the envelope, decoded through the registry again.
         stream.extend(self.registry.decode(e.model_dump_json()) for e in envelopes)
         self.published.extend(envelopes)

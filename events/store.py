@@ -63,6 +63,8 @@ class EventStore:
         correlation_id: UUID | None = None,
         causation_id: UUID | None = None,
         version_checked: bool = False,
+        actor: str | None = None,
+        actor_role: str | None = None,
     ) -> list[Envelope]:
         """Append events and their outbox rows; inside a caller's transaction they commit with it."""
         if not events:
@@ -75,7 +77,7 @@ class EventStore:
                 raise ConcurrencyConflict(stream_id, expected_version, actual)
         recorded_at = self.clock()
         envelopes = build_envelopes(self.producer, stream_id, case_id, expected_version, events, recorded_at,
-                                    correlation_id, causation_id)
+                                    correlation_id, causation_id, actor, actor_role)
         # Inside the caller's transaction the statement commits or rolls back with it (a conflict
         # aborts that transaction, which every caller then ends); on an idle autocommit
         # connection it is a transaction of its own. Either way events and outbox rows land
@@ -112,7 +114,8 @@ class EventStore:
 
 def build_envelopes(producer: str, stream_id: str, case_id: UUID, expected_version: int,
                     events: Sequence[Pending], recorded_at: datetime, correlation_id: UUID | None,
-                    causation_id: UUID | None) -> list[Envelope]:
+                    causation_id: UUID | None, actor: str | None = None,
+                    actor_role: str | None = None) -> list[Envelope]:
     # One command's events share a correlation id unless the caller continues another's.
     correlation = correlation_id or uuid4()
     return [
@@ -128,6 +131,8 @@ def build_envelopes(producer: str, stream_id: str, case_id: UUID, expected_versi
             producer=producer,
             correlation_id=correlation,
             causation_id=causation_id,
+            actor=actor,
+            actor_role=actor_role,
             payload=pending.event.model_dump(mode="json"),
         )
         for offset, pending in enumerate(events, start=1)

@@ -40,6 +40,18 @@ def ensure_topics_soon(bootstrap: str, partitions: int) -> None:
             time.sleep(0.5)
 
 
+def discovery_ready(issuer: str) -> bool:
+    """Whether an OpenID Connect provider serves its discovery document, naming itself the issuer."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=2) as r:
+            return bool(r.status == 200 and json.load(r).get("issuer") == issuer)
+    except (OSError, ValueError):
+        return False
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)

@@ -9,6 +9,9 @@ PromQL that the dashboards and alert rules use.
         embedded stack until Ctrl-C; its data lives in .run/prometheus.
     python -m infra.tools exprs
         prints every PromQL expression of the dashboards and the probe of every alert rule.
+    python -m infra.tools token --user NAME [--run-dir .run] [--port-base 8000]
+        signs a dev user of that stack in (the browser's authorization-code flow with PKCE) and
+        prints their access token, and nothing else; a failure is one line on stderr, exit 1.
 
 The compose stack uses the checked-in infra/prometheus/prometheus.yml instead.
 """
@@ -288,7 +291,22 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--port", type=int, default=9090)
     run.add_argument("--home", type=Path, default=ROOT / ".run" / "prometheus", help="its config and data")
     sub.add_parser("exprs", help="print the dashboards' PromQL and the alert rules' probes")
+    tok = sub.add_parser("token", help="sign a dev user in and print their access token")
+    tok.add_argument("--user", required=True, help="a name in the stack's users.env, e.g. coordinator")
+    tok.add_argument("--run-dir", type=Path, default=ROOT / ".run")
+    tok.add_argument("--port-base", type=int, default=int(os.environ.get("CASE_LEDGER_PORT_BASE", 8000)))
     args = parser.parse_args(argv)
+
+    if args.command == "token":
+        from infra.signin import SignInError, stack_tokens
+
+        try:
+            print(stack_tokens(args.run_dir.resolve(), args.port_base)[args.user])
+        except KeyError:
+            raise SystemExit(f"no user {args.user!r} in {args.run_dir / 'users.env'}") from None
+        except SignInError as exc:
+            raise SystemExit(f"sign-in failed: {exc}") from None
+        return
 
     if args.command == "prometheus-config":
         text = prometheus_config(embedded_targets(args.port_base, args.host), scrape_interval=args.scrape_interval)

@@ -31,6 +31,11 @@ PatientRef = Annotated[str, StringConstraints(pattern=r"^pr_[0-9a-f]{32}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
 
 
+# An opaque subject (a UUID from the provider), service:<name> or system:<what>.
+ACTOR_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63}|service:[a-z]{1,32}|system:[a-z]{1,32})$"
+ACTOR_ROLE_PATTERN = r"^(coordinator|billing|analyst|admin|centre:[a-z]{1,32}|service|system)$"
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,6 +50,12 @@ class Envelope(BaseModel):
     producer: str = Field(max_length=64)
     correlation_id: UUID
     causation_id: UUID | None = None
+    # Who acted: an access token's opaque subject for a person's command, `service:<name>` for a
+    # reaction, `system:timer` for a timer; and in what capacity (coordinator, centre:<id>, ...,
+    # service, system). Never a name or an email. Events stored before actors were recorded have
+    # none: they decode with null (the envelope's upcast).
+    actor: str | None = Field(None, pattern=ACTOR_PATTERN)
+    actor_role: str | None = Field(None, pattern=ACTOR_ROLE_PATTERN)
     payload: dict[str, Any]
 
 

@@ -24,8 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from events.lifecycle import CENTRES
-from infra import objectstore, postgres
+from infra import identity, objectstore, postgres
 from infra.readiness import buckets_ready, ensure_topics_soon, port_open, wait_until
 from infra.supervisor import Program, Supervisor
 
@@ -121,6 +120,14 @@ class Stack:
     def s3_endpoint(self) -> str:
         return os.environ.get("S3_ENDPOINT") or objectstore.endpoint(self.port_base)
 
+    @property
+    def provider(self) -> identity.Provider:
+        """The embedded OpenID Connect provider (port base + 20), unless CASE_LEDGER_OIDC_ISSUER names one."""
+        return identity.Provider(self.run_dir, self.port_base, self.database_url())
+
+    def issuer(self) -> str:
+        return os.environ.get("CASE_LEDGER_OIDC_ISSUER") or self.provider.issuer
+
     def bootstrap_servers(self) -> str:
         return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{self.broker_port}"
 
@@ -169,21 +176,6 @@ class Stack:
             path.write_text(f"{FORMER_PARTITIONS if made_before else EMBEDDED_PARTITIONS}\n")
         return int(path.read_text())
 
-    def tokens(self) -> dict[str, str]:
-        path = self.run_dir / "tokens.env"
-        if not path.exists():
-            roles = {"COORDINATOR_TOKEN": "coordinator", "BILLING_TOKEN": "billing",
-                     "ANALYST_TOKEN": "analyst", "ADMIN_TOKEN": "admin",
-                     **{f"CENTRE_{c.upper()}_TOKEN": f"centre:{c}" for c in CENTRES}}
-            lines = [f"# development tokens; role of each: {roles}".replace("'", "")]
-            lines += [f"{var}=dev-{secrets.token_hex(16)}" for var in roles]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(lines) + "\n")
-            path.chmod(0o600)
-        values = dict(line.split("=", 1) for line in path.read_text().splitlines()
-                      if line and not line.startswith("#"))
-        return values
-
     def secrets(self) -> dict[str, str]:
         """Development secrets, generated once per run directory and never committed."""
         import base64
@@ -202,15 +194,6 @@ class Stack:
             path.chmod(0o600)
         return values
 
-    def token_roles(self) -> str:
-        pairs = []
-        for var, token in self.tokens().items():
-            role = var.removesuffix("_TOKEN").lower()
-            if role.startswith("centre_"):
-                role = "centre:" + role.removeprefix("centre_")
-            pairs.append(f"{token}={role}")
-        return ",".join(pairs)
-
     def service_env(self, service: str, db_url: str | None = None, bootstrap: str | None = None) -> dict[str, str]:
         prom = self.run_dir / "prom" / service
         prom.mkdir(parents=True, exist_ok=True)
@@ -220,7 +203,7 @@ class Stack:
         env.update({
             "DATABASE_URL": db_url or self.database_url(),
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap or self.bootstrap_servers(),
-            "CASE_LEDGER_TOKENS": self.token_roles(), "PROMETHEUS_MULTIPROC_DIR": str(prom),
+            "CASE_LEDGER_OIDC_ISSUER": self.issuer(), "PROMETHEUS_MULTIPROC_DIR": str(prom),
             "CASE_LEDGER_DATA_DIR": str(self.run_dir / "data"), "PYTHONPATH": str(ROOT),
             "CASE_LEDGER_ENV": os.environ.get("CASE_LEDGER_ENV", "dev"),
             "CASE_LEDGER_SIMULATED_TIME": os.environ.get("CASE_LEDGER_SIMULATED_TIME", "false"),
@@ -265,6 +248,8 @@ class Stack:
                 # Keeps Tansu's log in few objects: its fetches list them all (infra/compactor.py).
                 programs.append(Program("broker-compactor", [sys.executable, "-m", "infra.compactor"],
                                         env_file("broker-compactor", {**self.s3_env(), "PYTHONPATH": str(ROOT)})))
+        if not os.environ.get("CASE_LEDGER_OIDC_ISSUER"):
+            programs.append(Program("identity", self.provider.argv(), env_file("identity", self.provider.env())))
         for service in SERVICES:
             env = self.service_env(service)
             api = api_argv(f"services.{service}.api:create_app", self.port(service))
@@ -310,6 +295,8 @@ class Stack:
             postgres.init(self.pgdata)
             sup.start("postgres")
         wait_until(lambda: postgres.ready(db_url), 60, "PostgreSQL", self.logs / "postgres.log")
+        if "identity" in names:
+            self.provider.start(sup, fresh, self.logs / "identity.log")
         s3 = self.s3_env()
         if "objectstore" in names:
             sup.start("objectstore")
@@ -334,11 +321,11 @@ class Stack:
         self.wait_ready()
         (self.run_dir / "stack.env").write_text(
             f"DATABASE_URL={db_url}\nKAFKA_BOOTSTRAP_SERVERS={bootstrap}\nS3_ENDPOINT={s3['S3_ENDPOINT']}\n"
-            f"CASE_LEDGER_BROKER_STORAGE={self.broker_storage}\n"
+            f"CASE_LEDGER_BROKER_STORAGE={self.broker_storage}\nCASE_LEDGER_OIDC_ISSUER={self.issuer()}\n"
             f"CASE_LEDGER_SIMULATED_TIME={os.environ.get('CASE_LEDGER_SIMULATED_TIME', 'false')}\n"
             + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in (*SERVICES, LIVE)))
         return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
-                **{s: self.url(s) for s in (*SERVICES, LIVE)}}
+                "identity": self.issuer(), **{s: self.url(s) for s in (*SERVICES, LIVE)}}
 
     def _service_settings(self) -> dict[str, set[str]]:
         """Each service program's settings as its env file holds them, without the shell's noise."""
@@ -387,7 +374,7 @@ class Stack:
             # Services first, so none of them logs the servers vanishing under it; the broker
             # before the object store that holds its log.
             sup.stop(LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
-            sup.stop("broker-compactor", "broker")
+            sup.stop("identity", "broker-compactor", "broker")
             sup.stop("objectstore", "postgres")
         sup.shutdown()
 

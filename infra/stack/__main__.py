@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
         print("Case Ledger is up.")
         for name, url in urls.items():
             print(f"  {name:<12} {url}{'/docs' if name in SERVICES else '/metrics' if name == LIVE else ''}")
-        print(f"  {'tokens':<12} {stack.run_dir / 'tokens.env'}")
+        if not os.environ.get("CASE_LEDGER_OIDC_ISSUER"):
+            print(f"  {'users':<12} {stack.provider.users_file}  (python -m infra.tools token --user NAME)")
         print(f"  {'logs':<12} {stack.logs}  (make logs)")
     elif args.command == "down":
         stack.down()

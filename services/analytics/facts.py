@@ -45,7 +45,8 @@ from events.registry import Decoded
 Row = dict[str, Any]
 
 # The columns of each table in the order of their migrations (COPY and the upserts name them).
-TIMELINE_COLUMNS = ("case_id", "event_id", "event_type", "producer", "stream_version", "occurred_at", "recorded_at")
+TIMELINE_COLUMNS = ("case_id", "event_id", "event_type", "producer", "stream_version", "occurred_at", "recorded_at",
+                    "actor", "actor_role")
 COUNT_COLUMNS = ("day", "producer", "event_type", "events")
 QUOTE_COLUMNS = ("quote_id", "issued_at", "tumour_site", "review_cents", "video_cents", "price_book_version")
 MONEY_COLUMNS = ("event_id", "component", "case_id", "occurred_at", "kind", "cents")
@@ -78,7 +79,7 @@ def new_case(case_id: UUID) -> Row:
 def timeline_row(decoded: Decoded) -> tuple[Any, ...]:
     env = decoded.envelope
     return (env.case_id, env.event_id, env.event_type, env.producer, env.stream_version, env.occurred_at,
-            env.recorded_at)
+            env.recorded_at, env.actor, env.actor_role)
 
 
 def count_key(decoded: Decoded) -> tuple[date, str, str]:

@@ -7,7 +7,7 @@
 -- name: timeline
 -- Business time first. Events one command appended together share both instants (RecordsReceived
 -- and the RecordsCompleted it caused): their stream version keeps the order they were decided in.
-SELECT event_type, producer, stream_version, occurred_at, recorded_at, event_id
+SELECT event_type, producer, stream_version, occurred_at, recorded_at, event_id, actor, actor_role
 FROM {schema}.case_timeline WHERE case_id = %(case_id)s
 ORDER BY occurred_at, recorded_at, producer, stream_version
 

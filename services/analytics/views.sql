@@ -7,7 +7,7 @@
 
 DROP VIEW IF EXISTS {target}.case_summary, {target}.funnel_summary, {target}.case_funnel,
     {target}.sla_summary, {target}.sla_cases, {target}.travel_outcomes, {target}.review_outcomes,
-    {target}.revenue CASCADE;
+    {target}.revenue, {target}.actions_by_actor CASCADE;
 
 -- One row per case: where it stands, in business time.
 CREATE VIEW {target}.case_summary AS
@@ -290,3 +290,26 @@ COMMENT ON COLUMN {target}.revenue.credits_issued_cents IS 'Review fees credited
 COMMENT ON COLUMN {target}.revenue.credits_redeemed_cents IS 'Fee credits deducted from a treatment bill (FeeCreditRedeemed), cents.';
 COMMENT ON COLUMN {target}.revenue.net_invoiced_cents IS 'Invoiced basis: invoiced less voided, refunded and SLA credits, cents.';
 COMMENT ON COLUMN {target}.revenue.net_captured_cents IS 'Cash basis: captured less refunded and SLA credits, cents.';
+
+-- Who did what, and how often: one row per actor, capacity and kind of event. People are opaque
+-- subjects (docs/auth.md says how an administrator finds whose); services and timers by name.
+CREATE VIEW {target}.actions_by_actor AS
+SELECT actor, actor_role,
+       CASE WHEN actor_role IN ('service', 'system') THEN actor_role ELSE 'person' END AS kind,
+       producer, event_type, count(*) AS events, count(DISTINCT case_id) AS cases,
+       min(occurred_at) AS first_at, max(occurred_at) AS last_at
+FROM {target}.case_timeline
+WHERE actor IS NOT NULL
+GROUP BY actor, actor_role, producer, event_type
+ORDER BY actor_role, actor, producer, event_type;
+COMMENT ON VIEW {target}.actions_by_actor IS
+    'One row per actor, role and event type: how often each person, service and timer acted, and on how many cases.';
+COMMENT ON COLUMN {target}.actions_by_actor.actor IS 'Who: a person''s opaque subject, service:<name> or system:timer.';
+COMMENT ON COLUMN {target}.actions_by_actor.actor_role IS 'The capacity: coordinator, billing, analyst, admin, centre:<id>, service, system.';
+COMMENT ON COLUMN {target}.actions_by_actor.kind IS 'person, service (a reaction to another event) or system (a timer).';
+COMMENT ON COLUMN {target}.actions_by_actor.producer IS 'The service that recorded the events.';
+COMMENT ON COLUMN {target}.actions_by_actor.event_type IS 'What was done (the event type).';
+COMMENT ON COLUMN {target}.actions_by_actor.events IS 'How many such events this actor caused in this role.';
+COMMENT ON COLUMN {target}.actions_by_actor.cases IS 'On how many distinct cases.';
+COMMENT ON COLUMN {target}.actions_by_actor.first_at IS 'Business time of the first such event.';
+COMMENT ON COLUMN {target}.actions_by_actor.last_at IS 'Business time of the latest such event.';

@@ -24,6 +24,7 @@ from events import metrics
 from events.broker import Broker
 from events.contract import TOPIC
 from events.db import ConcurrencyConflict, DatabaseUnavailable
+from services.common.auth import TokenVerifier
 from services.common.body_limit import BodyLimit
 from services.common.errors import InvalidInput, NotFound, Rejected
 from services.common.runtime import Runtime
@@ -252,9 +253,11 @@ def create_service_app(
         runtime = build_runtime()
         app.state.runtime = runtime
         app.state.settings = runtime.settings
+        app.state.verifier = TokenVerifier.from_settings(runtime.settings, service)
         try:
             yield
         finally:
+            await app.state.verifier.keys.close()
             runtime.close()
 
     # /docs and /redoc from assets in a package (fastapi-offline), not a CDN: they work offline.

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from pydantic import WithJsonSchema
 
 from events.db import Conn, Queries, transaction
+from services.common import actor
 from services.common.errors import Rejected
 from services.common.runtime import Runtime
 
@@ -53,7 +54,10 @@ def fingerprint(*parts: object) -> str:
 def run_command(rt: Runtime, *, key: str | None, principal: str, request_fingerprint: str,
                 command: Callable[[Conn], Outcome]) -> JSONResponse:
     q = Queries(_SQL, rt.store.schema)
-    ids = {"principal": principal, "key": key}
+    # A key is its sender's: two people of one role never share one, so neither's act is taken
+    # for the other's replay.
+    sender = actor.current()
+    ids = {"principal": f"{principal}/{sender.id}" if sender else principal, "key": key}
     with transaction(rt.pool) as conn:
         if key is not None:
             claimed = conn.execute(q["claim"], {**ids, "fingerprint": request_fingerprint}).fetchone()

@@ -19,6 +19,7 @@ from events.contract import Envelope, Event
 from events.db import ConcurrencyConflict, Conn
 from events.registry import Decoded
 from events.store import Clock, Pending
+from services.common import actor
 
 S = TypeVar("S")
 # A decider returns events (all at the command's time) or (event, business time) pairs.
@@ -35,7 +36,8 @@ class EventStream(Protocol):
 
     def append(self, conn: Conn, *, stream_id: str, case_id: UUID, expected_version: int,
                events: Sequence[Pending], correlation_id: UUID | None = None,
-               causation_id: UUID | None = None, version_checked: bool = False) -> list[Envelope]: ...
+               causation_id: UUID | None = None, version_checked: bool = False,
+               actor: str | None = None, actor_role: str | None = None) -> list[Envelope]: ...
 
 
 def case_stream(case_id: UUID) -> str:
@@ -82,11 +84,12 @@ class Kernel(Generic[S]):
         if expected_version is not None and expected_version != current.version:
             raise ConcurrencyConflict(case_stream(case_id), expected_version, current.version)
         pending = [Pending(*e) if isinstance(e, tuple) else Pending(e, occurred_at) for e in decide(current.state)]
+        who = self._actor(cause)
         envelopes = self.store.append(
             conn, stream_id=case_stream(case_id), case_id=case_id, expected_version=current.version,
             events=pending, version_checked=True,
             correlation_id=cause.envelope.correlation_id if cause else None,
-            causation_id=cause.envelope.event_id if cause else None)
+            causation_id=cause.envelope.event_id if cause else None, actor=who.id, actor_role=who.role)
         # The state moves on by the events just decided: no second read, no second decode.
         appended = [Decoded(env, p.event) for env, p in zip(envelopes, pending, strict=True)]
         for d in appended:
@@ -97,3 +100,12 @@ class Kernel(Generic[S]):
         if appended and self._on_appended is not None:
             self._on_appended(conn, current.state, appended)
         return Handled(current.state, current.version + len(appended), appended)
+
+    def _actor(self, cause: Decoded | None) -> actor.Actor:
+        """Who this command's events say acted: the bound actor, or, for a reaction, this service."""
+        bound = actor.current()
+        if bound is not None:
+            return bound
+        if cause is not None:
+            return actor.service(self.store.producer)
+        raise RuntimeError("an event needs an actor: run the command in a request, a sweep or a reaction")

@@ -6,10 +6,10 @@ import base64
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, field_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ROLE_PATTERN = r"^(coordinator|billing|analyst|admin|centre:[a-z]+)$"
+ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 def _decodes_to_32_bytes(value: SecretStr) -> SecretStr:
@@ -36,8 +36,24 @@ class ServiceSettings(BaseSettings):
     environment: Literal["dev", "test", "production"] = Field("dev", validation_alias="CASE_LEDGER_ENV")
     database_url: str = Field(validation_alias="DATABASE_URL")
     kafka_bootstrap_servers: str = Field(validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    # "token=role,token=role"; written by the embedded stack for dev, a secret store elsewhere.
-    tokens: Annotated[dict[str, str], NoDecode] = Field(validation_alias="CASE_LEDGER_TOKENS")
+    # The OpenID Connect provider whose access tokens the API accepts (services/common/auth.py):
+    # the embedded stack's (port base + 20) or any other, e.g. Keycloak's realm URL.
+    oidc_issuer: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$", validation_alias="CASE_LEDGER_OIDC_ISSUER")
+    # Where its keys are; by default what its discovery document says.
+    oidc_jwks_url: str | None = Field(None, validation_alias="CASE_LEDGER_OIDC_JWKS_URL")
+    # The `aud` a token must name to be accepted here; by default the service's name.
+    oidc_audience: str | None = Field(None, min_length=1, validation_alias="CASE_LEDGER_OIDC_AUDIENCE")
+    # Asymmetric signatures only: a shared secret would let every API mint tokens.
+    oidc_algorithms: Annotated[list[str], NoDecode] = Field(["RS256"], validation_alias="CASE_LEDGER_OIDC_ALGORITHMS")
+    # Clock skew tolerated on exp, nbf and iat.
+    oidc_leeway_s: int = Field(30, ge=0, le=30, validation_alias="CASE_LEDGER_OIDC_LEEWAY")
+    # Production takes an https issuer; a production-like stack on one machine's network says so.
+    oidc_allow_http: bool = Field(False, validation_alias="CASE_LEDGER_OIDC_ALLOW_HTTP")
+    oidc_jwks_max_age_s: float = Field(300.0, gt=0, le=86400, validation_alias="CASE_LEDGER_OIDC_JWKS_MAX_AGE")
+    # A token naming a key id we lack makes us fetch the keys again (a rotation), at most this often:
+    # often enough that a new key is seen at once, seldom enough that made-up key ids cannot
+    # turn every request into a fetch from the provider.
+    oidc_jwks_min_refresh_s: float = Field(1.0, ge=0, le=3600, validation_alias="CASE_LEDGER_OIDC_JWKS_MIN_REFRESH")
     data_dir: Path = Field(Path(".run/data"), validation_alias="CASE_LEDGER_DATA_DIR")
     db_pool_size: int = Field(8, ge=1, le=64, validation_alias="CASE_LEDGER_DB_POOL_SIZE")
     # How long the relay waits for the broker's acks before it gives up on a batch and retries.
@@ -71,33 +87,25 @@ class ServiceSettings(BaseSettings):
     # files there and /metrics aggregates them (an API with several workers, plus its worker).
     prometheus_multiproc_dir: Path | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 
-    @field_validator("tokens", mode="before")
+    @field_validator("oidc_algorithms", mode="before")
     @classmethod
-    def _parse_tokens(cls, raw: object) -> object:
-        if isinstance(raw, str):
-            pairs = [p for p in raw.split(",") if p.strip()]
-            parsed: dict[str, str] = {}
-            for pair in pairs:
-                token, sep, role = pair.strip().partition("=")
-                if not sep or not token or not role:
-                    raise ValueError("expected token=role pairs separated by commas")
-                parsed[token] = role
-            return parsed
-        return raw
+    def _split_algorithms(cls, raw: object) -> object:
+        return [a.strip() for a in raw.split(",") if a.strip()] if isinstance(raw, str) else raw
 
-    @field_validator("tokens")
+    @field_validator("oidc_algorithms")
     @classmethod
-    def _check_tokens(cls, tokens: dict[str, str]) -> dict[str, str]:
-        import re
+    def _asymmetric_only(cls, algorithms: list[str]) -> list[str]:
+        if not algorithms or any(a not in ASYMMETRIC for a in algorithms):
+            raise ValueError(f"must be some of {', '.join(ASYMMETRIC)}")
+        return algorithms
 
-        if not tokens:
-            raise ValueError("at least one token is required")
-        for token, role in tokens.items():
-            if len(token) < 16:
-                raise ValueError("tokens must be at least 16 characters")
-            if not re.match(ROLE_PATTERN, role):
-                raise ValueError(f"unknown role {role!r}")
-        return tokens
+    @model_validator(mode="after")
+    def _https_in_production(self) -> ServiceSettings:
+        if self.environment == "production" and not self.oidc_issuer.startswith("https://") \
+                and not self.oidc_allow_http:
+            raise ValueError("CASE_LEDGER_OIDC_ISSUER must be an https URL in production "
+                             "(or CASE_LEDGER_OIDC_ALLOW_HTTP=true, said out loud)")
+        return self
 
 
 class ObjectStoreSettings(BaseSettings):

@@ -10,6 +10,7 @@ import psycopg
 
 from events import metrics
 from events.db import ConcurrencyConflict, Conn, DatabaseUnavailable, Pool
+from services.common import actor
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,8 @@ def sweep(pool: Pool, case_ids: Iterable[UUID], handle: Callable[[Conn, UUID], i
     appended = 0
     for case_id in case_ids:
         try:
-            with pool.connection() as conn, conn.transaction():
+            # A timer's events are the timer's, even when an admin's POST /admin/timers ran the sweep.
+            with actor.acting_as(actor.timer()), pool.connection() as conn, conn.transaction():
                 appended += handle(conn, case_id)
         except ConcurrencyConflict:
             # A command on this case won the race; the next sweep decides on the new history.

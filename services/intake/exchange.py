@@ -29,6 +29,7 @@ from events.codes import ConsentKind, RecordKind
 from events.contract import RecordsReceived
 from events.db import Conn
 from events.lifecycle import STOPPING, Status
+from services.common import actor
 from services.common.errors import NotFound, Rejected
 from services.common.vault import PatientErased
 from services.intake import deidentify as recipe
@@ -181,7 +182,7 @@ def package(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None) ->
     identity = _identity(rt, conn, row)
     copies = served(rt, conn, f, row)
     if centre is not None:
-        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
+        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock(), actor.current_id())
     return {
         "case_id": case_id, "question": question, "question_topics": [t.value for t in opened.question_topics],
         "tumour_site": opened.tumour_site.value, "histology": opened.histology.value,
@@ -212,7 +213,7 @@ def record_content(rt: IntakeRuntime, conn: Conn, case_id: UUID, record_id: UUID
         raise Rejected(f"record {record_id} is held for the coordinator and not served to a centre: {facts.held}",
                        facts.held or "held", field="record_id")
     rt.rows.save_served_file(conn, record_id, RECIPE, facts.media_type, facts.sha256, facts.size_bytes, facts.held)
-    rt.rows.record_access(conn, case_id, record_id, centre, rt.store.clock())
+    rt.rows.record_access(conn, case_id, record_id, centre, rt.store.clock(), actor.current_id())
     return RecordContent(copy, facts.media_type, record.kind is RecordKind.IMAGING)
 
 
@@ -238,7 +239,7 @@ def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None
         review_url=cast(IntakeSettings, rt.settings).review_url)
     bundle = fhir.validated(fhir.build_bundle(export))
     if centre is not None:
-        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())
+        rt.rows.record_access(conn, case_id, None, centre, rt.store.clock(), actor.current_id())
     return bundle
 
 

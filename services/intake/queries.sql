@@ -53,11 +53,11 @@ SELECT record_id, kind, sha256, size_bytes, path FROM {schema}.record_files
 WHERE case_id = %(case_id)s AND record_id = %(record_id)s
 
 -- name: record_access
-INSERT INTO {schema}.record_accesses (case_id, record_id, centre_id, what, accessed_at)
-VALUES (%(case_id)s, %(record_id)s, %(centre_id)s, %(what)s, %(at)s)
+INSERT INTO {schema}.record_accesses (case_id, record_id, centre_id, subject, what, accessed_at)
+VALUES (%(case_id)s, %(record_id)s, %(centre_id)s, %(subject)s, %(what)s, %(at)s)
 
 -- name: accesses
-SELECT centre_id, what, record_id, accessed_at FROM {schema}.record_accesses
+SELECT centre_id, subject, what, record_id, accessed_at FROM {schema}.record_accesses
 WHERE case_id = %(case_id)s ORDER BY accessed_at, access_id
 
 -- name: served_file

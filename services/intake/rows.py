@@ -44,7 +44,8 @@ class IntakeRows(KeyStore, Protocol):
 
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None: ...
 
-    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
+    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime,
+                      subject: str | None = None) -> None:
         ...
 
     def accesses(self, conn: Conn, case_id: UUID) -> list[Row]: ...
@@ -110,8 +111,10 @@ class PgIntakeRows:
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> Row | None:
         return conn.execute(self._q["record_file"], {"case_id": case_id, "record_id": record_id}).fetchone()
 
-    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
+    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime,
+                      subject: str | None = None) -> None:
         conn.execute(self._q["record_access"], {"case_id": case_id, "record_id": record_id, "centre_id": centre_id,
+                                                "subject": subject,
                                                 "what": "package" if record_id is None else "record", "at": at})
 
     def accesses(self, conn: Conn, case_id: UUID) -> list[Row]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from demo.documents import report_pdf
+from infra.signin import Tokens, stack_tokens
 from infra.stack import ROOT, SERVICES, Stack
 
 T = TypeVar("T")
@@ -46,6 +47,10 @@ def stack() -> Iterator[Stack]:
     os.environ.setdefault("LIVE_COMMIT_INTERVAL_S", "5")
     # Small enough that a test can post a record over the limit.
     os.environ.setdefault("INTAKE_MAX_RECORD_BYTES", str(2**20))
+    # Short enough that tests/integration/test_auth.py sees a disabled user's last token expire
+    # (the shared tokens are refreshed before they do), with a skew allowance to match.
+    os.environ.setdefault("CASE_LEDGER_TOKEN_LIFETIME", "60")
+    os.environ.setdefault("CASE_LEDGER_OIDC_LEEWAY", "5")
     if not os.environ.get("DATABASE_URL"):
         shutil.rmtree(RUN_DIR, ignore_errors=True)
     s.up()
@@ -63,12 +68,13 @@ def env(stack: Stack) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def tokens(stack: Stack) -> dict[str, str]:
-    return stack.tokens()
+def tokens(stack: Stack) -> Tokens:
+    """Real access tokens of the stack's dev users, by name or by the old role names (signin.ALIASES)."""
+    return stack_tokens(stack.run_dir, stack.port_base)
 
 
 class Api:
-    def __init__(self, stack: Stack, tokens: dict[str, str]) -> None:
+    def __init__(self, stack: Stack, tokens: Mapping[str, str]) -> None:
         self.stack = stack
         self.tokens = tokens
         self._clients = {s: httpx.Client(base_url=stack.url(s), timeout=30) for s in SERVICES}
@@ -86,7 +92,7 @@ class Api:
 
 
 @pytest.fixture(scope="session")
-def api(stack: Stack, tokens: dict[str, str]) -> Iterator[Api]:
+def api(stack: Stack, tokens: Tokens) -> Iterator[Api]:
     client = Api(stack, tokens)
     yield client
     client.close()

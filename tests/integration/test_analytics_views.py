@@ -285,7 +285,7 @@ def test_revenue_nets_refunds_and_reports_fee_credits_on_the_invoiced_and_the_ca
 
 
 ANALYST_VIEWS = ("case_summary", "case_funnel", "funnel_summary", "sla_cases", "sla_summary", "travel_outcomes",
-                 "review_outcomes", "revenue")
+                 "review_outcomes", "revenue", "actions_by_actor")
 
 
 def test_every_column_of_every_analytics_view_has_a_one_line_comment(views):

@@ -15,6 +15,7 @@ from events.db import ConcurrencyConflict, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, Pending, utc_now
+from services.common.actor import Actor, acting_as
 from services.common.vault import Vault
 from services.intake import application as app
 from services.intake.application import IntakeRuntime
@@ -145,7 +146,8 @@ def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api,
                        objects=cast(Any, None), uid_secret=b"", worklist=PgWorklist())
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row, cursor_factory=_CountingCursor) as conn:
         _CountingCursor.seen = []
-        with conn.transaction():
+        # Outside a request, as a coordinator: the kernel records every event's actor.
+        with conn.transaction(), acting_as(Actor("0c6f3f7e-2b1d-4a59-9d1e-6c2a1f0b3e44", "coordinator")):
             done = app.request_records(rt, cast(Any, conn), case_id, utc_now(), None)
     stream_reads = [q for q in _CountingCursor.seen if 'FROM "intake".events WHERE stream_id' in q]
     assert len(stream_reads) == 1, _CountingCursor.seen

@@ -10,6 +10,7 @@ from demo.documents import report_pdf
 from events.contract import DLQ_TOPIC, TOPIC
 from tests.integration.conftest import (
     DELIVERY,
+    NEW_CASE,
     SENSITIVE_NAMES,
     SENSITIVE_QUESTION,
     Api,
@@ -87,3 +88,37 @@ def test_no_message_on_the_topic_carries_identity_or_the_question(api: Api, db, 
     assert leaks == []
     # The check can fail: the same strings are in intake's database, encrypted, not in clear.
     assert any(b"pr_" in m for m in messages)
+
+
+def test_no_user_name_or_email_reaches_an_event_a_log_or_the_topic(api: Api, db, env, stack, tokens):
+    from infra.directory import person
+    from infra.signin import claims
+    from tests.integration.conftest import delivered_case
+
+    # People act: coordinators open and ask, a reviewer accepts, reports, delivers and reads.
+    case_id = delivered_case(api)
+    api.call("intake", "POST", "/cases", token="coordinator2", json={**NEW_CASE, "patient": IDENTITY})
+    assert api.call("intake", "GET", f"/cases/{case_id}/package", token=FUSCC).status_code == 200
+    assert api.call("intake", "GET", "/cases", token="reviewer2-fuscc").status_code == 403
+    wait_until_projected(db)
+    people = ("coordinator", "coordinator2", "reviewer-fuscc", "reviewer2-fuscc", "admin", "analyst", "billing")
+    subjects = [claims(tokens[p])["sub"] for p in people]
+    forbidden = [text for p in people for text in (person(p)["family_name"], person(p)["email"])]
+    forbidden += ["coordinator2", "reviewer-fuscc", "reviewer2-fuscc", "case-ledger.test"]
+
+    messages = all_messages(env["KAFKA_BOOTSTRAP_SERVERS"])
+    stored = [r["e"].encode() for schema in ("intake", "routing", "review", "billing")
+              for r in db.execute(f"SELECT envelope::text AS e FROM {schema}.events")]
+    projected = [str(r).encode() for r in db.execute("SELECT * FROM analytics.case_timeline")]
+    audited = [str(r).encode() for r in db.execute("SELECT * FROM intake.record_accesses")]
+    # Every program's log but the provider's own: it is where identities live, like its database.
+    logs = [p.read_bytes() for p in stack.logs.glob("*.log") if p.name != "identity.log"]
+    for name, blobs in (("topic", messages), ("event stores", stored), ("analytics", projected),
+                        ("access audit", audited), ("logs", logs)):
+        leaks = [(text, name) for blob in blobs for text in forbidden if text.encode() in blob]
+        assert leaks == [], leaks
+    # The check can fail: the actors are there, as opaque subjects, and the names are at the provider.
+    for subject in subjects[:3]:
+        assert any(subject.encode() in m for m in messages), subject
+    at_provider = str(db.execute('SELECT * FROM identity."user"').fetchall()).encode()
+    assert person("reviewer-fuscc")["email"].encode() in at_provider and b"reviewer2-fuscc" in at_provider

@@ -58,10 +58,13 @@ def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens, 
     second = Stack(tmp_path / "run", port_base=base, broker_port=int(os.environ.get("TEST_BROKER_PORT", 19292)) + 1)
     try:
         second.up()
-        tok = second.tokens()["COORDINATOR_TOKEN"]
+        from infra.signin import claims, stack_tokens
         from tests.integration.conftest import NEW_CASE
 
-        r = httpx.post(second.url("intake") + "/cases", json=NEW_CASE, headers={"Authorization": f"Bearer {tok}"})
+        toks = stack_tokens(second.run_dir, base)
+        subject = claims(toks["COORDINATOR_TOKEN"])["sub"]
+        r = httpx.post(second.url("intake") + "/cases", json=NEW_CASE,
+                       headers={"Authorization": f"Bearer {toks['COORDINATOR_TOKEN']}"})
         assert r.status_code == 201, r.text
         case_id = UUID(r.json()["case_id"])
         db = second.database_url()
@@ -82,7 +85,11 @@ def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens, 
             assert (done.returncode, done.stderr.strip()) == (1, "the stack is not up: run `make up`")
 
         second.up()
-        r = httpx.get(second.url("intake") + f"/cases/{case_id}", headers={"Authorization": f"Bearer {tok}"})
+        # The provider kept its users: the same person, the same opaque subject, signing in anew.
+        toks = stack_tokens(second.run_dir, base)
+        assert claims(toks["COORDINATOR_TOKEN"])["sub"] == subject
+        r = httpx.get(second.url("intake") + f"/cases/{case_id}",
+                      headers={"Authorization": f"Bearer {toks['COORDINATOR_TOKEN']}"})
         assert r.status_code == 200, r.text
         consumer = KafkaConsumer(TOPIC, bootstrap_servers=second.bootstrap_servers(), auto_offset_reset="earliest",
                                  enable_auto_commit=False, consumer_timeout_ms=5000)
@@ -100,7 +107,8 @@ def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens, 
         after = {name: second.pid_of(name) for name in before}
         assert after["intake-api"] != before["intake-api"]
         assert (after["postgres"], after["broker"]) == (before["postgres"], before["broker"])
-        r = httpx.post(second.url("intake") + "/cases", json=dated, headers={"Authorization": f"Bearer {tok}"})
+        r = httpx.post(second.url("intake") + "/cases", json=dated,
+                       headers={"Authorization": f"Bearer {toks['COORDINATOR_TOKEN']}"})
         assert r.status_code == 422 and r.json()["field"] == "occurred_at", r.text
     finally:
         second.down()

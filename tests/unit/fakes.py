@@ -268,8 +268,9 @@ class FakeIntakeRows:
         row = self.files.get(record_id)
         return {"record_id": record_id, **row} if row and row["case_id"] == case_id else None
 
-    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime) -> None:
-        self.access_log.append({"case_id": case_id, "record_id": record_id, "centre_id": centre_id,
+    def record_access(self, conn: Conn, case_id: UUID, record_id: UUID | None, centre_id: str, at: datetime,
+                      subject: str | None = None) -> None:
+        self.access_log.append({"case_id": case_id, "record_id": record_id, "centre_id": centre_id, "subject": subject,
                                 "what": "package" if record_id is None else "record", "accessed_at": at})
 
     def accesses(self, conn: Conn, case_id: UUID) -> list[dict[str, Any]]:

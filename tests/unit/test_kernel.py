@@ -12,6 +12,7 @@ from events.contract import Event, RecordsCompleted
 from events.db import ConcurrencyConflict, Conn
 from events.registry import Decoded
 from events.store import Pending
+from services.common import actor
 from services.common.kernel import Kernel, case_stream
 from tests.unit.fakes import CONN, Upstream, memory_store
 
@@ -100,3 +101,38 @@ def test_the_stream_is_read_once_per_command():
     case_id: UUID = uuid4()
     kernel.handle(CONN, case_id, lambda s: [completed()], occurred_at=T0)
     assert store.loads == 1
+
+
+def test_each_event_records_the_bound_actor_and_a_reaction_the_service():
+    kernel = counting_kernel()
+    case_id = uuid4()
+    with actor.acting_as(actor.Actor("5b0e6c7e-81a2-4c1e-9d3c-0f6a2b7d9e11", "centre:fuscc")):
+        done = kernel.handle(CONN, case_id, lambda s: [completed(), completed(2)], occurred_at=T0)
+    assert {(d.envelope.actor, d.envelope.actor_role) for d in done.appended} == \
+        {("5b0e6c7e-81a2-4c1e-9d3c-0f6a2b7d9e11", "centre:fuscc")}
+    cause = Upstream("intake").emit(case_id, completed(), T0)
+    token = actor._current.set(None)  # outside any request: a consumer's thread
+    try:
+        reaction = kernel.handle(CONN, case_id, lambda s: [completed(3)], occurred_at=T0, cause=cause)
+        [env] = [d.envelope for d in reaction.appended]
+        assert (env.actor, env.actor_role) == ("service:test", "service")
+        # No actor and no cause: the kernel refuses to record an act of nobody.
+        with pytest.raises(RuntimeError, match="needs an actor"):
+            kernel.handle(CONN, case_id, lambda s: [completed(4)], occurred_at=T0)
+    finally:
+        actor._current.reset(token)
+
+
+def test_events_stored_before_actors_decode_with_none():
+    from events.registry import build_registry
+
+    old = {"event_id": str(uuid4()), "event_type": "RecordsCompleted", "schema_version": 1, "case_id": str(uuid4()),
+           "stream_id": "case-x", "stream_version": 2, "occurred_at": T0.isoformat(), "recorded_at": T0.isoformat(),
+           "producer": "intake", "correlation_id": str(uuid4()), "causation_id": None,
+           "payload": {"record_count": 6}}
+    import json
+
+    decoded = build_registry().decode(json.dumps(old))
+    assert (decoded.envelope.actor, decoded.envelope.actor_role) == (None, None)
+    with pytest.raises(Exception, match="actor"):
+        build_registry().decode(json.dumps({**old, "actor": "someone@example.org"}))

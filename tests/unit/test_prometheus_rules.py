@@ -246,7 +246,7 @@ def test_grafana_provisioning_points_at_the_compose_prometheus_and_dashboards(ya
 
 # ---------------------------------------------------------------------------------- compose
 PORTS = {s: 8000 + PORT_OFFSETS[s] for s in SERVICES}
-REQUIRED_ENV = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "CASE_LEDGER_TOKENS", "INTAKE_MASTER_KEY",
+REQUIRED_ENV = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "CASE_LEDGER_OIDC_ISSUER", "INTAKE_MASTER_KEY",
                 "REVIEW_MASTER_KEY", "CASE_LEDGER_ENV", "PROMETHEUS_MULTIPROC_DIR"}
 
 
@@ -324,7 +324,7 @@ def test_compose_keeps_secrets_out_and_documents_them(yaml: ModuleType):
     text = COMPOSE.read_text()
     services = load(yaml, COMPOSE)["services"]
     env = services["intake-api"]["environment"]
-    for key in ("CASE_LEDGER_TOKENS", "INTAKE_MASTER_KEY", "REVIEW_MASTER_KEY"):
+    for key in ("INTAKE_MASTER_KEY", "REVIEW_MASTER_KEY"):
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", env[key]), env[key]
     assert re.search(r":\$\{POSTGRES_PASSWORD:\?[^}]*\}@", env["DATABASE_URL"])
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")

@@ -11,21 +11,38 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = {"DATABASE_URL": "postgresql://x", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"}
 
 
-def settings(monkeypatch: pytest.MonkeyPatch, tokens: str) -> ServiceSettings:
-    for k, v in {**BASE, "CASE_LEDGER_TOKENS": tokens}.items():
+def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> ServiceSettings:
+    # The integration suite's stack settings (a shorter skew) may be in this process's environment.
+    for k in ("CASE_LEDGER_OIDC_LEEWAY", "CASE_LEDGER_OIDC_ALGORITHMS", "CASE_LEDGER_OIDC_AUDIENCE", "CASE_LEDGER_ENV"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in {**BASE, "CASE_LEDGER_OIDC_ISSUER": "http://127.0.0.1:8020", **env}.items():
         monkeypatch.setenv(k, v)
     return ServiceSettings()
 
 
-def test_tokens_map_to_roles(monkeypatch: pytest.MonkeyPatch):
-    s = settings(monkeypatch, "a" * 20 + "=coordinator," + "b" * 20 + "=centre:sysucc")
-    assert s.tokens == {"a" * 20: "coordinator", "b" * 20: "centre:sysucc"}
+def test_tokens_are_checked_against_the_issuer_with_asymmetric_algorithms_and_little_skew(
+        monkeypatch: pytest.MonkeyPatch):
+    s = settings(monkeypatch)
+    assert (s.oidc_issuer, s.oidc_algorithms, s.oidc_leeway_s, s.oidc_audience) == \
+        ("http://127.0.0.1:8020", ["RS256"], 30, None)
+    assert settings(monkeypatch, CASE_LEDGER_OIDC_ALGORITHMS="RS256, ES256").oidc_algorithms == ["RS256", "ES256"]
 
 
-@pytest.mark.parametrize("tokens", ["", "short=coordinator", "x" * 20 + "=emperor", "x" * 20])
-def test_bad_token_settings_stop_the_service_at_start(monkeypatch: pytest.MonkeyPatch, tokens: str):
+@pytest.mark.parametrize("env", [
+    {"CASE_LEDGER_OIDC_ISSUER": ""}, {"CASE_LEDGER_OIDC_ISSUER": "not a url"},
+    {"CASE_LEDGER_OIDC_ALGORITHMS": "HS256"}, {"CASE_LEDGER_OIDC_ALGORITHMS": "RS256,none"},
+    {"CASE_LEDGER_OIDC_ALGORITHMS": ""}, {"CASE_LEDGER_OIDC_LEEWAY": "31"},
+    {"CASE_LEDGER_ENV": "production"},  # a plain-HTTP issuer
+])
+def test_bad_token_settings_stop_the_service_at_start(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]):
     with pytest.raises(ValidationError):
-        settings(monkeypatch, tokens)
+        settings(monkeypatch, **env)
+
+
+def test_production_takes_an_https_issuer(monkeypatch: pytest.MonkeyPatch):
+    s = settings(monkeypatch, CASE_LEDGER_ENV="production",
+                 CASE_LEDGER_OIDC_ISSUER="https://login.example.org/realms/case-ledger")
+    assert s.oidc_issuer.startswith("https://")
 
 
 def test_every_sql_file_parses_into_named_blocks():

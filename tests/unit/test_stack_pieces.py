@@ -49,8 +49,8 @@ def test_the_launcher_drops_gauges_of_dead_processes_and_keeps_counters(tmp_path
 
 def test_env_files_keep_values_with_equals_signs(tmp_path: Path):
     path = tmp_path / "x.env"
-    path.write_text("# comment\nCASE_LEDGER_TOKENS=a=coordinator,b=admin\nEMPTY=\n")
-    assert read_env(path) == {"CASE_LEDGER_TOKENS": "a=coordinator,b=admin", "EMPTY": ""}
+    path.write_text("# comment\nCASE_LEDGER_OIDC_ALGORITHMS=RS256,ES256=x\nEMPTY=\n")
+    assert read_env(path) == {"CASE_LEDGER_OIDC_ALGORITHMS": "RS256,ES256=x", "EMPTY": ""}
 
 
 def test_an_undecodable_json_body_is_named_for_what_is_wrong():

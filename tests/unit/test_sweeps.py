@@ -58,3 +58,18 @@ def test_the_live_timer_keeps_sweeping_after_a_failed_sweep():
     thread.start()
     thread.join(5)
     assert not thread.is_alive() and len(runs) >= 3
+
+
+def test_a_sweep_acts_as_the_timer_whoever_started_it():
+    from services.common import actor
+
+    seen: list[actor.Actor | None] = []
+
+    def handle(conn: Conn, case_id: UUID) -> int:
+        seen.append(actor.current())
+        return 0
+
+    with actor.acting_as(actor.Actor("an-admin-subject", "admin")):
+        sweep(cast(Any, FakePool()), [uuid4(), uuid4()], handle, service="review")
+        assert actor.current() == actor.Actor("an-admin-subject", "admin")
+    assert seen == [actor.Actor("system:timer", "system")] * 2
