@@ -41,7 +41,7 @@ SUMMARY = RUN_DIR / "summary.json"
 KEYS = ("pipeline_events_per_s", "http_open_case_peak_rps", "http_open_case_p99_ms_at_half_peak",
         "commit_to_projection_p99_ms_at_500_eps", "rebuild_events_per_s", "ceiling_pg_copy_events_per_s",
         "ceiling_empty_endpoint_rps", "eventsourcing_ops_per_s", "store_ops_per_s", "live_events_per_s",
-        "live_lag_grew")
+        "live_lag_grew", "worklist_first_page_ms_at_1m_events")
 
 
 def _format(value: float, unit: str) -> str:
@@ -76,6 +76,8 @@ def _targets(s: dict[str, Any]) -> list[tuple[str, float | None, str, bool | Non
         ("commit_to_projection_p99_ms_at_500_eps", get("commit_to_projection_p99_ms_at_500_eps"), "<= 150",
          lambda v: v <= 150),
         ("rebuild_events_per_s", get("rebuild_events_per_s"), ">= 20000", lambda v: v >= 20000),
+        ("worklist_first_page_ms_at_1m_events", get("worklist_first_page_ms_at_1m_events"), "<= 20",
+         lambda v: v <= 20),
         ("store / eventsourcing ops/s, concurrency 8", ratio("store_ops_per_s", "eventsourcing_ops_per_s"),
          ">= 2", lambda v: v >= 2),
         ("store / eventsourcing ops/s, concurrency 1",
