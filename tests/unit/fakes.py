@@ -77,9 +77,8 @@ class Upstream:
 
 def deliver(consumer: Consumer, decoded: Decoded) -> None:
     """What the consumer runtime does with a message, minus the broker and the tracking row."""
-    handler = consumer.handlers.get(decoded.envelope.event_type)
-    if handler is not None:
-        handler(CONN, decoded)
+    if decoded.envelope.event_type in consumer.event_types:
+        consumer.apply(CONN, [decoded])
 
 
 # ------------------------------------------------------------------ review
