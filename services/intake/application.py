@@ -31,7 +31,7 @@ from events.db import Conn
 from events.registry import Decoded
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
-from services.common.objects import ObjectStore
+from services.common.object_store import ObjectStore
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
 from services.common.vault import PatientErased, Vault

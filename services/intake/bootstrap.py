@@ -6,12 +6,12 @@ import hashlib
 from pathlib import Path
 
 from events.store import Clock, utc_now
-from services.common.objects import S3Objects
+from services.common.object_store import S3Objects
 from services.common.runtime import build_runtime
 from services.common.settings import ObjectStoreSettings
 from services.common.vault import Vault
 from services.intake.application import IntakeRuntime
-from services.intake.objects import move_local_records
+from services.intake.legacy_records import move_local_records
 from services.intake.rows import PgIntakeRows
 from services.intake.settings import IntakeSettings
 from services.intake.worklist import PgWorklist

@@ -27,7 +27,7 @@ from events.registry import Decoded
 from services.common.calendar import BusinessCalendar
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
-from services.common.objects import ObjectMissing
+from services.common.object_store import ObjectMissing
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
 from services.common.vault import PatientErased

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from events.store import Clock, utc_now
 from services.common.calendar import load_calendar
-from services.common.objects import S3Objects
+from services.common.object_store import S3Objects
 from services.common.runtime import build_runtime
 from services.common.settings import ObjectStoreSettings
 from services.review import metrics

@@ -17,7 +17,7 @@ import pypdf
 
 from events.db import Conn, Queries
 from services.common.errors import InvalidInput
-from services.common.objects import ObjectStore
+from services.common.object_store import ObjectStore
 from services.common.vault import Vault
 
 # A signed opinion is a handful of pages; a file claiming thousands is not one.

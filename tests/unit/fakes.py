@@ -22,7 +22,7 @@ from events.registry import Decoded
 from events.store import Pending
 from services.billing.books import CreditFacts
 from services.billing.provider import Operation, ProviderDeclined
-from services.common.objects import ObjectMissing
+from services.common.object_store import ObjectMissing
 from services.common.vault import PatientErased
 
 
