@@ -1,4 +1,4 @@
-"""Routing's HTTP API: where each case went and why, the registry, and the coordinator queue."""
+"""Routing's HTTP API: where each case went and why, the partner centres, and the coordinator queue."""
 
 from __future__ import annotations
 
@@ -60,9 +60,9 @@ def routing_of(case_id: UUID, rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
 def centres(rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
     with rt.pool.connection() as conn:
         load = routing.centre_load(rt, conn)
-    return {"version": rt.centre_registry.version,
+    return {"version": rt.partners.version,
             "centres": [{**c.model_dump(mode="json"), "active_reviews": load.get(c.id, 0)}
-                        for c in rt.centre_registry.centres]}
+                        for c in rt.partners.centres]}
 
 
 @api.get("/queue", description="Cases routing could not place: declined twice or no fitting centre.")

@@ -42,7 +42,7 @@ from services.common.runtime import Runtime
 from services.common.sweeps import sweep
 from services.routing import domain, metrics
 from services.routing.board import RoutingBoard
-from services.routing.registry import CentreRegistry
+from services.routing.centres import PartnerCentres
 from services.routing.settings import RoutingSettings
 
 ENDINGS = ("CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased", "CaseClosed", "TreatmentBooked")
@@ -50,7 +50,7 @@ ENDINGS = ("CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased",
 
 @dataclass
 class RoutingRuntime(Runtime):
-    centre_registry: CentreRegistry
+    partners: PartnerCentres
     board: RoutingBoard
     calendar: BusinessCalendar
 
@@ -149,7 +149,7 @@ def _maybe_route(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
     row = case_row(rt, conn, case_id)
     if not row.facts.ready or row.routed_once:
         return
-    decision = domain.choose_centre(rt.centre_registry, row.facts, centre_load(rt, conn))
+    decision = domain.choose_centre(rt.partners, row.facts, centre_load(rt, conn))
     # Event time: the decision happens when the last condition became true.
     record_decision(rt, conn, case_id, decision, decoded.envelope.occurred_at, decoded)
 
@@ -192,7 +192,7 @@ def _on_declined(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
     rt.board.declined(conn, case_id, declined.centre_id.value)
     row = case_row(rt, conn, case_id)
     if row.facts.ready:
-        decision = domain.after_decline(rt.centre_registry, row.facts, centre_load(rt, conn), row.coordinator_pick,
+        decision = domain.after_decline(rt.partners, row.facts, centre_load(rt, conn), row.coordinator_pick,
                                         reason=declined.reason, reassign_to=reassign_to, attempt=row.attempts + 1)
         record_decision(rt, conn, case_id, decision, decoded.envelope.occurred_at, decoded)
 
@@ -223,7 +223,7 @@ def _on_ended(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
 
 
 def router_consumer(rt: RoutingRuntime) -> Consumer:
-    for centre in rt.centre_registry.centres:
+    for centre in rt.partners.centres:
         metrics.ROUTED_OVER_CAPACITY.labels(centre.id.value).inc(0)
     handlers: dict[str, Callable[[RoutingRuntime, Conn, Decoded], None]] = {
         "CaseOpened": _on_case_opened,

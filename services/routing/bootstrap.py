@@ -1,4 +1,4 @@
-"""Routing's composition root: settings, database, event store, the centre registry, the centres' calendar."""
+"""Routing's composition root: settings, database, event store, the partner centres, the centres' calendar."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from services.common.calendar import load_calendar
 from services.common.runtime import build_runtime
 from services.routing.application import RoutingRuntime
 from services.routing.board import PgRoutingBoard
-from services.routing.registry import load_registry
+from services.routing.centres import load_centres
 from services.routing.settings import RoutingSettings
 
 SERVICE = "routing"
@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 
 def bootstrap(settings: RoutingSettings | None = None, clock: Clock = utc_now) -> RoutingRuntime:
     settings = settings or RoutingSettings()
-    registry = load_registry(settings.centre_registry)  # refuse to start on an invalid registry
+    partners = load_centres(settings.centres_file)  # refuse to start on an invalid centres file
     calendar = load_calendar(settings.calendar_file)  # and on an invalid operator calendar
     return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=RoutingRuntime,
-                         centre_registry=registry, board=PgRoutingBoard(SCHEMA), calendar=calendar)
+                         partners=partners, board=PgRoutingBoard(SCHEMA), calendar=calendar)

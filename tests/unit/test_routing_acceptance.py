@@ -25,14 +25,14 @@ from services.common.errors import Rejected
 from services.review import application as review_app
 from services.routing import application as app
 from services.routing import domain
-from services.routing.registry import load_registry
+from services.routing.centres import load_centres
 from tests.unit import test_review_application as review_tests
 from tests.unit.fakes import CONN, Upstream, deliver
 from tests.unit.test_routing_application import Case, ready, runtime
 
 SHANGHAI = timezone(timedelta(hours=8))
 CALENDAR = load_calendar()
-REGISTRY = load_registry()
+PARTNERS = load_centres()
 C = CentreId
 
 
@@ -89,28 +89,28 @@ def facts(**kw: Any) -> domain.CaseFacts:
 
 
 def test_no_answer_reroutes_like_a_decline_but_never_ends_a_coordinators_pick():
-    rerouted = domain.after_decline(REGISTRY, facts(declined=(C.PKUCH,)), {}, False, reason=DeclineReason.NO_ANSWER)
+    rerouted = domain.after_decline(PARTNERS, facts(declined=(C.PKUCH,)), {}, False, reason=DeclineReason.NO_ANSWER)
     assert isinstance(rerouted, CaseRouted) and rerouted.centre_id is not C.PKUCH
     assert "rerouted_after_no_answer" in rerouted.reason_codes and rerouted.attempt == 2
-    queued = domain.after_decline(REGISTRY, facts(declined=(C.PKUCH, C.FUSCC)), {}, False,
+    queued = domain.after_decline(PARTNERS, facts(declined=(C.PKUCH, C.FUSCC)), {}, False,
                                   reason=DeclineReason.NO_ANSWER)
     assert isinstance(queued, CaseRoutingBlocked) and queued.reason_codes == ["declined_twice"]
-    silent_pick = domain.after_decline(REGISTRY, facts(declined=(C.SYSUCC,)), {}, True, reason=DeclineReason.NO_ANSWER)
+    silent_pick = domain.after_decline(PARTNERS, facts(declined=(C.SYSUCC,)), {}, True, reason=DeclineReason.NO_ANSWER)
     assert isinstance(silent_pick, CaseRoutingBlocked) and silent_pick.reason_codes == ["no_answer"]
-    refusing_pick = domain.after_decline(REGISTRY, facts(declined=(C.SYSUCC,)), {}, True, reason=DeclineReason.OTHER)
+    refusing_pick = domain.after_decline(PARTNERS, facts(declined=(C.SYSUCC,)), {}, True, reason=DeclineReason.OTHER)
     assert isinstance(refusing_pick, CaseFinallyDeclined)
 
 
 def test_a_coordinators_reassignment_goes_to_the_pick_once_the_centre_is_out():
-    routed = domain.after_decline(REGISTRY, facts(declined=(C.PKUCH,)), {}, False,
+    routed = domain.after_decline(PARTNERS, facts(declined=(C.PKUCH,)), {}, False,
                                   reason=DeclineReason.REASSIGNED_BY_COORDINATOR, reassign_to=C.SYSUCC, attempt=4)
     assert isinstance(routed, CaseRouted)
     assert (routed.centre_id, routed.reason_codes, routed.attempt) == (C.SYSUCC, ["coordinator_assignment"], 4)
     # The centre declined on its own before review heard of the withdrawal: the pick still stands.
-    own = domain.after_decline(REGISTRY, facts(declined=(C.PKUCH,)), {}, False, reason=DeclineReason.AT_CAPACITY,
+    own = domain.after_decline(PARTNERS, facts(declined=(C.PKUCH,)), {}, False, reason=DeclineReason.AT_CAPACITY,
                                reassign_to=C.SYSUCC)
     assert isinstance(own, CaseRouted) and own.centre_id is C.SYSUCC
-    gone = domain.after_decline(REGISTRY, facts(declined=(C.PKUCH,), consented_centres=frozenset({C.PKUCH})), {},
+    gone = domain.after_decline(PARTNERS, facts(declined=(C.PKUCH,), consented_centres=frozenset({C.PKUCH})), {},
                                 False, reason=DeclineReason.REASSIGNED_BY_COORDINATOR, reassign_to=C.SYSUCC)
     assert isinstance(gone, CaseRoutingBlocked) and gone.reason_codes == ["reassignment_target_unavailable"]
 

@@ -23,7 +23,7 @@ from events.registry import Decoded
 from services.common.calendar import load_calendar
 from services.common.errors import NotFound, Rejected
 from services.routing import application as app
-from services.routing.registry import load_registry
+from services.routing.centres import load_centres
 from services.routing.settings import RoutingSettings
 from tests.unit.fakes import CONN, Clock, FakePool, Upstream, deliver, memory_store
 from tests.unit.fakes_routing import FakeRoutingBoard
@@ -35,7 +35,7 @@ def runtime() -> app.RoutingRuntime:
     store = memory_store("routing", Clock(T0))
     return app.RoutingRuntime(service="routing", settings=RoutingSettings.model_construct(),
                               pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                              centre_registry=load_registry(), board=FakeRoutingBoard(), calendar=load_calendar())
+                              partners=load_centres(), board=FakeRoutingBoard(), calendar=load_calendar())
 
 
 class Case:
