@@ -9,7 +9,7 @@ from events.store import Clock, utc_now
 from services.common.object_store import S3Objects
 from services.common.runtime import build_runtime
 from services.common.settings import ObjectStoreSettings
-from services.common.vault import Vault
+from services.common.vault import PgOwnerKeys, Vault
 from services.intake.application import IntakeRuntime
 from services.intake.legacy_records import move_local_records
 from services.intake.rows import PgIntakeRows
@@ -29,5 +29,5 @@ def bootstrap(settings: IntakeSettings | None = None, clock: Clock = utc_now) ->
     rows = PgIntakeRows(SCHEMA)
     master = settings.master_key_bytes()
     return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=IntakeRuntime,
-                         rows=rows, vault=Vault(master, rows), objects=objects,
+                         rows=rows, vault=Vault(master, PgOwnerKeys(SCHEMA)), objects=objects,
                          uid_secret=hashlib.sha256(b"dicom-uid:" + master).digest(), worklist=PgWorklist(SCHEMA))

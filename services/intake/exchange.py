@@ -29,7 +29,7 @@ from events.codes import ConsentKind, RecordKind
 from events.contract import CaseCancelled, CaseExpired, CaseWithdrawn, PatientDataErased, RecordsReceived
 from events.db import Conn
 from services.common.errors import NotFound, Rejected
-from services.common.vault import PatientErased
+from services.common.vault import KeyShredded
 from services.intake import deidentify as recipe
 from services.intake import domain, fhir
 from services.intake.application import CaseFile, IntakeRuntime, load, patient_details
@@ -79,7 +79,7 @@ def readable(rt: IntakeRuntime, conn: Conn, f: CaseFile, centre: str | None) -> 
 def _decrypt(rt: IntakeRuntime, conn: Conn, row: Row, blob: bytes, context: str) -> bytes:
     try:
         return rt.vault.decrypt(conn, row["patient_ref"], blob, context)
-    except PatientErased:
+    except KeyShredded:
         raise Rejected("the patient's personal data was erased", "patient_erased") from None
 
 

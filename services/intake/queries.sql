@@ -21,17 +21,9 @@ SELECT occurred_at FROM {schema}.final_declines WHERE case_id = %(case_id)s
 -- or delivery, each read the facts only after the one before it committed.
 SELECT case_id FROM {schema}.cases WHERE case_id = %(case_id)s FOR UPDATE
 
--- name: insert_key
-INSERT INTO {schema}.patient_keys (patient_ref, wrapped_key) VALUES (%(patient_ref)s, %(wrapped_key)s)
-ON CONFLICT (patient_ref) DO NOTHING
-
--- name: wrapped_key
-SELECT wrapped_key FROM {schema}.patient_keys WHERE patient_ref = %(patient_ref)s
-
--- name: delete_key
-DELETE FROM {schema}.patient_keys WHERE patient_ref = %(patient_ref)s
-
 -- name: record_erasure
+-- The patient's erasure, kept after their key is shredded: a case opened for them without a new
+-- identity is refused (their old one is unreadable).
 INSERT INTO {schema}.erasures (patient_ref, erased_at) VALUES (%(patient_ref)s, %(erased_at)s)
 ON CONFLICT (patient_ref) DO NOTHING
 

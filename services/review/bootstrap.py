@@ -9,6 +9,7 @@ from services.common.calendar import load_calendar
 from services.common.object_store import S3Objects
 from services.common.runtime import build_runtime
 from services.common.settings import ObjectStoreSettings
+from services.common.vault import PgOwnerKeys, Vault
 from services.review import metrics
 from services.review.application import ReviewRuntime
 from services.review.assignments import Assignments
@@ -27,4 +28,5 @@ def bootstrap(settings: ReviewSettings | None = None, clock: Clock = utc_now) ->
     metrics.CALENDAR_LAST_KNOWN_YEAR.set(max(calendar.known_years))
     return build_runtime(SERVICE, SCHEMA, settings, [HERE / "migrations"], clock, runtime_class=ReviewRuntime,
                          calendar=calendar, assignments=Assignments(SCHEMA),
-                         files=PgCaseFiles(settings.master_key_bytes(), S3Objects(ObjectStoreSettings()), SCHEMA))
+                         files=PgCaseFiles(Vault(settings.master_key_bytes(), PgOwnerKeys(SCHEMA)),
+                                           S3Objects(ObjectStoreSettings()), SCHEMA))

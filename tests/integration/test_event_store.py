@@ -15,7 +15,7 @@ from events.db import ConcurrencyConflict, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, Pending, utc_now
-from services.common.vault import Vault
+from services.common.vault import PgOwnerKeys, Vault
 from services.intake import application as app
 from services.intake.application import IntakeRuntime
 from services.intake.rows import PgIntakeRows
@@ -139,9 +139,9 @@ class _CountingCursor(psycopg.Cursor[Any]):
 def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api, db_url: str):
     case_id = open_case(api)
     store = EventStore("intake", "intake", build_registry())
-    rows = PgIntakeRows("intake")
     rt = IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(), pool=cast(Any, None),
-                       store=store, registry=store.registry, rows=rows, vault=Vault(os.urandom(32), rows),
+                       store=store, registry=store.registry, rows=PgIntakeRows("intake"),
+                       vault=Vault(os.urandom(32), PgOwnerKeys("intake")),
                        objects=cast(Any, None), uid_secret=b"", worklist=PgWorklist())
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row, cursor_factory=_CountingCursor) as conn:
         _CountingCursor.seen = []

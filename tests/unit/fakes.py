@@ -23,7 +23,7 @@ from events.store import Pending
 from services.billing.books import CreditFacts
 from services.billing.provider import Operation, ProviderDeclined
 from services.common.object_store import ObjectMissing
-from services.common.vault import PatientErased
+from services.common.vault import KeyShredded
 
 
 class FakeConn:
@@ -132,7 +132,7 @@ class FakeCaseFiles:
 
     def read(self, conn: Conn, case_id: UUID, sha256: str) -> bytes:
         if case_id in self.shredded:
-            raise PatientErased(str(case_id))
+            raise KeyShredded(str(case_id))
         return self.blobs[(case_id, sha256)]
 
     def keep_text(self, conn: Conn, case_id: UUID, follow_up_id: UUID, text: str) -> None:
@@ -141,7 +141,7 @@ class FakeCaseFiles:
     def texts(self, conn: Conn, case_id: UUID) -> dict[UUID, str]:
         return dict(self.questions.get(case_id, {}))
 
-    def shred(self, conn: Conn, case_id: UUID, at: datetime) -> None:
+    def shred(self, conn: Conn, case_id: UUID) -> None:
         self.shredded.add(case_id)
         self.questions.pop(case_id, None)
 
@@ -202,9 +202,24 @@ class FakeProvider:
 
 # ------------------------------------------------------------------ intake
 
-class FakeIntakeRows:
+class FakeOwnerKeys:
+    """The vault's key table in memory: the first key of an owner stays until it is shredded."""
+
     def __init__(self) -> None:
         self.keys: dict[str, bytes] = {}
+
+    def insert(self, conn: Conn, owner: str, wrapped_key: bytes) -> None:
+        self.keys.setdefault(owner, wrapped_key)
+
+    def get(self, conn: Conn, owner: str) -> bytes | None:
+        return self.keys.get(owner)
+
+    def shred(self, conn: Conn, owner: str) -> None:
+        self.keys.pop(owner, None)
+
+
+class FakeIntakeRows:
+    def __init__(self) -> None:
         self.erasures: dict[str, datetime] = {}
         self.cases: dict[UUID, dict[str, Any]] = {}
         self.patients: dict[str, bytes] = {}
@@ -214,16 +229,6 @@ class FakeIntakeRows:
         self.assignments: dict[UUID, tuple[str | None, int]] = {}
         self.access_log: list[dict[str, Any]] = []
         self.served: dict[UUID, dict[str, Any]] = {}
-
-    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None:
-        self.keys.setdefault(patient_ref, wrapped_key)
-
-    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None:
-        return self.keys.get(patient_ref)
-
-    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None:
-        self.keys.pop(patient_ref, None)
-        self.erasures.setdefault(patient_ref, at)
 
     def case(self, conn: Conn, case_id: UUID) -> dict[str, Any] | None:
         row = self.cases.get(case_id)
@@ -255,6 +260,9 @@ class FakeIntakeRows:
 
     def save_identity(self, conn: Conn, patient_ref: str, identity: bytes) -> None:
         self.patients[patient_ref] = identity
+
+    def record_erasure(self, conn: Conn, patient_ref: str, at: datetime) -> None:
+        self.erasures.setdefault(patient_ref, at)
 
     def erased(self, conn: Conn, patient_ref: str) -> bool:
         return patient_ref in self.erasures

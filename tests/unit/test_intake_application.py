@@ -26,7 +26,17 @@ from services.intake import application as app
 from services.intake import reactions
 from services.intake.settings import IntakeSettings
 from services.intake.worklist import PgWorklist
-from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes import (
+    CONN,
+    Clock,
+    FakeIntakeRows,
+    FakeObjects,
+    FakeOwnerKeys,
+    FakePool,
+    Upstream,
+    deliver,
+    memory_store,
+)
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 REQUIRED = [RecordKind.PATHOLOGY_REPORT, RecordKind.PATHOLOGY_SLIDES, RecordKind.IMAGING,
@@ -40,7 +50,7 @@ def rt() -> app.IntakeRuntime:
     rows = FakeIntakeRows()
     return app.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
                              pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                             rows=rows, vault=Vault(os.urandom(32), rows), objects=FakeObjects(),
+                             rows=rows, vault=Vault(os.urandom(32), FakeOwnerKeys()), objects=FakeObjects(),
                              uid_secret=b"u" * 32, worklist=PgWorklist())
 
 

@@ -21,7 +21,17 @@ from services.intake import application as app
 from services.intake import exchange, reactions
 from services.intake.settings import IntakeSettings
 from services.intake.worklist import PgWorklist
-from tests.unit.fakes import CONN, Clock, FakeIntakeRows, FakeObjects, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes import (
+    CONN,
+    Clock,
+    FakeIntakeRows,
+    FakeObjects,
+    FakeOwnerKeys,
+    FakePool,
+    Upstream,
+    deliver,
+    memory_store,
+)
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 PERSON = {"name": "Ada Example", "date_of_birth": "1961-04-17", "sex": "female"}
@@ -35,7 +45,7 @@ def rt() -> app.IntakeRuntime:
     rows = FakeIntakeRows()
     return app.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
                              pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                             rows=rows, vault=Vault(os.urandom(32), rows), objects=FakeObjects(),
+                             rows=rows, vault=Vault(os.urandom(32), FakeOwnerKeys()), objects=FakeObjects(),
                              uid_secret=b"u" * 32, worklist=PgWorklist())
 
 
