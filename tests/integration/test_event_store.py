@@ -16,7 +16,7 @@ from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, Pending, utc_now
 from services.common.vault import PgOwnerKeys, Vault
-from services.intake import application as app
+from services.intake import application
 from services.intake.application import IntakeRuntime
 from services.intake.rows import PgIntakeRows
 from services.intake.settings import IntakeSettings
@@ -146,10 +146,10 @@ def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api,
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row, cursor_factory=_CountingCursor) as conn:
         _CountingCursor.seen = []
         with conn.transaction():
-            done = app.request_records(rt, cast(Any, conn), case_id, utc_now(), None)
+            done = application.request_records(rt, cast(Any, conn), case_id, utc_now(), None)
     stream_reads = [q for q in _CountingCursor.seen if 'FROM "intake".events WHERE stream_id' in q]
     assert len(stream_reads) == 1, _CountingCursor.seen
     # Read model: the case row and the delivery; then the event with its outbox row (one statement),
     # the notify (a connection of its own, so inside the transaction), the status.
     assert len(_CountingCursor.seen) == 6, _CountingCursor.seen
-    assert done.version == 3 and app.view(done.state)["checklist"]["open_request"] is not None
+    assert done.version == 3 and application.view(done.state)["checklist"]["open_request"] is not None
