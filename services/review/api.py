@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, Response, UploadFile
@@ -12,22 +12,15 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from events.codes import SYSTEM_DECLINE_REASONS, CentreId, DeclineReason, InformationTopic, OutcomeChange, Pathway
-from events.contract import (
-    MAX_CODES,
-    MAX_TRIAL_OPTIONS,
-    Code,
-    ImagingReread,
-    PathologyReview,
-    TrialOption,
-)
+from events.codes import SYSTEM_DECLINE_REASONS, CentreId, DeclineReason, InformationTopic
+from events.contract import Code, ReviewDelivered
 from events.db import Conn
 from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
 from services.common.dependencies import ExpectedVersion, IdempotencyKey, checked_time, event_time, get_runtime
 from services.common.errors import InvalidInput
 from services.common.idempotency import Outcome, fingerprint, run_command
-from services.common.inputs import EventTime, Question, WholeNumber
+from services.common.inputs import EventTime, Question, WholeNumber, body_of_event
 from services.review import application
 from services.review.bootstrap import SERVICE, bootstrap
 from services.review.files import count_pdf_pages
@@ -86,19 +79,16 @@ class InformationRequest(_Body):
     topics: list[InformationTopic] = Field(min_length=1, max_length=len(InformationTopic))
 
 
-class Delivery(_Body):
-    pathology: PathologyReview
-    imaging: ImagingReread
-    recommended_pathway: Pathway
-    rationale_codes: list[Code] = Field(min_length=1, max_length=MAX_CODES)
-    trial_options: list[TrialOption] = Field(default_factory=list, max_length=MAX_TRIAL_OPTIONS)
-    question_answer: Literal["answered", "answered_with_caveats", "needs_further_tests"]
-    diagnosis_change: OutcomeChange
-    treatment_change: OutcomeChange
-    report_ref: UUID = Field(description="the document_id POST /cases/{case_id}/report returned")
-    page_count: WholeNumber | None = Field(None, ge=1, le=10_000,
-                                           description="if given, must be the uploaded PDF's page count")
-    page_count_reason: Code | None = None
+# The delivery as the centre sends it: ReviewDelivered's own fields and rules, but the centre (its
+# token says which) and the page count, which the centre may leave out (the upload's is used).
+if TYPE_CHECKING:
+    Delivery = _Body  # what the route reads of it; the fields are the event's
+else:
+    Delivery = body_of_event(
+        ReviewDelivered, _Body, "Delivery", leave_out={"centre_id"},
+        descriptions={"report_ref": "the document_id POST /cases/{case_id}/report returned"},
+        page_count=(WholeNumber | None, Field(None, ge=1, le=10_000,
+                                              description="if given, must be the uploaded PDF's page count")))
 
 
 class FollowUpQuestion(_Body):
