@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
+from uuid import UUID
 
 import orjson
 import psycopg
@@ -20,9 +22,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from events import metrics
 from events.contract import DLQ_TOPIC
-from events.db import Conn, Pool
+from events.db import Conn, Connections
 from events.registry import Decoded, DecodeError, Registry
-from events.store import EventStore
 
 log = logging.getLogger("events.consumer")
 
@@ -30,6 +31,21 @@ Handler = Callable[[Conn, Decoded], None]
 BatchHandler = Callable[[Conn, list[Decoded]], None]
 DLQ_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version", "no_upcaster",
                "invalid_payload", "handler_failed")
+
+
+class ProcessedEvents(Protocol):
+    """Where a consumer records what it applied, in the transaction that applies it: the event
+    store of the service's schema (`EventStore`)."""
+
+    schema: str
+
+    def mark_processed(self, conn: Conn, consumer: str, event_id: UUID) -> bool:
+        """Whether the event is new to the consumer (and now marked)."""
+        ...
+
+    def mark_processed_many(self, conn: Conn, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of the events that are new to the consumer (and now marked)."""
+        ...
 
 
 class Consumer:
@@ -64,7 +80,7 @@ class Consumer:
 class Applier:
     """Applies one consumer's batches; `group_id` names it in dead letters."""
 
-    def __init__(self, *, consumer: Consumer, service: str, group_id: str, pool: Pool, store: EventStore,
+    def __init__(self, *, consumer: Consumer, service: str, group_id: str, pool: Connections, store: ProcessedEvents,
                  registry: Registry, make_producer: Callable[[], KafkaProducer], max_attempts: int = 3,
                  retry_delay: float = 0.2) -> None:
         self.consumer = consumer

@@ -2,16 +2,21 @@
 
 They keep the behaviour the application relies on (versions, first-delivery-wins, what a query
 would return) in dictionaries. The connection they are handed is a `FakeConn` and is ignored.
+A test builds its runtime with the service's own bootstrap(), handing these in.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
+
+from pydantic import SecretStr
 
 from events.codes import CentreId
 from events.consumer import Consumer
@@ -40,7 +45,7 @@ class FakePool:
         self.connections = 0
 
     @contextmanager
-    def connection(self) -> Iterator[Conn]:
+    def connection(self, timeout: float | None = None) -> Iterator[Conn]:
         self.connections += 1
         yield CONN
 
@@ -60,6 +65,17 @@ class Clock:
 
 def memory_store(producer: str, clock: Clock | None = None) -> InMemoryEventStore:
     return InMemoryEventStore(producer, clock or Clock())
+
+
+def in_memory(store: object) -> InMemoryEventStore:
+    """The in-memory store a test's runtime or kernel runs on, for what only the fake keeps."""
+    assert isinstance(store, InMemoryEventStore)
+    return store
+
+
+def master_key() -> SecretStr:
+    """A fresh master key, as a service's settings hold one."""
+    return SecretStr(base64.b64encode(os.urandom(32)).decode())
 
 
 class Upstream:

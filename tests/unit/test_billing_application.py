@@ -25,20 +25,19 @@ from events.contract import (
 )
 from events.registry import Decoded
 from services.billing import application
+from services.billing.bootstrap import bootstrap
 from services.billing.pricing import CaseComplexity, load_price_book
 from services.billing.settings import BillingSettings
 from services.common.errors import NotFound, Rejected
-from tests.unit.fakes import CONN, Clock, FakeBooks, FakePool, FakeProvider, Upstream, deliver, memory_store
+from tests.unit.fakes import CONN, Clock, FakeBooks, FakePool, FakeProvider, Upstream, deliver, in_memory, memory_store
 
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
 BOOK = load_price_book()
 
 
 def runtime() -> application.BillingRuntime:
-    store = memory_store("billing", Clock(T0))
-    return application.BillingRuntime(service="billing", settings=BillingSettings.model_construct(),
-                                      pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                                      price_book=BOOK, provider=FakeProvider(), books=FakeBooks())
+    return bootstrap(BillingSettings.model_construct(), pool=FakePool(), store=memory_store("billing", Clock(T0)),
+                     provider=FakeProvider(), books=FakeBooks())
 
 
 def opened(video: bool = True, quote_id: UUID | None = None) -> CaseOpened:
@@ -74,7 +73,7 @@ def test_an_opened_case_is_invoiced_and_authorised_in_one_append():
     rt = runtime()
     case = Case(rt)
     assert case.kinds() == ["FeeInvoiced", "PaymentAuthorised"]
-    store = cast(Any, rt.store)
+    store = in_memory(rt.store)
     history = store.load(CONN, f"case-{case.case_id}")
     # One append: one correlation, the case opening as the cause of both.
     assert {d.envelope.correlation_id for d in history} == {history[0].envelope.correlation_id}

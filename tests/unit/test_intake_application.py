@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -21,10 +20,9 @@ from events.contract import (
 )
 from events.db import ConcurrencyConflict
 from services.common.errors import NotFound, Rejected
-from services.common.vault import Vault
 from services.intake import application, reactions
+from services.intake.bootstrap import bootstrap
 from services.intake.settings import IntakeSettings
-from services.intake.worklist import PgWorklist
 from tests.unit.fakes import (
     CONN,
     Clock,
@@ -34,6 +32,8 @@ from tests.unit.fakes import (
     FakePool,
     Upstream,
     deliver,
+    in_memory,
+    master_key,
     memory_store,
 )
 
@@ -45,12 +45,9 @@ PERSON = {"name": "Ada Example", "birth_date": "1970-01-01"}
 
 @pytest.fixture
 def rt() -> application.IntakeRuntime:
-    store = memory_store("intake", Clock(T0))
-    rows = FakeIntakeRows()
-    return application.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
-                                     pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                                     rows=rows, vault=Vault(os.urandom(32), FakeOwnerKeys()), objects=FakeObjects(),
-                                     uid_secret=b"u" * 32, worklist=PgWorklist())
+    return bootstrap(IntakeSettings.model_construct(master_key=master_key()), pool=FakePool(),
+                     store=memory_store("intake", Clock(T0)), objects=FakeObjects(), rows=FakeIntakeRows(),
+                     keys=FakeOwnerKeys())
 
 
 def rows(rt: application.IntakeRuntime) -> FakeIntakeRows:
@@ -101,12 +98,12 @@ def test_opening_for_an_unknown_patient_without_identity_is_not_found(rt: applic
 def test_a_command_on_an_unknown_case_is_not_found_and_appends_nothing(rt: application.IntakeRuntime):
     with pytest.raises(NotFound):
         application.request_records(rt, CONN, uuid4(), T0, None)
-    assert cast(Any, rt.store).published == []
+    assert in_memory(rt.store).published == []
 
 
 def test_a_command_reads_its_stream_once_and_answers_from_its_state(rt: application.IntakeRuntime):
     case_id = open_case(rt)
-    store = cast(Any, rt.store)
+    store = in_memory(rt.store)
     before = store.loads
     done = application.request_records(rt, CONN, case_id, T0, None)
     assert store.loads - before == 1
@@ -117,7 +114,7 @@ def test_the_full_set_and_both_consents_make_the_case_ready(rt: application.Inta
     case_id = open_case(rt)
     ready(rt, case_id)
     assert rows(rt).cases[case_id]["status"] == "ready_for_review"
-    assert "RecordsCompleted" in [e.event_type for e in cast(Any, rt.store).published]
+    assert "RecordsCompleted" in [e.event_type for e in in_memory(rt.store).published]
 
 
 def test_a_stale_version_is_a_conflict(rt: application.IntakeRuntime):
@@ -199,7 +196,7 @@ def test_the_timers_remind_and_then_expire_a_dormant_case_once(rt: application.I
     assert application.run_timers(rt, T0 + timedelta(days=31)) >= 2
     assert rows(rt).cases[case_id]["status"] == "expired"
     assert application.run_timers(rt, T0 + timedelta(days=62)) == 0
-    kinds = [e.event_type for e in cast(Any, rt.store).published]
+    kinds = [e.event_type for e in in_memory(rt.store).published]
     assert kinds.count("CaseExpired") == 1 and "RecordsReminderSent" in kinds
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -16,10 +15,9 @@ import pytest
 from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason
 from events.contract import CaseDeclined, CaseOpened, CaseRouted, ConsentGiven, RecordsReceived
 from services.common.errors import NotFound, Rejected
-from services.common.vault import Vault
 from services.intake import application, exchange, reactions
+from services.intake.bootstrap import bootstrap
 from services.intake.settings import IntakeSettings
-from services.intake.worklist import PgWorklist
 from tests.unit.fakes import (
     CONN,
     Clock,
@@ -29,6 +27,7 @@ from tests.unit.fakes import (
     FakePool,
     Upstream,
     deliver,
+    master_key,
     memory_store,
 )
 
@@ -40,12 +39,9 @@ REQUIRED = [RecordKind.PATHOLOGY_REPORT, RecordKind.PATHOLOGY_SLIDES, RecordKind
 
 @pytest.fixture
 def rt() -> application.IntakeRuntime:
-    store = memory_store("intake", Clock(T0))
-    rows = FakeIntakeRows()
-    return application.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
-                                     pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                                     rows=rows, vault=Vault(os.urandom(32), FakeOwnerKeys()), objects=FakeObjects(),
-                                     uid_secret=b"u" * 32, worklist=PgWorklist())
+    return bootstrap(IntakeSettings.model_construct(master_key=master_key()), pool=FakePool(),
+                     store=memory_store("intake", Clock(T0)), objects=FakeObjects(), rows=FakeIntakeRows(),
+                     keys=FakeOwnerKeys())
 
 
 def upload(rt: application.IntakeRuntime, case_id: UUID, kind: RecordKind, data: bytes,

@@ -14,8 +14,19 @@ from events.db import ConcurrencyConflict
 from services.common.calendar import load_calendar
 from services.common.errors import InvalidInput, NotFound, Rejected
 from services.review import application
+from services.review.bootstrap import bootstrap
 from services.review.settings import ReviewSettings
-from tests.unit.fakes import CONN, Clock, FakeAssignments, FakeCaseFiles, FakePool, Upstream, deliver, memory_store
+from tests.unit.fakes import (
+    CONN,
+    Clock,
+    FakeAssignments,
+    FakeCaseFiles,
+    FakePool,
+    Upstream,
+    deliver,
+    in_memory,
+    memory_store,
+)
 
 SHANGHAI = timezone(timedelta(hours=8))
 ACCEPTED = datetime(2026, 2, 11, 10, tzinfo=SHANGHAI)  # Wednesday before the Spring Festival
@@ -23,10 +34,9 @@ CALENDAR = load_calendar()
 
 
 def runtime(**settings: Any) -> application.ReviewRuntime:
-    store = memory_store("review", Clock(ACCEPTED))
-    return application.ReviewRuntime(service="review", settings=ReviewSettings.model_construct(**settings),
-                                     pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                                     calendar=CALENDAR, assignments=FakeAssignments(), files=FakeCaseFiles())
+    return bootstrap(ReviewSettings.model_construct(**settings), pool=FakePool(),
+                     store=memory_store("review", Clock(ACCEPTED)), assignments=FakeAssignments(),
+                     files=FakeCaseFiles())
 
 
 def routed(rt: application.ReviewRuntime, centre: CentreId = CentreId.PKUCH, case_id: UUID | None = None,
@@ -78,7 +88,7 @@ def test_accepting_starts_the_clock_and_moves_the_phase_in_one_command():
 def test_a_command_reads_its_stream_once():
     rt = runtime()
     case_id = routed(rt)
-    store = cast(Any, rt.store)
+    store = in_memory(rt.store)
     before = store.loads
     application.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
     assert store.loads - before == 1

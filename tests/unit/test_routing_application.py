@@ -20,10 +20,9 @@ from events.contract import (
     ReviewDelivered,
 )
 from events.registry import Decoded
-from services.common.calendar import load_calendar
 from services.common.errors import NotFound, Rejected
 from services.routing import application
-from services.routing.centres import load_centres
+from services.routing.bootstrap import bootstrap
 from services.routing.settings import RoutingSettings
 from tests.unit.fakes import CONN, Clock, FakePool, Upstream, deliver, memory_store
 from tests.unit.fakes_routing import FakeRoutingBoard
@@ -32,10 +31,8 @@ T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
 
 def runtime() -> application.RoutingRuntime:
-    store = memory_store("routing", Clock(T0))
-    return application.RoutingRuntime(service="routing", settings=RoutingSettings.model_construct(),
-                                      pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                                      partners=load_centres(), board=FakeRoutingBoard(), calendar=load_calendar())
+    return bootstrap(RoutingSettings.model_construct(), pool=FakePool(), store=memory_store("routing", Clock(T0)),
+                     board=FakeRoutingBoard())
 
 
 class Case:
