@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 from kafka import KafkaConsumer
@@ -34,13 +34,16 @@ class ServiceStore(EventStream, ProcessedEvents, Protocol):
     hand in events.memory's."""
 
 
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
 @dataclass
-class Runtime:
-    """What a service's commands, reactions, API and worker run on; its composition root
-    (bootstrap.py) builds it through `build_runtime`."""
+class Runtime(Generic[SettingsT]):
+    """What a service's commands, reactions, API and worker run on, with the service's own
+    settings; its composition root (bootstrap.py) builds it through `build_runtime`."""
 
     service: str
-    settings: ServiceSettings
+    settings: SettingsT
     pool: Connections
     store: ServiceStore
     registry: Registry
@@ -59,7 +62,7 @@ class Runtime:
         self.pool.close()
 
 
-R = TypeVar("R", bound=Runtime)
+R = TypeVar("R", bound="Runtime[Any]")
 
 
 def build_runtime(

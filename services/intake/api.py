@@ -58,7 +58,6 @@ from services.common.inputs import (
 from services.intake import application, exchange_api
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
-from services.intake.settings import IntakeSettings
 from services.intake.worklist_api import worklist_router
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
@@ -230,7 +229,7 @@ def add_record(
                                      json_schema_extra={"minLength": 1})],
     occurred_at: Annotated[EventTime | None, Form()] = None,
 ) -> JSONResponse:
-    settings: IntakeSettings = rt.settings  # type: ignore[assignment]
+    settings = rt.settings
     limit = settings.max_dicom_bytes if kind is RecordKind.IMAGING else settings.max_record_bytes
     content = file.file.read(limit + 1)
     if len(content) > limit:

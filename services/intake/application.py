@@ -37,6 +37,7 @@ from services.common.sweeps import sweep
 from services.common.vault import KeyShredded, Vault
 from services.intake import domain
 from services.intake.rows import IntakeRows, Row
+from services.intake.settings import IntakeSettings
 from services.intake.worklist import Worklist
 
 
@@ -58,7 +59,7 @@ Decide = Callable[[domain.Case, ReviewDelivered | None], Decision]
 
 
 @dataclass
-class IntakeRuntime(Runtime):
+class IntakeRuntime(Runtime[IntakeSettings]):
     """Intake's runtime: the shared pieces, its tables, the vault, and where record files go."""
 
     rows: IntakeRows

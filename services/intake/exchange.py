@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import pydicom
@@ -35,7 +35,6 @@ from services.intake import domain, fhir
 from services.intake.application import CaseFile, IntakeRuntime, load, patient_details
 from services.intake.ps315 import TABLE
 from services.intake.rows import Row
-from services.intake.settings import IntakeSettings
 
 # Endings after which no centre reads the case any more (a delivered, booked or closed case stays readable).
 _CLOSED_TO_CENTRES = (CaseCancelled, CaseWithdrawn, CaseExpired, PatientDataErased)
@@ -237,7 +236,7 @@ def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None
         delivered=f.delivered, documents=rt.worklist.documents(conn, case_id), files=files,
         identity=identity, question=_question(rt, conn, row, case_id),
         updated_at=item.get("updated_at") or rt.store.clock(), exported_at=rt.store.clock(),
-        review_url=cast(IntakeSettings, rt.settings).review_url)
+        review_url=rt.settings.review_url)
     bundle = fhir.validated(fhir.build_bundle(export))
     if centre is not None:
         rt.rows.record_access(conn, case_id, None, centre, rt.store.clock())

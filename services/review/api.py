@@ -173,7 +173,7 @@ def deliver(case_id: UUID, body: Delivery, rt: ReviewDep, centre: Centre, key: I
 
 
 def _read_pdf(rt: application.ReviewRuntime, file: UploadFile) -> tuple[bytes, str, int]:
-    limit = rt.review_settings.max_report_bytes
+    limit = rt.settings.max_report_bytes
     content = file.file.read(limit + 1)
     if len(content) > limit:
         raise InvalidInput("file", f"larger than the {limit} bytes allowed for a report")

@@ -55,14 +55,10 @@ Decide = Callable[[domain.Review], Decision]
 
 
 @dataclass
-class ReviewRuntime(Runtime):
+class ReviewRuntime(Runtime[ReviewSettings]):
     calendar: BusinessCalendar
     assignments: AssignmentBook
     files: CaseFiles
-
-    @property
-    def review_settings(self) -> ReviewSettings:
-        return cast(ReviewSettings, self.settings)
 
     @functools.cached_property
     def kernel(self) -> Kernel[CaseReview]:
@@ -199,7 +195,7 @@ def upload_report(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId
 def ask_follow_up(rt: ReviewRuntime, conn: Conn, case_id: UUID, question: str, at: datetime,
                   expected: int | None = None) -> tuple[Handled[CaseReview], UUID]:
     follow_up_id = uuid4()
-    settings = rt.review_settings
+    settings = rt.settings
 
     def decide(r: domain.Review) -> Decision:
         events = questions.ask_follow_up(r, follow_up_id, settings.follow_up_limit, settings.follow_up_business_days,

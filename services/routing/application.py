@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from events.codes import CentreId, ConsentKind, QuestionTopic, TumourSite
@@ -49,14 +49,10 @@ ENDINGS = ("CaseCancelled", "CaseWithdrawn", "CaseExpired", "PatientDataErased",
 
 
 @dataclass
-class RoutingRuntime(Runtime):
+class RoutingRuntime(Runtime[RoutingSettings]):
     partners: PartnerCentres
     board: RoutingBoard
     calendar: BusinessCalendar
-
-    @property
-    def routing_settings(self) -> RoutingSettings:
-        return cast(RoutingSettings, self.settings)
 
     @functools.cached_property
     def kernel(self) -> Kernel[list[Event]]:
@@ -131,7 +127,7 @@ def centre_load(rt: RoutingRuntime, conn: Conn) -> dict[CentreId, int]:
 def record_decision(rt: RoutingRuntime, conn: Conn, case_id: UUID, decision: Event, at: datetime,
                     cause: Decoded | None = None) -> Handled[list[Event]]:
     """Appends a decision at event time `at`; a routing carries its acceptance deadline from `at`."""
-    accept_by = domain.acceptance_deadline(rt.calendar, at, rt.routing_settings.acceptance_business_days)
+    accept_by = domain.acceptance_deadline(rt.calendar, at, rt.settings.acceptance_business_days)
     decision = domain.with_deadline(decision, accept_by)
     return rt.kernel.handle(conn, case_id, lambda _: [decision], occurred_at=at, cause=cause)
 
