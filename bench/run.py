@@ -116,7 +116,6 @@ def main() -> None:
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     started = time.monotonic()
-    failures = 0
     try:
         print(f"starting the benchmark stack in {RUN_DIR} ...", flush=True)
         urls = stack.up()
@@ -150,18 +149,7 @@ def main() -> None:
             (f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",
              lambda: eventsourcing_compare.run(db, summary)),
         ]
-        for title, bench in benchmarks:
-            # The previous benchmark's events must not still be flowing through the stack.
-            if not settle(db):
-                print("  (the stack did not settle within 60s; figures below may be disturbed)")
-            start = time.monotonic()
-            try:
-                figures = bench()
-            except BenchFailed as exc:
-                failures += 1
-                print(f"\n{title}\n  FAILED: {exc}")
-                continue
-            _print_table(title, figures, time.monotonic() - start)
+        failures = _run_each(benchmarks, db)
     finally:
         print("\nstopping the benchmark stack ...", flush=True)
         stack.down()
@@ -172,6 +160,24 @@ def main() -> None:
     _print_summary(summary)
     if failures:
         sys.exit(1)
+
+
+def _run_each(benchmarks: list[tuple[str, Callable[[], Figures]]], db: str) -> int:
+    """Runs the benchmarks one after the other, printing each one's figures; how many failed."""
+    failures = 0
+    for title, bench in benchmarks:
+        # The previous benchmark's events must not still be flowing through the stack.
+        if not settle(db):
+            print("  (the stack did not settle within 60s; figures below may be disturbed)")
+        start = time.monotonic()
+        try:
+            figures = bench()
+        except BenchFailed as exc:
+            failures += 1
+            print(f"\n{title}\n  FAILED: {exc}")
+            continue
+        _print_table(title, figures, time.monotonic() - start)
+    return failures
 
 
 if __name__ == "__main__":
