@@ -29,6 +29,9 @@ from services.billing.books import CreditFacts
 from services.billing.provider import Operation, ProviderDeclined
 from services.common.object_store import ObjectMissing
 from services.common.vault import KeyShredded
+from services.intake.application import IntakeRuntime
+from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.intake.settings import IntakeSettings
 
 
 class FakeConn:
@@ -355,3 +358,10 @@ class FakeObjects:
 
     def exists(self, key: str) -> bool:
         return key in self.objects
+
+
+def intake_runtime(now: datetime) -> IntakeRuntime:
+    """Intake's runtime on these fakes, built by its own composition root, its clock at `now`."""
+    return intake_bootstrap(IntakeSettings.model_construct(master_key=master_key()), pool=FakePool(),
+                            store=memory_store("intake", Clock(now)), objects=FakeObjects(), rows=FakeIntakeRows(),
+                            keys=FakeOwnerKeys())

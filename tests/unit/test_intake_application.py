@@ -21,20 +21,13 @@ from events.contract import (
 from events.db import ConcurrencyConflict
 from services.common.errors import NotFound, Rejected
 from services.intake import application, reactions
-from services.intake.bootstrap import bootstrap
-from services.intake.settings import IntakeSettings
 from tests.unit.fakes import (
     CONN,
-    Clock,
     FakeIntakeRows,
-    FakeObjects,
-    FakeOwnerKeys,
-    FakePool,
     Upstream,
     deliver,
     in_memory,
-    master_key,
-    memory_store,
+    intake_runtime,
 )
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -45,9 +38,7 @@ PERSON = {"name": "Ada Example", "birth_date": "1970-01-01"}
 
 @pytest.fixture
 def rt() -> application.IntakeRuntime:
-    return bootstrap(IntakeSettings.model_construct(master_key=master_key()), pool=FakePool(),
-                     store=memory_store("intake", Clock(T0)), objects=FakeObjects(), rows=FakeIntakeRows(),
-                     keys=FakeOwnerKeys())
+    return intake_runtime(T0)
 
 
 def rows(rt: application.IntakeRuntime) -> FakeIntakeRows:

@@ -16,19 +16,12 @@ from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason
 from events.contract import CaseDeclined, CaseOpened, CaseRouted, ConsentGiven, RecordsReceived
 from services.common.errors import NotFound, Rejected
 from services.intake import application, exchange, reactions
-from services.intake.bootstrap import bootstrap
-from services.intake.settings import IntakeSettings
 from tests.unit.fakes import (
     CONN,
-    Clock,
     FakeIntakeRows,
-    FakeObjects,
-    FakeOwnerKeys,
-    FakePool,
     Upstream,
     deliver,
-    master_key,
-    memory_store,
+    intake_runtime,
 )
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -39,9 +32,7 @@ REQUIRED = [RecordKind.PATHOLOGY_REPORT, RecordKind.PATHOLOGY_SLIDES, RecordKind
 
 @pytest.fixture
 def rt() -> application.IntakeRuntime:
-    return bootstrap(IntakeSettings.model_construct(master_key=master_key()), pool=FakePool(),
-                     store=memory_store("intake", Clock(T0)), objects=FakeObjects(), rows=FakeIntakeRows(),
-                     keys=FakeOwnerKeys())
+    return intake_runtime(T0)
 
 
 def upload(rt: application.IntakeRuntime, case_id: UUID, kind: RecordKind, data: bytes,
