@@ -24,7 +24,7 @@ import psycopg
 
 from bench import OUTBOX_SCHEMAS, BenchFailed, Figures, scaled, stored_events
 from bench.pipeline import BATCH, WRITERS, _kernel, _open_cases
-from events.db import open_pool
+from events.db import Pool, open_pool
 
 LOAD_S = 20.0
 CATCH_UP_S = 180.0
@@ -65,59 +65,76 @@ def run(live_url: str, database_url: str, summary: dict[str, Any]) -> Figures:
     target = summary.get("pipeline_events_per_s")
     load_s = LOAD_S * max(0.25, min(1.0, scaled(100) / 100))
     pool = open_pool(database_url, max_size=WRITERS, name="bench-live")
-    kernel = _kernel()
-    stop, ahead = threading.Event(), threading.Event()
-    samples: list[tuple[float, float]] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         stored_before = stored_events(conn)
         started = time.monotonic()
-
-        def writer() -> None:
-            while not stop.is_set():
-                if ahead.is_set():
-                    time.sleep(0.05)
-                    continue
-                _open_cases(pool, kernel, BATCH)
-
-        threads = [threading.Thread(target=writer, name=f"bench-live-{i}") for i in range(WRITERS)]
-        try:
-            for t in threads:
-                t.start()
-            next_sample = started + 1.0
-            while time.monotonic() - started < load_s:
-                time.sleep(0.25)
-                if target:
-                    gained = stored_events(conn) - stored_before
-                    if gained > target * (time.monotonic() - started):
-                        ahead.set()
-                    else:
-                        ahead.clear()
-                if time.monotonic() >= next_sample:
-                    next_sample += 1.0
-                    p = _progress(live_url)
-                    if p["lag"] is not None:
-                        samples.append((time.monotonic() - started, float(p["lag"])))
-        finally:
-            stop.set()
-            for t in threads:
-                t.join()
-            pool.close()
+        samples = _load(live_url, pool, conn, load_s, target, stored_before, started)
         loaded = time.monotonic() - started
-        deadline = time.monotonic() + CATCH_UP_S
-        while True:
-            p = _progress(live_url)
-            row = conn.execute(f"SELECT {_BACKLOG}").fetchone()
-            if p["lag"] == 0 and row is not None and row[0] == 0:
-                break
-            if time.monotonic() > deadline:
-                raise BenchFailed(f"the live app did not catch up within {CATCH_UP_S:.0f}s: lag {p['lag']}")
-            time.sleep(0.2)
+        p = _caught_up(live_url, conn)
         elapsed = time.monotonic() - started
         stored = stored_events(conn) - stored_before
     applied = _applied(p) - applied_before
     # The services' reactions go on after the writers stop: the stores' growth over the whole run
     # is the rate the pipeline carried, and the live app can apply an event only once published.
-    carried = stored / elapsed
+    return _figures(summary, samples, applied / elapsed, stored / elapsed, loaded)
+
+
+def _load(live_url: str, pool: Pool, conn: psycopg.Connection[Any], load_s: float, target: float | None,
+          stored_before: int, started: float) -> list[tuple[float, float]]:
+    """The writers open cases on `pool` for `load_s` seconds, at most at `target` stored events per
+    second, and close it when they stop; the live app's lag, sampled every second of it."""
+    kernel = _kernel()
+    stop, ahead = threading.Event(), threading.Event()
+    samples: list[tuple[float, float]] = []
+
+    def writer() -> None:
+        while not stop.is_set():
+            if ahead.is_set():
+                time.sleep(0.05)
+                continue
+            _open_cases(pool, kernel, BATCH)
+
+    threads = [threading.Thread(target=writer, name=f"bench-live-{i}") for i in range(WRITERS)]
+    try:
+        for t in threads:
+            t.start()
+        next_sample = started + 1.0
+        while time.monotonic() - started < load_s:
+            time.sleep(0.25)
+            if target:
+                gained = stored_events(conn) - stored_before
+                if gained > target * (time.monotonic() - started):
+                    ahead.set()
+                else:
+                    ahead.clear()
+            if time.monotonic() >= next_sample:
+                next_sample += 1.0
+                p = _progress(live_url)
+                if p["lag"] is not None:
+                    samples.append((time.monotonic() - started, float(p["lag"])))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        pool.close()
+    return samples
+
+
+def _caught_up(live_url: str, conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """The live app's progress once it has applied everything and every outbox is published."""
+    deadline = time.monotonic() + CATCH_UP_S
+    while True:
+        p = _progress(live_url)
+        row = conn.execute(f"SELECT {_BACKLOG}").fetchone()
+        if p["lag"] == 0 and row is not None and row[0] == 0:
+            return p
+        if time.monotonic() > deadline:
+            raise BenchFailed(f"the live app did not catch up within {CATCH_UP_S:.0f}s: lag {p['lag']}")
+        time.sleep(0.2)
+
+
+def _figures(summary: dict[str, Any], samples: list[tuple[float, float]], rate: float, carried: float,
+             loaded: float) -> Figures:
     slope = _slope(samples)
     # The lag comes in bursts (the relays publish in batches): a consumer that keeps up returns to
     # near zero between them, one that falls behind has a rising floor. Grew: the floor of the last
@@ -126,7 +143,6 @@ def run(live_url: str, database_url: str, summary: dict[str, Any]) -> Figures:
     floor_first = min((v for _, v in samples[:third]), default=0.0)
     floor_last = min((v for _, v in samples[-third:]), default=0.0)
     grew = floor_last - floor_first > carried
-    rate = applied / elapsed
     summary["live_events_per_s"] = rate
     summary["live_pipeline_events_per_s"] = carried
     summary["live_lag_slope_msgs_per_s"] = slope

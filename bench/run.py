@@ -119,55 +119,11 @@ def main() -> None:
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     started = time.monotonic()
-    failures = 0
     try:
         print(f"starting the benchmark stack in {RUN_DIR} ...", flush=True)
         urls = stack.up()
         db = urls["database"]
-        bootstrap = stack.bootstrap_servers()
-        tokens = stack_tokens(stack.run_dir, stack.port_base)
-
-        def token() -> str:
-            return tokens["COORDINATOR_TOKEN"]
-        # The embedded object store's request counters; a store of your own has none we know of.
-        store_metrics = None if os.environ.get("S3_ENDPOINT") else objectstore.metrics_url(stack.port_base)
-        broker_bucket = stack.s3_env()["S3_BROKER_BUCKET"]
-
-        def requests() -> storage.Requests | None:
-            return storage.read(store_metrics, broker_bucket)
-
-        benchmarks: list[tuple[str, Callable[[], Figures]]] = [
-            # First, on the empty stores: its sizes are then what it says. It deletes what it made.
-            ("cost as the work grows: one command, the rebuild, the worklist",
-             lambda: growth.run(urls["intake"], token, db, summary)),
-            ("ceilings: PostgreSQL", lambda: ceilings.postgres(db, summary)),
-            ("ceilings: kafka-python on the stack's broker", lambda: ceilings.kafka(bootstrap, summary)),
-            ("ceiling: an empty endpoint on the services' server settings", lambda: api.empty_endpoint(summary)),
-            (f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",
-             lambda: api.run(urls["intake"], token, db, summary)),
-            (f"pipeline throughput: cases opened by {pipeline.WRITERS} writers, {pipeline.BATCH} a transaction; "
-             "every event counted until projected", lambda: pipeline.throughput(db, summary, requests)),
-            (f"commit → projection at ~{pipeline.RATE:.0f} events/s offered (open loop), reactions included",
-             lambda: pipeline.latency(db, summary, requests)),
-            ("live app (faust): sustained events/s at the pipeline's rate, and its lag",
-             lambda: live.run(urls[LIVE], db, summary)),
-            (f"analytics rebuild: the stack's history, then {rebuild.generated_size():,} generated events",
-             lambda: rebuild.run(db, summary)),
-            (f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",
-             lambda: eventsourcing_compare.run(db, summary)),
-        ]
-        for title, bench in benchmarks:
-            # The previous benchmark's events must not still be flowing through the stack.
-            if not settle(db):
-                print("  (the stack did not settle within 60s; figures below may be disturbed)")
-            start = time.monotonic()
-            try:
-                figures = bench()
-            except BenchFailed as exc:
-                failures += 1
-                print(f"\n{title}\n  FAILED: {exc}")
-                continue
-            _print_table(title, figures, time.monotonic() - start)
+        failures = _run_each(_benchmarks(stack, urls, summary), db)
     finally:
         print("\nstopping the benchmark stack ...", flush=True)
         stack.down()
@@ -178,6 +134,61 @@ def main() -> None:
     _print_summary(summary)
     if failures:
         sys.exit(1)
+
+
+def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> list[tuple[str, Callable[[], Figures]]]:
+    """Every benchmark, in the order it runs, on the started stack."""
+    db = urls["database"]
+    bootstrap = stack.bootstrap_servers()
+    tokens = stack_tokens(stack.run_dir, stack.port_base)
+
+    def token() -> str:
+        return tokens["COORDINATOR_TOKEN"]
+    # The embedded object store's request counters; a store of your own has none we know of.
+    store_metrics = None if os.environ.get("S3_ENDPOINT") else objectstore.metrics_url(stack.port_base)
+    broker_bucket = stack.s3_env()["S3_BROKER_BUCKET"]
+
+    def requests() -> storage.Requests | None:
+        return storage.read(store_metrics, broker_bucket)
+
+    return [
+        # First, on the empty stores: its sizes are then what it says. It deletes what it made.
+        ("cost as the work grows: one command, the rebuild, the worklist",
+         lambda: growth.run(urls["intake"], token, db, summary)),
+        ("ceilings: PostgreSQL", lambda: ceilings.postgres(db, summary)),
+        ("ceilings: kafka-python on the stack's broker", lambda: ceilings.kafka(bootstrap, summary)),
+        ("ceiling: an empty endpoint on the services' server settings", lambda: api.empty_endpoint(summary)),
+        (f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",
+         lambda: api.run(urls["intake"], token, db, summary)),
+        (f"pipeline throughput: cases opened by {pipeline.WRITERS} writers, {pipeline.BATCH} a transaction; "
+         "every event counted until projected", lambda: pipeline.throughput(db, summary, requests)),
+        (f"commit → projection at ~{pipeline.RATE:.0f} events/s offered (open loop), reactions included",
+         lambda: pipeline.latency(db, summary, requests)),
+        ("live app (faust): sustained events/s at the pipeline's rate, and its lag",
+         lambda: live.run(urls[LIVE], db, summary)),
+        (f"analytics rebuild: the stack's history, then {rebuild.generated_size():,} generated events",
+         lambda: rebuild.run(db, summary)),
+        (f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",
+         lambda: eventsourcing_compare.run(db, summary)),
+    ]
+
+
+def _run_each(benchmarks: list[tuple[str, Callable[[], Figures]]], db: str) -> int:
+    """Runs the benchmarks one after the other, printing each one's figures; how many failed."""
+    failures = 0
+    for title, bench in benchmarks:
+        # The previous benchmark's events must not still be flowing through the stack.
+        if not settle(db):
+            print("  (the stack did not settle within 60s; figures below may be disturbed)")
+        start = time.monotonic()
+        try:
+            figures = bench()
+        except BenchFailed as exc:
+            failures += 1
+            print(f"\n{title}\n  FAILED: {exc}")
+            continue
+        _print_table(title, figures, time.monotonic() - start)
+    return failures
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
+from uuid import UUID
 
 import orjson
 import psycopg
@@ -20,9 +22,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from events import metrics
 from events.contract import DLQ_TOPIC
-from events.db import Conn, Pool
+from events.db import Conn, Connections
 from events.registry import Decoded, DecodeError, Registry
-from events.store import EventStore
 
 log = logging.getLogger("events.consumer")
 
@@ -32,22 +33,45 @@ DLQ_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version
                "invalid_payload", "handler_failed")
 
 
-class Consumer:
-    """One named consumer (its own group and processed-events namespace) and its handlers.
+class ProcessedEvents(Protocol):
+    """Where a consumer records what it applied, in the transaction that applies it: the event
+    store of the service's schema (`EventStore`)."""
 
-    `handlers` name the event types it applies. With `batch`, the runner hands it a batch's new
-    events at once, in order, instead of calling the handler of each: a projection can then fold
-    them and write each table once. It must mean the same as the handlers one event at a time.
+    schema: str
+
+    def mark_processed(self, conn: Conn, consumer: str, event_id: UUID) -> bool:
+        """Whether the event is new to the consumer (and now marked)."""
+        ...
+
+    def mark_processed_many(self, conn: Conn, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of the events that are new to the consumer (and now marked)."""
+        ...
+
+
+class Consumer:
+    """One named consumer (its own group and processed-events namespace) and what it applies.
+
+    `handlers` name the event types it applies, one handler each. A projection that folds a
+    batch's new events at once and writes each table once is `Consumer.batched` instead: the
+    runner hands it a batch's new events of `event_types`, in order.
     """
 
-    def __init__(self, name: str, handlers: Mapping[str, Handler], batch: BatchHandler | None = None) -> None:
+    def __init__(self, name: str, handlers: Mapping[str, Handler]) -> None:
         self.name = name
         self.handlers = dict(handlers)
-        self.batch = batch
+        self.event_types = frozenset(self.handlers)
+        self._batch: BatchHandler | None = None
+
+    @classmethod
+    def batched(cls, name: str, event_types: Iterable[str], batch: BatchHandler) -> Consumer:
+        consumer = cls(name, {})
+        consumer.event_types = frozenset(event_types)
+        consumer._batch = batch
+        return consumer
 
     def apply(self, conn: Conn, events: list[Decoded]) -> None:
-        if self.batch is not None:
-            self.batch(conn, events)
+        if self._batch is not None:
+            self._batch(conn, events)
             return
         for decoded in events:
             self.handlers[decoded.envelope.event_type](conn, decoded)
@@ -56,7 +80,7 @@ class Consumer:
 class Applier:
     """Applies one consumer's batches; `group_id` names it in dead letters."""
 
-    def __init__(self, *, consumer: Consumer, service: str, group_id: str, pool: Pool, store: EventStore,
+    def __init__(self, *, consumer: Consumer, service: str, group_id: str, pool: Connections, store: ProcessedEvents,
                  registry: Registry, make_producer: Callable[[], KafkaProducer], max_attempts: int = 3,
                  retry_delay: float = 0.2) -> None:
         self.consumer = consumer
@@ -79,8 +103,9 @@ class Applier:
             peeked = orjson.loads(record.value or b"")
         except orjson.JSONDecodeError:
             peeked = None
+        wanted = self.consumer.event_types
         if (isinstance(peeked, dict) and isinstance(peeked.get("event_type"), str)
-                and peeked["event_type"] not in self.consumer.handlers and self.registry.knows(peeked["event_type"])):
+                and peeked["event_type"] not in wanted and self.registry.knows(peeked["event_type"])):
             metrics.EVENTS_CONSUMED.labels(self.service, self.consumer.name, "ignored").inc()
             return None
         try:
@@ -88,7 +113,7 @@ class Applier:
         except DecodeError as exc:
             self.dead_letter(record, exc.reason, exc.detail)
             return None
-        if decoded.envelope.event_type not in self.consumer.handlers:
+        if decoded.envelope.event_type not in wanted:
             metrics.EVENTS_CONSUMED.labels(self.service, self.consumer.name, "ignored").inc()
             return None
         return decoded

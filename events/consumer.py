@@ -28,13 +28,12 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from events import metrics
-from events.applier import DLQ_REASONS, Applier, BatchHandler, Consumer, Handler
+from events.applier import DLQ_REASONS, Applier, BatchHandler, Consumer, Handler, ProcessedEvents
 from events.broker import Broker
 from events.contract import TOPIC
-from events.db import Pool, Queries
+from events.db import Connections, Queries
 from events.gaps import GapGuard
 from events.registry import Registry
-from events.store import EventStore
 
 __all__ = ["DLQ_REASONS", "BatchHandler", "Consumer", "ConsumerRunner", "Handler", "Stalled", "run_threads"]
 log = logging.getLogger(__name__)
@@ -51,8 +50,8 @@ class ConsumerRunner:
         *,
         consumer: Consumer,
         service: str,
-        pool: Pool,
-        store: EventStore,
+        pool: Connections,
+        store: ProcessedEvents,
         registry: Registry,
         make_kafka_consumer: Callable[[str], KafkaConsumer],
         make_producer: Callable[[], KafkaProducer],

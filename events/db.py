@@ -7,10 +7,10 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
@@ -35,6 +35,16 @@ class PooledConn(psycopg.Connection[DictRow]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.wake: set[str] = set()
+
+
+class Connections(Protocol):
+    """What code that runs SQL needs of a pool: a connection for a block, and closing them all.
+
+    `Pool` is the real one; a unit test hands in a fake whose connection is never used."""
+
+    def connection(self, timeout: float | None = None) -> AbstractContextManager[Conn]: ...
+
+    def close(self) -> None: ...
 
 
 class StoreError(Exception):
@@ -163,7 +173,7 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "ca
 
 
 @contextmanager
-def transaction(pool: Pool) -> Iterator[Conn]:
+def transaction(pool: Connections) -> Iterator[Conn]:
     try:
         with pool.connection() as conn, conn.transaction():
             yield conn

@@ -1,8 +1,8 @@
 """An in-memory event store behind the same protocol as the PostgreSQL one: a fake for unit tests.
 
 It keeps the rules that matter to an application layer: versions start at 1 and have no gaps,
-an append at a stale version is a conflict, and what was appended is what a later load returns.
-The connection argument is accepted and ignored.
+an append at a stale version is a conflict, what was appended is what a later load returns, and
+an event is new to a consumer once. The connection argument is accepted and ignored.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from events.store import Clock, Pending, build_envelopes, utc_now
 class InMemoryEventStore:
     def __init__(self, producer: str, clock: Clock = utc_now, registry: Registry | None = None) -> None:
         self.producer = producer
+        self.schema = producer  # as a service names its schema after itself
         self.clock = clock
         self.registry = registry or build_registry()
         self.streams: dict[str, list[Decoded]] = {}
         self.published: list[Envelope] = []  # what the outbox would send, in order
         self.loads = 0
+        self.processed: dict[str, set[UUID]] = {}  # by consumer
 
     def load(self, conn: Any, stream_id: str) -> list[Decoded]:
         self.loads += 1
@@ -51,3 +53,12 @@ class InMemoryEventStore:
 
     def decoded(self, envelope: Envelope) -> Decoded:
         return self.registry.decode(envelope.model_dump_json())
+
+    def mark_processed(self, conn: Any, consumer: str, event_id: UUID) -> bool:
+        return bool(self.mark_processed_many(conn, consumer, [event_id]))
+
+    def mark_processed_many(self, conn: Any, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        seen = self.processed.setdefault(consumer, set())
+        fresh = set(event_ids) - seen
+        seen |= fresh
+        return fresh

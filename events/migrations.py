@@ -11,12 +11,12 @@ from pathlib import Path
 
 from psycopg import sql
 
-from events.db import Pool
+from events.db import Connections
 
 EVENT_STORE_MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def migrate(pool: Pool, schema: str, *dirs: Path) -> list[str]:
+def migrate(pool: Connections, schema: str, *dirs: Path) -> list[str]:
     files = sorted(
         ((d.name if d != EVENT_STORE_MIGRATIONS else "events", f) for d in dirs for f in d.glob("*.sql")),
         key=lambda pair: (pair[0] != "events", pair[1].name),

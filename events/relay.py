@@ -36,7 +36,7 @@ from kafka.errors import (
 from events import metrics
 from events.broker import Broker, Landed, TopicView
 from events.contract import TOPIC
-from events.db import Pool, Queries
+from events.db import Connections, Queries
 from events.store import outbox_channel
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ ROW_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError, InvalidRecordEr
 class OutboxRelay:
     def __init__(
         self,
-        pool: Pool,
+        pool: Connections,
         db_url: str,
         schema: str,
         service: str,

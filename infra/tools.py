@@ -278,6 +278,17 @@ def alert_probes(expr: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- CLI
+def _print_token(user: str, run_dir: Path, port_base: int) -> None:
+    from infra.signin import SignInError, stack_tokens
+
+    try:
+        print(stack_tokens(run_dir.resolve(), port_base)[user])
+    except KeyError:
+        raise SystemExit(f"no user {user!r} in {run_dir / 'users.env'}") from None
+    except SignInError as exc:
+        raise SystemExit(f"sign-in failed: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -298,14 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.command == "token":
-        from infra.signin import SignInError, stack_tokens
-
-        try:
-            print(stack_tokens(args.run_dir.resolve(), args.port_base)[args.user])
-        except KeyError:
-            raise SystemExit(f"no user {args.user!r} in {args.run_dir / 'users.env'}") from None
-        except SignInError as exc:
-            raise SystemExit(f"sign-in failed: {exc}") from None
+        _print_token(args.user, args.run_dir, args.port_base)
         return
 
     if args.command == "prometheus-config":

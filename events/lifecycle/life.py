@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from events.codes import CentreId, ConsentKind
 
-# The partner centres, from the one vocabulary: the routing registry is held to it by a test.
+# The partner centres, from the one vocabulary: the partner-centre file is held to it by a test.
 CENTRES: tuple[str, ...] = tuple(c.value for c in CentreId)
 
 

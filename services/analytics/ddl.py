@@ -17,7 +17,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from events.db import Conn, Pool, Queries
+from events.db import Conn, Connections, Queries
 
 # What analysts query; services.analytics.rebuild swaps a rebuilt copy in under this name.
 LIVE_SCHEMA = "analytics"
@@ -42,7 +42,7 @@ def create(conn: Conn, target: str) -> None:
     conn.execute(render(VIEWS, target))
 
 
-def migrate(pool: Pool, state_schema: str, target: str) -> list[str]:
+def migrate(pool: Connections, state_schema: str, target: str) -> list[str]:
     """Applies the migrations not yet recorded in `state_schema` to `target`, each in its own transaction."""
     q = Queries(_BOOKKEEPING, state_schema)
     # Same key as events.migrations.migrate for this schema (see lock_migrations).

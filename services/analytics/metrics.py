@@ -8,13 +8,13 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from events.db import Pool, Queries
+from events.db import Connections, Queries
 
 _Q = Queries(Path(__file__).with_name("metrics_queries.sql"), "analytics")
 
 
 class BusinessCollector(Collector):
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Connections) -> None:
         self.pool = pool
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

@@ -43,9 +43,6 @@ class Projection:
             assignments=sql.SQL(", ").join(
                 sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in facts.CASE_COLUMNS[1:]))
 
-    def project(self, conn: Conn, decoded: Decoded) -> None:
-        self.project_batch(conn, [decoded])
-
     def project_batch(self, conn: Conn, batch: Sequence[Decoded]) -> None:
         """Folds the batch's events, in order, into the rows they change; one statement per table."""
         q = self._q
@@ -70,15 +67,13 @@ class Projection:
 
 
 LIVE = Projection(LIVE_SCHEMA)
-project = LIVE.project
 
 
 def fact_projector() -> Consumer:
     """Projects every fact of every service, a consumer batch at a time."""
     # "timeline" is the name its consumer group and processed-events rows were stored under; a new
     # name would make it project the whole history a second time.
-    return Consumer("timeline", {model.event_type: LIVE.project for model in ALL_EVENTS},
-                    batch=LIVE.project_batch)
+    return Consumer.batched("timeline", (model.event_type for model in ALL_EVENTS), LIVE.project_batch)
 
 
 def timeline(rt: Runtime, case_id: UUID) -> list[dict[str, Any]]:

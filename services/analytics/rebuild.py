@@ -40,7 +40,7 @@ from psycopg import sql
 from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
-from events.db import Conn, Pool, load_queries
+from events.db import Conn, Connections, load_queries
 from events.registry import Decoded, DecodeError, Registry
 from services.analytics import ddl, facts
 from services.analytics.bootstrap import bootstrap
@@ -156,7 +156,7 @@ def _copy(conn: Conn, table: str, columns: Sequence[str], rows: Iterable[Sequenc
             copy.write_row(row)
 
 
-def build(pool: Pool, registry: Registry, sources: Sequence[str]) -> tuple[int, dict[str, int]]:
+def build(pool: Connections, registry: Registry, sources: Sequence[str]) -> tuple[int, dict[str, int]]:
     """Replaces the scratch schema with a rebuild; returns how many events were folded in.
 
     The timeline and the money movements (a row per event or per component) are copied in as
@@ -175,7 +175,7 @@ def build(pool: Pool, registry: Registry, sources: Sequence[str]) -> tuple[int, 
             gc.enable()
 
 
-def _build(pool: Pool, registry: Registry, sources: Sequence[str]) -> tuple[int, dict[str, int]]:
+def _build(pool: Connections, registry: Registry, sources: Sequence[str]) -> tuple[int, dict[str, int]]:
     fold = facts.Fold()
     per_source: dict[str, int] = {}
     applied = 0
@@ -198,7 +198,7 @@ def _build(pool: Pool, registry: Registry, sources: Sequence[str]) -> tuple[int,
     return applied, per_source
 
 
-def drop_scratch(pool: Pool) -> None:
+def drop_scratch(pool: Connections) -> None:
     with pool.connection() as conn:
         conn.execute(_sql("drop_scratch", scratch=sql.Identifier(SCRATCH)))
 
@@ -251,7 +251,7 @@ def print_comparisons(comparisons: Sequence[Comparison], out: TextIO) -> None:
 
 
 # --------------------------------------------------------------------------------------- switch
-def switch(pool: Pool, lock_timeout_s: float) -> list[Comparison]:
+def switch(pool: Connections, lock_timeout_s: float) -> list[Comparison]:
     """Swaps the rebuild in, in one transaction, if the live tables still match it under lock."""
     with pool.connection() as conn, conn.transaction():
         if _one(conn, _sql("schema_exists"), {"schema": OLD})["present"]:
@@ -288,7 +288,7 @@ def _identifiers(schema: str, names: Sequence[str]) -> sql.Composed:
 
 
 # ----------------------------------------------------------------------------------------- main
-def rebuild(pool: Pool, registry: Registry, settings: AnalyticsSettings, *, check: bool, out: TextIO) -> int:
+def rebuild(pool: Connections, registry: Registry, settings: AnalyticsSettings, *, check: bool, out: TextIO) -> int:
     attempts, delay = settings.rebuild_attempts, settings.rebuild_retry_delay_s
     problem = hint = ""
     for attempt in range(1, attempts + 1):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from events.codes import Histology, ReferralReason, TumourSite, is_rare
 from events.contract import MAX_CENTS, ProviderRef
 from events.db import Conn
-from services.billing import application as app
+from services.billing import application
 from services.billing.bootstrap import SERVICE, bootstrap
 from services.billing.pricing import TURNAROUND, CaseComplexity
 from services.billing.provider import SimulatedProvider
@@ -31,7 +31,7 @@ router = APIRouter(tags=["billing"])
 
 
 # The composition root's runtime, typed as this service's.
-BillingDep = Annotated[app.BillingRuntime, Depends(get_runtime)]
+BillingDep = Annotated[application.BillingRuntime, Depends(get_runtime)]
 
 
 class QuoteRequest(BaseModel):
@@ -77,7 +77,7 @@ def quote(body: QuoteRequest, rt: BillingDep, who: Quoter, key: IdempotencyKey, 
                           wants_video=body.wants_video)
 
     def command(conn: Conn) -> Outcome:
-        quote_id, q = app.issue_quote(rt, conn, body.tumour_site, case, event_time(body.occurred_at, rt))
+        quote_id, q = application.issue_quote(rt, conn, body.tumour_site, case, event_time(body.occurred_at, rt))
         turnaround = TURNAROUND
         return Outcome(201, {
             "quote_id": quote_id, "currency": rt.price_book.currency, "review_cents": q.review_cents,
@@ -101,15 +101,15 @@ def price_book(rt: BillingDep, _: Reader) -> dict[str, Any]:
 @router.get("/cases/{case_id}/account")
 def account(case_id: UUID, rt: BillingDep, _: Reader) -> JSONResponse:
     with rt.pool.connection() as conn:
-        return JSONResponse(jsonable_encoder(app.case_summary(rt, conn, case_id)))
+        return JSONResponse(jsonable_encoder(application.case_summary(rt, conn, case_id)))
 
 
 @router.post("/cases/{case_id}/payments/capture", description="Retry a capture the provider declined.")
 def retry_capture(case_id: UUID, body: At, rt: BillingDep, who: Billing, key: IdempotencyKey,
                   request: Request) -> JSONResponse:
     def command(conn: Conn) -> Outcome:
-        done = app.retry_capture(rt, conn, case_id, event_time(body.occurred_at, rt))
-        return Outcome(200, app.case_summary(rt, conn, case_id, done.state))
+        done = application.retry_capture(rt, conn, case_id, event_time(body.occurred_at, rt))
+        return Outcome(200, application.case_summary(rt, conn, case_id, done.state))
 
     return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -118,8 +118,8 @@ def retry_capture(case_id: UUID, body: At, rt: BillingDep, who: Billing, key: Id
 @router.post("/provider/callbacks", description="The payment provider's notices; duplicates change nothing.")
 def callback(body: Callback, rt: BillingDep, _: Billing) -> JSONResponse:
     with rt.pool.connection() as conn, conn.transaction():
-        applied = app.provider_callback(rt, conn, body.case_id, body.provider_ref,
-                                        event_time(body.occurred_at, rt))
+        applied = application.provider_callback(rt, conn, body.case_id, body.provider_ref,
+                                                event_time(body.occurred_at, rt))
     return JSONResponse({"applied": applied})
 
 
@@ -134,8 +134,8 @@ class Redemption(BaseModel):
 def redeem(case_id: UUID, body: Redemption, rt: BillingDep, who: Billing, key: IdempotencyKey,
            request: Request) -> JSONResponse:
     def command(conn: Conn) -> Outcome:
-        done = app.redeem(rt, conn, case_id, body.treatment_invoice_ref, event_time(body.occurred_at, rt))
-        return Outcome(200, app.case_summary(rt, conn, case_id, done.state))
+        done = application.redeem(rt, conn, case_id, body.treatment_invoice_ref, event_time(body.occurred_at, rt))
+        return Outcome(200, application.case_summary(rt, conn, case_id, done.state))
 
     return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -144,7 +144,7 @@ def redeem(case_id: UUID, body: Redemption, rt: BillingDep, who: Billing, key: I
 @router.get("/ledger", description="The whole journal's balance: it must be zero.")
 def ledger(rt: BillingDep, _: Billing) -> dict[str, int]:
     with rt.pool.connection() as conn:
-        return app.ledger_total(rt, conn)
+        return application.ledger_total(rt, conn)
 
 
 @router.post("/admin/provider/faults", tags=["admin"], description="Makes the simulated provider fail or time out.")

@@ -40,6 +40,7 @@ from services.billing import domain
 from services.billing.books import BillingBooks, CreditFacts
 from services.billing.pricing import CaseComplexity, PriceBook, Quote, price
 from services.billing.provider import PaymentProvider, ProviderDeclined
+from services.billing.settings import BillingSettings
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Handled, Kernel, case_stream
 from services.common.runtime import Runtime
@@ -48,7 +49,7 @@ Decide = Callable[[domain.Account], list[Event]]
 
 
 @dataclass
-class BillingRuntime(Runtime):
+class BillingRuntime(Runtime[BillingSettings]):
     price_book: PriceBook
     provider: PaymentProvider
     books: BillingBooks

@@ -6,14 +6,14 @@ USD 400-700, for any combination of its components, is refused at load.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events.codes import TURNAROUND_LIMIT_BUSINESS_DAYS, TURNAROUND_TARGET_BUSINESS_DAYS
+from services.common.data_file import load_data_file
 
 DEFAULT_FILE = Path(__file__).with_name("price_book.json")
 REVIEW_RANGE = (80_000, 180_000)
@@ -74,15 +74,8 @@ class PriceBook(_Frozen):
         return v.base_cents, v.base_cents + v.rare_tumour_cents + v.genomic_guided_cents
 
 
-class PriceBookError(Exception):
-    pass
-
-
 def load_price_book(path: Path = DEFAULT_FILE) -> PriceBook:
-    try:
-        return PriceBook.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError, ValidationError) as exc:
-        raise PriceBookError(f"price book {path}: {exc}") from exc
+    return load_data_file(PriceBook, path, "price book")
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
 SIMULATOR_FIELDS = ("occurred_at", "now")
 
 
-def _honest_openapi(app: FastAPI) -> None:
+def _hide_simulator_fields(app: FastAPI) -> None:
     """The published schema matches this process's settings: no event-time fields on a real clock."""
     generate = app.openapi
 
@@ -268,7 +268,7 @@ def create_service_app(
     _ops_routes(app, service, collectors)
     for router in routers:
         app.include_router(router)
-    _honest_openapi(app)
+    _hide_simulator_fields(app)
     app.add_middleware(HttpLatency, service=service)
     # Outermost, so an oversized or undecodable body is refused before anything reads it.
     app.add_middleware(BodyLimit)

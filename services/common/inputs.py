@@ -1,13 +1,16 @@
-"""Field types for what clients type in: bounded, printable, and checked against real code lists."""
+"""Field types for what clients type in: bounded, printable, and checked against real code lists;
+request bodies drawn from the events they become."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import pycountry
-from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, StringConstraints, WithJsonSchema, create_model
+from pydantic.fields import FieldInfo
 
 from events.contract import CountryCode
 
@@ -73,3 +76,26 @@ BirthDate = Annotated[date, AfterValidator(_in_the_past), WithJsonSchema({
 EventTime = Annotated[datetime, WithJsonSchema({
     "type": "string", "format": "date-time", "pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}T.*(Z|[+-][0-9]{2}:[0-9]{2})$",
     "description": "only when the stack runs with simulated time; 2000-01-01 to 2099-12-31, with an offset"})]
+
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def body_of_event(event: type[BaseModel], base: type[B], name: str, *, leave_out: Collection[str] = (),
+                  descriptions: Mapping[str, str] | None = None, **replaced: Any) -> type[B]:
+    """A request body with the fields of the event it becomes, in the event's order and with its
+    types, bounds and defaults, so that the two cannot drift apart. `leave_out`: what the service
+    fills in itself; `descriptions`: what a client is told of a field; `replaced`: a field the
+    client sends differently, as (type, Field(...)); `base`: the body's own fields and config."""
+    fields: dict[str, Any] = {}
+    for field, info in event.model_fields.items():
+        if field in leave_out:
+            continue
+        if field in replaced:
+            fields[field] = replaced.pop(field)
+            continue
+        described = FieldInfo.merge_field_infos(info, description=(descriptions or {}).get(field, info.description))
+        fields[field] = (info.annotation, described)
+    if replaced:
+        raise TypeError(f"{event.__name__} has no field {', '.join(replaced)}")
+    return create_model(name, __base__=base, **fields)

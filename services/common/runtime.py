@@ -10,28 +10,42 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 from kafka import KafkaConsumer
 
 from events import kafka, metrics
+from events.applier import ProcessedEvents
 from events.broker import Broker
 from events.consumer import Consumer, ConsumerRunner, run_threads
-from events.db import Pool, open_pool
+from events.db import Connections, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import Registry, build_registry
 from events.relay import OutboxRelay
 from events.store import Clock, EventStore, utc_now
+from services.common.kernel import EventStream
 from services.common.settings import ServiceSettings
 
 
+class ServiceStore(EventStream, ProcessedEvents, Protocol):
+    """A service's event store: the kernel's streams, and the schema its outbox, its consumers'
+    processed events and its idempotency keys live in. `EventStore` in PostgreSQL; unit tests
+    hand in events.memory's."""
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
 @dataclass
-class Runtime:
+class Runtime(Generic[SettingsT]):
+    """What a service's commands, reactions, API and worker run on, with the service's own
+    settings; its composition root (bootstrap.py) builds it through `build_runtime`."""
+
     service: str
-    settings: ServiceSettings
-    pool: Pool
-    store: EventStore
+    settings: SettingsT
+    pool: Connections
+    store: ServiceStore
     registry: Registry
 
     def database_ok(self) -> bool:
@@ -48,21 +62,25 @@ class Runtime:
         self.pool.close()
 
 
-R = TypeVar("R", bound=Runtime)
+R = TypeVar("R", bound="Runtime[Any]")
 
 
 def build_runtime(
     service: str, schema: str, settings: ServiceSettings, migrations: Sequence[Path],
     clock: Clock = utc_now, runtime_class: type[R] = Runtime,  # type: ignore[assignment]
-    **extra: Any,
+    *, pool: Connections | None = None, store: ServiceStore | None = None, **extra: Any,
 ) -> R:
-    """Opens the pool, migrates, and builds the service's runtime (a subclass with `extra` fields)."""
-    pool = open_pool(settings.database_url, max_size=settings.db_pool_size, name=service)
-    migrate(pool, schema, EVENT_STORE_MIGRATIONS, *migrations)
+    """The service's runtime (a subclass with `extra` fields). Without `pool` it opens the real one
+    and migrates the schema; without `store` it is the PostgreSQL event store on `clock`. A unit
+    test hands in fakes of both, a pool whose schema its caller prepared."""
     registry = build_registry()
+    if pool is None:
+        pool = open_pool(settings.database_url, max_size=settings.db_pool_size, name=service)
+        migrate(pool, schema, EVENT_STORE_MIGRATIONS, *migrations)
     # The series exists from the start, so the alert on it reads 0 rather than no data.
     metrics.TIMER_FAILURES.labels(service).inc(0)
-    return runtime_class(service, settings, pool, EventStore(schema, service, registry, clock), registry, **extra)
+    return runtime_class(service, settings, pool, store or EventStore(schema, service, registry, clock), registry,
+                         **extra)
 
 
 def _kafka_consumer(bootstrap: str, client_id: str, group_id: str) -> KafkaConsumer:

@@ -9,13 +9,13 @@ from uuid import UUID
 import psycopg
 
 from events import metrics
-from events.db import ConcurrencyConflict, Conn, DatabaseUnavailable, Pool
+from events.db import ConcurrencyConflict, Conn, Connections, DatabaseUnavailable
 from services.common import actor
 
 log = logging.getLogger(__name__)
 
 
-def sweep(pool: Pool, case_ids: Iterable[UUID], handle: Callable[[Conn, UUID], int], *, service: str) -> int:
+def sweep(pool: Connections, case_ids: Iterable[UUID], handle: Callable[[Conn, UUID], int], *, service: str) -> int:
     """Runs `handle(conn, case_id)` for each case in a transaction of its own; returns the events appended."""
     appended = 0
     for case_id in case_ids:

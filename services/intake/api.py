@@ -55,11 +55,9 @@ from services.common.inputs import (
     SingleLine,
     WholeNumber,
 )
-from services.intake import application as app
-from services.intake import exchange_api
+from services.intake import application, exchange_api
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
-from services.intake.settings import IntakeSettings
 from services.intake.worklist_api import worklist_router
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
@@ -70,7 +68,7 @@ router = APIRouter(tags=["cases"])
 
 
 # The composition root's runtime, typed as this service's.
-IntakeDep = Annotated[app.IntakeRuntime, Depends(get_runtime)]
+IntakeDep = Annotated[application.IntakeRuntime, Depends(get_runtime)]
 # Not stripped: the lengths the schema states are the lengths checked.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN), SingleLine]
 
@@ -165,14 +163,14 @@ class RunTimers(BaseModel):
     now: EventTime | None = Field(None, description="event time to run as; only with simulated time")
 
 
-def _case_outcome(done: app.Handled[app.CaseFile], status: int = 200) -> Outcome:
+def _case_outcome(done: application.Handled[application.CaseFile], status: int = 200) -> Outcome:
     # Rendered from the state the command produced: the stream is read once per command.
-    return Outcome(status, app.view(done.state), {"ETag": str(done.version),
+    return Outcome(status, application.view(done.state), {"ETag": str(done.version),
                                                    "Location": f"/cases/{done.state.case.case_id}"})
 
 
-def _case_command(rt: app.IntakeRuntime, principal: Principal, key: str | None, request: Request, body: Any,
-                  act: Callable[[Conn], app.Handled[app.CaseFile]], status: int = 200) -> JSONResponse:
+def _case_command(rt: application.IntakeRuntime, principal: Principal, key: str | None, request: Request, body: Any,
+                  act: Callable[[Conn], application.Handled[application.CaseFile]], status: int = 200) -> JSONResponse:
     """Runs `act(conn)` under the idempotency key and answers with the case view."""
     def command(conn: Conn) -> Outcome:
         return _case_outcome(act(conn), status)
@@ -187,7 +185,7 @@ def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyK
 
     def command(conn: Conn) -> Outcome:
         opened = CaseOpened(
-            patient_ref=body.patient_ref or app.new_patient_ref(), tumour_site=body.tumour_site,
+            patient_ref=body.patient_ref or application.new_patient_ref(), tumour_site=body.tumour_site,
             histology=body.histology,
             rare_tumour=body.rare_tumour or is_rare(body.tumour_site, body.histology, body.referral_reasons),
             stage_group=body.stage_group, referral_reasons=body.referral_reasons,
@@ -196,7 +194,7 @@ def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyK
             question_topics=body.question_topics, imaging_studies=body.imaging_studies,
             glass_slides=body.glass_slides, quote_id=body.quote_id)
         identity = body.patient.model_dump(mode="json") if body.patient else None
-        return _case_outcome(app.open_case(rt, conn, opened, identity, body.question, at), 201)
+        return _case_outcome(application.open_case(rt, conn, opened, identity, body.question, at), 201)
 
     return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -205,20 +203,20 @@ def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyK
 @router.get("/cases/{case_id}")
 def get_case(case_id: UUID, rt: IntakeDep, _: Coordinator) -> JSONResponse:
     with rt.pool.connection() as conn:
-        body = app.view(app.load(rt, conn, case_id).state)
+        body = application.view(application.load(rt, conn, case_id).state)
     return JSONResponse(jsonable_encoder(body), headers={"ETag": str(body["version"])})
 
 
 @router.get("/cases/{case_id}/patient", description="Identity and question, decrypted; 409 once erased.")
 def get_patient(case_id: UUID, rt: IntakeDep, _: Coordinator) -> dict[str, Any]:
     with rt.pool.connection() as conn:
-        return app.patient_details(rt, conn, case_id)
+        return application.patient_details(rt, conn, case_id)
 
 
 @router.put("/cases/{case_id}/question")
 def set_question(case_id: UUID, body: SetQuestion, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                  expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(rt, who, key, request, body, lambda conn: app.record_question(
+    return _case_command(rt, who, key, request, body, lambda conn: application.record_question(
         rt, conn, case_id, body.question, event_time(body.occurred_at, rt), expected))
 
 
@@ -231,14 +229,14 @@ def add_record(
                                      json_schema_extra={"minLength": 1})],
     occurred_at: Annotated[EventTime | None, Form()] = None,
 ) -> JSONResponse:
-    settings: IntakeSettings = rt.settings  # type: ignore[assignment]
+    settings = rt.settings
     limit = settings.max_dicom_bytes if kind is RecordKind.IMAGING else settings.max_record_bytes
     content = file.file.read(limit + 1)
     if len(content) > limit:
         raise InvalidInput("file", f"larger than the {limit} bytes allowed for {kind.value}")
     if not content:
         raise InvalidInput("file", "is empty")
-    digest = app.sha256_hex(content)
+    digest = application.sha256_hex(content)
     facts = read_dicom(content) if kind is RecordKind.IMAGING else None
     record = RecordsReceived(
         record_id=uuid4(), kind=kind, sha256=digest, size_bytes=len(content),
@@ -246,8 +244,8 @@ def add_record(
         slide_format="digital" if kind is RecordKind.PATHOLOGY_SLIDES else None)
     at = event_time(occurred_at, rt)
 
-    def act(conn: Conn) -> app.Handled[app.CaseFile]:
-        return app.add_record(rt, conn, case_id, record, content, at, expected)
+    def act(conn: Conn) -> application.Handled[application.CaseFile]:
+        return application.add_record(rt, conn, case_id, record, content, at, expected)
 
     return _case_command(rt, who, key, request, {"kind": kind, "sha256": digest, "at": occurred_at}, act,
                          status=201)
@@ -257,14 +255,14 @@ def add_record(
 def ship_slides(case_id: UUID, body: ShipSlides, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                 expected: ExpectedVersion, request: Request) -> JSONResponse:
     shipped = GlassSlidesShipped(shipment_id=body.shipment_id or uuid4(), slide_count=body.slide_count)
-    return _case_command(rt, who, key, request, body, lambda conn: app.ship_slides(
+    return _case_command(rt, who, key, request, body, lambda conn: application.ship_slides(
         rt, conn, case_id, shipped, event_time(body.occurred_at, rt), expected), status=201)
 
 
 @router.post("/cases/{case_id}/slide-shipments/{shipment_id}/receipt")
 def receive_slides(case_id: UUID, shipment_id: UUID, body: Empty, rt: IntakeDep, who: Coordinator,
                    key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(rt, who, key, request, body, lambda conn: app.receive_slides(
+    return _case_command(rt, who, key, request, body, lambda conn: application.receive_slides(
         rt, conn, case_id, shipment_id, event_time(body.occurred_at, rt), expected))
 
 
@@ -272,21 +270,21 @@ def receive_slides(case_id: UUID, shipment_id: UUID, body: Empty, rt: IntakeDep,
 def give_consent(case_id: UUID, body: GiveConsent, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                  expected: ExpectedVersion, request: Request) -> JSONResponse:
     consent = ConsentGiven(consent=body.consent, text_version=body.text_version, centre_ids=body.centre_ids)
-    return _case_command(rt, who, key, request, body, lambda conn: app.give_consent(
+    return _case_command(rt, who, key, request, body, lambda conn: application.give_consent(
         rt, conn, case_id, consent, event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/consents/{consent}/withdrawal")
 def withdraw_consent(case_id: UUID, consent: ConsentKind, body: Empty, rt: IntakeDep, who: Coordinator,
                      key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(rt, who, key, request, body, lambda conn: app.withdraw_consent(
+    return _case_command(rt, who, key, request, body, lambda conn: application.withdraw_consent(
         rt, conn, case_id, consent, event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/records-requests")
 def request_records(case_id: UUID, body: Empty, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                     expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(rt, who, key, request, body, lambda conn: app.request_records(
+    return _case_command(rt, who, key, request, body, lambda conn: application.request_records(
         rt, conn, case_id, event_time(body.occurred_at, rt), expected))
 
 
@@ -294,28 +292,28 @@ def request_records(case_id: UUID, body: Empty, rt: IntakeDep, who: Coordinator,
 def book_treatment(case_id: UUID, body: BookTreatment, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                    expected: ExpectedVersion, request: Request) -> JSONResponse:
     booking = TreatmentBooked(**body.model_dump(exclude={"occurred_at"}))
-    return _case_command(rt, who, key, request, body, lambda conn: app.book_treatment(
+    return _case_command(rt, who, key, request, body, lambda conn: application.book_treatment(
         rt, conn, case_id, booking, event_time(body.occurred_at, rt), expected), status=201)
 
 
 @router.post("/cases/{case_id}/closure")
 def close_case(case_id: UUID, body: Close, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(rt, who, key, request, body, lambda conn: app.close_returned_home(
+    return _case_command(rt, who, key, request, body, lambda conn: application.close_returned_home(
         rt, conn, case_id, CaseClosed(reason=body.reason), event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/cancellation")
 def cancel_case(case_id: UUID, body: Cancel, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                 expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(rt, who, key, request, body, lambda conn: app.cancel(
+    return _case_command(rt, who, key, request, body, lambda conn: application.cancel(
         rt, conn, case_id, CaseCancelled(reason=body.reason), event_time(body.occurred_at, rt), expected))
 
 
 @router.post("/cases/{case_id}/withdrawal")
 def withdraw_case(case_id: UUID, body: Withdraw, rt: IntakeDep, who: Coordinator, key: IdempotencyKey,
                   expected: ExpectedVersion, request: Request) -> JSONResponse:
-    return _case_command(rt, who, key, request, body, lambda conn: app.withdraw(
+    return _case_command(rt, who, key, request, body, lambda conn: application.withdraw(
         rt, conn, case_id, CaseWithdrawn(reason=body.reason), event_time(body.occurred_at, rt), expected))
 
 
@@ -325,7 +323,7 @@ def erase_patient(patient_ref: PatientRef, body: Empty, rt: IntakeDep, who: Admi
     at = event_time(body.occurred_at, rt)
 
     def command(conn: Conn) -> Outcome:
-        erased = app.erase_patient(rt, conn, patient_ref, at)
+        erased = application.erase_patient(rt, conn, patient_ref, at)
         return Outcome(200, {"patient_ref": patient_ref, "erased_cases": erased})
 
     return run_command(rt, key=key, principal=who.role, command=command,
@@ -335,7 +333,7 @@ def erase_patient(patient_ref: PatientRef, body: Empty, rt: IntakeDep, who: Admi
 @router.post("/admin/timers", tags=["admin"],
              description="Runs reminders and expiry as of `now` (event time), e.g. for a simulated clock.")
 def run_timers(body: RunTimers, rt: IntakeDep, _: Admin) -> dict[str, int]:
-    return {"appended": app.run_timers(rt, event_time(body.now, rt, "now"))}
+    return {"appended": application.run_timers(rt, event_time(body.now, rt, "now"))}
 
 
 def create_app() -> FastAPI:

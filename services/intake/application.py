@@ -32,12 +32,13 @@ from events.db import Conn
 from events.registry import Decoded
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
-from services.common.objects import ObjectStore
+from services.common.object_store import ObjectStore
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
-from services.common.vault import PatientErased, Vault
+from services.common.vault import KeyShredded, Vault
 from services.intake import domain
 from services.intake.rows import IntakeRows, Row
+from services.intake.settings import IntakeSettings
 from services.intake.worklist import Worklist
 
 
@@ -59,7 +60,7 @@ Decide = Callable[[domain.Case, ReviewDelivered | None], Decision]
 
 
 @dataclass
-class IntakeRuntime(Runtime):
+class IntakeRuntime(Runtime[IntakeSettings]):
     """Intake's runtime: the shared pieces, its tables, the vault, and where record files go."""
 
     rows: IntakeRows
@@ -150,7 +151,7 @@ def patient_details(rt: IntakeRuntime, conn: Conn, case_id: UUID) -> dict[str, A
         person = json.loads(rt.vault.decrypt(conn, ref, identity, f"identity:{ref}")) if identity else None
         question = rt.vault.decrypt(conn, ref, bytes(row["question"]), f"question:{case_id}").decode() \
             if row["question"] else None
-    except PatientErased:
+    except KeyShredded:
         raise Rejected("the patient's personal data was erased", "patient_erased") from None
     return {"case_id": case_id, "patient_ref": ref, "identity": person, "question": question}
 
@@ -189,7 +190,7 @@ def record_question(rt: IntakeRuntime, conn: Conn, case_id: UUID, question: str,
     row = done.state.existing()
     try:
         blob = rt.vault.encrypt(conn, row["patient_ref"], question.encode(), f"question:{case_id}")
-    except PatientErased:
+    except KeyShredded:
         raise Rejected("the patient's personal data was erased", "patient_erased") from None
     rt.rows.set_question(conn, case_id, blob)
     return done
@@ -260,7 +261,8 @@ def erase_patient(rt: IntakeRuntime, conn: Conn, patient_ref: str, occurred_at: 
     cases = rt.rows.cases_of(conn, patient_ref)
     if not cases:
         raise NotFound(f"patient {patient_ref} not found")
-    rt.vault.shred(conn, patient_ref, occurred_at)
+    rt.vault.shred(conn, patient_ref)
+    rt.rows.record_erasure(conn, patient_ref, occurred_at)
     for case_id in cases:
         _command(rt, conn, case_id, lambda c, d: domain.erase(c, patient_ref), occurred_at, None)
     return cases

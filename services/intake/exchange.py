@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import pydicom
@@ -31,13 +31,12 @@ from events.db import Conn
 from events.lifecycle import STOPPING, Status
 from services.common import actor
 from services.common.errors import NotFound, Rejected
-from services.common.vault import PatientErased
+from services.common.vault import KeyShredded
 from services.intake import deidentify as recipe
 from services.intake import fhir
 from services.intake.application import CaseFile, IntakeRuntime, load, patient_details
 from services.intake.ps315 import TABLE
 from services.intake.rows import Row
-from services.intake.settings import IntakeSettings
 
 RECIPE = hashlib.sha256(b"".join(p.read_bytes() for p in (Path(recipe.__file__), Path(__file__), TABLE))
                         + pydicom.__version__.encode()).hexdigest()[:16]
@@ -79,7 +78,7 @@ def readable(rt: IntakeRuntime, conn: Conn, f: CaseFile, centre: str | None) -> 
 def _decrypt(rt: IntakeRuntime, conn: Conn, row: Row, blob: bytes, context: str) -> bytes:
     try:
         return rt.vault.decrypt(conn, row["patient_ref"], blob, context)
-    except PatientErased:
+    except KeyShredded:
         raise Rejected("the patient's personal data was erased", "patient_erased") from None
 
 
@@ -236,7 +235,7 @@ def fhir_bundle(rt: IntakeRuntime, conn: Conn, case_id: UUID, centre: str | None
         delivered=f.delivered, documents=rt.worklist.documents(conn, case_id), files=files,
         identity=identity, question=_question(rt, conn, row, case_id),
         updated_at=life.updated_at or rt.store.clock(), exported_at=rt.store.clock(),
-        review_url=cast(IntakeSettings, rt.settings).review_url)
+        review_url=rt.settings.review_url)
     bundle = fhir.validated(fhir.build_bundle(export))
     if centre is not None:
         rt.rows.record_access(conn, case_id, None, centre, rt.store.clock(), actor.current_id())

@@ -13,13 +13,12 @@ from fastapi.responses import JSONResponse, Response
 
 from services.common.auth import Principal, require
 from services.common.dependencies import get_runtime
-from services.intake import application as app
-from services.intake import exchange
+from services.intake import application, exchange
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
 # The coordinator, or a centre: which centre may read a case is decided per case (else 404).
 CaseReader = Annotated[Principal, Depends(require("coordinator", "centre"))]
-IntakeDep = Annotated[app.IntakeRuntime, Depends(get_runtime)]
+IntakeDep = Annotated[application.IntakeRuntime, Depends(get_runtime)]
 router = APIRouter(tags=["exchange"])
 
 

@@ -7,17 +7,10 @@ ON CONFLICT (case_id) DO NOTHING
 -- name: delivery
 SELECT payload FROM {schema}.deliveries WHERE case_id = %(case_id)s
 
--- name: insert_key
-INSERT INTO {schema}.patient_keys (patient_ref, wrapped_key) VALUES (%(patient_ref)s, %(wrapped_key)s)
-ON CONFLICT (patient_ref) DO NOTHING
-
--- name: wrapped_key
-SELECT wrapped_key FROM {schema}.patient_keys WHERE patient_ref = %(patient_ref)s
-
--- name: delete_key
-DELETE FROM {schema}.patient_keys WHERE patient_ref = %(patient_ref)s
 
 -- name: record_erasure
+-- The patient's erasure, kept after their key is shredded: a case opened for them without a new
+-- identity is refused (their old one is unreadable).
 INSERT INTO {schema}.erasures (patient_ref, erased_at) VALUES (%(patient_ref)s, %(erased_at)s)
 ON CONFLICT (patient_ref) DO NOTHING
 

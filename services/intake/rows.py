@@ -1,7 +1,8 @@
-"""Intake's own tables beside its event store: cases, patients, keys, files, deliveries.
+"""Intake's own tables beside its event store: cases, patients, erasures, files, deliveries.
 
-They hold what must not travel in events (identity and the question, encrypted; wrapped keys)
-and what intake learns from other services (deliveries). One named query per method.
+They hold what must not travel in events (identity and the question, encrypted with the patient's
+key, which the vault keeps: services/common/vault.py) and what intake learns from other services
+(deliveries). One named query per method.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from events.db import Conn, Queries
-from services.common.vault import KeyStore
 
 Row = dict[str, Any]
 
 
-class IntakeRows(KeyStore, Protocol):
+class IntakeRows(Protocol):
     def case(self, conn: Conn, case_id: UUID) -> Row | None: ...
 
     def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None,
@@ -32,6 +32,8 @@ class IntakeRows(KeyStore, Protocol):
     def identity(self, conn: Conn, patient_ref: str) -> bytes | None: ...
 
     def save_identity(self, conn: Conn, patient_ref: str, identity: bytes) -> None: ...
+
+    def record_erasure(self, conn: Conn, patient_ref: str, at: datetime) -> None: ...
 
     def erased(self, conn: Conn, patient_ref: str) -> bool: ...
 
@@ -60,17 +62,6 @@ class PgIntakeRows:
     def __init__(self, schema: str = "intake") -> None:
         self._q = Queries(Path(__file__).with_name("queries.sql"), schema)
 
-    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None:
-        conn.execute(self._q["insert_key"], {"patient_ref": patient_ref, "wrapped_key": wrapped_key})
-
-    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None:
-        row = conn.execute(self._q["wrapped_key"], {"patient_ref": patient_ref}).fetchone()
-        return bytes(row["wrapped_key"]) if row else None
-
-    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None:
-        conn.execute(self._q["delete_key"], {"patient_ref": patient_ref})
-        conn.execute(self._q["record_erasure"], {"patient_ref": patient_ref, "erased_at": at})
-
     def case(self, conn: Conn, case_id: UUID) -> Row | None:
         return conn.execute(self._q["case_row"], {"case_id": case_id}).fetchone()
 
@@ -91,6 +82,9 @@ class PgIntakeRows:
 
     def save_identity(self, conn: Conn, patient_ref: str, identity: bytes) -> None:
         conn.execute(self._q["upsert_patient"], {"patient_ref": patient_ref, "identity": identity})
+
+    def record_erasure(self, conn: Conn, patient_ref: str, at: datetime) -> None:
+        conn.execute(self._q["record_erasure"], {"patient_ref": patient_ref, "erased_at": at})
 
     def erased(self, conn: Conn, patient_ref: str) -> bool:
         return conn.execute(self._q["erased_at"], {"patient_ref": patient_ref}).fetchone() is not None

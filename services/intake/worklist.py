@@ -192,8 +192,7 @@ class PgWorklist:
             self.save(conn, fold_into(lives, events))
 
         # "worklist_life": a new name, so a stack that kept the old worklist folds the topic again.
-        handled = {t: (lambda conn, d: fold_batch(conn, [d])) for t in {*lifecycle.FOLDED, *_DOCUMENTS}}
-        return Consumer("worklist_life", handled, batch=fold_batch)
+        return Consumer.batched("worklist_life", {*lifecycle.FOLDED, *_DOCUMENTS}, fold_batch)
 
     def _document(self, conn: Conn, decoded: Decoded) -> None:
         e, case_id, at = decoded.event, decoded.envelope.case_id, decoded.envelope.occurred_at

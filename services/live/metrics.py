@@ -62,91 +62,109 @@ class LiveCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         s = self._snapshot()
-        v = s.views
-        flow = CounterMetricFamily("case_ledger_live_flow_events", "Cases routed, accepted, declined and "
-                                   "delivered, per centre: every event-time window summed", labels=["centre", "kind"])
-        sla = CounterMetricFamily("case_ledger_live_sla_events", "SLA clocks started, at risk and breached, per "
-                                  "centre: every event-time window summed", labels=["centre", "state"])
+        yield from _totals(s.views)
+        yield from _hours(s.views, s.now)
+        yield from _travel(s.views, s.now)
+        yield from _waiting(s.views, s.now)
+        yield from _acceptance(s.views, s.now)
+        yield from _progress(s.views, s.lag)
+
+
+def _totals(v: tables.Views) -> Iterator[CounterMetricFamily]:
+    flow = CounterMetricFamily("case_ledger_live_flow_events", "Cases routed, accepted, declined and "
+                               "delivered, per centre: every event-time window summed", labels=["centre", "kind"])
+    sla = CounterMetricFamily("case_ledger_live_sla_events", "SLA clocks started, at risk and breached, per "
+                              "centre: every event-time window summed", labels=["centre", "state"])
+    for centre in fold.CENTRES:
+        for kind in fold.FLOW_KINDS:
+            flow.add_metric([centre, kind], v.flow_totals.get((centre, kind), 0))
+        for state in fold.SLA_STATES:
+            sla.add_metric([centre, state], v.sla_totals.get((centre, state), 0))
+    for (centre, state), n in v.sla_totals.items():
+        if centre not in fold.CENTRES:
+            sla.add_metric([centre, state], n)
+    yield flow
+    yield sla
+
+
+def _hours(v: tables.Views, now: float) -> Iterator[GaugeMetricFamily]:
+    # The tumbling hour that holds "now", and the one before it (complete).
+    hour = fold.hour_start(now)
+    for name, start, help_text in (
+        ("case_ledger_live_flow_current_hour", hour, "this event-time hour"),
+        ("case_ledger_live_flow_previous_hour", hour - fold.HOUR, "the previous event-time hour"),
+    ):
+        g = GaugeMetricFamily(name, f"Flow and SLA events per centre in {help_text} (tumbling, UTC)",
+                              labels=["centre", "kind"])
         for centre in fold.CENTRES:
-            for kind in fold.FLOW_KINDS:
-                flow.add_metric([centre, kind], v.flow_totals.get((centre, kind), 0))
-            for state in fold.SLA_STATES:
-                sla.add_metric([centre, state], v.sla_totals.get((centre, state), 0))
-        for (centre, state), n in v.sla_totals.items():
-            if centre not in fold.CENTRES:
-                sla.add_metric([centre, state], n)
-        yield flow
-        yield sla
+            for family, kinds in (("flow", fold.FLOW_KINDS), ("sla", fold.SLA_STATES)):
+                for kind in kinds:
+                    g.add_metric([centre, kind if family == "flow" else f"sla_{kind}"],
+                                 v.hours.get((centre, f"{family}.{kind}", start), 0))
+        yield g
 
-        # The tumbling hour that holds "now", and the one before it (complete).
-        hour = fold.hour_start(s.now)
-        for name, start, help_text in (
-            ("case_ledger_live_flow_current_hour", hour, "this event-time hour"),
-            ("case_ledger_live_flow_previous_hour", hour - fold.HOUR, "the previous event-time hour"),
-        ):
-            g = GaugeMetricFamily(name, f"Flow and SLA events per centre in {help_text} (tumbling, UTC)",
-                                  labels=["centre", "kind"])
-            for centre in fold.CENTRES:
-                for family, kinds in (("flow", fold.FLOW_KINDS), ("sla", fold.SLA_STATES)):
-                    for kind in kinds:
-                        g.add_metric([centre, kind if family == "flow" else f"sla_{kind}"],
-                                     v.hours.get((centre, f"{family}.{kind}", start), 0))
-            yield g
 
-        decided = GaugeMetricFamily("case_ledger_live_decided_cases_30d", "Delivered cases decided in the "
-                                    "last 30 event-time days (hopping window, one-day hop)", labels=["centre"])
-        travelled = GaugeMetricFamily("case_ledger_live_travelled_cases_30d", "Of those, cases that booked "
-                                      "treatment", labels=["centre"])
-        share = GaugeMetricFamily("case_ledger_live_travel_share_30d", "Share of the last 30 days' decided "
-                                  "cases that travelled (absent while none decided)", labels=["centre"])
-        for centre in fold.CENTRES:
-            d, t = tables.travel_share(v.days, centre, s.now)
-            decided.add_metric([centre], d)
-            travelled.add_metric([centre], t)
-            if d:
-                share.add_metric([centre], t / d)
-        yield decided
-        yield travelled
-        yield share
+def _travel(v: tables.Views, now: float) -> Iterator[GaugeMetricFamily]:
+    decided = GaugeMetricFamily("case_ledger_live_decided_cases_30d", "Delivered cases decided in the "
+                                "last 30 event-time days (hopping window, one-day hop)", labels=["centre"])
+    travelled = GaugeMetricFamily("case_ledger_live_travelled_cases_30d", "Of those, cases that booked "
+                                  "treatment", labels=["centre"])
+    share = GaugeMetricFamily("case_ledger_live_travel_share_30d", "Share of the last 30 days' decided "
+                              "cases that travelled (absent while none decided)", labels=["centre"])
+    for centre in fold.CENTRES:
+        d, t = tables.travel_share(v.days, centre, now)
+        decided.add_metric([centre], d)
+        travelled.add_metric([centre], t)
+        if d:
+            share.add_metric([centre], t / d)
+    yield decided
+    yield travelled
+    yield share
 
-        waiting = GaugeMetricFamily("case_ledger_live_waiting_cases", "Open cases by whose move it is",
-                                    labels=["party"])
-        oldest = GaugeMetricFamily("case_ledger_live_waiting_oldest_age_seconds", "Age of the oldest case "
-                                   "waiting on each party (0 when none waits)", labels=["party"])
-        for party, (n, since) in v.waiting.items():
-            waiting.add_metric([party], n)
-            oldest.add_metric([party], max(0.0, s.now - since) if since is not None else 0.0)
-        yield waiting
-        yield oldest
 
-        awaiting = GaugeMetricFamily("case_ledger_live_awaiting_acceptance_cases", "Cases routed to a centre "
-                                     "that it has neither accepted nor declined", labels=["centre"])
-        idle = GaugeMetricFamily("case_ledger_live_centre_idle_business_hours", "Business hours (09-18 "
-                                 "Asia/Shanghai, mainland working days) since the centre last accepted a case "
-                                 "or, if later, since its oldest case awaiting acceptance was routed; 0 when "
-                                 "none awaits; absent when the calendar does not know a year in between",
-                                 labels=["centre"])
-        for centre in fold.CENTRES:
-            n, routed = v.awaiting_acceptance.get(centre, (0, None))
-            awaiting.add_metric([centre], n)
-            if not n or routed is None:
-                idle.add_metric([centre], 0.0)
-                continue
-            since = max(routed, v.last_acceptance.get(centre, -math.inf))
-            try:
-                idle.add_metric([centre], tables.business_hours(since, s.now))
-            except tables.CalendarUnknown as exc:
-                log.warning("centre %s: the calendar does not know %s; its idle hours are not reported", centre, exc)
-        yield awaiting
-        yield idle
+def _waiting(v: tables.Views, now: float) -> Iterator[GaugeMetricFamily]:
+    waiting = GaugeMetricFamily("case_ledger_live_waiting_cases", "Open cases by whose move it is",
+                                labels=["party"])
+    oldest = GaugeMetricFamily("case_ledger_live_waiting_oldest_age_seconds", "Age of the oldest case "
+                               "waiting on each party (0 when none waits)", labels=["party"])
+    for party, (n, since) in v.waiting.items():
+        waiting.add_metric([party], n)
+        oldest.add_metric([party], max(0.0, now - since) if since is not None else 0.0)
+    yield waiting
+    yield oldest
 
-        watermark = GaugeMetricFamily("case_ledger_live_event_time_seconds", "The newest event time the live "
-                                      "tables hold")
-        if v.watermark is not None:
-            watermark.add_metric([], v.watermark)
-        yield watermark
-        lag = GaugeMetricFamily("case_ledger_live_lag_messages", "Messages on case-ledger the live app has not "
-                                "applied yet (all partitions)")
-        if s.lag is not None:
-            lag.add_metric([], s.lag)
-        yield lag
+
+def _acceptance(v: tables.Views, now: float) -> Iterator[GaugeMetricFamily]:
+    awaiting = GaugeMetricFamily("case_ledger_live_awaiting_acceptance_cases", "Cases routed to a centre "
+                                 "that it has neither accepted nor declined", labels=["centre"])
+    idle = GaugeMetricFamily("case_ledger_live_centre_idle_business_hours", "Business hours (09-18 "
+                             "Asia/Shanghai, mainland working days) since the centre last accepted a case "
+                             "or, if later, since its oldest case awaiting acceptance was routed; 0 when "
+                             "none awaits; absent when the calendar does not know a year in between",
+                             labels=["centre"])
+    for centre in fold.CENTRES:
+        n, routed = v.awaiting_acceptance.get(centre, (0, None))
+        awaiting.add_metric([centre], n)
+        if not n or routed is None:
+            idle.add_metric([centre], 0.0)
+            continue
+        since = max(routed, v.last_acceptance.get(centre, -math.inf))
+        try:
+            idle.add_metric([centre], tables.business_hours(since, now))
+        except tables.CalendarUnknown as exc:
+            log.warning("centre %s: the calendar does not know %s; its idle hours are not reported", centre, exc)
+    yield awaiting
+    yield idle
+
+
+def _progress(v: tables.Views, lag_messages: int | None) -> Iterator[GaugeMetricFamily]:
+    watermark = GaugeMetricFamily("case_ledger_live_event_time_seconds", "The newest event time the live "
+                                  "tables hold")
+    if v.watermark is not None:
+        watermark.add_metric([], v.watermark)
+    yield watermark
+    lag = GaugeMetricFamily("case_ledger_live_lag_messages", "Messages on case-ledger the live app has not "
+                            "applied yet (all partitions)")
+    if lag_messages is not None:
+        lag.add_metric([], lag_messages)
+    yield lag

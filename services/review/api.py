@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, Response, UploadFile
@@ -12,23 +12,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from events.codes import SYSTEM_DECLINE_REASONS, CentreId, DeclineReason, InformationTopic, OutcomeChange, Pathway
-from events.contract import (
-    MAX_CODES,
-    MAX_TRIAL_OPTIONS,
-    Code,
-    ImagingReread,
-    PathologyReview,
-    TrialOption,
-)
+from events.codes import SYSTEM_DECLINE_REASONS, CentreId, DeclineReason, InformationTopic
+from events.contract import Code, ReviewDelivered
 from events.db import Conn
 from services.common.app_factory import create_service_app
 from services.common.auth import Principal, require
 from services.common.dependencies import ExpectedVersion, IdempotencyKey, checked_time, event_time, get_runtime
 from services.common.errors import InvalidInput
 from services.common.idempotency import Outcome, fingerprint, run_command
-from services.common.inputs import EventTime, Question, WholeNumber
-from services.review import application as app
+from services.common.inputs import EventTime, Question, WholeNumber, body_of_event
+from services.review import application
 from services.review.bootstrap import SERVICE, bootstrap
 from services.review.files import count_pdf_pages
 
@@ -37,7 +30,7 @@ admin = APIRouter(prefix="/admin", tags=["admin"])
 
 
 # The composition root's runtime, typed as this service's.
-ReviewDep = Annotated[app.ReviewRuntime, Depends(get_runtime)]
+ReviewDep = Annotated[application.ReviewRuntime, Depends(get_runtime)]
 
 
 def _centre(principal: Principal) -> CentreId:
@@ -54,12 +47,12 @@ async def centre_of(principal: Annotated[Principal, Depends(require("centre"))])
 Centre = Annotated[CentreId, Depends(centre_of)]
 
 
-async def reader_of(principal: Annotated[Principal, Depends(require("coordinator", "centre"))]) -> app.Reader:
+async def reader_of(principal: Annotated[Principal, Depends(require("coordinator", "centre"))]) -> application.Reader:
     return _centre(principal) if principal.centre_id else "coordinator"
 
 
 # The coordinator or a centre (which sees its own cases only).
-Reader = Annotated[app.Reader, Depends(reader_of)]
+Reader = Annotated[application.Reader, Depends(reader_of)]
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
 PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
@@ -86,19 +79,16 @@ class InformationRequest(_Body):
     topics: list[InformationTopic] = Field(min_length=1, max_length=len(InformationTopic))
 
 
-class Delivery(_Body):
-    pathology: PathologyReview
-    imaging: ImagingReread
-    recommended_pathway: Pathway
-    rationale_codes: list[Code] = Field(min_length=1, max_length=MAX_CODES)
-    trial_options: list[TrialOption] = Field(default_factory=list, max_length=MAX_TRIAL_OPTIONS)
-    question_answer: Literal["answered", "answered_with_caveats", "needs_further_tests"]
-    diagnosis_change: OutcomeChange
-    treatment_change: OutcomeChange
-    report_ref: UUID = Field(description="the document_id POST /cases/{case_id}/report returned")
-    page_count: WholeNumber | None = Field(None, ge=1, le=10_000,
-                                           description="if given, must be the uploaded PDF's page count")
-    page_count_reason: Code | None = None
+# The delivery as the centre sends it: ReviewDelivered's own fields and rules, but the centre (its
+# token says which) and the page count, which the centre may leave out (the upload's is used).
+if TYPE_CHECKING:
+    Delivery = _Body  # what the route reads of it; the fields are the event's
+else:
+    Delivery = body_of_event(
+        ReviewDelivered, _Body, "Delivery", leave_out={"centre_id"},
+        descriptions={"report_ref": "the document_id POST /cases/{case_id}/report returned"},
+        page_count=(WholeNumber | None, Field(None, ge=1, le=10_000,
+                                              description="if given, must be the uploaded PDF's page count")))
 
 
 class FollowUpQuestion(_Body):
@@ -115,12 +105,12 @@ class RunTimers(BaseModel):
     now: EventTime | None = Field(None, description="event time to run as; only with simulated time")
 
 
-def _act(rt: app.ReviewRuntime, centre: CentreId, body: _Body, request: Request, key: str | None,
-         command: Callable[[Conn], app.Handled[app.CaseReview]]) -> JSONResponse:
+def _act(rt: application.ReviewRuntime, centre: CentreId, body: _Body, request: Request, key: str | None,
+         command: Callable[[Conn], application.Handled[application.CaseReview]]) -> JSONResponse:
     def run(conn: Conn) -> Outcome:
         done = command(conn)
         # The answer is rendered from the state the command produced: no second read.
-        return Outcome(200, jsonable_encoder(app.describe(rt, done.state, rt.store.clock())),
+        return Outcome(200, jsonable_encoder(application.describe(rt, done.state, rt.store.clock())),
                        {"ETag": str(done.version)})
 
     return run_command(rt, key=key, principal=f"centre:{centre.value}", command=run,
@@ -129,13 +119,13 @@ def _act(rt: app.ReviewRuntime, centre: CentreId, body: _Body, request: Request,
 
 @router.get("")
 def list_cases(rt: ReviewDep, centre: Centre) -> list[dict[str, Any]]:
-    return app.list_cases(rt, centre)
+    return application.list_cases(rt, centre)
 
 
 @router.get("/{case_id}")
 def get_case(case_id: UUID, rt: ReviewDep, centre: Centre) -> JSONResponse:
     with rt.pool.connection() as conn:
-        view = app.get_case(rt, conn, case_id, centre)
+        view = application.get_case(rt, conn, case_id, centre)
     return JSONResponse(jsonable_encoder(view), headers={"ETag": str(view["version"])})
 
 
@@ -143,7 +133,8 @@ def get_case(case_id: UUID, rt: ReviewDep, centre: Centre) -> JSONResponse:
 def accept(case_id: UUID, body: _Body, rt: ReviewDep, centre: Centre, key: IdempotencyKey,
            expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
-    return _act(rt, centre, body, request, key, lambda conn: app.accept(rt, conn, case_id, centre, at, expected))
+    return _act(rt, centre, body, request, key,
+                lambda conn: application.accept(rt, conn, case_id, centre, at, expected))
 
 
 @router.post("/{case_id}/decline", description="Decline the case: routing sends it to the next fitting centre.")
@@ -151,7 +142,7 @@ def decline(case_id: UUID, body: Decline, rt: ReviewDep, centre: Centre, key: Id
             expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
     return _act(rt, centre, body, request, key,
-                lambda conn: app.decline(rt, conn, case_id, centre, body.reason, at, expected))
+                lambda conn: application.decline(rt, conn, case_id, centre, body.reason, at, expected))
 
 
 @router.post("/{case_id}/information-requests", description="Ask the patient for more: the SLA clock pauses.")
@@ -159,7 +150,7 @@ def request_information(case_id: UUID, body: InformationRequest, rt: ReviewDep, 
                         key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
     return _act(rt, centre, body, request, key,
-                lambda conn: app.request_information(rt, conn, case_id, centre, body.topics, at, expected))
+                lambda conn: application.request_information(rt, conn, case_id, centre, body.topics, at, expected))
 
 
 @router.post("/{case_id}/information-requests/{request_id}/resolution",
@@ -168,7 +159,7 @@ def resolve_information(case_id: UUID, request_id: UUID, body: _Body, rt: Review
                         key: IdempotencyKey, expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
     return _act(rt, centre, body, request, key,
-                lambda conn: app.resolve_information(rt, conn, case_id, centre, request_id, at, expected))
+                lambda conn: application.resolve_information(rt, conn, case_id, centre, request_id, at, expected))
 
 
 @router.post("/{case_id}/delivery",
@@ -178,20 +169,20 @@ def deliver(case_id: UUID, body: Delivery, rt: ReviewDep, centre: Centre, key: I
     at = event_time(body.occurred_at, rt)
     delivery = body.model_dump(exclude={"occurred_at"})
     return _act(rt, centre, body, request, key,
-                lambda conn: app.deliver(rt, conn, case_id, centre, delivery, at, expected))
+                lambda conn: application.deliver(rt, conn, case_id, centre, delivery, at, expected))
 
 
-def _read_pdf(rt: app.ReviewRuntime, file: UploadFile) -> tuple[bytes, str, int]:
-    limit = rt.review_settings.max_report_bytes
+def _read_pdf(rt: application.ReviewRuntime, file: UploadFile) -> tuple[bytes, str, int]:
+    limit = rt.settings.max_report_bytes
     content = file.file.read(limit + 1)
     if len(content) > limit:
         raise InvalidInput("file", f"larger than the {limit} bytes allowed for a report")
     return content, hashlib.sha256(content).hexdigest(), count_pdf_pages(content)
 
 
-def _created(rt: app.ReviewRuntime, principal: str, key: str | None, request: Request, fields: dict[str, Any],
-             command: Callable[[Conn], tuple[app.Handled[app.CaseReview], UUID]],
-             body_of: Callable[[app.CaseReview, UUID], dict[str, Any]]) -> JSONResponse:
+def _created(rt: application.ReviewRuntime, principal: str, key: str | None, request: Request, fields: dict[str, Any],
+             command: Callable[[Conn], tuple[application.Handled[application.CaseReview], UUID]],
+             body_of: Callable[[application.CaseReview, UUID], dict[str, Any]]) -> JSONResponse:
     def run(conn: Conn) -> Outcome:
         done, made = command(conn)
         return Outcome(201, jsonable_encoder(body_of(done.state, made)), {"ETag": str(done.version)})
@@ -200,8 +191,8 @@ def _created(rt: app.ReviewRuntime, principal: str, key: str | None, request: Re
                        request_fingerprint=fingerprint(request.method, request.url.path, fields))
 
 
-def _document_created(state: app.CaseReview, document_id: UUID) -> dict[str, Any]:
-    return app.document_view(state.review.documents[document_id])
+def _document_created(state: application.CaseReview, document_id: UUID) -> dict[str, Any]:
+    return application.document_view(state.review.documents[document_id])
 
 
 @router.post("/{case_id}/report", status_code=201, tags=["report"],
@@ -218,12 +209,12 @@ def upload_report(
     at = event_time(occurred_at, rt)
     return _created(rt, f"centre:{centre.value}", key, request,
                     {"sha256": digest, "reason": page_count_reason, "at": occurred_at},
-                    lambda conn: app.upload_report(rt, conn, case_id, centre, content, digest, pages,
-                                                   page_count_reason, at, expected),
+                    lambda conn: application.upload_report(rt, conn, case_id, centre, content, digest, pages,
+                                                           page_count_reason, at, expected),
                     _document_created)
 
 
-def _pdf(doc: app.domain.Document, content: bytes) -> Response:
+def _pdf(doc: application.domain.Document, content: bytes) -> Response:
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{doc.document_id}.pdf"',
                              "X-Document-Sha256": doc.sha256, "X-Report-Version": str(doc.version or "")})
@@ -234,7 +225,7 @@ def _pdf(doc: app.domain.Document, content: bytes) -> Response:
 def get_report(case_id: UUID, rt: ReviewDep, who: Reader,
                version: Annotated[int | None, Query(ge=1, le=1000)] = None) -> Response:
     with rt.pool.connection() as conn:
-        doc, content = app.document(rt, conn, case_id, who, version=version)
+        doc, content = application.document(rt, conn, case_id, who, version=version)
     return _pdf(doc, content)
 
 
@@ -242,7 +233,7 @@ def get_report(case_id: UUID, rt: ReviewDep, who: Reader,
             responses=PDF_RESPONSE, description="Any stored document of the case: a report version or an addendum.")
 def get_document(case_id: UUID, document_id: UUID, rt: ReviewDep, who: Reader) -> Response:
     with rt.pool.connection() as conn:
-        doc, content = app.document(rt, conn, case_id, who, document_id=document_id)
+        doc, content = application.document(rt, conn, case_id, who, document_id=document_id)
     return _pdf(doc, content)
 
 
@@ -253,14 +244,14 @@ def ask_follow_up(case_id: UUID, body: FollowUpQuestion, rt: ReviewDep, _: Coord
                   expected: ExpectedVersion, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
     return _created(rt, "coordinator", key, request, body.model_dump(mode="json"),
-                    lambda conn: app.ask_follow_up(rt, conn, case_id, body.question, at, expected),
-                    lambda state, made: app.follow_up_view(state.review.follow_ups[made]))
+                    lambda conn: application.ask_follow_up(rt, conn, case_id, body.question, at, expected),
+                    lambda state, made: application.follow_up_view(state.review.follow_ups[made]))
 
 
 @router.get("/{case_id}/follow-ups", tags=["follow-up"], description="The follow-up questions, with their text.")
 def list_follow_ups(case_id: UUID, rt: ReviewDep, who: Reader) -> list[dict[str, Any]]:
     with rt.pool.connection() as conn:
-        return app.follow_ups(rt, conn, case_id, who)
+        return application.follow_ups(rt, conn, case_id, who)
 
 
 @router.post("/{case_id}/follow-ups/{follow_up_id}/addendum", status_code=201, tags=["follow-up"],
@@ -274,8 +265,8 @@ def answer_follow_up(
     content, digest, pages = _read_pdf(rt, file)
     at = event_time(occurred_at, rt)
     return _created(rt, f"centre:{centre.value}", key, request, {"sha256": digest, "at": occurred_at},
-                    lambda conn: app.answer_follow_up(rt, conn, case_id, centre, follow_up_id, content, digest,
-                                                      pages, at, expected),
+                    lambda conn: application.answer_follow_up(rt, conn, case_id, centre, follow_up_id, content, digest,
+                                                              pages, at, expected),
                     _document_created)
 
 
@@ -285,12 +276,12 @@ def video(case_id: UUID, body: VideoStep, rt: ReviewDep, centre: Centre, key: Id
     at = event_time(body.occurred_at, rt)
     scheduled = checked_time(body.scheduled_for, "scheduled_for") if body.scheduled_for else None
     return _act(rt, centre, body, request, key,
-                lambda conn: app.video(rt, conn, case_id, centre, body.step, scheduled, at, expected))
+                lambda conn: application.video(rt, conn, case_id, centre, body.step, scheduled, at, expected))
 
 
 @admin.post("/timers", description="Emits the SLA events due by `now` (event time), e.g. for a simulated clock.")
 def run_timers(body: RunTimers, rt: ReviewDep, _: Annotated[Principal, Depends(require("admin"))]) -> dict[str, int]:
-    return {"appended": app.run_timers(rt, event_time(body.now, rt, "now"))}
+    return {"appended": application.run_timers(rt, event_time(body.now, rt, "now"))}
 
 
 def create_app() -> FastAPI:

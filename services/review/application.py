@@ -27,10 +27,10 @@ from events.registry import Decoded
 from services.common.calendar import BusinessCalendar
 from services.common.errors import NotFound, Rejected
 from services.common.kernel import Decision, Handled, Kernel
-from services.common.objects import ObjectMissing
+from services.common.object_store import ObjectMissing
 from services.common.runtime import Runtime
 from services.common.sweeps import sweep
-from services.common.vault import PatientErased
+from services.common.vault import KeyShredded
 from services.review import domain, endings, metrics
 from services.review import follow_ups as questions
 from services.review.assignments import AssignmentBook, Row
@@ -55,14 +55,10 @@ Decide = Callable[[domain.Review], Decision]
 
 
 @dataclass
-class ReviewRuntime(Runtime):
+class ReviewRuntime(Runtime[ReviewSettings]):
     calendar: BusinessCalendar
     assignments: AssignmentBook
     files: CaseFiles
-
-    @property
-    def review_settings(self) -> ReviewSettings:
-        return cast(ReviewSettings, self.settings)
 
     @functools.cached_property
     def kernel(self) -> Kernel[CaseReview]:
@@ -199,7 +195,7 @@ def upload_report(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId
 def ask_follow_up(rt: ReviewRuntime, conn: Conn, case_id: UUID, question: str, at: datetime,
                   expected: int | None = None) -> tuple[Handled[CaseReview], UUID]:
     follow_up_id = uuid4()
-    settings = rt.review_settings
+    settings = rt.settings
 
     def decide(r: domain.Review) -> Decision:
         events = questions.ask_follow_up(r, follow_up_id, settings.follow_up_limit, settings.follow_up_business_days,
@@ -258,7 +254,7 @@ def document(rt: ReviewRuntime, conn: Conn, case_id: UUID, who: Reader,
         raise NotFound(f"case {case_id} has no document {document_id}")
     try:
         return doc, rt.files.read(conn, case_id, doc.sha256)
-    except PatientErased:
+    except KeyShredded:
         raise Rejected("the patient's data was erased", "erased") from None
     except ObjectMissing:
         raise NotFound(f"document {document_id} is missing from the object store") from None
@@ -307,7 +303,7 @@ def reactions(rt: ReviewRuntime) -> Consumer:
                 env.occurred_at, cause=decoded)
         if decoded.envelope.event_type == "PatientDataErased":
             # Whatever stopped the case first, erasure makes its reports and questions unreadable.
-            rt.files.shred(conn, decoded.envelope.case_id, decoded.envelope.occurred_at)
+            rt.files.shred(conn, decoded.envelope.case_id)
 
     def on_records(conn: Conn, decoded: Decoded) -> None:
         # New records at intake answer an open information request: the SLA clock resumes.

@@ -148,6 +148,28 @@ class Review:
             case InformationReceived():
                 self.open_request = None
                 self.pauses[-1] = Pause(started_at=self.pauses[-1].started_at, ended_at=at)
+            case SlaAtRisk():
+                self.at_risk_sent = True
+            case SlaBreached():
+                self.breached_sent = True
+            case SlaClockBlocked():
+                self.clock_blocked = True
+            case ReviewEnded():
+                self.ended = event
+            case VideoConsultationRequested():
+                self.video = "requested"
+            case VideoConsultationScheduled():
+                self.video = "scheduled"
+            case VideoConsultationHeld():
+                self.video, self.video_held_at = "held", at
+            case VideoConsultationMissed():
+                self.video = "missed"
+            case _:
+                self._apply_documents(event, at)
+
+    def _apply_documents(self, event: Event, at: datetime) -> None:
+        """The report, its delivery and versions, the follow-up questions and their addenda."""
+        match event:
             case ReportUploaded():
                 self.documents[event.document_id] = Document(
                     event.document_id, "report", event.sha256, event.size_bytes, event.page_count,
@@ -175,22 +197,6 @@ class Review:
                 self.documents[event.document_id] = Document(
                     event.document_id, "addendum", event.sha256, event.size_bytes, event.page_count, None, at,
                     follow_up_id=event.follow_up_id)
-            case SlaAtRisk():
-                self.at_risk_sent = True
-            case SlaBreached():
-                self.breached_sent = True
-            case SlaClockBlocked():
-                self.clock_blocked = True
-            case ReviewEnded():
-                self.ended = event
-            case VideoConsultationRequested():
-                self.video = "requested"
-            case VideoConsultationScheduled():
-                self.video = "scheduled"
-            case VideoConsultationHeld():
-                self.video, self.video_held_at = "held", at
-            case VideoConsultationMissed():
-                self.video = "missed"
 
 
 def _versioned(doc: Document, version: int) -> Document:

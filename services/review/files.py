@@ -8,7 +8,6 @@ carry only the document ids, hashes and page counts.
 from __future__ import annotations
 
 import io
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
@@ -17,7 +16,7 @@ import pypdf
 
 from events.db import Conn, Queries
 from services.common.errors import InvalidInput
-from services.common.objects import ObjectStore
+from services.common.object_store import ObjectStore
 from services.common.vault import Vault
 
 # A signed opinion is a handful of pages; a file claiming thousands is not one.
@@ -57,30 +56,15 @@ class CaseFiles(Protocol):
 
     def texts(self, conn: Conn, case_id: UUID) -> dict[UUID, str]: ...
 
-    def shred(self, conn: Conn, case_id: UUID, at: datetime) -> None: ...
-
-
-class _Keys:
-    """The vault's key store over review.case_keys (the owner is the case)."""
-
-    def __init__(self, q: Queries) -> None:
-        self._q = q
-
-    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None:
-        conn.execute(self._q["insert_key"], {"case_id": patient_ref, "wrapped_key": wrapped_key})
-
-    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None:
-        row = conn.execute(self._q["wrapped_key"], {"case_id": patient_ref}).fetchone()
-        return bytes(row["wrapped_key"]) if row else None
-
-    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None:
-        conn.execute(self._q["delete_key"], {"case_id": patient_ref})
+    def shred(self, conn: Conn, case_id: UUID) -> None: ...
 
 
 class PgCaseFiles:
-    def __init__(self, master_key: bytes, objects: ObjectStore, schema: str = "review") -> None:
+    """`vault` keeps a key per case (the owner is the case id), which erasure shreds."""
+
+    def __init__(self, vault: Vault, objects: ObjectStore, schema: str = "review") -> None:
         self._q = Queries(Path(__file__).with_name("queries.sql"), schema)
-        self._vault = Vault(master_key, _Keys(self._q))
+        self._vault = vault
         self._objects = objects
 
     @staticmethod
@@ -108,6 +92,6 @@ class PgCaseFiles:
                                                        f"follow-up:{r['follow_up_id']}").decode()
                 for r in rows}
 
-    def shred(self, conn: Conn, case_id: UUID, at: datetime) -> None:
-        self._vault.shred(conn, str(case_id), at)
+    def shred(self, conn: Conn, case_id: UUID) -> None:
+        self._vault.shred(conn, str(case_id))
         conn.execute(self._q["delete_texts"], {"case_id": case_id})

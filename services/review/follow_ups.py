@@ -13,15 +13,14 @@ from datetime import date, datetime
 from uuid import UUID
 
 from events.contract import Event, FollowUpAnswered, FollowUpAsked, FollowUpAtRisk, FollowUpBreached
-from services.common.calendar import BusinessCalendar, CalendarUnknown
+from services.common.calendar import BusinessCalendar, CalendarUnknown, centre_date, end_of_centre_day
 from services.common.errors import Rejected
 from services.review.domain import FollowUp, Review
-from services.review.sla import end_of_day, local_date
 
 
 def _follow_up_day(cal: BusinessCalendar, asked_at: datetime, day: int) -> date | None:
     try:
-        return cal.add_business_days(local_date(asked_at), day)
+        return cal.add_business_days(centre_date(asked_at), day)
     except CalendarUnknown:
         return None
 
@@ -43,7 +42,7 @@ def answer_follow_up(review: Review, follow_up_id: UUID, document_id: UUID, sha2
         raise Rejected("no such follow-up question", "no_such_follow_up")
     if f.answered_at is not None:
         raise Rejected("this follow-up question is already answered", "follow_up_answered")
-    within = f.due is None or at < end_of_day(f.due)
+    within = f.due is None or at < end_of_centre_day(f.due)
     missed = _due_moments(f, cal, at)
     return [*missed, (FollowUpAnswered(follow_up_id=follow_up_id, document_id=document_id, sha256=sha256,
                                        size_bytes=size_bytes, page_count=page_count, within_limit=within), at)]
@@ -56,10 +55,10 @@ def _due_moments(f: FollowUp, cal: BusinessCalendar, now: datetime) -> list[tupl
         return out
     if not f.at_risk_sent and f.business_days > 1:
         day = _follow_up_day(cal, f.asked_at, f.business_days - 1)
-        if day is not None and end_of_day(day) <= now:
-            out.append((FollowUpAtRisk(follow_up_id=f.follow_up_id, business_days_left=1), end_of_day(day)))
-    if not f.breached_sent and end_of_day(f.due) <= now:
-        out.append((FollowUpBreached(follow_up_id=f.follow_up_id, due=f.due), end_of_day(f.due)))
+        if day is not None and end_of_centre_day(day) <= now:
+            out.append((FollowUpAtRisk(follow_up_id=f.follow_up_id, business_days_left=1), end_of_centre_day(day)))
+    if not f.breached_sent and end_of_centre_day(f.due) <= now:
+        out.append((FollowUpBreached(follow_up_id=f.follow_up_id, due=f.due), end_of_centre_day(f.due)))
     return out
 
 

@@ -31,17 +31,6 @@ ORDER BY routed_at
 SELECT case_id FROM {schema}.assignments
 WHERE phase IN ('accepted', 'awaiting_information', 'answering_follow_up') AND stopped_by IS NULL ORDER BY case_id
 
--- name: insert_key
--- A case's data key is made once; a second upload finds it.
-INSERT INTO {schema}.case_keys (case_id, wrapped_key) VALUES (%(case_id)s, %(wrapped_key)s)
-ON CONFLICT (case_id) DO NOTHING
-
--- name: wrapped_key
-SELECT wrapped_key FROM {schema}.case_keys WHERE case_id = %(case_id)s
-
--- name: delete_key
-DELETE FROM {schema}.case_keys WHERE case_id = %(case_id)s
-
 -- name: delete_texts
 DELETE FROM {schema}.follow_up_texts WHERE case_id = %(case_id)s
 

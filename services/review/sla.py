@@ -32,18 +32,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from events.codes import TURNAROUND_LIMIT_BUSINESS_DAYS, TURNAROUND_TARGET_BUSINESS_DAYS
-from services.common.calendar import BusinessCalendar, CalendarUnknown
+from services.common.calendar import BusinessCalendar, CalendarUnknown, centre_date, end_of_centre_day
 
 TARGET_DAYS = TURNAROUND_TARGET_BUSINESS_DAYS
 LIMIT_DAYS = TURNAROUND_LIMIT_BUSINESS_DAYS
 AT_RISK_REMAINING = 2
 AT_RISK_DAY = LIMIT_DAYS - AT_RISK_REMAINING
-TZ = ZoneInfo("Asia/Shanghai")
 
 State = Literal["on_track", "at_risk", "breached", "paused", "delivered_on_time", "delivered_late",
                 "calendar_unknown"]
@@ -69,17 +67,6 @@ class SlaState:
     unknown_year: int | None  # set whenever something above could not be computed for want of a year
 
 
-def local_date(t: datetime) -> date:
-    if t.utcoffset() is None:
-        raise ValueError(f"a naive datetime ({t}) has no place on the SLA clock")
-    return t.astimezone(TZ).date()
-
-
-def end_of_day(d: date) -> datetime:
-    """The end of a local day: the next local midnight."""
-    return datetime.combine(d + timedelta(days=1), time(), TZ)
-
-
 @dataclass(frozen=True)
 class _Clock:
     """What the clock has seen by `now`, in local dates."""
@@ -98,7 +85,7 @@ class _Clock:
 def _clock(accepted_at: datetime, pauses: Sequence[Pause], delivered_at: datetime | None, now: datetime) -> _Clock:
     for t in (accepted_at, now, delivered_at, *(p.started_at for p in pauses), *(p.ended_at for p in pauses)):
         if t is not None:
-            local_date(t)
+            centre_date(t)
     if delivered_at is not None and delivered_at < accepted_at:
         raise ValueError("delivered before it was accepted")
     delivered = delivered_at if delivered_at is not None and delivered_at <= now else None
@@ -111,9 +98,9 @@ def _clock(accepted_at: datetime, pauses: Sequence[Pause], delivered_at: datetim
         ended = p.ended_at if p.ended_at is not None and p.ended_at <= now else None
         if delivered is not None and (ended is None or ended > delivered):
             ended = delivered
-        spans.append((local_date(p.started_at), None if ended is None else local_date(ended)))
-    return _Clock(accepted=local_date(accepted_at), spans=tuple(spans), delivered_at=delivered,
-                  last_day=local_date(delivered or now), paused=any(r is None for _, r in spans), now=now)
+        spans.append((centre_date(p.started_at), None if ended is None else centre_date(ended)))
+    return _Clock(accepted=centre_date(accepted_at), spans=tuple(spans), delivered_at=delivered,
+                  last_day=centre_date(delivered or now), paused=any(r is None for _, r in spans), now=now)
 
 
 @dataclass(frozen=True)
@@ -154,7 +141,7 @@ def _moment(clock: _Clock, count: _Count, day: int) -> datetime | None:
     """The end of the day-th counted day, if it has come by `now` and not after delivery."""
     if len(count.counted) < day:
         return None
-    moment = end_of_day(count.counted[day - 1])
+    moment = end_of_centre_day(count.counted[day - 1])
     if moment > clock.now or (clock.delivered_at is not None and clock.delivered_at < moment):
         return None
     return moment

@@ -1,4 +1,4 @@
-"""Routing's HTTP API: where each case went and why, the registry, and the coordinator queue."""
+"""Routing's HTTP API: where each case went and why, the partner centres, and the coordinator queue."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from services.common.dependencies import IdempotencyKey, event_time, get_runtime
 from services.common.errors import NotFound
 from services.common.idempotency import Outcome, fingerprint, run_command
 from services.common.inputs import EventTime
-from services.routing import application as routing
+from services.routing import application
 from services.routing.bootstrap import SERVICE, bootstrap
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
@@ -27,7 +27,7 @@ admin = APIRouter(prefix="/admin", tags=["admin"])
 
 
 # The composition root's runtime, typed as this service's.
-RoutingDep = Annotated[routing.RoutingRuntime, Depends(get_runtime)]
+RoutingDep = Annotated[application.RoutingRuntime, Depends(get_runtime)]
 
 
 class Assign(BaseModel):
@@ -49,7 +49,7 @@ class RunTimers(BaseModel):
 @api.get("/cases/{case_id}/routing")
 def routing_of(case_id: UUID, rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
     with rt.pool.connection() as conn:
-        events = routing.decisions(rt, conn, case_id)
+        events = application.decisions(rt, conn, case_id)
     if not events:
         raise NotFound(f"case {case_id} has not been routed")
     return {"case_id": case_id,
@@ -59,15 +59,15 @@ def routing_of(case_id: UUID, rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
 @api.get("/centres")
 def centres(rt: RoutingDep, _: Coordinator) -> dict[str, Any]:
     with rt.pool.connection() as conn:
-        load = routing.centre_load(rt, conn)
-    return {"version": rt.centre_registry.version,
+        load = application.centre_load(rt, conn)
+    return {"version": rt.partners.version,
             "centres": [{**c.model_dump(mode="json"), "active_reviews": load.get(c.id, 0)}
-                        for c in rt.centre_registry.centres]}
+                        for c in rt.partners.centres]}
 
 
 @api.get("/queue", description="Cases routing could not place: declined twice or no fitting centre.")
 def coordinator_queue(rt: RoutingDep, _: Coordinator) -> list[dict[str, Any]]:
-    return routing.queue(rt)
+    return application.queue(rt)
 
 
 @api.post("/queue/{case_id}/assignment",
@@ -78,7 +78,7 @@ def coordinator_queue(rt: RoutingDep, _: Coordinator) -> list[dict[str, Any]]:
 def assign(case_id: UUID, body: Assign, rt: RoutingDep, who: Coordinator, key: IdempotencyKey,
            request: Request) -> JSONResponse:
     def command(conn: Conn) -> Outcome:
-        now = routing.assign_by_coordinator(rt, conn, case_id, body.centre_id, event_time(body.occurred_at, rt))
+        now = application.assign_by_coordinator(rt, conn, case_id, body.centre_id, event_time(body.occurred_at, rt))
         return Outcome(200 if now else 202, {"case_id": case_id, "centre_id": body.centre_id,
                                              "state": "routed" if now else "withdrawing_from_current_centre"})
 
@@ -90,7 +90,7 @@ def assign(case_id: UUID, body: Assign, rt: RoutingDep, who: Coordinator, key: I
 def final_decline(case_id: UUID, body: FinalDecline, rt: RoutingDep, who: Coordinator, key: IdempotencyKey,
                   request: Request) -> JSONResponse:
     def command(conn: Conn) -> Outcome:
-        routing.decline_finally(rt, conn, case_id, event_time(body.occurred_at, rt))
+        application.decline_finally(rt, conn, case_id, event_time(body.occurred_at, rt))
         return Outcome(200, {"case_id": case_id, "finally_declined": True})
 
     return run_command(rt, key=key, principal=who.role, command=command,
@@ -100,7 +100,7 @@ def final_decline(case_id: UUID, body: FinalDecline, rt: RoutingDep, who: Coordi
 @admin.post("/timers", description="Withdraws the cases not accepted by their deadline as of `now` (event time), "
                                    "e.g. for a simulated clock.")
 def run_timers(body: RunTimers, rt: RoutingDep, _: Admin) -> dict[str, int]:
-    return {"appended": routing.run_timers(rt, event_time(body.now, rt, "now"))}
+    return {"appended": application.run_timers(rt, event_time(body.now, rt, "now"))}
 
 
 def create_app() -> FastAPI:

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from events import lifecycle
@@ -43,19 +43,15 @@ from services.common.runtime import Runtime
 from services.common.sweeps import sweep
 from services.routing import domain, metrics
 from services.routing.board import RoutingBoard
-from services.routing.registry import CentreRegistry
+from services.routing.centres import PartnerCentres
 from services.routing.settings import RoutingSettings
 
 
 @dataclass
-class RoutingRuntime(Runtime):
-    centre_registry: CentreRegistry
+class RoutingRuntime(Runtime[RoutingSettings]):
+    partners: PartnerCentres
     board: RoutingBoard
     calendar: BusinessCalendar
-
-    @property
-    def routing_settings(self) -> RoutingSettings:
-        return cast(RoutingSettings, self.settings)
 
     @functools.cached_property
     def kernel(self) -> Kernel[list[Event]]:
@@ -130,7 +126,7 @@ def centre_load(rt: RoutingRuntime, conn: Conn) -> dict[CentreId, int]:
 def record_decision(rt: RoutingRuntime, conn: Conn, case_id: UUID, decision: Event, at: datetime,
                     cause: Decoded | None = None) -> Handled[list[Event]]:
     """Appends a decision at event time `at`; a routing carries its acceptance deadline from `at`."""
-    accept_by = domain.acceptance_deadline(rt.calendar, at, rt.routing_settings.acceptance_business_days)
+    accept_by = domain.acceptance_deadline(rt.calendar, at, rt.settings.acceptance_business_days)
     decision = domain.with_deadline(decision, accept_by)
     return rt.kernel.handle(conn, case_id, lambda _: [decision], occurred_at=at, cause=cause)
 
@@ -148,7 +144,7 @@ def _maybe_route(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
     row = case_row(rt, conn, case_id)
     if not row.facts.ready or row.routed_once:
         return
-    decision = domain.choose_centre(rt.centre_registry, row.facts, centre_load(rt, conn))
+    decision = domain.choose_centre(rt.partners, row.facts, centre_load(rt, conn))
     # Event time: the decision happens when the last condition became true.
     record_decision(rt, conn, case_id, decision, decoded.envelope.occurred_at, decoded)
 
@@ -191,7 +187,7 @@ def _on_declined(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
     rt.board.declined(conn, case_id, declined.centre_id.value)
     row = case_row(rt, conn, case_id)
     if row.facts.ready:
-        decision = domain.after_decline(rt.centre_registry, row.facts, centre_load(rt, conn), row.coordinator_pick,
+        decision = domain.after_decline(rt.partners, row.facts, centre_load(rt, conn), row.coordinator_pick,
                                         reason=declined.reason, reassign_to=reassign_to, attempt=row.attempts + 1)
         record_decision(rt, conn, case_id, decision, decoded.envelope.occurred_at, decoded)
 
@@ -222,7 +218,7 @@ def _on_ended(rt: RoutingRuntime, conn: Conn, decoded: Decoded) -> None:
 
 
 def router_consumer(rt: RoutingRuntime) -> Consumer:
-    for centre in rt.centre_registry.centres:
+    for centre in rt.partners.centres:
         metrics.ROUTED_OVER_CAPACITY.labels(centre.id.value).inc(0)
     handlers: dict[str, Callable[[RoutingRuntime, Conn, Decoded], None]] = {
         "CaseOpened": _on_case_opened,

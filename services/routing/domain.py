@@ -1,4 +1,4 @@
-"""Routing's choice of centre. Pure: a function of the case's coded facts, the registry and load.
+"""Routing's choice of centre. Pure: a function of the case's coded facts, the partner centres and load.
 
 Order of the rules:
 1. Only centres the patient consented to (PIPL) and that have not declined.
@@ -33,7 +33,7 @@ from events.codes import CentreId, DeclineReason, QuestionTopic, TumourSite
 from events.contract import AssignmentWithdrawn, CaseFinallyDeclined, CaseRouted, CaseRoutingBlocked, Event
 from services.common.calendar import BusinessCalendar, CalendarUnknown, centre_date, end_of_centre_day
 from services.common.errors import Rejected
-from services.routing.registry import Capability, Centre, CentreRegistry
+from services.routing.centres import Capability, Centre, PartnerCentres
 
 # What each question topic needs of a centre, with the reason codes for "found" and "none left".
 QUESTION_CAPABILITIES: tuple[tuple[QuestionTopic, Capability, str, str], ...] = (
@@ -63,9 +63,9 @@ def _blocked(*codes: str) -> CaseRoutingBlocked:
     return CaseRoutingBlocked(reason_codes=list(codes))
 
 
-def choose_centre(registry: CentreRegistry, facts: CaseFacts, load: Mapping[CentreId, int],
+def choose_centre(partners: PartnerCentres, facts: CaseFacts, load: Mapping[CentreId, int],
                   attempt: int = 1, rerouted: str = "rerouted_after_decline") -> CaseRouted | CaseRoutingBlocked:
-    candidates = [c for c in registry.centres if c.id in facts.consented_centres and c.id not in facts.declined]
+    candidates = [c for c in partners.centres if c.id in facts.consented_centres and c.id not in facts.declined]
     if not candidates:
         return _blocked("no_consented_centre_left")
     reasons: list[str] = []
@@ -100,8 +100,8 @@ def choose_centre(registry: CentreRegistry, facts: CaseFacts, load: Mapping[Cent
         reasons.append("preference_over_capacity" if preferred else "preference_not_fitting")
 
     def pressure(c: Centre) -> tuple[float, int, int]:
-        # Least loaded relative to capacity; then the more specialised centre; then registry order.
-        return (load.get(c.id, 0) / c.capacity, len(c.specialties), registry.centres.index(c))
+        # Least loaded relative to capacity; then the more specialised centre; then the file's order.
+        return (load.get(c.id, 0) / c.capacity, len(c.specialties), partners.centres.index(c))
 
     chosen = min(candidates, key=pressure)
     if len(candidates) > 1:
@@ -111,7 +111,7 @@ def choose_centre(registry: CentreRegistry, facts: CaseFacts, load: Mapping[Cent
     return CaseRouted(centre_id=chosen.id, reason_codes=reasons, attempt=attempt)
 
 
-def after_decline(registry: CentreRegistry, facts: CaseFacts, load: Mapping[CentreId, int],
+def after_decline(partners: PartnerCentres, facts: CaseFacts, load: Mapping[CentreId, int],
                   coordinator_assigned: bool, reason: DeclineReason = DeclineReason.OTHER,
                   reassign_to: CentreId | None = None, attempt: int | None = None) -> Event:
     """The next step once a centre declined: the next centre, the coordinator queue, or the end.
@@ -133,7 +133,7 @@ def after_decline(registry: CentreRegistry, facts: CaseFacts, load: Mapping[Cent
     if declines >= DECLINES_BEFORE_QUEUE:
         return _blocked("declined_twice")
     rerouted = "rerouted_after_no_answer" if reason is DeclineReason.NO_ANSWER else "rerouted_after_decline"
-    return choose_centre(registry, facts, load, attempt=attempt, rerouted=rerouted)
+    return choose_centre(partners, facts, load, attempt=attempt, rerouted=rerouted)
 
 
 # ------------------------------------------------------------------ the acceptance deadline

@@ -4,13 +4,14 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
-from services.routing.registry import DEFAULT_FILE
+from services.routing.centres import DEFAULT_FILE
 
 
 class RoutingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore", frozen=True)
 
-    centre_registry: Path = Field(DEFAULT_FILE, validation_alias="ROUTING_CENTRE_REGISTRY")
+    # The partner centres (services/routing/centres.json by default).
+    centres_file: Path = Field(DEFAULT_FILE, validation_alias="ROUTING_CENTRE_REGISTRY")
     # Business days of the centres' calendar a centre has to accept a case routed to it; when the
     # last one ends without an answer the case is withdrawn and re-routed (docs/routing.md).
     acceptance_business_days: int = Field(2, ge=1, le=20, validation_alias="ROUTING_ACCEPTANCE_BUSINESS_DAYS")

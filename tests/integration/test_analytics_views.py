@@ -168,7 +168,7 @@ def views(db_url: str, history: list[Decoded]) -> Iterator[tuple[psycopg.Connect
             projection = Projection(target)
             # One event per batch: every fold starts from the rows as PostgreSQL gives them back.
             for decoded in history:
-                projection.project(conn, decoded)
+                projection.project_batch(conn, [decoded])
         try:
             yield conn, target
         finally:

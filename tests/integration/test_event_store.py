@@ -1,8 +1,7 @@
 """Optimistic concurrency on (stream, version), against the real PostgreSQL."""
 
-import os
 import threading
-from typing import Any, cast
+from typing import Any
 from uuid import uuid4
 
 import psycopg
@@ -15,13 +14,13 @@ from events.db import ConcurrencyConflict, open_pool
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, Pending, utc_now
+from infra.stack import Stack
 from services.common.actor import Actor, acting_as
-from services.common.vault import Vault
-from services.intake import application as app
-from services.intake.application import IntakeRuntime
-from services.intake.rows import PgIntakeRows
+from services.common.object_store import S3Objects
+from services.common.settings import ObjectStoreSettings
+from services.intake import application
+from services.intake.bootstrap import bootstrap
 from services.intake.settings import IntakeSettings
-from services.intake.worklist import PgWorklist
 from tests.integration.conftest import Api, open_case, upload
 
 
@@ -137,22 +136,23 @@ class _CountingCursor(psycopg.Cursor[Any]):
         return super().execute(query, params, **kw)
 
 
-def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api, db_url: str):
+def test_one_intake_command_reads_its_stream_once_on_the_real_database(api: Api, stack: Stack, db_url: str):
     case_id = open_case(api)
-    store = EventStore("intake", "intake", build_registry())
-    rows = PgIntakeRows("intake")
-    rt = IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(), pool=cast(Any, None),
-                       store=store, registry=store.registry, rows=rows, vault=Vault(os.urandom(32), rows),
-                       objects=cast(Any, None), uid_secret=b"", worklist=PgWorklist())
-    with psycopg.connect(db_url, autocommit=True, row_factory=dict_row, cursor_factory=_CountingCursor) as conn:
-        _CountingCursor.seen = []
-        # Outside a request, as a coordinator: the kernel records every event's actor.
-        with conn.transaction(), acting_as(Actor("0c6f3f7e-2b1d-4a59-9d1e-6c2a1f0b3e44", "coordinator")):
-            done = app.request_records(rt, cast(Any, conn), case_id, utc_now(), None)
+    # The runtime the intake API runs on, from its composition root and the stack's settings.
+    rt = bootstrap(IntakeSettings.model_validate(stack.service_env("intake")),
+                   objects=S3Objects(ObjectStoreSettings.model_validate(stack.s3_env())))
+    try:
+        with psycopg.connect(db_url, autocommit=True, row_factory=dict_row, cursor_factory=_CountingCursor) as conn:
+            _CountingCursor.seen = []
+            # Outside a request, as a coordinator: the kernel records every event's actor.
+            with conn.transaction(), acting_as(Actor("0c6f3f7e-2b1d-4a59-9d1e-6c2a1f0b3e44", "coordinator")):
+                done = application.request_records(rt, conn, case_id, utc_now(), None)
+    finally:
+        rt.close()
     stream_reads = [q for q in _CountingCursor.seen if 'FROM "intake".events WHERE stream_id' in q]
     assert len(stream_reads) == 1, _CountingCursor.seen
     # Read models: the case row, the delivery and the case's life (locked); then the event with its
     # outbox row (one statement), the notify (a connection of its own, so inside the transaction),
     # and the life with its answers, saved.
     assert len(_CountingCursor.seen) == 7, _CountingCursor.seen
-    assert done.version == 3 and app.view(done.state)["checklist"]["open_request"] is not None
+    assert done.version == 3 and application.view(done.state)["checklist"]["open_request"] is not None

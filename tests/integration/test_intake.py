@@ -221,7 +221,7 @@ def test_after_erasure_identity_and_question_are_unreadable_and_projections_stil
 
     gone = api.call("intake", "GET", f"/cases/{case_id}/patient")
     assert gone.status_code == 409 and gone.json()["code"] == "patient_erased"
-    assert db.execute("SELECT count(*) AS n FROM intake.patient_keys WHERE patient_ref = %s",
+    assert db.execute("SELECT count(*) AS n FROM intake.owner_keys WHERE owner = %s",
                       (ref,)).fetchone()["n"] == 0
     assert api.call("intake", "GET", f"/cases/{case_id}").json()["status"] == "erased"
     # The ciphertexts are still there, but nothing can decrypt them any more.

@@ -157,7 +157,7 @@ def test_erasure_makes_the_report_unreadable_and_withdrawal_closes_it_to_the_cen
     wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}/report").status_code == 409,
              what="the erasure at review")
     assert api.call("review", "GET", f"/cases/{case_id}/report").json()["code"] == "erased"
-    assert db.execute("SELECT count(*) AS n FROM review.case_keys WHERE case_id = %s",
+    assert db.execute("SELECT count(*) AS n FROM review.owner_keys WHERE owner = %s",
                       (str(case_id),)).fetchone()["n"] == 0
 
 

@@ -2,16 +2,21 @@
 
 They keep the behaviour the application relies on (versions, first-delivery-wins, what a query
 would return) in dictionaries. The connection they are handed is a `FakeConn` and is ignored.
+A test builds its runtime with the service's own bootstrap(), handing these in.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
+
+from pydantic import SecretStr
 
 from events import lifecycle
 from events.codes import CentreId
@@ -24,8 +29,11 @@ from events.registry import Decoded
 from events.store import Pending
 from services.billing.books import CreditFacts
 from services.billing.provider import Operation, ProviderDeclined
-from services.common.objects import ObjectMissing
-from services.common.vault import PatientErased
+from services.common.object_store import ObjectMissing
+from services.common.vault import KeyShredded
+from services.intake.application import IntakeRuntime
+from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.intake.settings import IntakeSettings
 
 
 class FakeConn:
@@ -42,7 +50,7 @@ class FakePool:
         self.connections = 0
 
     @contextmanager
-    def connection(self) -> Iterator[Conn]:
+    def connection(self, timeout: float | None = None) -> Iterator[Conn]:
         self.connections += 1
         yield CONN
 
@@ -64,6 +72,17 @@ def memory_store(producer: str, clock: Clock | None = None) -> InMemoryEventStor
     return InMemoryEventStore(producer, clock or Clock())
 
 
+def in_memory(store: object) -> InMemoryEventStore:
+    """The in-memory store a test's runtime or kernel runs on, for what only the fake keeps."""
+    assert isinstance(store, InMemoryEventStore)
+    return store
+
+
+def master_key() -> SecretStr:
+    """A fresh master key, as a service's settings hold one."""
+    return SecretStr(base64.b64encode(os.urandom(32)).decode())
+
+
 class Upstream:
     """Another service's stream: what it appends is delivered to the consumer under test."""
 
@@ -79,9 +98,8 @@ class Upstream:
 
 def deliver(consumer: Consumer, decoded: Decoded) -> None:
     """What the consumer runtime does with a message, minus the broker and the tracking row."""
-    handler = consumer.handlers.get(decoded.envelope.event_type)
-    if handler is not None:
-        handler(CONN, decoded)
+    if decoded.envelope.event_type in consumer.event_types:
+        consumer.apply(CONN, [decoded])
 
 
 # ------------------------------------------------------------------ review
@@ -135,7 +153,7 @@ class FakeCaseFiles:
 
     def read(self, conn: Conn, case_id: UUID, sha256: str) -> bytes:
         if case_id in self.shredded:
-            raise PatientErased(str(case_id))
+            raise KeyShredded(str(case_id))
         return self.blobs[(case_id, sha256)]
 
     def keep_text(self, conn: Conn, case_id: UUID, follow_up_id: UUID, text: str) -> None:
@@ -144,7 +162,7 @@ class FakeCaseFiles:
     def texts(self, conn: Conn, case_id: UUID) -> dict[UUID, str]:
         return dict(self.questions.get(case_id, {}))
 
-    def shred(self, conn: Conn, case_id: UUID, at: datetime) -> None:
+    def shred(self, conn: Conn, case_id: UUID) -> None:
         self.shredded.add(case_id)
         self.questions.pop(case_id, None)
 
@@ -205,9 +223,24 @@ class FakeProvider:
 
 # ------------------------------------------------------------------ intake
 
-class FakeIntakeRows:
+class FakeOwnerKeys:
+    """The vault's key table in memory: the first key of an owner stays until it is shredded."""
+
     def __init__(self) -> None:
         self.keys: dict[str, bytes] = {}
+
+    def insert(self, conn: Conn, owner: str, wrapped_key: bytes) -> None:
+        self.keys.setdefault(owner, wrapped_key)
+
+    def get(self, conn: Conn, owner: str) -> bytes | None:
+        return self.keys.get(owner)
+
+    def shred(self, conn: Conn, owner: str) -> None:
+        self.keys.pop(owner, None)
+
+
+class FakeIntakeRows:
+    def __init__(self) -> None:
         self.erasures: dict[str, datetime] = {}
         self.cases: dict[UUID, dict[str, Any]] = {}
         self.patients: dict[str, bytes] = {}
@@ -215,16 +248,6 @@ class FakeIntakeRows:
         self.deliveries: dict[UUID, dict[str, Any]] = {}
         self.access_log: list[dict[str, Any]] = []
         self.served: dict[UUID, dict[str, Any]] = {}
-
-    def insert_key(self, conn: Conn, patient_ref: str, wrapped_key: bytes) -> None:
-        self.keys.setdefault(patient_ref, wrapped_key)
-
-    def wrapped_key(self, conn: Conn, patient_ref: str) -> bytes | None:
-        return self.keys.get(patient_ref)
-
-    def shred_key(self, conn: Conn, patient_ref: str, at: datetime) -> None:
-        self.keys.pop(patient_ref, None)
-        self.erasures.setdefault(patient_ref, at)
 
     def case(self, conn: Conn, case_id: UUID) -> dict[str, Any] | None:
         row = self.cases.get(case_id)
@@ -247,6 +270,9 @@ class FakeIntakeRows:
 
     def save_identity(self, conn: Conn, patient_ref: str, identity: bytes) -> None:
         self.patients[patient_ref] = identity
+
+    def record_erasure(self, conn: Conn, patient_ref: str, at: datetime) -> None:
+        self.erasures.setdefault(patient_ref, at)
 
     def erased(self, conn: Conn, patient_ref: str) -> bool:
         return patient_ref in self.erasures
@@ -338,3 +364,10 @@ class FakeObjects:
 
     def exists(self, key: str) -> bool:
         return key in self.objects
+
+
+def intake_runtime(now: datetime) -> IntakeRuntime:
+    """Intake's runtime on these fakes, built by its own composition root, its clock at `now`."""
+    return intake_bootstrap(IntakeSettings.model_construct(master_key=master_key()), pool=FakePool(),
+                            store=memory_store("intake", Clock(now)), objects=FakeObjects(), rows=FakeIntakeRows(),
+                            keys=FakeOwnerKeys(), worklist=FakeWorklist())

@@ -14,6 +14,7 @@ class FakeRoutingBoard:
     def __init__(self) -> None:
         self.cases: dict[UUID, dict[str, Any]] = {}
         self.active: dict[str, int] = {}
+        self.corrupt: set[UUID] = set()  # cases whose row cannot be read
 
     def remember(self, conn: Conn, case_id: UUID, tumour_site: str, rare_tumour: bool, preferred_centre: str | None,
                  opened_at: datetime, question_topics: Sequence[str]) -> None:
@@ -26,6 +27,8 @@ class FakeRoutingBoard:
             "reassign_to": None})
 
     def facts(self, conn: Conn, case_id: UUID) -> dict[str, Any] | None:
+        if case_id in self.corrupt:
+            raise RuntimeError("a corrupt row")
         row = self.cases.get(case_id)
         return dict(row) if row else None
 

@@ -24,21 +24,20 @@ from events.contract import (
     TreatmentBooked,
 )
 from events.registry import Decoded
-from services.billing import application as app
+from services.billing import application
+from services.billing.bootstrap import bootstrap
 from services.billing.pricing import CaseComplexity, load_price_book
 from services.billing.settings import BillingSettings
 from services.common.errors import NotFound, Rejected
-from tests.unit.fakes import CONN, Clock, FakeBooks, FakePool, FakeProvider, Upstream, deliver, memory_store
+from tests.unit.fakes import CONN, Clock, FakeBooks, FakePool, FakeProvider, Upstream, deliver, in_memory, memory_store
 
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
 BOOK = load_price_book()
 
 
-def runtime() -> app.BillingRuntime:
-    store = memory_store("billing", Clock(T0))
-    return app.BillingRuntime(service="billing", settings=BillingSettings.model_construct(),
-                              pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                              price_book=BOOK, provider=FakeProvider(), books=FakeBooks())
+def runtime() -> application.BillingRuntime:
+    return bootstrap(BillingSettings.model_construct(), pool=FakePool(), store=memory_store("billing", Clock(T0)),
+                     provider=FakeProvider(), books=FakeBooks())
 
 
 def opened(video: bool = True, quote_id: UUID | None = None) -> CaseOpened:
@@ -50,9 +49,9 @@ def opened(video: bool = True, quote_id: UUID | None = None) -> CaseOpened:
 class Case:
     """One case's upstream facts, delivered to billing's consumer as the worker would."""
 
-    def __init__(self, rt: app.BillingRuntime, video: bool = True, quote_id: UUID | None = None) -> None:
+    def __init__(self, rt: application.BillingRuntime, video: bool = True, quote_id: UUID | None = None) -> None:
         self.rt, self.case_id = rt, uuid4()
-        self.consumer = app.billing_consumer(rt)
+        self.consumer = application.billing_consumer(rt)
         self.upstream = Upstream("intake")
         self.at = T0
         self.send(opened(video, quote_id))
@@ -67,14 +66,14 @@ class Case:
         return [d.envelope.event_type for d in self.rt.store.load(CONN, f"case-{self.case_id}")]
 
     def summary(self) -> dict[str, Any]:
-        return app.case_summary(self.rt, CONN, self.case_id)
+        return application.case_summary(self.rt, CONN, self.case_id)
 
 
 def test_an_opened_case_is_invoiced_and_authorised_in_one_append():
     rt = runtime()
     case = Case(rt)
     assert case.kinds() == ["FeeInvoiced", "PaymentAuthorised"]
-    store = cast(Any, rt.store)
+    store = in_memory(rt.store)
     history = store.load(CONN, f"case-{case.case_id}")
     # One append: one correlation, the case opening as the cause of both.
     assert {d.envelope.correlation_id for d in history} == {history[0].envelope.correlation_id}
@@ -97,7 +96,7 @@ def test_completed_records_capture_what_was_authorised_and_the_journal_balances(
     summary = case.summary()
     assert (summary["paid_review_cents"], summary["paid_video_cents"]) == (80_000, 40_000)
     assert summary["ledger_balance"] == 0
-    assert app.ledger_total(rt, CONN)["total_cents"] == 0
+    assert application.ledger_total(rt, CONN)["total_cents"] == 0
 
 
 def test_a_declined_capture_is_recorded_and_can_be_retried():
@@ -108,7 +107,7 @@ def test_a_declined_capture_is_recorded_and_can_be_retried():
     case.send(RecordsCompleted(record_count=6))
     assert case.kinds()[-1] == "PaymentFailed"
     provider.declining.clear()
-    app.retry_capture(rt, CONN, case.case_id, case.at)
+    application.retry_capture(rt, CONN, case.case_id, case.at)
     assert case.summary()["paid_review_cents"] == 80_000
 
 
@@ -117,9 +116,9 @@ def test_a_retry_with_nothing_to_capture_is_rejected():
     case = Case(rt)
     case.send(RecordsCompleted(record_count=6))
     with pytest.raises(Rejected):
-        app.retry_capture(rt, CONN, case.case_id, case.at)
+        application.retry_capture(rt, CONN, case.case_id, case.at)
     with pytest.raises(NotFound):
-        app.retry_capture(rt, CONN, uuid4(), case.at)
+        application.retry_capture(rt, CONN, uuid4(), case.at)
 
 
 def review_answers(case: Case, ending: Decoded, accepted_at: datetime | None = None,
@@ -276,10 +275,10 @@ def test_a_booked_treatment_earns_the_paid_review_fee_as_credit_redeemable_once(
     case.send(booking(CentreId.CAMS))
     assert case.summary()["fee_credit_cents"] == 80_000
     assert case.summary()["fee_credit_status"] == "applied"
-    done = app.redeem(rt, CONN, case.case_id, "inv-1", case.at)
-    assert app.case_summary(rt, CONN, case.case_id, done.state)["fee_credit_redeemed"]
+    done = application.redeem(rt, CONN, case.case_id, "inv-1", case.at)
+    assert application.case_summary(rt, CONN, case.case_id, done.state)["fee_credit_redeemed"]
     with pytest.raises(Rejected):
-        app.redeem(rt, CONN, case.case_id, "inv-2", case.at)
+        application.redeem(rt, CONN, case.case_id, "inv-2", case.at)
 
 
 def test_a_booking_at_another_centre_than_the_reviewing_one_earns_no_credit():
@@ -309,14 +308,14 @@ def test_a_booking_that_reaches_billing_before_the_delivery_is_credited_when_the
 
 def test_redeeming_without_an_account_is_not_found():
     with pytest.raises(NotFound):
-        app.redeem(runtime(), CONN, uuid4(), "inv-1", T0)
+        application.redeem(runtime(), CONN, uuid4(), "inv-1", T0)
 
 
 def test_a_quote_fixes_the_price_of_the_case_opened_with_it():
     rt = runtime()
-    quote_id, q = app.issue_quote(rt, CONN, "breast", CaseComplexity(
+    quote_id, q = application.issue_quote(rt, CONN, "breast", CaseComplexity(
         rare_tumour=False, glass_slides=True, imaging_studies=2, genomic_guided=False, wants_video=False), T0)
-    assert app.quoted(rt, CONN, quote_id) == q
+    assert application.quoted(rt, CONN, quote_id) == q
     case = Case(rt, video=False, quote_id=quote_id)
     assert case.summary()["review_fee_cents"] == q.review_cents == 80_000 + 15_000 + 2 * 5_000
 
@@ -324,7 +323,7 @@ def test_a_quote_fixes_the_price_of_the_case_opened_with_it():
 def test_a_provider_callback_applies_once():
     rt = runtime()
     case = Case(rt)
-    assert app.provider_callback(rt, CONN, case.case_id, "ref_external", case.at)
-    assert not app.provider_callback(rt, CONN, case.case_id, "ref_external", case.at)
+    assert application.provider_callback(rt, CONN, case.case_id, "ref_external", case.at)
+    assert not application.provider_callback(rt, CONN, case.case_id, "ref_external", case.at)
     with pytest.raises(NotFound):
-        app.provider_callback(rt, CONN, uuid4(), "ref_external", case.at)
+        application.provider_callback(rt, CONN, uuid4(), "ref_external", case.at)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -22,20 +21,15 @@ from events.contract import (
 from events.db import ConcurrencyConflict
 from events.registry import Decoded
 from services.common.errors import NotFound, Rejected
-from services.common.vault import Vault
-from services.intake import application as app
-from services.intake import reactions
-from services.intake.settings import IntakeSettings
+from services.intake import application, reactions
 from tests.unit.fakes import (
     CONN,
-    Clock,
     FakeIntakeRows,
-    FakeObjects,
-    FakePool,
     FakeWorklist,
     Upstream,
     deliver,
-    memory_store,
+    in_memory,
+    intake_runtime,
 )
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -45,35 +39,30 @@ PERSON = {"name": "Ada Example", "birth_date": "1970-01-01"}
 
 
 @pytest.fixture
-def rt() -> app.IntakeRuntime:
-    store = memory_store("intake", Clock(T0))
-    rows = FakeIntakeRows()
-    return app.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
-                             pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                             rows=rows, vault=Vault(os.urandom(32), rows), objects=FakeObjects(),
-                             uid_secret=b"u" * 32, worklist=FakeWorklist())
+def rt() -> application.IntakeRuntime:
+    return intake_runtime(T0)
 
 
-def rows(rt: app.IntakeRuntime) -> FakeIntakeRows:
+def rows(rt: application.IntakeRuntime) -> FakeIntakeRows:
     return cast(FakeIntakeRows, rt.rows)
 
 
-def worklist(rt: app.IntakeRuntime) -> FakeWorklist:
+def worklist(rt: application.IntakeRuntime) -> FakeWorklist:
     return cast(FakeWorklist, rt.worklist)
 
 
-def status(rt: app.IntakeRuntime, case_id: UUID) -> str:
+def status(rt: application.IntakeRuntime, case_id: UUID) -> str:
     return worklist(rt).life(case_id).status.value
 
 
-def review_delivered(rt: app.IntakeRuntime, decoded: Decoded) -> None:
+def review_delivered(rt: application.IntakeRuntime, decoded: Decoded) -> None:
     """The delivery as intake's worker takes it: its payload, and the case's life."""
     deliver(reactions.deliveries(rt), decoded)
     deliver(worklist(rt).consumer(), decoded)
 
 
 def opened(patient_ref: str | None = None) -> CaseOpened:
-    return CaseOpened(patient_ref=patient_ref or app.new_patient_ref(), tumour_site="lung", rare_tumour=False,
+    return CaseOpened(patient_ref=patient_ref or application.new_patient_ref(), tumour_site="lung", rare_tumour=False,
                       stage_group="III", referral_reasons=[ReferralReason.STAGE_BORDERLINE],
                       patient_country="AU", language="en")
 
@@ -86,95 +75,95 @@ def delivered(**changes: Any) -> ReviewDelivered:
                            page_count=6).model_copy(update=changes)
 
 
-def open_case(rt: app.IntakeRuntime, question: str | None = "Is surgery still possible?") -> UUID:
-    return app.open_case(rt, CONN, opened(), PERSON, question, T0).state.case.case_id
+def open_case(rt: application.IntakeRuntime, question: str | None = "Is surgery still possible?") -> UUID:
+    return application.open_case(rt, CONN, opened(), PERSON, question, T0).state.case.case_id
 
 
-def ready(rt: app.IntakeRuntime, case_id: UUID) -> None:
+def ready(rt: application.IntakeRuntime, case_id: UUID) -> None:
     for kind in REQUIRED:
-        app.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=kind), None, T0, None)
+        application.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=kind), None, T0, None)
     for consent, centres in ((ConsentKind.HEALTH_DATA_PROCESSING, []), (ConsentKind.TRANSFER_ABROAD, [CentreId.CAMS])):
-        app.give_consent(rt, CONN, case_id, ConsentGiven(consent=consent, text_version="v1", centre_ids=centres),
-                         T0, None)
+        given = ConsentGiven(consent=consent, text_version="v1", centre_ids=centres)
+        application.give_consent(rt, CONN, case_id, given, T0, None)
 
 
-def test_an_opened_case_is_collecting_records_and_its_identity_is_encrypted(rt: app.IntakeRuntime):
-    done = app.open_case(rt, CONN, opened(), PERSON, "Is surgery still possible?", T0)
+def test_an_opened_case_is_collecting_records_and_its_identity_is_encrypted(rt: application.IntakeRuntime):
+    done = application.open_case(rt, CONN, opened(), PERSON, "Is surgery still possible?", T0)
     case_id = done.state.case.case_id
     assert [d.event.event_type for d in done.appended] == ["CaseOpened", "QuestionRecorded"]
-    assert done.version == 2 and app.view(done.state)["status"] == "collecting_records"
+    assert done.version == 2 and application.view(done.state)["status"] == "collecting_records"
     row = rows(rt).cases[case_id]
     assert b"surgery" not in row["question"] and b"Ada" not in rows(rt).patients[row["patient_ref"]]
-    assert app.patient_details(rt, CONN, case_id)["identity"] == PERSON
+    assert application.patient_details(rt, CONN, case_id)["identity"] == PERSON
 
 
-def test_opening_for_an_unknown_patient_without_identity_is_not_found(rt: app.IntakeRuntime):
+def test_opening_for_an_unknown_patient_without_identity_is_not_found(rt: application.IntakeRuntime):
     with pytest.raises(NotFound):
-        app.open_case(rt, CONN, opened("pr_" + "9" * 32), None, None, T0)
+        application.open_case(rt, CONN, opened("pr_" + "9" * 32), None, None, T0)
 
 
-def test_a_command_on_an_unknown_case_is_not_found_and_appends_nothing(rt: app.IntakeRuntime):
+def test_a_command_on_an_unknown_case_is_not_found_and_appends_nothing(rt: application.IntakeRuntime):
     with pytest.raises(NotFound):
-        app.request_records(rt, CONN, uuid4(), T0, None)
-    assert cast(Any, rt.store).published == []
+        application.request_records(rt, CONN, uuid4(), T0, None)
+    assert in_memory(rt.store).published == []
 
 
-def test_a_command_reads_its_stream_once_and_answers_from_its_state(rt: app.IntakeRuntime):
+def test_a_command_reads_its_stream_once_and_answers_from_its_state(rt: application.IntakeRuntime):
     case_id = open_case(rt)
-    store = cast(Any, rt.store)
+    store = in_memory(rt.store)
     before = store.loads
-    done = app.request_records(rt, CONN, case_id, T0, None)
+    done = application.request_records(rt, CONN, case_id, T0, None)
     assert store.loads - before == 1
-    assert app.view(done.state) == app.view(app.load(rt, CONN, case_id).state)
+    assert application.view(done.state) == application.view(application.load(rt, CONN, case_id).state)
 
 
-def test_the_full_set_and_both_consents_make_the_case_ready(rt: app.IntakeRuntime):
+def test_the_full_set_and_both_consents_make_the_case_ready(rt: application.IntakeRuntime):
     case_id = open_case(rt)
     ready(rt, case_id)
     assert status(rt, case_id) == "ready_for_review"
-    assert "RecordsCompleted" in [e.event_type for e in cast(Any, rt.store).published]
+    assert "RecordsCompleted" in [e.event_type for e in in_memory(rt.store).published]
 
 
-def test_a_stale_version_is_a_conflict(rt: app.IntakeRuntime):
+def test_a_stale_version_is_a_conflict(rt: application.IntakeRuntime):
     case_id = open_case(rt)
     with pytest.raises(ConcurrencyConflict):
-        app.request_records(rt, CONN, case_id, T0, expected=7)
+        application.request_records(rt, CONN, case_id, T0, expected=7)
 
 
-def test_a_record_file_is_stored_encrypted_under_its_hash(rt: app.IntakeRuntime):
+def test_a_record_file_is_stored_encrypted_under_its_hash(rt: application.IntakeRuntime):
     case_id = open_case(rt)
     content = b"%PDF-1.4 pathology report of Ada Example"
-    digest = app.sha256_hex(content)
+    digest = application.sha256_hex(content)
     record = RecordsReceived(record_id=uuid4(), kind=RecordKind.PATHOLOGY_REPORT, sha256=digest,
                              size_bytes=len(content))
-    app.add_record(rt, CONN, case_id, record, content, T0, None)
+    application.add_record(rt, CONN, case_id, record, content, T0, None)
     [stored] = rows(rt).files.values()
     blob = rt.objects.get(stored["path"])
     assert stored["sha256"] == digest and b"Ada" not in blob and len(blob) > len(content)
 
 
-def test_a_question_recorded_later_is_encrypted_and_counts_for_the_checklist(rt: app.IntakeRuntime):
+def test_a_question_recorded_later_is_encrypted_and_counts_for_the_checklist(rt: application.IntakeRuntime):
     case_id = open_case(rt, question=None)
-    assert app.load(rt, CONN, case_id).state.case.has_question is False
-    done = app.record_question(rt, CONN, case_id, "Which trial fits?", T0, None)
+    assert application.load(rt, CONN, case_id).state.case.has_question is False
+    done = application.record_question(rt, CONN, case_id, "Which trial fits?", T0, None)
     assert done.state.case.has_question
-    assert app.patient_details(rt, CONN, case_id)["question"] == "Which trial fits?"
+    assert application.patient_details(rt, CONN, case_id)["question"] == "Which trial fits?"
 
 
-def test_treatment_can_be_booked_only_after_the_delivery_reached_intake(rt: app.IntakeRuntime):
+def test_treatment_can_be_booked_only_after_the_delivery_reached_intake(rt: application.IntakeRuntime):
     case_id = open_case(rt)
     ready(rt, case_id)
     booking = TreatmentBooked(centre_id=CentreId.CAMS, treatment_type="proton_therapy",
                               travel_reason="high_cost_therapy", estimated_cost_cents=3_000_000)
     with pytest.raises(Rejected):
-        app.book_treatment(rt, CONN, case_id, booking, T0, None)
+        application.book_treatment(rt, CONN, case_id, booking, T0, None)
     review_delivered(rt, Upstream("review").emit(case_id, delivered(), T0 + timedelta(days=5)))
     assert status(rt, case_id) == "review_delivered"
-    done = app.book_treatment(rt, CONN, case_id, booking, T0 + timedelta(days=6), None)
-    assert app.view(done.state)["status"] == "treatment_booked"
+    done = application.book_treatment(rt, CONN, case_id, booking, T0 + timedelta(days=6), None)
+    assert application.view(done.state)["status"] == "treatment_booked"
 
 
-def test_a_redelivered_review_keeps_the_first_delivery(rt: app.IntakeRuntime):
+def test_a_redelivered_review_keeps_the_first_delivery(rt: application.IntakeRuntime):
     case_id = open_case(rt)
     upstream = Upstream("review")
     first = delivered()
@@ -183,68 +172,69 @@ def test_a_redelivered_review_keeps_the_first_delivery(rt: app.IntakeRuntime):
     assert rows(rt).deliveries[case_id]["payload"]["report_ref"] == str(first.report_ref)
 
 
-def test_a_cancelled_case_refuses_further_records(rt: app.IntakeRuntime):
+def test_a_cancelled_case_refuses_further_records(rt: application.IntakeRuntime):
     case_id = open_case(rt)
-    app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0, None)
+    application.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0, None)
     assert status(rt, case_id) == "cancelled"
     with pytest.raises(Rejected):
-        app.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=RecordKind.IMAGING), None, T0,
-                       None)
+        application.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=RecordKind.IMAGING), None, T0,
+                               None)
 
 
-def test_erasure_shreds_the_key_ends_every_case_and_blocks_reopening(rt: app.IntakeRuntime):
-    first = app.open_case(rt, CONN, opened(), PERSON, "q", T0)
+def test_erasure_shreds_the_key_ends_every_case_and_blocks_reopening(rt: application.IntakeRuntime):
+    first = application.open_case(rt, CONN, opened(), PERSON, "q", T0)
     ref = first.state.case.opened.patient_ref  # type: ignore[union-attr]
-    second = app.open_case(rt, CONN, opened(ref), None, None, T0)
-    erased = app.erase_patient(rt, CONN, ref, T0 + timedelta(days=1))
+    second = application.open_case(rt, CONN, opened(ref), None, None, T0)
+    erased = application.erase_patient(rt, CONN, ref, T0 + timedelta(days=1))
     assert sorted(erased) == sorted([first.state.case.case_id, second.state.case.case_id])
     assert {status(rt, c) for c in erased} == {"erased"}
     with pytest.raises(Rejected):
-        app.patient_details(rt, CONN, first.state.case.case_id)
+        application.patient_details(rt, CONN, first.state.case.case_id)
     with pytest.raises(Rejected):
-        app.open_case(rt, CONN, opened(ref), None, None, T0)
+        application.open_case(rt, CONN, opened(ref), None, None, T0)
     with pytest.raises(NotFound):
-        app.erase_patient(rt, CONN, "pr_" + "8" * 32, T0)
+        application.erase_patient(rt, CONN, "pr_" + "8" * 32, T0)
 
 
-def test_the_timers_remind_and_then_expire_a_dormant_case_once(rt: app.IntakeRuntime):
+def test_the_timers_remind_and_then_expire_a_dormant_case_once(rt: application.IntakeRuntime):
     case_id = open_case(rt)
-    app.request_records(rt, CONN, case_id, T0, None)
-    assert app.run_timers(rt, T0 + timedelta(days=31)) >= 2
+    application.request_records(rt, CONN, case_id, T0, None)
+    assert application.run_timers(rt, T0 + timedelta(days=31)) >= 2
     assert status(rt, case_id) == "expired"
-    assert app.run_timers(rt, T0 + timedelta(days=62)) == 0
-    kinds = [e.event_type for e in cast(Any, rt.store).published]
+    assert application.run_timers(rt, T0 + timedelta(days=62)) == 0
+    kinds = [e.event_type for e in in_memory(rt.store).published]
     assert kinds.count("CaseExpired") == 1 and "RecordsReminderSent" in kinds
 
 
-def test_a_ready_case_is_never_expired(rt: app.IntakeRuntime):
+def test_a_ready_case_is_never_expired(rt: application.IntakeRuntime):
     case_id = open_case(rt)
     ready(rt, case_id)
-    assert app.run_timers(rt, T0 + timedelta(days=90)) == 0
+    assert application.run_timers(rt, T0 + timedelta(days=90)) == 0
     assert status(rt, case_id) == "ready_for_review"
 
 
-def finally_declined(rt: app.IntakeRuntime, case_id: UUID, at: datetime) -> None:
+def finally_declined(rt: application.IntakeRuntime, case_id: UUID, at: datetime) -> None:
     deliver(worklist(rt).consumer(), Upstream("routing").emit(case_id, CaseFinallyDeclined(declines=2), at))
 
 
-def test_routings_final_decline_ends_the_case_at_intake_and_a_later_cancellation_is_refused(rt: app.IntakeRuntime):
+def test_routings_final_decline_ends_the_case_at_intake_and_a_later_cancellation_is_refused(
+        rt: application.IntakeRuntime):
     case_id = open_case(rt)
     ready(rt, case_id)
     finally_declined(rt, case_id, T0 + timedelta(days=4))
     assert status(rt, case_id) == "declined_by_all_centres"
-    view = app.view(app.load(rt, CONN, case_id).state)
+    view = application.view(application.load(rt, CONN, case_id).state)
     assert (view["status"], view["ending"]) == ("declined_by_all_centres", "CaseFinallyDeclined")
     with pytest.raises(Rejected) as refused:
-        app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=5), None)
+        application.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=5), None)
     assert refused.value.code == "case_declined_by_all_centres"
     finally_declined(rt, case_id, T0 + timedelta(days=6))  # redelivered: the first stands
     assert worklist(rt).life(case_id).endings["CaseFinallyDeclined"] == T0 + timedelta(days=4)
 
 
-def test_a_final_decline_after_intakes_own_ending_leaves_that_ending(rt: app.IntakeRuntime):
+def test_a_final_decline_after_intakes_own_ending_leaves_that_ending(rt: application.IntakeRuntime):
     case_id = open_case(rt)
     ready(rt, case_id)
-    app.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=1), None)
+    application.cancel(rt, CONN, case_id, CaseCancelled(reason="patient_request"), T0 + timedelta(days=1), None)
     finally_declined(rt, case_id, T0 + timedelta(days=2))
     assert status(rt, case_id) == "cancelled"

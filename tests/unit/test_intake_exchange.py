@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -16,20 +15,14 @@ import pytest
 from events.codes import CentreId, ConsentKind, RecordKind, ReferralReason
 from events.contract import CaseDeclined, CaseOpened, CaseRouted, ConsentGiven, RecordsReceived
 from services.common.errors import NotFound, Rejected
-from services.common.vault import Vault
-from services.intake import application as app
-from services.intake import exchange
-from services.intake.settings import IntakeSettings
+from services.intake import application, exchange
 from tests.unit.fakes import (
     CONN,
-    Clock,
     FakeIntakeRows,
-    FakeObjects,
-    FakePool,
     FakeWorklist,
     Upstream,
     deliver,
-    memory_store,
+    intake_runtime,
 )
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -39,20 +32,15 @@ REQUIRED = [RecordKind.PATHOLOGY_REPORT, RecordKind.PATHOLOGY_SLIDES, RecordKind
 
 
 @pytest.fixture
-def rt() -> app.IntakeRuntime:
-    store = memory_store("intake", Clock(T0))
-    rows = FakeIntakeRows()
-    return app.IntakeRuntime(service="intake", settings=IntakeSettings.model_construct(),
-                             pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                             rows=rows, vault=Vault(os.urandom(32), rows), objects=FakeObjects(),
-                             uid_secret=b"u" * 32, worklist=FakeWorklist())
+def rt() -> application.IntakeRuntime:
+    return intake_runtime(T0)
 
 
-def upload(rt: app.IntakeRuntime, case_id: UUID, kind: RecordKind, data: bytes,
+def upload(rt: application.IntakeRuntime, case_id: UUID, kind: RecordKind, data: bytes,
            study_date: date | None = None) -> UUID:
-    record = RecordsReceived(record_id=uuid4(), kind=kind, sha256=app.sha256_hex(data), size_bytes=len(data),
+    record = RecordsReceived(record_id=uuid4(), kind=kind, sha256=application.sha256_hex(data), size_bytes=len(data),
                              modality="CT" if study_date else None, study_date=study_date)
-    app.add_record(rt, CONN, case_id, record, data, T0, None)
+    application.add_record(rt, CONN, case_id, record, data, T0, None)
     return record.record_id
 
 
@@ -66,21 +54,23 @@ def ct(**attributes: Any) -> bytes:
     return out.getvalue()
 
 
-def dicom_case(rt: app.IntakeRuntime, dicom: bytes | None = None, person: dict[str, Any] | None = None
+def dicom_case(rt: application.IntakeRuntime, dicom: bytes | None = None, person: dict[str, Any] | None = None
                ) -> tuple[UUID, UUID]:
-    opened = CaseOpened(patient_ref=app.new_patient_ref(), tumour_site="lung", rare_tumour=False, stage_group="III",
-                        referral_reasons=[ReferralReason.STAGE_BORDERLINE], patient_country="AU", language="en")
-    case_id = app.open_case(rt, CONN, opened, person or PERSON, "Is surgery still possible?", T0).state.case.case_id
+    opened = CaseOpened(patient_ref=application.new_patient_ref(), tumour_site="lung", rare_tumour=False,
+                        stage_group="III", referral_reasons=[ReferralReason.STAGE_BORDERLINE], patient_country="AU",
+                        language="en")
+    done = application.open_case(rt, CONN, opened, person or PERSON, "Is surgery still possible?", T0)
+    case_id = done.state.case.case_id
     upload(rt, case_id, RecordKind.PATHOLOGY_REPORT, b"%PDF-1.4 the pathology report")
     for kind in REQUIRED[1:]:
-        app.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=kind), None, T0, None)
+        application.add_record(rt, CONN, case_id, RecordsReceived(record_id=uuid4(), kind=kind), None, T0, None)
     for consent, centres in ((ConsentKind.HEALTH_DATA_PROCESSING, []), (ConsentKind.TRANSFER_ABROAD, [CentreId.CAMS])):
-        app.give_consent(rt, CONN, case_id, ConsentGiven(consent=consent, text_version="v1", centre_ids=centres),
-                         T0, None)
+        given = ConsentGiven(consent=consent, text_version="v1", centre_ids=centres)
+        application.give_consent(rt, CONN, case_id, given, T0, None)
     return case_id, upload(rt, case_id, RecordKind.IMAGING, dicom or ct(), date(2026, 2, 1))
 
 
-def assigned(rt: app.IntakeRuntime, case_id: UUID, centre: CentreId, attempt: int = 1) -> None:
+def assigned(rt: application.IntakeRuntime, case_id: UUID, centre: CentreId, attempt: int = 1) -> None:
     deliver(cast(FakeWorklist, rt.worklist).consumer(), Upstream("routing").emit(
         case_id, CaseRouted(centre_id=centre, reason_codes=["specialty_fit"], attempt=attempt), T0))
 
@@ -89,7 +79,7 @@ def record(body: dict[str, Any], record_id: UUID) -> dict[str, Any]:
     return next(r for r in body["records"] if r["record_id"] == record_id)
 
 
-def test_the_assigned_consented_centre_reads_the_package_and_each_read_is_recorded(rt: app.IntakeRuntime):
+def test_the_assigned_consented_centre_reads_the_package_and_each_read_is_recorded(rt: application.IntakeRuntime):
     case_id, record_id = dicom_case(rt)
     assigned(rt, case_id, CentreId.CAMS)
     body = exchange.package(rt, CONN, case_id, "cams")
@@ -103,7 +93,7 @@ def test_the_assigned_consented_centre_reads_the_package_and_each_read_is_record
         ("cams", "package", None), ("cams", "record", record_id)]
 
 
-def test_the_centre_is_told_the_hash_and_size_of_its_copy_and_never_the_originals(rt: app.IntakeRuntime):
+def test_the_centre_is_told_the_hash_and_size_of_its_copy_and_never_the_originals(rt: application.IntakeRuntime):
     original = ct()
     case_id, record_id = dicom_case(rt, original)
     assigned(rt, case_id, CentreId.CAMS)
@@ -119,7 +109,7 @@ def test_the_centre_is_told_the_hash_and_size_of_its_copy_and_never_the_original
     assert record(exchange.package(rt, CONN, other, "cams"), other_record)["sha256"] != theirs["sha256"]
 
 
-def test_a_copy_derived_by_another_recipe_is_derived_anew(rt: app.IntakeRuntime):
+def test_a_copy_derived_by_another_recipe_is_derived_anew(rt: application.IntakeRuntime):
     case_id, record_id = dicom_case(rt)
     assigned(rt, case_id, CentreId.CAMS)
     served = cast(FakeIntakeRows, rt.rows).served
@@ -129,7 +119,7 @@ def test_a_copy_derived_by_another_recipe_is_derived_anew(rt: app.IntakeRuntime)
     assert served[record_id]["recipe"] == exchange.RECIPE
 
 
-def test_the_package_gives_the_patients_age_and_sex_and_the_served_dicom_carries_them(rt: app.IntakeRuntime):
+def test_the_package_gives_the_patients_age_and_sex_and_the_served_dicom_carries_them(rt: application.IntakeRuntime):
     case_id, record_id = dicom_case(rt)
     assigned(rt, case_id, CentreId.CAMS)
     body = exchange.package(rt, CONN, case_id, "cams")
@@ -144,7 +134,7 @@ def test_the_package_gives_the_patients_age_and_sex_and_the_served_dicom_carries
     assert (seen.PatientAge, seen.PatientSex) == ("036Y", "")
 
 
-def test_a_file_with_burned_in_annotation_is_held_for_the_coordinator(rt: app.IntakeRuntime):
+def test_a_file_with_burned_in_annotation_is_held_for_the_coordinator(rt: application.IntakeRuntime):
     original = ct(BurnedInAnnotation="YES")
     case_id, record_id = dicom_case(rt, original)
     assigned(rt, case_id, CentreId.CAMS)
@@ -159,7 +149,7 @@ def test_a_file_with_burned_in_annotation_is_held_for_the_coordinator(rt: app.In
     assert record(exchange.package(rt, CONN, case_id, None), record_id)["held"] == "burned_in_annotation"
 
 
-def test_a_pdf_record_is_typed_as_a_pdf(rt: app.IntakeRuntime):
+def test_a_pdf_record_is_typed_as_a_pdf(rt: application.IntakeRuntime):
     case_id, _ = dicom_case(rt)
     assigned(rt, case_id, CentreId.CAMS)
     report = next(r for r in exchange.package(rt, CONN, case_id, "cams")["records"] if r["kind"] == "pathology_report")
@@ -167,14 +157,14 @@ def test_a_pdf_record_is_typed_as_a_pdf(rt: app.IntakeRuntime):
     assert report["sha256"] == hashlib.sha256(b"%PDF-1.4 the pathology report").hexdigest()
 
 
-def test_the_coordinator_gets_the_original_file_and_leaves_no_access_row(rt: app.IntakeRuntime):
+def test_the_coordinator_gets_the_original_file_and_leaves_no_access_row(rt: application.IntakeRuntime):
     case_id, record_id = dicom_case(rt)
     content = exchange.record_content(rt, CONN, case_id, record_id, None)
     assert not content.deidentified and b"Example^Ada" in content.data
     assert exchange.accesses(rt, CONN, case_id) == []
 
 
-def test_another_centre_a_declined_one_or_a_rerouted_one_gets_not_found(rt: app.IntakeRuntime):
+def test_another_centre_a_declined_one_or_a_rerouted_one_gets_not_found(rt: application.IntakeRuntime):
     case_id, _ = dicom_case(rt)  # the patient consented to CAMS only
     assigned(rt, case_id, CentreId.CAMS)
     with pytest.raises(NotFound):
@@ -188,16 +178,16 @@ def test_another_centre_a_declined_one_or_a_rerouted_one_gets_not_found(rt: app.
         exchange.package(rt, CONN, case_id, "sysucc")
 
 
-def test_access_ends_at_once_with_the_consent_or_the_patients_data(rt: app.IntakeRuntime):
+def test_access_ends_at_once_with_the_consent_or_the_patients_data(rt: application.IntakeRuntime):
     case_id, record_id = dicom_case(rt)
     assigned(rt, case_id, CentreId.CAMS)
     exchange.package(rt, CONN, case_id, "cams")
-    app.withdraw_consent(rt, CONN, case_id, ConsentKind.TRANSFER_ABROAD, T0, None)
+    application.withdraw_consent(rt, CONN, case_id, ConsentKind.TRANSFER_ABROAD, T0, None)
     with pytest.raises(NotFound):
         exchange.record_content(rt, CONN, case_id, record_id, "cams")
     other, _ = dicom_case(rt)
     assigned(rt, other, CentreId.CAMS)
-    app.erase_patient(rt, CONN, app.load(rt, CONN, other).state.case.opened.patient_ref, T0)  # type: ignore[union-attr]
+    application.erase_patient(rt, CONN, application.load(rt, CONN, other).state.case.opened.patient_ref, T0)  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         exchange.package(rt, CONN, other, "cams")
     with pytest.raises(Rejected):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 from uuid import UUID, uuid4
 
 import pytest
@@ -14,7 +14,7 @@ from events.registry import Decoded
 from events.store import Pending
 from services.common import actor
 from services.common.kernel import Kernel, case_stream
-from tests.unit.fakes import CONN, Upstream, memory_store
+from tests.unit.fakes import CONN, Upstream, in_memory, memory_store
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ def test_an_expected_version_that_is_not_the_streams_is_a_conflict():
 def test_a_writer_racing_between_read_and_append_gets_a_conflict_not_an_overwrite():
     kernel = counting_kernel()
     case_id = uuid4()
-    store = cast(Any, kernel.store)
+    store = in_memory(kernel.store)
 
     def decide_while_another_writer_appends(s: list[Event]) -> list[Event]:
         store.append(CONN, stream_id=case_stream(case_id), case_id=case_id, expected_version=0,
@@ -97,7 +97,7 @@ def test_a_naive_business_time_is_refused():
 
 def test_the_stream_is_read_once_per_command():
     kernel = counting_kernel()
-    store = cast(Any, kernel.store)
+    store = in_memory(kernel.store)
     case_id: UUID = uuid4()
     kernel.handle(CONN, case_id, lambda s: [completed()], occurred_at=T0)
     assert store.loads == 1

@@ -8,10 +8,10 @@ from services.billing.pricing import (
     REVIEW_RANGE,
     VIDEO_RANGE,
     CaseComplexity,
-    PriceBookError,
     load_price_book,
     price,
 )
+from services.common.data_file import DataFileError
 
 BOOK = load_price_book()
 
@@ -76,12 +76,12 @@ def test_the_most_complex_case_reaches_the_top_of_each_published_range():
                                      {"video": {"base_cents": 30_000}},
                                      {"video": {"genomic_guided_cents": 40_000}}])
 def test_a_book_that_could_price_outside_the_ranges_is_refused_at_load(tmp_path: Path, changes):
-    with pytest.raises(PriceBookError, match="outside"):
+    with pytest.raises(DataFileError, match="outside"):
         load_price_book(write_book(tmp_path, **changes))
 
 
 def test_a_malformed_book_is_refused(tmp_path: Path):
     bad = tmp_path / "book.json"
     bad.write_text('{"version": "x", "currency": "EUR"}')
-    with pytest.raises(PriceBookError):
+    with pytest.raises(DataFileError):
         load_price_book(bad)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.intake.objects import move_local_records
+from services.intake.legacy_records import move_local_records
 from tests.unit.fakes import FakeObjects
 
 

@@ -20,10 +20,9 @@ from events.contract import (
     ReviewDelivered,
 )
 from events.registry import Decoded
-from services.common.calendar import load_calendar
 from services.common.errors import NotFound, Rejected
-from services.routing import application as app
-from services.routing.registry import load_registry
+from services.routing import application
+from services.routing.bootstrap import bootstrap
 from services.routing.settings import RoutingSettings
 from tests.unit.fakes import CONN, Clock, FakePool, Upstream, deliver, memory_store
 from tests.unit.fakes_routing import FakeRoutingBoard
@@ -31,18 +30,16 @@ from tests.unit.fakes_routing import FakeRoutingBoard
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
 
-def runtime() -> app.RoutingRuntime:
-    store = memory_store("routing", Clock(T0))
-    return app.RoutingRuntime(service="routing", settings=RoutingSettings.model_construct(),
-                              pool=cast(Any, FakePool()), store=cast(Any, store), registry=store.registry,
-                              centre_registry=load_registry(), board=FakeRoutingBoard(), calendar=load_calendar())
+def runtime() -> application.RoutingRuntime:
+    return bootstrap(RoutingSettings.model_construct(), pool=FakePool(), store=memory_store("routing", Clock(T0)),
+                     board=FakeRoutingBoard())
 
 
 class Case:
-    def __init__(self, rt: app.RoutingRuntime, site: str = "breast", preferred: CentreId | None = CentreId.PKUCH,
-                 reasons: list[ReferralReason] | None = None) -> None:
+    def __init__(self, rt: application.RoutingRuntime, site: str = "breast",
+                 preferred: CentreId | None = CentreId.PKUCH, reasons: list[ReferralReason] | None = None) -> None:
         self.rt, self.case_id = rt, uuid4()
-        self.consumer = app.router_consumer(rt)
+        self.consumer = application.router_consumer(rt)
         self.upstream = Upstream("intake")
         self.at = T0
         self.send(CaseOpened(patient_ref="pr_" + "2" * 32, tumour_site=site, rare_tumour=False, stage_group="II",
@@ -61,13 +58,13 @@ class Case:
                                       centre_ids=list(centres)))
 
     def decisions(self) -> list[Event]:
-        return app.decisions(self.rt, CONN, self.case_id)
+        return application.decisions(self.rt, CONN, self.case_id)
 
     def board(self) -> FakeRoutingBoard:
         return cast(FakeRoutingBoard, self.rt.board)
 
 
-def ready(rt: app.RoutingRuntime, *centres: CentreId, **kw: Any) -> Case:
+def ready(rt: application.RoutingRuntime, *centres: CentreId, **kw: Any) -> Case:
     case = Case(rt, **kw)
     case.send(RecordsCompleted(record_count=6))
     case.consent(*(centres or tuple(CentreId)))
@@ -120,16 +117,16 @@ def test_a_case_no_consented_centre_fits_waits_in_the_coordinator_queue():
     case = ready(rt, CentreId.WCH)  # breast, but the patient consented to WCH (lung) only
     [blocked] = case.decisions()
     assert blocked.event_type == "CaseRoutingBlocked"
-    assert [r["case_id"] for r in app.queue(rt)] == [case.case_id]
+    assert [r["case_id"] for r in application.queue(rt)] == [case.case_id]
 
 
 def test_the_coordinator_assigns_only_a_consented_centre_and_the_case_leaves_the_queue():
     rt = runtime()
     case = ready(rt, CentreId.WCH)
     with pytest.raises(Rejected):
-        app.assign_by_coordinator(rt, CONN, case.case_id, CentreId.FUSCC, T0)
-    app.assign_by_coordinator(rt, CONN, case.case_id, CentreId.WCH, T0)
-    assert app.queue(rt) == [] and case.board().cases[case.case_id]["coordinator_pick"]
+        application.assign_by_coordinator(rt, CONN, case.case_id, CentreId.FUSCC, T0)
+    application.assign_by_coordinator(rt, CONN, case.case_id, CentreId.WCH, T0)
+    assert application.queue(rt) == [] and case.board().cases[case.case_id]["coordinator_pick"]
     # The coordinator's own pick declining is the final decline.
     case.send(CaseDeclined(centre_id=CentreId.WCH, reason="at_capacity"), Upstream("review"))
     assert case.decisions()[-1].event_type == "CaseFinallyDeclined"
@@ -139,21 +136,21 @@ def test_only_a_queued_case_can_be_finally_declined_and_an_unknown_case_is_not_f
     rt = runtime()
     case = ready(rt)
     with pytest.raises(NotFound):
-        app.decline_finally(rt, CONN, case.case_id, T0)
+        application.decline_finally(rt, CONN, case.case_id, T0)
     with pytest.raises(NotFound):
-        app.decline_finally(rt, CONN, uuid4(), T0)
+        application.decline_finally(rt, CONN, uuid4(), T0)
     with pytest.raises(NotFound):
-        app.assign_by_coordinator(rt, CONN, uuid4(), CentreId.PKUCH, T0)
+        application.assign_by_coordinator(rt, CONN, uuid4(), CentreId.PKUCH, T0)
     with pytest.raises(Rejected) as same:
-        app.assign_by_coordinator(rt, CONN, case.case_id, CentreId.PKUCH, T0)
+        application.assign_by_coordinator(rt, CONN, case.case_id, CentreId.PKUCH, T0)
     assert same.value.code == "same_centre"
 
 
 def test_a_final_decline_from_the_queue_ends_the_case():
     rt = runtime()
     case = ready(rt, CentreId.WCH)
-    app.decline_finally(rt, CONN, case.case_id, T0)
-    assert case.decisions()[-1].event_type == "CaseFinallyDeclined" and app.queue(rt) == []
+    application.decline_finally(rt, CONN, case.case_id, T0)
+    assert case.decisions()[-1].event_type == "CaseFinallyDeclined" and application.queue(rt) == []
 
 
 def test_an_ended_or_unconsented_case_is_not_routed():
@@ -175,4 +172,4 @@ def test_a_fact_for_a_case_routing_never_saw_opened_is_an_error_not_a_guess():
     rt = runtime()
     stray: UUID = uuid4()
     with pytest.raises(LookupError):
-        deliver(app.router_consumer(rt), Upstream("intake").emit(stray, RecordsCompleted(record_count=6), T0))
+        deliver(application.router_consumer(rt), Upstream("intake").emit(stray, RecordsCompleted(record_count=6), T0))

@@ -5,10 +5,11 @@ import pytest
 
 from events.codes import CentreId, QuestionTopic, TumourSite
 from events.contract import CaseFinallyDeclined, CaseRouted, CaseRoutingBlocked
+from services.common.data_file import DataFileError
+from services.routing.centres import load_centres
 from services.routing.domain import CaseFacts, after_decline, choose_centre
-from services.routing.registry import RegistryError, load_registry
 
-REGISTRY = load_registry()
+PARTNERS = load_centres()
 C = CentreId
 
 
@@ -18,29 +19,29 @@ def facts(site: TumourSite = TumourSite.BREAST, **kw: object) -> CaseFacts:
 
 
 def routed(f: CaseFacts, load: dict[CentreId, int] | None = None) -> CaseRouted:
-    decision = choose_centre(REGISTRY, f, load or {})
+    decision = choose_centre(PARTNERS, f, load or {})
     assert isinstance(decision, CaseRouted), decision
     return decision
 
 
-def test_the_registry_holds_the_five_centres_of_the_seed():
-    assert {c.id for c in REGISTRY.centres} == set(CentreId)
-    assert "proton_therapy" in REGISTRY.get(C.CAMS).capabilities
-    assert TumourSite.GASTRIC in REGISTRY.get(C.PKUCH).specialties
+def test_the_partner_centres_are_the_five_centres_of_the_seed():
+    assert {c.id for c in PARTNERS.centres} == set(CentreId)
+    assert "proton_therapy" in PARTNERS.get(C.CAMS).capabilities
+    assert TumourSite.GASTRIC in PARTNERS.get(C.PKUCH).specialties
 
 
-def test_an_invalid_registry_is_refused_at_load(tmp_path: Path):
+def test_an_invalid_centres_file_is_refused_at_load(tmp_path: Path):
     data = json.loads(Path("services/routing/centres.json").read_text())
     data["centres"][0]["capacity"] = 0
     bad = tmp_path / "centres.json"
     bad.write_text(json.dumps(data))
-    with pytest.raises(RegistryError, match="capacity"):
-        load_registry(bad)
+    with pytest.raises(DataFileError, match="capacity"):
+        load_centres(bad)
     data["centres"][0]["capacity"] = 5
     data["centres"].append(data["centres"][0])
     bad.write_text(json.dumps(data))
-    with pytest.raises(RegistryError, match="twice"):
-        load_registry(bad)
+    with pytest.raises(DataFileError, match="twice"):
+        load_centres(bad)
 
 
 def test_a_specialty_fit_picks_the_more_specialised_centre_when_loads_are_equal():
@@ -88,21 +89,21 @@ def test_a_rare_tumour_goes_to_a_centre_with_the_breadth_for_it():
 
 def test_only_centres_named_in_the_transfer_consent_are_candidates():
     assert routed(facts(consented_centres=frozenset({C.PKUCH}))).centre_id is C.PKUCH
-    blocked = choose_centre(REGISTRY, facts(consented_centres=frozenset({C.WCH})), {})
+    blocked = choose_centre(PARTNERS, facts(consented_centres=frozenset({C.WCH})), {})
     assert isinstance(blocked, CaseRoutingBlocked)
     assert blocked.reason_codes == ["no_specialty_fit"]
 
 
 def test_a_decline_reroutes_to_the_next_fitting_centre_then_the_coordinator_queue():
     first = routed(facts(TumourSite.GASTRIC))
-    after_one = after_decline(REGISTRY, facts(TumourSite.GASTRIC, declined=(first.centre_id,)), {}, False)
+    after_one = after_decline(PARTNERS, facts(TumourSite.GASTRIC, declined=(first.centre_id,)), {}, False)
     assert isinstance(after_one, CaseRouted)
     assert after_one.centre_id not in (first.centre_id,) and after_one.attempt == 2
     assert "rerouted_after_decline" in after_one.reason_codes
-    after_two = after_decline(REGISTRY, facts(TumourSite.GASTRIC, declined=(first.centre_id, after_one.centre_id)),
+    after_two = after_decline(PARTNERS, facts(TumourSite.GASTRIC, declined=(first.centre_id, after_one.centre_id)),
                               {}, False)
     assert isinstance(after_two, CaseRoutingBlocked) and after_two.reason_codes == ["declined_twice"]
-    final = after_decline(REGISTRY, facts(TumourSite.GASTRIC, declined=(C.PKUCH, C.FUSCC, C.SYSUCC)), {}, True)
+    final = after_decline(PARTNERS, facts(TumourSite.GASTRIC, declined=(C.PKUCH, C.FUSCC, C.SYSUCC)), {}, True)
     assert isinstance(final, CaseFinallyDeclined) and final.declines == 3
 
 
@@ -131,7 +132,7 @@ def test_a_clinical_trial_question_goes_to_an_early_phase_programme_with_the_spe
 
 
 def test_a_capability_no_consented_centre_has_blocks_with_its_own_reason():
-    blocked = choose_centre(REGISTRY, facts(TumourSite.LUNG, consented_centres=frozenset({C.WCH, C.FUSCC}),
+    blocked = choose_centre(PARTNERS, facts(TumourSite.LUNG, consented_centres=frozenset({C.WCH, C.FUSCC}),
                                             question_topics=frozenset({QuestionTopic.PROTON_THERAPY})), {})
     assert isinstance(blocked, CaseRoutingBlocked) and blocked.reason_codes == ["no_proton_centre_available"]
 

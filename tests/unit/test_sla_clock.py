@@ -5,12 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.common.calendar import load_calendar
+from services.common.calendar import CENTRES_TZ, load_calendar
 from services.review.sla import (
     AT_RISK_REMAINING,
     LIMIT_DAYS,
     TARGET_DAYS,
-    TZ,
     Pause,
     due_events,
     sla_state,
@@ -22,7 +21,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "services" / "review" / "calenda
 
 def sh(y: int, m: int, d: int, h: int = 9, mi: int = 0) -> datetime:
     """A moment in Shanghai."""
-    return datetime(y, m, d, h, mi, tzinfo=TZ)
+    return datetime(y, m, d, h, mi, tzinfo=CENTRES_TZ)
 
 
 # Wednesday 11 Feb 2026, four days before the Spring Festival holiday (15-23 Feb). Counted days:
@@ -296,7 +295,7 @@ def test_counted_and_paused_days_add_up_to_the_calendars_business_days(history):
     accepted, pauses, now = history
     s = sla_state(CAL, accepted, pauses, None, now)
     assert s.business_days_used is not None and s.paused_business_days is not None
-    elapsed = CAL.business_days_between(accepted.astimezone(TZ).date(), now.astimezone(TZ).date())
+    elapsed = CAL.business_days_between(accepted.astimezone(CENTRES_TZ).date(), now.astimezone(CENTRES_TZ).date())
     assert s.business_days_used + s.paused_business_days == elapsed
     assert s.business_days_used <= elapsed
     if not pauses:
@@ -310,7 +309,7 @@ def test_the_moments_come_in_order_at_local_midnights_and_agree_with_the_state(h
     events = list(due_events(CAL, accepted, pauses, None, now).moments)
     s = sla_state(CAL, accepted, pauses, None, now)
     assert [k for k, _ in events] == ["at_risk", "breached"][:len(events)]
-    assert all(m.astimezone(TZ).time() == datetime.min.time() and m <= now for _, m in events)
+    assert all(m.astimezone(CENTRES_TZ).time() == datetime.min.time() and m <= now for _, m in events)
     assert dict(events).get("at_risk") == s.at_risk_at
     assert dict(events).get("breached") == s.breached_at
     if s.state in ("on_track", "at_risk") and s.limit_due is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, cast
 from uuid import UUID, uuid4
 
 import psycopg
@@ -27,7 +26,7 @@ def test_a_sweep_skips_a_conflicting_or_failing_case_and_counts_the_rest():
             raise ValueError("bad data in one case")
         return 2
 
-    assert sweep(cast(Any, FakePool()), cases, handle, service="intake") == 4
+    assert sweep(FakePool(), cases, handle, service="intake") == 4
     assert seen == cases
 
 
@@ -36,7 +35,7 @@ def test_a_sweep_stops_when_the_database_is_gone():
         raise psycopg.OperationalError("connection lost")
 
     with pytest.raises(psycopg.OperationalError):
-        sweep(cast(Any, FakePool()), [uuid4(), uuid4()], handle, service="review")
+        sweep(FakePool(), [uuid4(), uuid4()], handle, service="review")
 
 
 def test_no_live_timer_thread_when_a_simulator_drives_time():
@@ -70,6 +69,6 @@ def test_a_sweep_acts_as_the_timer_whoever_started_it():
         return 0
 
     with actor.acting_as(actor.Actor("an-admin-subject", "admin")):
-        sweep(cast(Any, FakePool()), [uuid4(), uuid4()], handle, service="review")
+        sweep(FakePool(), [uuid4(), uuid4()], handle, service="review")
         assert actor.current() == actor.Actor("an-admin-subject", "admin")
     assert seen == [actor.Actor("system:timer", "system")] * 2

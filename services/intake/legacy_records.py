@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from services.common.objects import ObjectStore
+from services.common.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
 

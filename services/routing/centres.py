@@ -1,14 +1,14 @@
-"""The centre registry: a versioned data file, validated at load."""
+"""The partner centres: a versioned data file (centres.json), validated at load."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events.codes import CentreId, TumourSite
+from services.common.data_file import load_data_file
 
 DEFAULT_FILE = Path(__file__).with_name("centres.json")
 Capability = Literal["rare_tumour_breadth", "cancer_only_centre", "proton_therapy", "integrative_oncology",
@@ -28,14 +28,14 @@ class Centre(BaseModel):
     tumour_boards: frozenset[str] = Field(min_length=1)
 
 
-class CentreRegistry(BaseModel):
+class PartnerCentres(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: str
     centres: tuple[Centre, ...]
 
     @model_validator(mode="after")
-    def _each_centre_once(self) -> CentreRegistry:
+    def _each_centre_once(self) -> PartnerCentres:
         ids = [c.id for c in self.centres]
         if len(ids) != len(set(ids)):
             raise ValueError("a centre is listed twice")
@@ -45,12 +45,5 @@ class CentreRegistry(BaseModel):
         return next(c for c in self.centres if c.id is centre_id)
 
 
-class RegistryError(Exception):
-    pass
-
-
-def load_registry(path: Path = DEFAULT_FILE) -> CentreRegistry:
-    try:
-        return CentreRegistry.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError, ValidationError) as exc:
-        raise RegistryError(f"centre registry {path}: {exc}") from exc
+def load_centres(path: Path = DEFAULT_FILE) -> PartnerCentres:
+    return load_data_file(PartnerCentres, path, "partner centres")
