@@ -39,6 +39,9 @@ from infra.readiness import discovery_ready, port_open, wait_until
 from infra.supervisor import Supervisor
 
 PORT_OFFSET = 20
+# Canaille's console script is not run by path: an installer that reuses a venv's files elsewhere
+# leaves its shebang naming the first venv's interpreter; this one is the stack's own.
+CANAILLE = (sys.executable, "-c", "import sys; from canaille.commands import cli; sys.argv[0] = 'canaille'; cli()")
 SCHEMA = "identity"
 MAX_LIFETIME_S = 900
 # Every grant Canaille could issue an access token for gets the same lifetime.
@@ -95,7 +98,7 @@ class Provider:
         return self.run_dir / "users.env"
 
     def argv(self) -> list[str]:
-        return [str(Path(sys.executable).with_name("canaille")), "run", "--bind", f"127.0.0.1:{self.port}"]
+        return [*CANAILLE, "run", "--bind", f"127.0.0.1:{self.port}"]
 
     def env(self) -> dict[str, str]:
         return {"CANAILLE_CONFIG": str(self.config_path)}
@@ -185,7 +188,7 @@ class Provider:
     # ------------------------------------------------------------------ the CLI
     def cli(self, *args: str, stdin: str | None = None) -> str:
         """Runs `canaille ARGS` on this provider's configuration; its standard output."""
-        result = subprocess.run([str(Path(sys.executable).with_name("canaille")), *args], input=stdin,
+        result = subprocess.run([*CANAILLE, *args], input=stdin,
                                 capture_output=True, text=True, env={**os.environ, **self.env()}, check=False)
         if result.returncode != 0:
             raise SystemExit(f"canaille {args[0]} failed: {result.stderr.strip()[-2000:]}")
