@@ -26,7 +26,8 @@ from services.common.inputs import EventTime, WholeNumber
 
 Billing = Annotated[Principal, Depends(require("billing"))]
 Reader = Annotated[Principal, Depends(require("billing", "coordinator"))]
-Quoter = Annotated[Principal, Depends(require("coordinator", "billing"))]
+# The portal: the console's public quote wizard (docs/console.md).
+Quoter = Annotated[Principal, Depends(require("coordinator", "billing", "portal"))]
 router = APIRouter(tags=["billing"])
 
 

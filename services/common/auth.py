@@ -32,7 +32,9 @@ from services.common import actor
 from services.common.settings import ServiceSettings
 
 _bearer = HTTPBearer(auto_error=False)
-ROLES = ("coordinator", "billing", "analyst", "admin")
+# `portal`: the console's machine identity for the public quote wizard (docs/console.md): it may
+# quote and open a patient's own request, nothing else.
+ROLES = ("coordinator", "billing", "analyst", "admin", "portal")
 CENTRES = frozenset(c.value for c in CentreId)
 # An opaque id: what the envelope's `actor` may hold. An email or a display name fails it.
 SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

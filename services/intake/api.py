@@ -61,6 +61,8 @@ from services.intake.dicom import read_dicom
 from services.intake.worklist_api import worklist_router
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
+# The coordinator, or the console's portal identity opening a patient's own request (docs/console.md).
+Opener = Annotated[Principal, Depends(require("coordinator", "portal"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 # The coordinator, or a centre: which centre may read a case is decided per case (else 404).
 CaseReader = Annotated[Principal, Depends(require("coordinator", "centre"))]
@@ -180,8 +182,13 @@ def _case_command(rt: application.IntakeRuntime, principal: Principal, key: str 
 
 
 @router.post("/cases", status_code=201)
-def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyKey, request: Request) -> JSONResponse:
+def open_case(body: OpenCase, rt: IntakeDep, who: Opener, key: IdempotencyKey, request: Request) -> JSONResponse:
     at = event_time(body.occurred_at, rt)
+    by_patient = who.role == "portal"
+    if by_patient and (body.patient is None or body.question is None):
+        # A patient's request is a new person with their own question, never another patient's ref.
+        raise InvalidInput("question" if body.patient else "patient", "a patient's request names the patient and "
+                           "asks their question")
 
     def command(conn: Conn) -> Outcome:
         opened = CaseOpened(
@@ -194,7 +201,8 @@ def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyK
             question_topics=body.question_topics, imaging_studies=body.imaging_studies,
             glass_slides=body.glass_slides, quote_id=body.quote_id)
         identity = body.patient.model_dump(mode="json") if body.patient else None
-        return _case_outcome(application.open_case(rt, conn, opened, identity, body.question, at), 201)
+        return _case_outcome(application.open_case(rt, conn, opened, identity, body.question, at,
+                                                   "patient" if by_patient else "coordinator"), 201)
 
     return run_command(rt, key=key, principal=who.role, command=command,
                        request_fingerprint=fingerprint(request.method, request.url.path, body))
@@ -204,6 +212,8 @@ def open_case(body: OpenCase, rt: IntakeDep, who: Coordinator, key: IdempotencyK
 def get_case(case_id: UUID, rt: IntakeDep, _: Coordinator) -> JSONResponse:
     with rt.pool.connection() as conn:
         body = application.view(application.load(rt, conn, case_id).state)
+        # The case as the worklist says it: whose move since when, the deadline, the SLA state.
+        body["worklist"] = rt.worklist.item(conn, case_id, rt.store.clock())
     return JSONResponse(jsonable_encoder(body), headers={"ETag": str(body["version"])})
 
 

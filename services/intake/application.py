@@ -138,6 +138,7 @@ def view(f: CaseFile) -> dict[str, Any]:
         "consented": case.consented,
         "review_delivered": f.delivered is not None,
         "ending": case.ending_type,
+        "requested_by": (f.row or {}).get("requested_by", "coordinator"),
     }
 
 
@@ -168,7 +169,7 @@ def _command(rt: IntakeRuntime, conn: Conn, case_id: UUID, decide: Decide, occur
 
 
 def open_case(rt: IntakeRuntime, conn: Conn, opened: CaseOpened, identity: dict[str, Any] | None,
-              question: str | None, occurred_at: datetime) -> Handled[CaseFile]:
+              question: str | None, occurred_at: datetime, requested_by: str = "coordinator") -> Handled[CaseFile]:
     case_id = uuid4()
     ref = opened.patient_ref
     if identity is not None:
@@ -179,7 +180,7 @@ def open_case(rt: IntakeRuntime, conn: Conn, opened: CaseOpened, identity: dict[
     elif rt.rows.identity(conn, ref) is None:
         raise NotFound(f"patient {ref} not found")
     encrypted_question = rt.vault.encrypt(conn, ref, question.encode(), f"question:{case_id}") if question else None
-    rt.rows.insert_case(conn, case_id, ref, encrypted_question, occurred_at)
+    rt.rows.insert_case(conn, case_id, ref, encrypted_question, occurred_at, requested_by)
     return rt.kernel.handle(conn, case_id, lambda f: domain.open_case(opened, with_question=question is not None),
                             occurred_at=occurred_at, expected_version=0)
 

@@ -25,11 +25,11 @@ ON CONFLICT (patient_ref) DO UPDATE SET identity = EXCLUDED.identity
 SELECT identity FROM {schema}.patients WHERE patient_ref = %(patient_ref)s
 
 -- name: insert_case
-INSERT INTO {schema}.cases (case_id, patient_ref, question, updated_at)
-VALUES (%(case_id)s, %(patient_ref)s, %(question)s, %(updated_at)s)
+INSERT INTO {schema}.cases (case_id, patient_ref, question, updated_at, requested_by)
+VALUES (%(case_id)s, %(patient_ref)s, %(question)s, %(updated_at)s, %(requested_by)s)
 
 -- name: case_row
-SELECT case_id, patient_ref, question FROM {schema}.cases WHERE case_id = %(case_id)s
+SELECT case_id, patient_ref, question, requested_by FROM {schema}.cases WHERE case_id = %(case_id)s
 
 -- name: set_question
 UPDATE {schema}.cases SET question = %(question)s WHERE case_id = %(case_id)s

@@ -23,7 +23,7 @@ class IntakeRows(Protocol):
     def case(self, conn: Conn, case_id: UUID) -> Row | None: ...
 
     def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None,
-                    at: datetime) -> None: ...
+                    at: datetime, requested_by: str = "coordinator") -> None: ...
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None: ...
 
@@ -66,9 +66,9 @@ class PgIntakeRows:
         return conn.execute(self._q["case_row"], {"case_id": case_id}).fetchone()
 
     def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None,
-                    at: datetime) -> None:
+                    at: datetime, requested_by: str = "coordinator") -> None:
         conn.execute(self._q["insert_case"], {"case_id": case_id, "patient_ref": patient_ref, "question": question,
-                                              "updated_at": at})
+                                              "updated_at": at, "requested_by": requested_by})
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None:
         conn.execute(self._q["set_question"], {"case_id": case_id, "question": question})

@@ -15,7 +15,8 @@
     i.follow_up_due, i.follow_ups_open, i.deadline, i.waiting_on, i.waiting_since,
     round((greatest(0, extract(epoch FROM %(now)s::timestamptz - i.waiting_since)) / 86400)::numeric, 1)
         AS waited_days,
-    i.information_open, i.payment_failed, i.status = 'declined_by_all_centres' AS finally_declined, i.updated_at
+    i.information_open, i.payment_failed, i.status = 'declined_by_all_centres' AS finally_declined, i.updated_at,
+    (SELECT c.requested_by FROM {schema}.cases c WHERE c.case_id = i.case_id) AS requested_by
 
 -- name: lives
 -- The lives of a batch's cases, locked while their events are folded in (in case order: two

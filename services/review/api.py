@@ -122,10 +122,11 @@ def list_cases(rt: ReviewDep, centre: Centre) -> list[dict[str, Any]]:
     return application.list_cases(rt, centre)
 
 
-@router.get("/{case_id}")
-def get_case(case_id: UUID, rt: ReviewDep, centre: Centre) -> JSONResponse:
+@router.get("/{case_id}", description="The review of a case: its state, SLA clock, report versions and follow-ups. "
+                                      "The assigned centre, or a coordinator (the console's case page).")
+def get_case(case_id: UUID, rt: ReviewDep, who: Reader) -> JSONResponse:
     with rt.pool.connection() as conn:
-        view = application.get_case(rt, conn, case_id, centre)
+        view = application.get_case(rt, conn, case_id, who)
     return JSONResponse(jsonable_encoder(view), headers={"ETag": str(view["version"])})
 
 

@@ -127,9 +127,9 @@ def list_cases(rt: ReviewRuntime, centre: CentreId) -> list[dict[str, Any]]:
         return [describe(rt, rt.kernel.load(conn, r["case_id"]).state, rt.store.clock()) for r in rows]
 
 
-def get_case(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId) -> dict[str, Any]:
+def get_case(rt: ReviewRuntime, conn: Conn, case_id: UUID, who: Reader) -> dict[str, Any]:
     state = rt.kernel.load(conn, case_id).state
-    _visible(state.assignment, case_id, centre)
+    _visible(state.assignment, case_id, who)
     return describe(rt, state, rt.store.clock())
 
 

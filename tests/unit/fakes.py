@@ -254,10 +254,10 @@ class FakeIntakeRows:
         return dict(row) if row else None
 
     def insert_case(self, conn: Conn, case_id: UUID, patient_ref: str, question: bytes | None,
-                    at: datetime) -> None:
+                    at: datetime, requested_by: str = "coordinator") -> None:
         assert case_id not in self.cases
         self.cases[case_id] = {"case_id": case_id, "patient_ref": patient_ref, "question": question,
-                               "updated_at": at}
+                               "updated_at": at, "requested_by": requested_by}
 
     def set_question(self, conn: Conn, case_id: UUID, question: bytes) -> None:
         self.cases[case_id]["question"] = question
