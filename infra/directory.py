@@ -17,7 +17,8 @@ from typing import Any
 
 from events.codes import CentreId
 
-ROLES = ("coordinator", "billing", "analyst", "admin")
+# `portal` is no person: the console's machine identity for the public quote wizard (docs/console.md).
+ROLES = ("coordinator", "billing", "analyst", "admin", "portal")
 CENTRES = tuple(c.value for c in CentreId)
 # The APIs a person's token is for: its `aud` lists each, and each API accepts only tokens naming it.
 # The live views (services/live) have no API to protect.
@@ -32,6 +33,8 @@ CLI_REDIRECT = "http://127.0.0.1/callback"
 # The web console (port base + 7): confidential, signs people in with the same flow.
 CONSOLE_CLIENT = "console"
 CONSOLE_PORT_OFFSET = 7
+# The console's machine identity for the public quote wizard: the user of group role:portal.
+PORTAL_USER = "portal"
 REALM_FILE = Path(__file__).resolve().parent / "keycloak" / "case-ledger-realm.json"
 
 

@@ -217,6 +217,9 @@ class Provider:
         user_ids.update({name: str(uuid.uuid4()) for name in new_users})
         for name in wanted:
             passwords.setdefault(name, secrets.token_urlsafe(18))
+        # The console's machine identity keeps its password in a file of its own, which the console
+        # is given (infra/stack/console.py); the run directory's users.env lists it as well.
+        passwords[directory.PORTAL_USER] = self.portal_password()
         payload: dict[str, list[dict[str, Any]]] = {
             "user": [{"id": user_ids[n], "user_name": n, "password": passwords[n], **_profile(n)} for n in new_users],
             "group": [{"id": str(uuid.uuid4()), "display_name": g,
@@ -243,17 +246,20 @@ class Provider:
                   "scope": list(directory.SCOPES), "audience": list(ids.values()),
                   "id_token_signed_response_alg": "RS256"}
         console = directory.console_base(self.port_base)
+        console_id = existing.get(directory.CONSOLE_CLIENT, {}).get("id") or str(uuid.uuid4())
         return [*apis,
                 {"id": existing.get(directory.CLI_CLIENT, {}).get("id") or str(uuid.uuid4()),
                  "client_id": directory.CLI_CLIENT, "client_name": "Case Ledger command line",
                  "client_uri": self.issuer, "redirect_uris": [directory.CLI_REDIRECT],
                  "token_endpoint_auth_method": "none", **common},
-                {"id": existing.get(directory.CONSOLE_CLIENT, {}).get("id") or str(uuid.uuid4()),
-                 "client_id": directory.CONSOLE_CLIENT, "client_name": "Case Ledger console",
+                {"id": console_id, "client_id": directory.CONSOLE_CLIENT, "client_name": "Case Ledger console",
                  "client_secret": self.console_secret(), "client_uri": console,
                  "redirect_uris": [directory.console_redirect(self.port_base)],
                  "post_logout_redirect_uris": [f"{console}/"],
-                 "token_endpoint_auth_method": "client_secret_basic", **common}]
+                 "token_endpoint_auth_method": "client_secret_basic",
+                 # Canaille's ID token names the client's audience only: the console checks that its
+                 # own id is there (OpenID Connect Core 3.1.3.7), so it is its own audience too.
+                 **common, "audience": [*ids.values(), console_id]}]
 
     def _update_clients(self, existing: dict[str, dict[str, Any]]) -> None:
         """A stack started again on another port base moves its clients' addresses with it."""
@@ -261,8 +267,9 @@ class Provider:
             have = existing.get(client["client_id"])
             if have is None:
                 continue
-            for field in ("redirect_uris", "client_uri", "post_logout_redirect_uris"):
-                if client.get(field) and have.get(field) != client[field]:
+            for field in ("redirect_uris", "client_uri", "post_logout_redirect_uris", "audience"):
+                want, had = client.get(field), have.get(field)
+                if want and (sorted(want) != sorted(had or []) if isinstance(want, list) else had != want):
                     values = client[field] if isinstance(client[field], list) else [client[field]]
                     flag = "--" + field.replace("_", "-")
                     self.cli("set", "client", have["id"], "--quiet", *(a for v in values for a in (flag, v)))
@@ -273,6 +280,15 @@ class Provider:
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def portal_password(self) -> str:
+        """The password of the console's portal identity (docs/console.md), one of the run directory's secrets."""
+        path = self.home / "portal-password"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(24))
             path.chmod(0o600)
         return path.read_text().strip()
 

@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "review", "billing", "analytics")
 # The live operations views (services/live, a faust app): one supervised program with its own port.
 LIVE = "live"
-PORT_OFFSETS = {"intake": 1, "routing": 2, "review": 3, "billing": 4, "analytics": 5, LIVE: 6}
+# The web console (services/console, infra/stack/console.py).
+CONSOLE = "console"
+PORT_OFFSETS = {"intake": 1, "routing": 2, "review": 3, "billing": 4, "analytics": 5, LIVE: 6, CONSOLE: 7}
 BROKER_STORAGES = ("s3", "memory")
 # The topic's partitions on a broker log this stack creates. Tansu keeps its log on S3 as one
 # object per produced batch and partition, and lists a partition's objects at every fetch that
@@ -186,7 +188,8 @@ class Stack:
         wanted = {"INTAKE_MASTER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
                   "REVIEW_MASTER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
                   "S3_ACCESS_KEY_ID": lambda: "dev" + secrets.token_hex(8),
-                  "S3_SECRET_ACCESS_KEY": lambda: secrets.token_hex(24)}
+                  "S3_SECRET_ACCESS_KEY": lambda: secrets.token_hex(24),
+                  "CONSOLE_SECRET_KEY": lambda: secrets.token_urlsafe(32)}
         if any(k not in values for k in wanted):
             values.update({k: make() for k, make in wanted.items() if k not in values})
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -258,6 +261,9 @@ class Stack:
                                     env_file(f"{service}-worker", env)))
         programs.append(Program(LIVE, [sys.executable, "-m", "services.live.worker"],
                                 env_file(LIVE, self.live_env())))
+        from infra.stack.console import console_argv, console_env
+
+        programs.append(Program(CONSOLE, console_argv(self.port(CONSOLE)), env_file(CONSOLE, console_env(self))))
         return programs
 
     def live_env(self) -> dict[str, str]:
@@ -314,7 +320,7 @@ class Stack:
         if "broker-compactor" in names:
             sup.start("broker-compactor")
         ensure_topics_soon(bootstrap, self.topic_partitions())
-        for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")), LIVE]:
+        for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")), LIVE, CONSOLE]:
             if name in changed and not fresh:
                 sup.stop(name)
             sup.start(name)
@@ -323,24 +329,26 @@ class Stack:
             f"DATABASE_URL={db_url}\nKAFKA_BOOTSTRAP_SERVERS={bootstrap}\nS3_ENDPOINT={s3['S3_ENDPOINT']}\n"
             f"CASE_LEDGER_BROKER_STORAGE={self.broker_storage}\nCASE_LEDGER_OIDC_ISSUER={self.issuer()}\n"
             f"CASE_LEDGER_SIMULATED_TIME={os.environ.get('CASE_LEDGER_SIMULATED_TIME', 'false')}\n"
-            + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in (*SERVICES, LIVE)))
+            + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in (*SERVICES, LIVE, CONSOLE)))
         return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
-                "identity": self.issuer(), **{s: self.url(s) for s in (*SERVICES, LIVE)}}
+                "identity": self.issuer(), **{s: self.url(s) for s in (*SERVICES, LIVE, CONSOLE)}}
 
     def _service_settings(self) -> dict[str, set[str]]:
         """Each service program's settings as its env file holds them, without the shell's noise."""
         found: dict[str, set[str]] = {}
-        for path in [*(self.run_dir / "env").glob("*-*.env"), self.run_dir / "env" / f"{LIVE}.env"]:
+        env_dir = self.run_dir / "env"
+        for path in [*env_dir.glob("*-*.env"), *(env_dir / f"{n}.env" for n in (LIVE, CONSOLE))]:
             if not path.exists():
                 continue
             # The live app's own LIVE_* settings restart it, not the services.
-            prefixes = (*_SETTINGS, "LIVE_") if path.stem == LIVE else _SETTINGS
+            prefixes = (*_SETTINGS, "LIVE_") if path.stem == LIVE else (*_SETTINGS, "CONSOLE_") \
+                if path.stem == CONSOLE else _SETTINGS
             found[path.stem] = {line for line in path.read_text().splitlines() if line.startswith(prefixes)}
         return found
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = {*SERVICES, LIVE}
+        pending = {*SERVICES, LIVE, CONSOLE}
         while pending and time.monotonic() < deadline:
             for s in list(pending):
                 try:
@@ -373,7 +381,7 @@ class Stack:
         if sup.running():
             # Services first, so none of them logs the servers vanishing under it; the broker
             # before the object store that holds its log.
-            sup.stop(LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
+            sup.stop(CONSOLE, LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
             sup.stop("identity", "broker-compactor", "broker")
             sup.stop("objectstore", "postgres")
         sup.shutdown()

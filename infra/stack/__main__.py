@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from infra import postgres
-from infra.stack import LIVE, ROOT, SERVICES, Stack
+from infra.stack import CONSOLE, LIVE, ROOT, SERVICES, Stack
 
 
 def all_run_dirs(root: Path = ROOT / ".run") -> list[Path]:
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         urls = stack.up()
         print("Case Ledger is up.")
         for name, url in urls.items():
-            print(f"  {name:<12} {url}{'/docs' if name in SERVICES else '/metrics' if name == LIVE else ''}")
+            path = "/docs" if name in SERVICES else "/metrics" if name == LIVE else "/" if name == CONSOLE else ""
+            print(f"  {name:<12} {url}{path}")
         if not os.environ.get("CASE_LEDGER_OIDC_ISSUER"):
             print(f"  {'users':<12} {stack.provider.users_file}  (python -m infra.tools token --user NAME)")
         print(f"  {'logs':<12} {stack.logs}  (make logs)")
