@@ -31,6 +31,7 @@ logs: install
 
 test: install
 	bash infra/install-prometheus.sh
+	bash infra/install-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install

@@ -196,8 +196,10 @@ async def authenticate(request: Request,
         raise _unauthorized(str(exc)) from None
     except KeysUnavailable as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
-    # Every event this request appends records who acted (services/common/actor.py).
-    actor.bind(actor.Actor(principal.subject, principal.role))
+    # Every event this request appends records who acted (services/common/actor.py). The portal is
+    # a machine, not a person: its events say so (actor_role `service`, the envelope's word for it),
+    # with its own subject as the actor; the case it opens is marked as the patient's request.
+    actor.bind(actor.Actor(principal.subject, "service" if principal.role == "portal" else principal.role))
     return principal
 
 

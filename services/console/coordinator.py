@@ -73,7 +73,8 @@ async def worklist(request: Request, status: Annotated[str | None, Query(max_len
 @router.get("/cases/new")
 async def new_case(request: Request) -> Response:
     user = coordinator_of(await signed_in(request))
-    return render(request, "case_new.html", user=user, errors={}, values={"language": "en", "imaging_studies": "1"},
+    return render(request, "case_new.html", user=user, errors={},
+                  values={"language": "en", "imaging_studies": "1", "histology": "other"},
                   chosen={})
 
 

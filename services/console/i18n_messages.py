@@ -60,6 +60,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # A new case
     "new_case_title": ("Open a case", "新建病例"), "the_patient": ("The patient", "患者"),
     "patient_name": ("Full name", "姓名"), "date_of_birth": ("Date of birth", "出生日期"), "email": ("Email", "电子邮箱"),
+    "date_hint": ("Year, month and day, for example 1962-03-14", "年-月-日,例如 1962-03-14"),
     "sex": ("Sex", "性别"), "not_given": ("Not given", "未提供"), "sex_female": ("Female", "女"), "sex_male": ("Male", "男"),
     "sex_other": ("Other", "其他"), "country": ("Country", "国家"),
     "country_hint": ("Two letters, for example GB", "两位字母代码,例如 GB"), "language": ("Language", "语言"),
@@ -219,6 +220,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "request_lead": ("A coordinator will contact you about your records and consent. Nothing is charged yet.",
                      "协调员将就资料和知情同意与您联系。目前不会收费。"),
     "your_name": ("Your full name", "您的姓名"), "your_question": ("Your question", "您的问题"),
+    "your_reference": ("Your reference:", "您的编号:"),
     "request_sent": ("Your request is sent", "您的申请已提交"),
     "request_next": ("A coordinator will write to you within two business days to collect your records and consent.",
                      "协调员将在两个工作日内与您联系,收集资料并办理知情同意。"),

@@ -86,13 +86,13 @@ async def request_opinion(request: Request) -> Response:
     body = forms.patient_request({**answers, **values}, lang_of(request))
     b, portal = request.app.state.backend, request.app.state.portal
     try:
-        await b.json("intake", "POST", "/cases", await portal.token(), json=body, idempotency_key=_idem(form))
+        opened = await b.json("intake", "POST", "/cases", await portal.token(), json=body, idempotency_key=_idem(form))
     except ApiError as exc:
         if exc.status not in (400, 422):
             raise
         return render(request, "quote_request.html", 422, answers=answers, errors=exc.by_field() or {"_": exc.detail},
                       values=values)
-    return render(request, "quote_done.html", answers=answers)
+    return render(request, "quote_done.html", answers=answers, reference=opened["case_id"])
 
 
 @router.get("/quote/request")
