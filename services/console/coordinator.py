@@ -38,7 +38,7 @@ def trail_links(path: str, filters: dict[str, str], cursor: str | None, trail: s
         back, earlier = steps[-1], steps[:-1]
         query = {**filters, **({"cursor": back} if back != "-" else {}),
                  **({"trail": TRAIL_SEP.join(earlier)} if earlier else {})}
-        prev = f"{path}?{urlencode(query)}"
+        prev = f"{path}?{urlencode(query)}" if query else path
     nxt = None
     if next_cursor:
         query = {**filters, "cursor": next_cursor, "trail": TRAIL_SEP.join([*steps, cursor or "-"])}

@@ -153,7 +153,8 @@ def test_fuscc_reviewer_in_chinese_accepts_sees_ct_reports_delivers_and_answers(
         j.check()
         wait_for(lambda: api.call("intake", "GET", f"/cases/{case_id}").json()["review_delivered"], 60,
                  "intake to learn of the delivery")
-        r = api.call("review", "POST", f"/cases/{case_id}/follow-ups", json={"question": "Would neoadjuvant therapy change it?"})
+        r = api.call("review", "POST", f"/cases/{case_id}/follow-ups",
+                     json={"question": "Would neoadjuvant therapy change it?"})
         assert r.status_code == 201, r.text
         page.reload()
         j.check()

@@ -1,0 +1,82 @@
+"""Every label and message of the console exists in English and in Simplified Chinese."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from events import codes
+from events.lifecycle import Status
+from services.console import i18n
+from services.console.forms import QUOTE_STEPS
+from services.console.i18n_codes import CODES
+from services.console.i18n_messages import MESSAGES
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "console" / "templates"
+SOURCES = TEMPLATES.parent
+# t('key') in a template (not errors.get('key'), which ends the same way).
+KEY = re.compile(r"(?<![A-Za-z_.])t\('([a-z0-9_]+)'\)")
+
+
+def test_every_message_has_both_languages():
+    for key, (en, zh) in MESSAGES.items():
+        assert en.strip() and zh.strip(), key
+        assert re.findall(r"\{\w+\}", en) == re.findall(r"\{\w+\}", zh), f"{key}: the placeholders differ"
+        assert re.search(r"[\u4e00-\u9fff]", zh) or key == "app_name" or zh == en, f"{key} has no Chinese"
+
+
+def test_every_key_a_template_uses_is_in_the_catalogue():
+    used = {k for p in TEMPLATES.glob("*.html") for k in KEY.findall(p.read_text())}
+    assert used - set(MESSAGES) == set()
+
+
+def test_the_keys_made_from_codes_are_in_the_catalogue():
+    made = {f"q_{s}" for s in QUOTE_STEPS} | {f"q_{s}_hint" for s in QUOTE_STEPS}
+    made |= {f"component_{c}" for c in ("review_base", "imaging_studies", "rare_tumour", "glass_slides",
+                                         "genomic_guided", "video_consultation")}
+    made |= {f"credit_{c}" for c in ("applied", "not_owed_booked_at_another_centre", "awaiting_delivery",
+                                      "nothing_paid")}
+    made |= {f"ev_{e}" for e in ("CaseRouted", "AssignmentWithdrawn", "CaseRoutingBlocked", "CaseFinallyDeclined")}
+    made |= {f"sex_{s}" for s in ("female", "male", "other")}
+    source = "".join(p.read_text() for p in SOURCES.glob("*.py"))
+    # The actions' names: each redirects to the case page with ?done=<name>.
+    made |= {f"done_{n}" for n in re.findall(r'(?:_act|_upload)\(request, case_id, "([a-z_]+)"', source)}
+    made |= {f"done_{n}" for n in re.findall(r'\?done=([a-z_]+)', source)}
+    made |= {f"error_{k}" for k in re.findall(r'Refused\(\d+, "([a-z_]+)"', source)}
+    made |= {f"error_{k}" for k in ("forbidden", "conflict", "unavailable", "api_error", "provider_unreachable")}
+    assert made - set(MESSAGES) == set()
+
+
+@pytest.mark.parametrize(("vocabulary", "enum"), [
+    ("tumour_site", codes.TumourSite), ("histology", codes.Histology), ("stage_group", codes.StageGroup),
+    ("referral_reason", codes.ReferralReason), ("question_topic", codes.QuestionTopic),
+    ("decline_reason", codes.DeclineReason), ("information_topic", codes.InformationTopic),
+    ("consent", codes.ConsentKind), ("cancellation_reason", codes.CancellationReason),
+    ("outcome_change", codes.OutcomeChange), ("pathway", codes.Pathway), ("treatment_type", codes.TreatmentType),
+    ("travel_reason", codes.TravelReason), ("status", Status), ("record_kind", codes.RecordKind)])
+def test_every_code_of_a_vocabulary_has_both_labels(vocabulary, enum):
+    labels = CODES[vocabulary]
+    assert {c.value for c in enum} <= set(labels)
+    for code, (en, zh) in labels.items():
+        assert en and zh and re.search(r"[\u4e00-\u9fff]", zh), (vocabulary, code)
+
+
+def test_the_language_follows_the_cookie_then_the_browser():
+    assert i18n.negotiate(None, "zh-CN,zh;q=0.9,en;q=0.8") == "zh-CN"
+    assert i18n.negotiate(None, "zh-TW") == "zh-CN"
+    assert i18n.negotiate(None, "en-GB,zh;q=0.5") == "en"
+    assert i18n.negotiate(None, "fr-FR, zh;q=0.4, en;q=0.3") == "zh-CN"
+    assert i18n.negotiate(None, "de") == "en"
+    assert i18n.negotiate(None, None) == "en"
+    assert i18n.negotiate("en", "zh-CN") == "en"
+    assert i18n.negotiate("zh-CN", "en") == "zh-CN"
+    assert i18n.negotiate("klingon", "zh") == "zh-CN"
+    assert i18n.negotiate(None, "en;q=garbage, zh;q=0.1") == "zh-CN"
+
+
+def test_labels_fall_back_to_the_code():
+    assert i18n.label("breast", "tumour_site", "zh-CN") == "乳腺"
+    assert i18n.label("something_new", "tumour_site", "en") == "something_new"
+    assert i18n.label(None, "tumour_site", "en") == "—"
