@@ -264,3 +264,17 @@ def test_another_centres_reviewer_gets_the_same_not_found_page(chromium, stack, 
         assert theirs.status == missing.status == 404
         assert page.locator("main").inner_text() == theirs_text
     context.close()
+
+
+def test_the_public_request_is_rate_limited_per_client_address(stack):
+    """Last in the run (after the patient's journey): the limit spends this address's allowance."""
+    import httpx
+
+    from tests.integration.test_console import csrf_of
+
+    base = console_base(stack.port_base)
+    with httpx.Client() as bot:
+        token = csrf_of(bot.get(base + "/quote/request").text)
+        statuses = [bot.post(base + "/quote/request", data={"csrf": token}).status_code for _ in range(8)]
+    assert set(statuses) <= {422, 429} and 429 in statuses, statuses
+    assert statuses.index(429) <= 5  # CONSOLE_REQUEST_RATE: 5 an hour from one address

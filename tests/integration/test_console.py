@@ -1,0 +1,146 @@
+"""The console over plain HTTP on the real stack: sign-in, the cookie, CSRF, bounds, the portal's reach, weight."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlparse
+
+import httpx
+import psycopg
+import pytest
+
+from infra.directory import console_base
+from infra.signin import Tokens, _Forms
+from infra.stack import Stack
+
+pytestmark = pytest.mark.integration
+PAGE_LIMIT = 200 * 1024
+
+
+def signed_in(base: str, user: str, password: str) -> httpx.Client:
+    """A browser-like client that signed in at the console through the provider's pages."""
+    client = httpx.Client(follow_redirects=False, timeout=30)
+    r = client.get(base + "/")
+    for _ in range(20):
+        if r.is_redirect:
+            r = client.get(urljoin(str(r.url), r.headers["location"]))
+            continue
+        page = _Forms()
+        page.feed(r.text)
+        form = next((f for f in page.forms if set(f["fields"]) & {"login", "password"}), None)
+        if form is None:
+            break
+        fields = {**form["fields"], **({"login": user} if "login" in form["fields"] else {}),
+                  **({"password": password} if "password" in form["fields"] else {})}
+        r = client.post(urljoin(str(r.url), form["action"]), data=fields)
+    assert r.status_code == 200 and str(r.url).startswith(base), (r.status_code, r.url)
+    return client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def base(stack: Stack) -> str:
+    return console_base(stack.port_base)
+
+
+@pytest.fixture(scope="module")
+def coordinator(stack: Stack, base: str) -> Iterator[httpx.Client]:
+    client = signed_in(base, "coordinator", stack.provider.passwords()["coordinator"])
+    yield client
+    client.close()
+
+
+def test_an_unsigned_person_is_sent_to_the_providers_sign_in_with_pkce(stack: Stack, base: str):
+    with httpx.Client(follow_redirects=False) as browser:
+        r = browser.get(base + "/")
+        assert r.status_code == 303 and r.headers["location"] == "/auth/login?next=%2F"
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+        assert re.match(r"cl_session=[A-Za-z0-9_-]{43};", cookie)
+        r = browser.get(base + "/auth/login?next=%2Fworklist")
+        authorize = urlparse(r.headers["location"])
+        assert f"{authorize.scheme}://{authorize.netloc}" == stack.issuer()
+        q = parse_qs(authorize.query)
+        assert q["client_id"] == ["console"] and q["code_challenge_method"] == ["S256"]
+        assert q["redirect_uri"] == [f"{base}/auth/callback"] and q["scope"] == ["openid groups"]
+        assert len(q["code_challenge"][0]) == 43 and q["state"] and q["nonce"]
+        # A callback that is not this browser's sign-in opens nothing.
+        r = browser.get(base + "/auth/callback", params={"code": "made-up", "state": "another"})
+        assert r.status_code == 400
+        assert browser.get(base + "/worklist").status_code == 303
+
+
+def test_the_tokens_stay_on_the_server(coordinator: httpx.Client, db_url: str):
+    cookie = coordinator.cookies["cl_session"]
+    assert len(cookie) == 43 and "." not in cookie  # a random id, not a token
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT id_hash, sealed FROM console.sessions").fetchall()
+    assert rows and all(b"eyJ" not in bytes(sealed) for _, sealed in rows)  # no JWT in the clear
+    assert all(cookie not in h for h, _ in rows)
+
+
+def test_every_form_post_needs_its_csrf_token(coordinator: httpx.Client, base: str):
+    page = coordinator.get(base + "/cases/new")
+    token = csrf_of(page.text)
+    r = coordinator.post(base + "/cases/new", data={"tumour_site": "breast"})
+    assert r.status_code == 403
+    r = coordinator.post(base + "/cases/new", data={"tumour_site": "breast", "csrf": "0" * 64})
+    assert r.status_code == 403
+    # With its token the form reaches intake, whose refusal is shown beside the fields it names.
+    r = coordinator.post(base + "/cases/new", data={"csrf": token, "tumour_site": "nowhere", "stage_group": "II"})
+    assert r.status_code == 422
+    assert 'id="e-tumour_site"' in r.text and 'aria-invalid="true"' in r.text
+    # Another browser's token is not this one's.
+    with httpx.Client() as other:
+        other.get(base + "/quote")
+        assert other.post(base + "/quote", data={"csrf": token}).status_code == 403
+
+
+def test_the_public_wizard_refuses_junk_with_clear_4xx(base: str):
+    with httpx.Client(follow_redirects=False) as bot:
+        page = bot.get(base + "/quote")
+        assert page.status_code == 200 and "/auth/" not in page.text
+        token = csrf_of(bot.get(base + "/quote?tumour_site=lung&histology=other&stage_group=I&imaging_studies=1"
+                                       "&rare_tumour=no&wants_video=no").text)
+        assert bot.post(base + "/quote", data={"csrf": token}).status_code == 422  # answers missing
+        junk = {"csrf": token, "tumour_site": "moon", "histology": "other", "stage_group": "I",
+                "imaging_studies": "-4", "rare_tumour": "no", "wants_video": "no"}
+        r = bot.post(base + "/quote", data=junk)
+        assert r.status_code == 422 and "cannot be priced" in r.text
+        r = bot.post(base + "/quote", content=b"x" * 100_000,
+                     headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 413
+        r = bot.post(base + "/quote/request", data={"csrf": token, "quote_id": "x" * 5000})
+        assert r.status_code == 422
+
+
+def test_the_portal_identity_may_quote_and_open_requests_only(tokens: Tokens, api: Any):
+    portal = {"Authorization": f"Bearer {tokens['portal']}"}
+    for service, path in (("intake", "/cases"), ("billing", "/ledger"), ("analytics", "/figures")):
+        r = api._clients[service].get(path, headers=portal)
+        assert r.status_code == 403, (service, path, r.text)
+    # Not another patient's case: a request names its own patient and question.
+    r = api._clients["intake"].post("/cases", headers=portal, json={
+        "tumour_site": "lung", "stage_group": "I", "referral_reasons": ["other"], "patient_country": "GB",
+        "language": "en", "patient_ref": "pr_" + "0" * 32})
+    assert r.status_code == 422
+
+
+def test_pages_are_light(coordinator: httpx.Client, base: str, api: Any):
+    from tests.integration.conftest import open_case
+
+    case_id = open_case(api)
+    assets = sum(len(coordinator.get(base + p).content) for p in
+                 ("/static/console.css", "/static/console.js", "/static/htmx/htmx.min.js"))
+    for path in ("/worklist", f"/cases/{case_id}", "/cases/new", "/operations", "/quote"):
+        r = coordinator.get(base + path)
+        assert r.status_code == 200, (path, r.status_code)
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert len(r.content) + assets <= PAGE_LIMIT, (path, len(r.content), assets)
