@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install up down status logs test test-unit lint bench lock schemas psql clean demo rebuild rebuild-check chaos \
-	calendar prometheus
+	calendar prometheus screenshots
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ test: install
 	bash infra/install-prometheus.sh
 	bash infra/install-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The README's console screenshots (docs/console-*.png), taken by the browser tests on a stack of their own.
+screenshots: install
+	bash infra/install-chromium.sh
+	CONSOLE_SCREENSHOTS=1 $(PY) -m pytest tests/integration/test_console_browser.py $(PYTEST_ARGS)
 
 test-unit: install
 	bash infra/install-prometheus.sh

@@ -22,6 +22,7 @@ from bench import (
     Figures,
     api,
     ceilings,
+    console,
     eventsourcing_compare,
     growth,
     live,
@@ -41,7 +42,8 @@ SUMMARY = RUN_DIR / "summary.json"
 KEYS = ("pipeline_events_per_s", "http_open_case_peak_rps", "http_open_case_p99_ms_at_half_peak",
         "commit_to_projection_p99_ms_at_500_eps", "rebuild_events_per_s", "ceiling_pg_copy_events_per_s",
         "ceiling_empty_endpoint_rps", "eventsourcing_ops_per_s", "store_ops_per_s", "live_events_per_s",
-        "live_lag_grew", "worklist_first_page_ms_at_1m_events")
+        "live_lag_grew", "worklist_first_page_ms_at_1m_events", "console_worklist_p95_ms_at_1k_cases",
+        "console_case_page_p95_ms_at_1k_cases", "console_page_max_kb")
 
 
 def _format(value: float, unit: str) -> str:
@@ -78,6 +80,11 @@ def _targets(s: dict[str, Any]) -> list[tuple[str, float | None, str, bool | Non
         ("rebuild_events_per_s", get("rebuild_events_per_s"), ">= 20000", lambda v: v >= 20000),
         ("worklist_first_page_ms_at_1m_events", get("worklist_first_page_ms_at_1m_events"), "<= 20",
          lambda v: v <= 20),
+        ("console_worklist_p95_ms_at_1k_cases", get("console_worklist_p95_ms_at_1k_cases"), "<= 150",
+         lambda v: v <= 150),
+        ("console_case_page_p95_ms_at_1k_cases", get("console_case_page_p95_ms_at_1k_cases"), "<= 150",
+         lambda v: v <= 150),
+        ("console_page_max_kb", get("console_page_max_kb"), "<= 200", lambda v: v <= 200),
         ("store / eventsourcing ops/s, concurrency 8", ratio("store_ops_per_s", "eventsourcing_ops_per_s"),
          ">= 2", lambda v: v >= 2),
         ("store / eventsourcing ops/s, concurrency 1",
@@ -156,6 +163,9 @@ def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> 
         ("cost as the work grows: one command, the rebuild, the worklist",
          lambda: growth.run(urls["intake"], token, db, summary)),
         ("ceilings: PostgreSQL", lambda: ceilings.postgres(db, summary)),
+        (f"console pages, open loop at {console.RATE:.0f} pages/s, {console.CASES:,} cases stored",
+         lambda: console.run(urls["console"], urls["intake"], token, stack.provider.passwords()["coordinator"],
+                             summary)),
         ("ceilings: kafka-python on the stack's broker", lambda: ceilings.kafka(bootstrap, summary)),
         ("ceiling: an empty endpoint on the services' server settings", lambda: api.empty_endpoint(summary)),
         (f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",

@@ -267,3 +267,19 @@ def claims(token: str) -> dict[str, Any]:
     decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return decoded
 
+
+
+def console_session(console: str, user: str, password: str, timeout: float = 30.0) -> httpx.Client:
+    """A client signed in at the web console (its session cookie), through the provider's pages as above."""
+    browser = httpx.Client(timeout=timeout, follow_redirects=False)
+    try:
+        callback = _walk(browser, browser.get(f"{console}/auth/login?next=/"), user, password,
+                         f"{console}/auth/callback")
+        r = browser.get(callback)
+    except httpx.HTTPError as exc:
+        browser.close()
+        raise SignInError(f"the console at {console} did not sign {user} in: {exc}") from exc
+    if r.status_code != 303:
+        browser.close()
+        raise SignInError(f"the console at {console} refused the sign-in of {user} ({r.status_code})")
+    return browser
