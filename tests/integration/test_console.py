@@ -5,38 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import psycopg
 import pytest
 
 from infra.directory import console_base
-from infra.signin import Tokens, _Forms
+from infra.signin import Tokens, console_session
 from infra.stack import Stack
 
 pytestmark = pytest.mark.integration
 PAGE_LIMIT = 200 * 1024
-
-
-def signed_in(base: str, user: str, password: str) -> httpx.Client:
-    """A browser-like client that signed in at the console through the provider's pages."""
-    client = httpx.Client(follow_redirects=False, timeout=30)
-    r = client.get(base + "/")
-    for _ in range(20):
-        if r.is_redirect:
-            r = client.get(urljoin(str(r.url), r.headers["location"]))
-            continue
-        page = _Forms()
-        page.feed(r.text)
-        form = next((f for f in page.forms if set(f["fields"]) & {"login", "password"}), None)
-        if form is None:
-            break
-        fields = {**form["fields"], **({"login": user} if "login" in form["fields"] else {}),
-                  **({"password": password} if "password" in form["fields"] else {})}
-        r = client.post(urljoin(str(r.url), form["action"]), data=fields)
-    assert r.status_code == 200 and str(r.url).startswith(base), (r.status_code, r.url)
-    return client
 
 
 def csrf_of(html: str) -> str:
@@ -52,7 +32,7 @@ def base(stack: Stack) -> str:
 
 @pytest.fixture(scope="module")
 def coordinator(stack: Stack, base: str) -> Iterator[httpx.Client]:
-    client = signed_in(base, "coordinator", stack.provider.passwords()["coordinator"])
+    client = console_session(base, "coordinator", stack.provider.passwords()["coordinator"])
     yield client
     client.close()
 

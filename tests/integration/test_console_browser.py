@@ -101,8 +101,6 @@ def test_coordinator_opens_a_case_consents_uploads_and_sees_it_routed(chromium, 
         j.check()
         j.goto("/worklist")
         assert page.locator(f"a[href='/cases/{case_id}']").count() == 1
-        if SHOOT:
-            page.screenshot(path=str(DOCS / "console-worklist.png"))
     context.close()
 
 
@@ -247,6 +245,9 @@ def test_patients_quote_equals_the_apis_and_the_request_reaches_the_worklist(chr
             page.wait_for_load_state("load")
         assert row.get_by_text("Requested by the patient").count() == 1
         j.check()
+        if SHOOT:
+            j.goto("/worklist")
+            page.screenshot(path=str(DOCS / "console-worklist.png"))
     context.close()
 
 

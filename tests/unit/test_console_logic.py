@@ -194,3 +194,28 @@ def test_each_consumers_position_lag_and_dead_letters():
     groups, relay = operations.groups_of("routing", METRICS)
     assert [(g.consumer, g.position, g.lag, g.dead_letters) for g in groups] == [("router", 42, 3, 1)]
     assert groups[0].idle_for(1010.0) == 10.0 and relay == {"backlog": 2.0}
+
+
+def test_the_operations_page_draws_its_charts():
+    from services.console import i18n
+    from services.console.web import TEMPLATES
+
+    travel = [{"dimension": "centre", "value": v, "decided": 10, "travelled": 4, "share": "0.4000",
+               "ci95_low": "0.1682", "ci95_high": "0.6873", "undecided": 1} for v in ("fuscc", "cams")]
+    changes = [{"dimension": "centre", "value": "fuscc", "reviews": 10, "diagnosis_changed": "0.1500",
+                "diagnosis_changed_reference_low": "0.10", "diagnosis_changed_reference_high": "0.20",
+                "treatment_changed": "0.3500", "treatment_changed_reference_low": "0.30",
+                "treatment_changed_reference_high": "0.40"}]
+    sla = [{"month": "2026-01-01", "delivered": 5, "on_time_share": "0.8000", "within_target_share": "0.6000"}]
+    html = TEMPLATES.env.get_template("operations.html").render(
+        lang="en", t=i18n.translator("en"), csrf="x", user=None, idem="i", here="/", path="/operations",
+        axis=charts.Axis(), width=charts.WIDTH, height=charts.HEIGHT, travel=travel, overall=None,
+        changes=changes, change_all=None, sla=sla,
+        travel_bars=charts.interval_bars([(r["value"], r["share"], r["ci95_low"], r["ci95_high"]) for r in travel]),
+        diagnosis_bars=charts.interval_bars([("fuscc", "0.15", "0.10", "0.20")]),
+        treatment_bars=charts.interval_bars([("fuscc", "0.35", "0.30", "0.40")]),
+        sla_line=charts.line([("2026-01", "0.8")]), percent=charts.percent,
+        ops={"groups": [operations.Group("routing", "router", 4, 0, 0, None)], "relays": {"routing": None},
+             "live": None, "now": 0.0})
+    assert html.count("<svg") == 4 and html.count('class="whisker"') == 6 and html.count('class="band"') == 2
+    assert "16.8 %–68.7 %" in html and "<polyline" in html and "unreachable" in html
