@@ -218,4 +218,4 @@ def test_the_operations_page_draws_its_charts():
         ops={"groups": [operations.Group("routing", "router", 4, 0, 0, None)], "relays": {"routing": None},
              "live": None, "now": 0.0})
     assert html.count("<svg") == 4 and html.count('class="whisker"') == 6 and html.count('class="band"') == 2
-    assert "16.8 %–68.7 %" in html and "<polyline" in html and "unreachable" in html
+    assert "16.8 %\u201368.7 %" in html and "<polyline" in html and "unreachable" in html
