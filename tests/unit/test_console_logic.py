@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom.examples
@@ -99,6 +100,7 @@ def test_bars_with_their_wilson_whiskers():
     bars = charts.interval_bars([("fuscc", "0.4000", "0.2500", "0.5700"), ("cams", None, None, None)], axis)
     a, b = bars
     assert (a.y, a.height, a.low_y, a.high_y) == (60, 40, 75, 43)
+    assert a.low_y is not None and a.high_y is not None
     assert a.low_y >= a.y >= a.high_y  # the whisker spans the bar's top
     assert (b.height, b.low_y) == (0, None)
     assert a.x + a.width < b.x  # bars do not overlap
@@ -200,7 +202,7 @@ def test_the_operations_page_draws_its_charts():
     from services.console import i18n
     from services.console.web import TEMPLATES
 
-    travel = [{"dimension": "centre", "value": v, "decided": 10, "travelled": 4, "share": "0.4000",
+    travel: list[dict[str, Any]] = [{"dimension": "centre", "value": v, "decided": 10, "travelled": 4, "share": "0.4000",
                "ci95_low": "0.1682", "ci95_high": "0.6873", "undecided": 1} for v in ("fuscc", "cams")]
     changes = [{"dimension": "centre", "value": "fuscc", "reviews": 10, "diagnosis_changed": "0.1500",
                 "diagnosis_changed_reference_low": "0.10", "diagnosis_changed_reference_high": "0.20",
