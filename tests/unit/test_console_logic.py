@@ -202,8 +202,9 @@ def test_the_operations_page_draws_its_charts():
     from services.console import i18n
     from services.console.web import TEMPLATES
 
-    travel: list[dict[str, Any]] = [{"dimension": "centre", "value": v, "decided": 10, "travelled": 4, "share": "0.4000",
-               "ci95_low": "0.1682", "ci95_high": "0.6873", "undecided": 1} for v in ("fuscc", "cams")]
+    travel: list[dict[str, Any]] = [
+        {"dimension": "centre", "value": v, "decided": 10, "travelled": 4, "share": "0.4000",
+         "ci95_low": "0.1682", "ci95_high": "0.6873", "undecided": 1} for v in ("fuscc", "cams")]
     changes = [{"dimension": "centre", "value": "fuscc", "reviews": 10, "diagnosis_changed": "0.1500",
                 "diagnosis_changed_reference_low": "0.10", "diagnosis_changed_reference_high": "0.20",
                 "treatment_changed": "0.3500", "treatment_changed_reference_low": "0.30",
