@@ -13,10 +13,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import AsyncConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import analyst, auth_routes, coordinator, coordinator_actions, metrics, quote, reviewer
 from services.console.backend import ApiError, Backend
@@ -128,6 +130,21 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
         return render(request, "error.html", exc.status, message_key=exc.key, reason=exc.reason)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return render(request, "not_found.html", 404)
+        return render(request, "error.html", exc.status_code, message_key="api_error", reason=str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # A malformed address (/cases/not-a-case) is a page that does not exist; a bad query is a 422 page.
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            return render(request, "not_found.html", 404)
+        metrics.REFUSED.labels("input").inc()
+        return render(request, "error.html", 422, message_key="api_error",
+                      reason="; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors()))
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> Response:
