@@ -17,6 +17,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "footer": ("Remote written second opinions from partner cancer centres in China.",
                "由中国合作肿瘤中心提供的远程书面第二诊疗意见。"),
     "there_is_a_problem": ("There is a problem", "出现问题"),
+    "error_prefix": ("Error:", "错误\uff1a"),  # a full-width colon
     "go_home": ("Go to the start page", "返回首页"),
     "not_found_title": ("Page not found", "未找到页面"),
     "not_found_body": ("There is no case or page at this address, or it is not yours to see.",

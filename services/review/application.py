@@ -36,7 +36,7 @@ from services.review import follow_ups as questions
 from services.review.assignments import AssignmentBook, Row
 from services.review.files import CaseFiles
 from services.review.settings import ReviewSettings
-from services.review.sla import sla_state
+from services.review.sla import LIMIT_DAYS, sla_state
 
 # Who acts: a centre (CentreId), the coordinator, or None for a reaction of the service itself.
 Reader = CentreId | Literal["coordinator"]
@@ -108,6 +108,10 @@ def describe(rt: ReviewRuntime, state: CaseReview, now: datetime) -> dict[str, A
         clock = sla_state(rt.calendar, review.accepted_at, review.pauses, review.delivered_at,
                           domain.clock_now(review, now))
         sla = dataclasses.asdict(clock)
+        # What the console shows beside the days used, said here where the limit is kept.
+        used = clock.business_days_used
+        sla["business_days_left"] = None if used is None else max(0, LIMIT_DAYS - used)
+        sla["paused"] = clock.state == "paused"
         if row["stopped_by"] and clock.state not in ("delivered_on_time", "delivered_late"):
             # The case ended (withdrawn, cancelled, erased) before a verdict: its clock stopped
             # there, as the worklist and analytics.sla_cases say; no breach is owed any more.

@@ -19,6 +19,12 @@ pytestmark = pytest.mark.integration
 PAGE_LIMIT = 200 * 1024
 
 
+def from_address(address: str, **kwargs: Any) -> httpx.Client:
+    """A client whose connections leave from ADDRESS of the loopback range (127.0.0.0/8): the console's
+    per-address limits count it apart from the browser journeys, which all come from 127.0.0.1."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), **kwargs)
+
+
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
     assert found, "no CSRF token in the page"
@@ -84,7 +90,7 @@ def test_every_form_post_needs_its_csrf_token(coordinator: httpx.Client, base: s
 
 
 def test_the_public_wizard_refuses_junk_with_clear_4xx(base: str):
-    with httpx.Client(follow_redirects=False) as bot:
+    with from_address("127.0.0.3", follow_redirects=False) as bot:
         page = bot.get(base + "/quote")
         assert page.status_code == 200 and "/auth/" not in page.text
         token = csrf_of(bot.get(base + "/quote?tumour_site=lung&histology=other&stage_group=I&imaging_studies=1"

@@ -80,3 +80,38 @@ def test_labels_fall_back_to_the_code():
     assert i18n.label("breast", "tumour_site", "zh-CN") == "乳腺"
     assert i18n.label("something_new", "tumour_site", "en") == "something_new"
     assert i18n.label(None, "tumour_site", "en") == "—"
+
+
+# The pages a centre's reviewer reaches, and what every page shares; the others are held alike.
+REVIEWER_PAGES = ("base.html", "_macros.html", "inbox.html", "review_case.html", "_review_deliver.html",
+                  "_review_follow_ups.html", "_viewer.html", "viewer_page.html", "not_found.html", "error.html")
+EVERY_PAGE = sorted(p.name for p in TEMPLATES.glob("*.html"))
+# Names that are the same in both languages, and each language's own name in the switch.
+PROPER = {"DICOM", "PDF", "USD", "SLA", "KB", "English", "中文",
+          "n", "live"}  # a sample's size in the analyst's tables; the live service's name
+JINJA = re.compile(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", re.S)
+SHOWN_ATTRIBUTE = re.compile(r'\b(?:alt|title|placeholder|aria-label)="([^"]*)"')
+
+
+def shown_text(template: str) -> list[str]:
+    """The words a template puts on the page by itself, outside every {{ }} and {% %}."""
+    bare = JINJA.sub(" ", template)
+    attributes = [a for a in SHOWN_ATTRIBUTE.findall(bare) if a.strip()]
+    text = re.sub(r"<[^>]*>", " ", bare)
+    text = re.sub(r"[\w-]+=\"[^\"]*\"", " ", text)  # an attribute a {% if %} cut from its tag
+    words = re.findall(r"[A-Za-z\u4e00-\u9fff][\w\u4e00-\u9fff'-]*", text + " " + " ".join(attributes))
+    return [w for w in words if w not in PROPER]
+
+
+@pytest.mark.parametrize("name", EVERY_PAGE)
+def test_a_page_has_no_untranslated_words(name):
+    assert shown_text((TEMPLATES / name).read_text()) == []
+
+
+def test_the_reviewers_pages_are_all_held():
+    assert set(REVIEWER_PAGES) <= set(EVERY_PAGE)
+
+
+def test_the_untranslated_word_check_finds_one():
+    page = '<p title="Close">{{ t(\'x\') }} Accept</p>{% if a %}{{ t(\'y\') }}{% endif %}<i {% if b %}x="1"{% endif %}>'
+    assert shown_text(page) == ["Accept", "Close"]

@@ -102,6 +102,9 @@ def test_the_view_after_a_command_comes_from_the_state_it_produced():
     assert view == application.get_case(rt, CONN, case_id, CentreId.PKUCH)
     # Day 7: Thu 12, Fri 13, Sat 14 (make-up day), then 24-27 Feb after the Spring Festival.
     assert view["sla"]["target_due"].isoformat() == "2026-02-27"
+    # Accepted this moment: no business day used yet, the whole limit left, the clock running.
+    assert (view["sla"]["business_days_used"], view["sla"]["business_days_left"]) == (0, 10)
+    assert view["sla"]["paused"] is False
 
 
 def test_another_centres_case_does_not_exist_for_a_reviewer():
