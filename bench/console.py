@@ -86,6 +86,8 @@ def run(console: str, intake: str, token: Callable[[], str], password: str, summ
     time.sleep(1)
     case_page = open_loop(lambda i: page(f"/cases/{pick.choice(cases)}", "case"), RATE,
                           scaled(int(DURATION_S), 5), workers=8)
+    for path, name in (("/operations", "operations"), ("/cases/new", "new case"), ("/quote", "quote")):
+        page(path, name)  # the other pages a coordinator reaches, weighed once
     assets = sum(len(httpx.get(console + p).content) for p in
                  ("/static/console.css", "/static/console.js", "/static/htmx/htmx.min.js"))
     summary["console_worklist_p95_ms_at_1k_cases"] = worklist.p(95) * 1000
@@ -94,4 +96,5 @@ def run(console: str, intake: str, token: Callable[[], str], password: str, summ
     return [("cases stored", len(cases), "cases"), ("offered rate", RATE, "pages/s"),
             ("worklist p50", worklist.p(50) * 1000, "ms"), ("worklist p95", worklist.p(95) * 1000, "ms"),
             ("case page p50", case_page.p(50) * 1000, "ms"), ("case page p95", case_page.p(95) * 1000, "ms"),
-            ("heaviest page with its assets", summary["console_page_max_kb"], "KB")]
+            ("heaviest page with its assets", summary["console_page_max_kb"], "KB"),
+            *((f"{name} page alone", size / 1024, "KB") for name, size in sorted(sizes.items()))]

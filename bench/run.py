@@ -97,10 +97,11 @@ def _targets(s: dict[str, Any]) -> list[tuple[str, float | None, str, bool | Non
 def _print_summary(summary: dict[str, Any]) -> None:
     print("\nsummary (the same figures are in .run/bench/summary.json)")
     width = max(len(k) for k in summary)
+    missing = "null (not run: BENCH_ONLY)" if os.environ.get("BENCH_ONLY") else "null (FAILED)"
     for key, value in summary.items():
         if isinstance(value, dict):
             continue  # nested figures (growth) are printed in their benchmark's table
-        shown = "null (FAILED)" if value is None else f"{value:,.2f}" if isinstance(value, float) else str(value)
+        shown = missing if value is None else f"{value:,.2f}" if isinstance(value, float) else str(value)
         print(f"  {key:<{width}}  {shown}")
     print("\ntargets")
     rows = _targets(summary)
@@ -119,10 +120,14 @@ def main() -> None:
     os.environ["CASE_LEDGER_SIMULATED_TIME"] = "true"
     # SIGTERM becomes SystemExit so the finally below still stops the stack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    summary: dict[str, Any] = dict.fromkeys(KEYS)
+    # BENCH_ONLY=console runs the benchmarks whose title has that word, and keeps the other figures
+    # of the last summary; BENCH_PORT_BASE / BENCH_BROKER_PORT move the stack off 81xx / 19192.
+    only = os.environ.get("BENCH_ONLY", "").strip()
+    summary: dict[str, Any] = {**dict.fromkeys(KEYS), **(_last_summary() if only else {})}
     summary["bench_scale"] = scale()
     summary["load_average_before"] = list(os.getloadavg())
-    stack = Stack(run_dir=RUN_DIR, port_base=8100, broker_port=19192)
+    stack = Stack(run_dir=RUN_DIR, port_base=int(os.environ.get("BENCH_PORT_BASE", 8100)),
+                  broker_port=int(os.environ.get("BENCH_BROKER_PORT", 19192)))
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     started = time.monotonic()
@@ -130,7 +135,8 @@ def main() -> None:
         print(f"starting the benchmark stack in {RUN_DIR} ...", flush=True)
         urls = stack.up()
         db = urls["database"]
-        failures = _run_each(_benchmarks(stack, urls, summary), db)
+        chosen = [b for b in _benchmarks(stack, urls, summary) if only.lower() in b[0].lower()]
+        failures = _run_each(chosen, db)
     finally:
         print("\nstopping the benchmark stack ...", flush=True)
         stack.down()
@@ -141,6 +147,15 @@ def main() -> None:
     _print_summary(summary)
     if failures:
         sys.exit(1)
+
+
+def _last_summary() -> dict[str, Any]:
+    """The figures of the last whole run, kept beside a partial one's (BENCH_ONLY)."""
+    try:
+        last = json.loads(SUMMARY.read_text())
+    except (OSError, ValueError):
+        return {}
+    return last if isinstance(last, dict) else {}
 
 
 def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> list[tuple[str, Callable[[], Figures]]]:

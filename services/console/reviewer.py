@@ -125,12 +125,17 @@ async def addendum(request: Request, case_id: UUID, follow_up_id: UUID) -> Respo
     return await _upload(request, case_id, "addendum", f"/cases/{case_id}/follow-ups/{follow_up_id}/addendum")
 
 
-async def _record(request: Request, user: User, case_id: UUID, record_id: UUID) -> bytes:
+async def _fetched(request: Request, user: User, case_id: UUID, record_id: UUID) -> tuple[bytes, str]:
+    """The record's file as intake serves this person (de-identified for a centre), and its type."""
     r = await request.app.state.backend.request("intake", "GET", f"/cases/{case_id}/records/{record_id}/content",
                                                 user.token)
     if r.status_code >= 400:
         raise error_of(r)
-    return r.content
+    return r.content, r.headers.get("content-type", "application/octet-stream")
+
+
+async def _record(request: Request, user: User, case_id: UUID, record_id: UUID) -> bytes:
+    return (await _fetched(request, user, case_id, record_id))[0]
 
 
 @router.get("/cases/{case_id}/records/{record_id}/slice.png")
@@ -164,6 +169,7 @@ async def viewer(request: Request, case_id: UUID, record_id: UUID,
 @router.get("/cases/{case_id}/records/{record_id}/download")
 async def download(request: Request, case_id: UUID, record_id: UUID) -> Response:
     user = await signed_in(request)
-    content = await _record(request, user, case_id, record_id)
-    return Response(content, media_type="application/dicom",
-                    headers={"Content-Disposition": f'attachment; filename="{record_id}.dcm"'})
+    content, media_type = await _fetched(request, user, case_id, record_id)
+    suffix = {"application/dicom": ".dcm", "application/pdf": ".pdf"}.get(media_type.split(";")[0], "")
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{record_id}{suffix}"'})

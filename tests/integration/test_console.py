@@ -130,3 +130,22 @@ def test_pages_are_light(coordinator: httpx.Client, base: str, api: Any):
         assert r.status_code == 200, (path, r.status_code)
         assert "script-src 'self'" in r.headers["content-security-policy"]
         assert len(r.content) + assets <= PAGE_LIMIT, (path, len(r.content), assets)
+
+
+def test_several_records_go_up_in_one_plain_form_post(coordinator: httpx.Client, base: str, api: Any):
+    """Without JavaScript: the case page's upload form, several files in one multipart post."""
+    from tests.integration.conftest import open_case
+
+    case_id = open_case(api)
+    token = csrf_of(coordinator.get(f"{base}/cases/{case_id}").text)
+    files = [("file.oncologist_letter", ("letter1.pdf", b"%PDF-1.4 first letter", "application/pdf")),
+             ("file.oncologist_letter", ("letter2.pdf", b"%PDF-1.4 second letter", "application/pdf")),
+             ("file.treatment_history", ("history.pdf", b"%PDF-1.4 the history", "application/pdf"))]
+    r = coordinator.post(f"{base}/cases/{case_id}/records", data={"csrf": token}, files=files)
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=records#records"), r.text
+    kinds = sorted(rec["kind"] for rec in api.call("intake", "GET", f"/cases/{case_id}").json()["checklist"]["records"])
+    assert kinds == ["oncologist_letter", "oncologist_letter", "treatment_history"]
+    # No file chosen: the form comes back with the message beside the file inputs.
+    r = coordinator.post(f"{base}/cases/{case_id}/records", data={"csrf": token},
+                         files=[("file.imaging", ("", b"", "application/octet-stream"))])
+    assert r.status_code == 422 and 'id="e-file"' in r.text

@@ -127,6 +127,10 @@ def test_fuscc_reviewer_in_chinese_accepts_sees_ct_reports_delivers_and_answers(
         image = page.locator("img.slice").first
         image.wait_for()
         assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", image.element_handle())
+        # The heaviest page: the reviewer's, with its CT slice, scripts and styles, under 200 KB.
+        weight = page.evaluate("""() => performance.getEntriesByType('navigation').concat(
+            performance.getEntriesByType('resource')).reduce((n, e) => n + e.encodedBodySize, 0)""")
+        assert 0 < weight <= 200 * 1024, weight
         press(page.get_by_role("link", name="浏览各层面").first)
         page.locator("input[type=range]").first.wait_for()
         j.check()
