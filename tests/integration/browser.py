@@ -57,9 +57,14 @@ def type_into(target: Locator, text: str) -> None:
 
 
 def choose(select: Locator, value: str) -> None:
-    """A <select> by keyboard: focus it, then pick the option (Chromium's select takes typed keys)."""
+    """A <select> by keyboard: focus it, then the arrow keys step to the option (a closed select
+    moves its choice with them in Chromium on Linux)."""
     select.focus()
-    select.select_option(value)
+    values: list[str] = select.evaluate("(s) => Array.from(s.options, (o) => o.value)")
+    steps = values.index(value) - select.evaluate("(s) => s.selectedIndex")
+    for _ in range(abs(steps)):
+        select.press("ArrowDown" if steps > 0 else "ArrowUp")
+    assert select.input_value() == value, f"the arrow keys did not reach {value!r}"
 
 
 def tick(checkbox: Locator, on: bool = True) -> None:

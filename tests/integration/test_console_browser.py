@@ -131,9 +131,14 @@ def test_fuscc_reviewer_in_chinese_accepts_sees_ct_reports_delivers_and_answers(
         weight = page.evaluate("""() => performance.getEntriesByType('navigation').concat(
             performance.getEntriesByType('resource')).reduce((n, e) => n + e.encodedBodySize, 0)""")
         assert 0 < weight <= 200 * 1024, weight
+        viewer = page.get_by_role("link", name="浏览各层面").first.get_attribute("href")
         press(page.get_by_role("link", name="浏览各层面").first)
         page.locator("input[type=range]").first.wait_for()
         j.check()
+        # The same viewer without JavaScript is a page of its own, its form a plain GET.
+        j.goto(f"{viewer}?index=0")
+        assert page.locator("input[type=range]").input_value() == "0"
+        j.goto(f"/cases/{case_id}")
         report = tmp_path / "report.pdf"
         report.write_bytes(report_pdf(6))
         shared["report"] = report.read_bytes()
@@ -167,6 +172,12 @@ def test_fuscc_reviewer_in_chinese_accepts_sees_ct_reports_delivers_and_answers(
         page.wait_for_url(re.compile(r"done=addendum"), timeout=60_000)
         j.check()
         assert page.get_by_text("按时回答").count() + page.get_by_text("逾期回答").count() == 1
+        # The switch at the top keeps English for this browser, whatever it asks for.
+        press(page.get_by_role("link", name="English"))
+        page.wait_for_load_state("load")
+        assert page.locator("html").get_attribute("lang") == "en"
+        j.goto("/inbox")
+        assert page.get_by_role("heading", name=re.compile("^Inbox")).count() == 1
     context.close()
 
 
@@ -261,6 +272,26 @@ def test_patients_quote_equals_the_apis_and_the_request_reaches_the_worklist(chr
     context.close()
 
 
+def test_the_analyst_sees_the_figures_drawn_and_every_consumer(chromium, stack, passwords):
+    """After the journeys above: a delivered, booked case is in every figure."""
+    j, context = journey(chromium, stack, "analyst")
+    page = j.page
+    with recorded(page, "analyst", FAILURES):
+        j.sign_in("analyst", passwords["analyst"])
+        assert page.url.endswith("/operations")
+
+        def drawn() -> int:
+            page.reload()
+            return page.locator("svg.chart").count()
+
+        # Travel share with its Wilson whiskers, diagnosis and treatment change, SLA on time by month.
+        wait_for(lambda: drawn() >= 4, 60, "the analyst's four charts")
+        j.check()
+        consumers = page.locator("section[aria-labelledby=h-consumers] tbody tr")
+        assert consumers.count() >= 5
+    context.close()
+
+
 def test_another_centres_reviewer_gets_the_same_not_found_page(chromium, stack, passwords, shared):
     j, context = journey(chromium, stack, "other-centre")
     page = j.page
@@ -292,3 +323,13 @@ def test_the_public_request_is_rate_limited_per_client_address(stack):
     assert set(statuses) <= {422, 429} and 429 in statuses, statuses
     assert statuses.index(429) == 5  # CONSOLE_REQUEST_RATE: 5 an hour from one address
     assert posts("127.0.0.10", 1) == [422]  # an empty request, refused for what it lacks, not limited
+
+
+def test_a_failed_journey_leaves_its_page_behind(chromium, stack, tmp_path):
+    j, context = journey(chromium, stack, "failing")
+    with pytest.raises(AssertionError), recorded(j.page, "failing", tmp_path):
+        j.goto("/quote")
+        raise AssertionError("a step that fails")
+    context.close()
+    assert (tmp_path / "failing.png").read_bytes().startswith(b"\x89PNG")
+    assert "<form" in (tmp_path / "failing.html").read_text()  # the wizard's first step, as the page was
