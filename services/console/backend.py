@@ -36,6 +36,17 @@ class ApiError(Exception):
         return found
 
 
+    def shown(self, lang: str, fallback: str = "_") -> dict[str, str]:
+        """What the page shows beside each field: the refusal in the person's language when its code
+        is known (i18n_problems), else the API's own words; `fallback` holds one that names no field."""
+        from services.console.i18n import problem
+
+        found, known = self.by_field(), problem(self.code, lang)
+        if known:
+            return {name: known for name in found} or {fallback: known}
+        return found or {fallback: self.detail}
+
+
 def error_of(r: httpx.Response) -> ApiError:
     try:
         body = r.json()

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from services.console import forms, reviewer
 from services.console.backend import ApiError
-from services.console.web import Refused, User, checked_form, render, see_other, signed_in
+from services.console.web import Refused, User, checked_form, lang_of, render, see_other, signed_in
 
 router = APIRouter()
 FILTERS = ("status", "centre", "sla_state", "waiting_on", "scope")
@@ -91,7 +91,7 @@ async def open_case(request: Request) -> Response:
             raise
         chosen = {n: form.getlist(n) for n in ("referral_reasons", "question_topics")}
         flags = {n: form.get(n) == "on" for n in ("rare_tumour", "wants_video", "glass_slides")}
-        return render(request, "case_new.html", 422, user=user, errors=exc.by_field() or {"body": exc.detail},
+        return render(request, "case_new.html", 422, user=user, errors=exc.shown(lang_of(request), "body"),
                       values={**forms.values(form, forms.CASE_FIELDS), **flags}, chosen=chosen)
     return see_other(f"/cases/{case['case_id']}")
 

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from services.console import forms
 from services.console.backend import ApiError
 from services.console.coordinator import coordinator_of, render_case
-from services.console.web import User, checked_form, see_other, signed_in
+from services.console.web import User, checked_form, lang_of, see_other, signed_in
 
 router = APIRouter()
 
@@ -34,7 +34,7 @@ async def _act(request: Request, case_id: UUID, name: str, service: str, path: s
         if exc.status not in (400, 409, 422):
             raise
         return await render_case(request, user, case_id, 422 if exc.status != 409 else 409,
-                                 errors=exc.by_field() or {"_": exc.detail}, form=name)
+                                 errors=exc.shown(lang_of(request)), form=name)
     return see_other(f"/cases/{case_id}?done={name}#{name}")
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from services.console.i18n_codes import CODES
 from services.console.i18n_messages import MESSAGES
+from services.console.i18n_problems import PROBLEMS
 
 LANGS = ("en", "zh-CN")
 
@@ -62,3 +63,9 @@ def label(code: object, vocabulary: str, lang: str) -> str:
         return "—"
     names = CODES[vocabulary].get(str(code))
     return names[_index(lang)] if names else str(code)
+
+
+def problem(code: str | None, lang: str) -> str | None:
+    """A service's refusal in this language, by its problem code; None for a code not known here."""
+    known = PROBLEMS.get(code or "")
+    return known[_index(lang)] if known else None

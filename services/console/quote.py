@@ -90,7 +90,7 @@ async def request_opinion(request: Request) -> Response:
     except ApiError as exc:
         if exc.status not in (400, 422):
             raise
-        return render(request, "quote_request.html", 422, answers=answers, errors=exc.by_field() or {"_": exc.detail},
+        return render(request, "quote_request.html", 422, answers=answers, errors=exc.shown(lang_of(request)),
                       values=values)
     return render(request, "quote_done.html", answers=answers, reference=opened["case_id"])
 

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from services.console import ct, forms
 from services.console.backend import ApiError, error_of
-from services.console.web import Refused, User, checked_form, render, see_other, signed_in
+from services.console.web import Refused, User, checked_form, lang_of, render, see_other, signed_in
 
 router = APIRouter()
 
@@ -68,7 +68,7 @@ async def _act(request: Request, case_id: UUID, name: str, path: str, body: dict
     except ApiError as exc:
         if exc.status not in (400, 409, 422):
             raise
-        return await case_page(request, user, case_id, 422, errors=exc.by_field() or {"_": exc.detail}, form=name,
+        return await case_page(request, user, case_id, 422, errors=exc.shown(lang_of(request)), form=name,
                                values={k: v for k, v in form.items() if isinstance(v, str)})
     return see_other(f"/cases/{case_id}?done={name}#{name}")
 
@@ -111,7 +111,7 @@ async def _upload(request: Request, case_id: UUID, name: str, path: str) -> Resp
         exc = error_of(r)
         if exc.status not in (400, 409, 413, 422):
             raise exc
-        return await case_page(request, user, case_id, 422, errors=exc.by_field() or {"file": exc.detail}, form=name)
+        return await case_page(request, user, case_id, 422, errors=exc.shown(lang_of(request), "file"), form=name)
     return see_other(f"/cases/{case_id}?done={name}#{name}")
 
 

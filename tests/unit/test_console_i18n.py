@@ -115,3 +115,31 @@ def test_the_reviewers_pages_are_all_held():
 def test_the_untranslated_word_check_finds_one():
     page = '<p title="Close">{{ t(\'x\') }} Accept</p>{% if a %}{{ t(\'y\') }}{% endif %}<i {% if b %}x="1"{% endif %}>'
     assert shown_text(page) == ["Accept", "Close"]
+
+
+SERVICES = TEMPLATES.parents[1]
+# Rejected("why", "code") and Rejected(..., code="code"): the refusals the services raise.
+REJECTED = re.compile(r'Rejected\((?:[^()]|\([^()]*\))*?,\s*(?:code=)?"([a-z_]+)"')
+
+
+def test_every_refusal_a_service_raises_is_in_both_languages():
+    from services.console.i18n_problems import PROBLEMS
+
+    raised = {c for p in SERVICES.glob("*/*.py") if "console" not in p.parts for c in REJECTED.findall(p.read_text())}
+    assert len(raised) > 20, "the services' refusals were not found"
+    assert raised - set(PROBLEMS) == set()
+    for code, (en, zh) in PROBLEMS.items():
+        assert en and re.search(r"[\u4e00-\u9fff]", zh), code
+
+
+def test_a_refusal_is_shown_in_the_persons_language_beside_its_field():
+    from services.console.backend import ApiError
+
+    known = ApiError(409, "accept the case before delivering", code="not_accepted")
+    assert known.shown("zh-CN") == {"_": "请先接受该病例。"}
+    assert known.shown("en") == {"_": "Accept the case first."}
+    named = ApiError(409, "the patient did not consent to it", field="centre_id", code="centre_not_consented")
+    assert named.shown("zh-CN") == {"centre_id": "患者未同意向该中心传输资料。"}
+    unknown = ApiError(422, "must be 5 to 8 pages", field="file", code="brand_new")
+    assert unknown.shown("zh-CN", "file") == {"file": "must be 5 to 8 pages"}
+    assert ApiError(500, "boom").shown("en", "body") == {"body": "boom"}
