@@ -7,6 +7,8 @@ readable). A unit test holds every code a service raises to an entry here.
 
 from __future__ import annotations
 
+from services.console.i18n_codes import CODES
+
 PROBLEMS: dict[str, tuple[str, str]] = {
     "already_accepted": ("The case is already accepted.", "该病例已被接受。"),
     "already_booked": ("The treatment is already booked.", "治疗已预约。"),
@@ -51,3 +53,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                                "此表单已用其他内容提交过。请刷新页面。"),
     "version_conflict": ("The case changed meanwhile: look again and retry.", "病例已被更改。请查看后重试。"),
 }
+
+# An ended case refuses with "case_<its status>" (intake's domain._must_be_open).
+PROBLEMS.update({f"case_{status}": (f"The case is {en.lower()}: this is no longer possible.",
+                                    f"该病例状态为{zh}。此操作已无法进行。")
+                 for status, (en, zh) in CODES["status"].items() if f"case_{status}" not in PROBLEMS})

@@ -149,3 +149,18 @@ def test_several_records_go_up_in_one_plain_form_post(coordinator: httpx.Client,
     r = coordinator.post(f"{base}/cases/{case_id}/records", data={"csrf": token},
                          files=[("file.imaging", ("", b"", "application/octet-stream"))])
     assert r.status_code == 422 and 'id="e-file"' in r.text
+
+
+def test_an_actions_refusal_is_shown_beside_its_field_in_the_persons_language(coordinator: httpx.Client, base: str,
+                                                                               api: Any):
+    from tests.integration.conftest import open_case
+
+    case_id = open_case(api)
+    token = csrf_of(coordinator.get(f"{base}/cases/{case_id}").text)
+    r = coordinator.post(f"{base}/cases/{case_id}/consents",
+                         data={"csrf": token, "consent": "transfer_abroad", "centre_ids": "atlantis"})
+    assert r.status_code == 422 and 'id="e-centre_ids"' in r.text
+    cancel = {"csrf": token, "reason": "patient_request"}
+    assert coordinator.post(f"{base}/cases/{case_id}/cancel", data=cancel).status_code == 303
+    r = coordinator.post(f"{base}/cases/{case_id}/cancel", data=cancel, headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 409 and "此操作已无法进行" in r.text, r.text[-2000:]

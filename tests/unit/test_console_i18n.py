@@ -128,6 +128,7 @@ def test_every_refusal_a_service_raises_is_in_both_languages():
     raised = {c for p in SERVICES.glob("*/*.py") if "console" not in p.parts for c in REJECTED.findall(p.read_text())}
     assert len(raised) > 20, "the services' refusals were not found"
     assert raised - set(PROBLEMS) == set()
+    assert {f"case_{s.value}" for s in Status} <= set(PROBLEMS)  # f"case_{state}" of an ended case
     for code, (en, zh) in PROBLEMS.items():
         assert en and re.search(r"[\u4e00-\u9fff]", zh), code
 
