@@ -164,3 +164,33 @@ def test_an_actions_refusal_is_shown_beside_its_field_in_the_persons_language(co
     assert coordinator.post(f"{base}/cases/{case_id}/cancel", data=cancel).status_code == 303
     r = coordinator.post(f"{base}/cases/{case_id}/cancel", data=cancel, headers={"Accept-Language": "zh-CN"})
     assert r.status_code == 409 and "此操作已无法进行" in r.text, r.text[-2000:]
+
+
+def test_the_coordinator_requests_records_and_reroutes_after_the_declines(coordinator: httpx.Client, base: str,
+                                                                         api: Any):
+    from tests.integration.conftest import make_ready, open_case
+    from tests.integration.test_routing_review import assigned_to, decisions, token
+
+    fresh = open_case(api)
+    token_of_page = csrf_of(coordinator.get(f"{base}/cases/{fresh}").text)
+    r = coordinator.post(f"{base}/cases/{fresh}/records-request", data={"csrf": token_of_page})
+    assert r.status_code == 303 and "done=records_request" in r.headers["location"]
+
+    case_id = open_case(api, tumour_site="gastric")
+    make_ready(api, case_id, ["pkuch", "fuscc", "sysucc"])
+    declined = []
+    for n in (1, 2):  # two centres decline: routing leaves the case to the coordinator
+        centre = decisions(api, case_id, n)[n - 1]["centre_id"]
+        assigned_to(api, case_id, centre)
+        api.call("review", "POST", f"/cases/{case_id}/decline", token=token(centre), json={"reason": "at_capacity"})
+        declined.append(centre)
+    assert decisions(api, case_id, 3)[2]["event_type"] == "CaseRoutingBlocked"
+    page = coordinator.get(f"{base}/cases/{case_id}")
+    assert 'action="/cases/' + str(case_id) + '/reroute"' in page.text
+    csrf = csrf_of(page.text)
+    refused = coordinator.post(f"{base}/cases/{case_id}/reroute", data={"csrf": csrf, "centre_id": declined[0]})
+    assert refused.status_code == 409 and "That centre declined the case." in refused.text
+    third = next(c for c in ("pkuch", "fuscc", "sysucc") if c not in declined)
+    r = coordinator.post(f"{base}/cases/{case_id}/reroute", data={"csrf": csrf, "centre_id": third})
+    assert r.status_code == 303 and "done=reroute" in r.headers["location"]
+    assert decisions(api, case_id, 4)[3]["centre_id"] == third
