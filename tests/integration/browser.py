@@ -51,9 +51,15 @@ def press(target: Locator, key: str = "Enter") -> None:
 
 
 def type_into(target: Locator, text: str) -> None:
-    target.focus()
-    target.press("Control+a")
-    target.press_sequentially(text)
+    """Types TEXT over what the field holds; typed again when a key was lost (a page still loading
+    under load can drop one), so what is sent is what was meant."""
+    for _ in range(3):
+        target.focus()
+        target.press("Control+a")
+        target.press_sequentially(text)
+        if target.input_value() == text:
+            return
+    raise AssertionError(f"typing did not fill the field: {target.input_value()!r}")
 
 
 def choose(select: Locator, value: str) -> None:
@@ -107,15 +113,16 @@ class Journey:
         self.page.goto(self.base + "/")
         for _ in range(3):
             login = self.page.locator("input[name=login]")
+            # Each Enter posts a form: wait for the page it leads to, not for the one still shown.
             if login.count():
                 type_into(login, user)
-                login.press("Enter")
-                self.page.wait_for_load_state("load")
+                with self.page.expect_navigation():
+                    login.press("Enter")
             password_box = self.page.locator("input[name=password]")
             if password_box.count():
                 type_into(password_box, password)
-                password_box.press("Enter")
-                self.page.wait_for_load_state("load")
+                with self.page.expect_navigation():
+                    password_box.press("Enter")
             if self.page.url.startswith(self.base):
                 break
         assert self.page.url.startswith(self.base), f"the sign-in ended at {self.page.url}"
