@@ -194,3 +194,21 @@ def test_the_coordinator_requests_records_and_reroutes_after_the_declines(coordi
     r = coordinator.post(f"{base}/cases/{case_id}/reroute", data={"csrf": csrf, "centre_id": third})
     assert r.status_code == 303 and "done=reroute" in r.headers["location"]
     assert decisions(api, case_id, 4)[3]["centre_id"] == third
+
+
+def test_every_worklist_filter_goes_to_the_api_and_a_wrong_one_is_named(coordinator: httpx.Client, base: str,
+                                                                        api: Any):
+    from tests.integration.conftest import open_case
+
+    case_id = open_case(api, preferred_centre="wch")
+    link = f'href="/cases/{case_id}"'
+    every = {"status": "collecting_records", "sla_state": "not_started", "waiting_on": "patient", "scope": "open"}
+    page = coordinator.get(f"{base}/worklist", params=every)
+    assert page.status_code == 200 and link in page.text
+    for name, other in (("status", "review_delivered"), ("waiting_on", "centre"), ("scope", "ended"),
+                        ("sla_state", "breached"), ("centre", "wch")):
+        shown = coordinator.get(f"{base}/worklist", params={**every, name: other})
+        assert shown.status_code == 200 and link not in shown.text, name  # each filter is applied
+        assert f'<option value="{other}" selected' in shown.text, name  # and kept in the form
+    r = coordinator.get(f"{base}/worklist", params={"status": "nonsense"})
+    assert 'id="e-status"' in r.text
