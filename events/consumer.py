@@ -27,7 +27,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
-from events import metrics
+from events import failover, metrics
 from events.applier import DLQ_REASONS, Applier, BatchHandler, Consumer, Handler, ProcessedEvents
 from events.broker import Broker
 from events.contract import TOPIC
@@ -173,6 +173,7 @@ class ConsumerRunner:
     def _check(self, kc: KafkaConsumer) -> None:
         """Every check_interval: the topic's identity, the lag, and the stall watchdog."""
         self._checked_at = time.monotonic()
+        failover.check(kc)  # its brokers gone and another listed one up: a new client (events/failover.py)
         view = None
         if self.broker is not None:
             view = self.broker.describe(TOPIC)
