@@ -57,3 +57,4 @@ def test_two_brokers_one_killed_mid_load_loses_and_duplicates_nothing(two_broker
     assert isinstance(fault.seen["during"], float) and fault.seen["during"] < DOWN_S, fault.seen
     assert float(fault.seen["down_s"]) >= DOWN_S  # type: ignore[arg-type]
     assert result.hostile_accepted == []
+    print(f"two brokers: a case projected {fault.seen['during']:.1f} s into the outage; {v.cases} cases clean")
