@@ -60,9 +60,9 @@ class Stack:
     port_base: int = 8000
     broker_port: int = 19092
     broker_storage: str = field(default_factory=lambda: os.environ.get("CASE_LEDGER_BROKER_STORAGE", "s3"))
-    # Tansu brokers over the same log (`--brokers N`): programs broker, broker-2, ... on
-    # broker_port, broker_port + 1, ...; every client is given all of their addresses.
+    # Tansu brokers over one log, and members of a service's groups, e.g. {"billing": 2} (brokers.py).
     brokers: int = 1
+    members: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.broker_storage not in BROKER_STORAGES:
@@ -262,6 +262,10 @@ class Stack:
             programs.append(Program(f"{service}-api", api, env_file(f"{service}-api", env)))
             programs.append(Program(f"{service}-worker", [sys.executable, "-m", f"services.{service}.worker"],
                                     env_file(f"{service}-worker", env)))
+            for name in tansu.extra_members(service, self.members):
+                # The relay and the timers stay with the first member: this one only consumes.
+                programs.append(Program(name, [sys.executable, "-m", f"services.{service}.worker"],
+                                        env_file(name, {**env, "CASE_LEDGER_WORKER_ONLY": "-relay,-timers"})))
         programs.append(Program(LIVE, [sys.executable, "-m", "services.live.worker"],
                                 env_file(LIVE, self.live_env())))
         return programs
@@ -316,7 +320,9 @@ class Stack:
         if "broker-compactor" in names:
             sup.start("broker-compactor")
         ensure_topics_soon(bootstrap, self.topic_partitions())
-        for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")), LIVE]:
+        sup.stop(*tansu.members_beyond(self.members))
+        for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")),
+                     *(m for s in SERVICES for m in tansu.extra_members(s, self.members)), LIVE]:
             if name in changed and not fresh:
                 sup.stop(name)
             sup.start(name)
@@ -329,9 +335,10 @@ class Stack:
         return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
                 "identity": self.issuer(), **{s: self.url(s) for s in (*SERVICES, LIVE)}}
 
-    def with_brokers(self, count: int) -> Stack:
-        """The same stack with `count` brokers; the services, given another broker list, restart on it."""
-        resized = dataclasses.replace(self, brokers=count)
+    def resized(self, *, brokers: int | None = None, members: dict[str, int] | None = None) -> Stack:
+        """The same stack up with other brokers (services restart on the new list) or members."""
+        resized = dataclasses.replace(self, brokers=brokers or self.brokers,
+                                      members=self.members if members is None else dict(members))
         resized.up()
         return resized
 
@@ -381,7 +388,8 @@ class Stack:
         if sup.running():
             # Services first, so none of them logs the servers vanishing under it; the broker
             # before the object store that holds its log.
-            sup.stop(LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
+            sup.stop(LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")),
+                     *tansu.members_beyond({}))
             sup.stop("identity", "broker-compactor", *tansu.beyond(1), "broker")
             sup.stop("objectstore", "postgres")
         sup.shutdown()

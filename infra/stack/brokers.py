@@ -1,4 +1,5 @@
-"""Several Tansu brokers over one log (`python -m infra.stack up --brokers N`).
+"""Several Tansu brokers over one log (`python -m infra.stack up --brokers N`), and several members
+of a service's consumer groups (programs `<service>-worker-2`, ...).
 
 Tansu keeps no state of its own outside the storage engine, so N brokers over the same S3 bucket
 serve the same topics and groups; each advertises only itself. Programs `broker`, `broker-2`, ...
@@ -44,3 +45,17 @@ def start(sup: Supervisor, first: int, brokers: int, logs: Path) -> None:
         sup.start(name)
     for name, port in zip(names(brokers), ports(first, brokers), strict=True):
         wait_until(functools.partial(port_open, "127.0.0.1", port), 30, f"the {name}", logs / f"{name}.log")
+
+
+MAX_MEMBERS = 6
+_SERVICES = ("intake", "routing", "review", "billing", "analytics")
+
+
+def extra_members(service: str, members: dict[str, int]) -> list[str]:
+    """The programs beyond the service's first worker: its consumer groups' further members."""
+    return [f"{service}-worker-{i}" for i in range(2, members.get(service, 1) + 1)]
+
+
+def members_beyond(members: dict[str, int]) -> list[str]:
+    """The further members a stack started with more may still run, past these counts."""
+    return [f"{s}-worker-{i}" for s in _SERVICES for i in range(max(2, members.get(s, 1) + 1), MAX_MEMBERS + 1)]

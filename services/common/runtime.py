@@ -132,9 +132,14 @@ def live_timers(period_s: float, sweep: Callable[[], object]) -> dict[str, Calla
 
 def worker_parts(targets: Mapping[str, Callable[[threading.Event], None]],
                  only: Sequence[str]) -> dict[str, Callable[[threading.Event], None]]:
-    """The parts of a worker that this process runs (CASE_LEDGER_WORKER_ONLY); all of them by default."""
+    """The parts of a worker that this process runs (CASE_LEDGER_WORKER_ONLY); all of them by default.
+
+    Names with a leading "-" say what not to run instead ("-relay,-timers": a second member of the
+    worker's consumer groups), and may name parts this worker does not have."""
     if not only:
         return dict(targets)
+    if all(name.startswith("-") for name in only):
+        return {name: fn for name, fn in targets.items() if f"-{name}" not in only}
     unknown = sorted(set(only) - set(targets))
     if unknown:
         raise SystemExit(f"CASE_LEDGER_WORKER_ONLY names {unknown}; this worker has {sorted(targets)}")

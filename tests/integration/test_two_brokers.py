@@ -23,11 +23,11 @@ DOWN_S = 20.0
 
 @pytest.fixture(scope="module")
 def two_brokers(stack: Stack) -> Iterator[Stack]:
-    both = stack.with_brokers(2)
+    both = stack.resized(brokers=2)
     try:
         yield both
     finally:
-        stack.with_brokers(1)
+        stack.resized(brokers=1)
 
 
 def test_the_stack_serves_on_both_brokers(two_brokers: Stack):

@@ -57,6 +57,8 @@ def test_a_worker_runs_only_the_parts_it_is_given():
     targets = {"relay": _part, "consumer-billing": _part, "timers": _part}
     assert worker_parts(targets, []) == targets
     assert list(worker_parts(targets, ["consumer-billing"])) == ["consumer-billing"]
+    assert list(worker_parts(targets, ["-relay", "-timers"])) == ["consumer-billing"]
+    assert list(worker_parts({"consumer-timeline": _part}, ["-relay", "-timers"])) == ["consumer-timeline"]
     with pytest.raises(SystemExit, match="consumer-bling"):
         worker_parts(targets, ["consumer-bling"])
 
