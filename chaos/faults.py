@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from infra.stack import Stack
 
@@ -27,6 +28,31 @@ class Kill(Fault):
     def inject(self, stack: Stack) -> None:
         pid = stack.kill(self.program, signal.SIGKILL)
         stack.wait_restarted(self.program, pid, timeout=60)
+
+
+@dataclass(frozen=True)
+class Outage(Fault):
+    """SIGKILL, then kept down for `seconds` before it starts again: what runs on it must go on
+    without it meanwhile (another broker of the stack, `--brokers 2`). `during` runs while it is
+    down, and what it returns is kept in `seen`."""
+
+    program: str = "broker"
+    seconds: float = 20.0
+    during: Callable[[Stack], object] | None = None
+    seen: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def inject(self, stack: Stack) -> None:
+        down_at = time.monotonic()
+        stack.kill(self.program, signal.SIGKILL)
+        # supervisord may have started it again already: stopped, it stays down until started.
+        stack.stop(self.program)
+        try:
+            if self.during is not None:
+                self.seen["during"] = self.during(stack)
+            time.sleep(max(0.0, self.seconds - (time.monotonic() - down_at)))
+            self.seen["down_s"] = time.monotonic() - down_at
+        finally:
+            stack.start(self.program)
 
 
 @dataclass(frozen=True)

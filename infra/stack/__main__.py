@@ -36,8 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("CASE_LEDGER_PORT_BASE", 8000)))
     parser.add_argument("--broker-port", type=int, default=int(os.environ.get("CASE_LEDGER_BROKER_PORT", 19092)))
+    parser.add_argument("--brokers", type=int, default=int(os.environ.get("CASE_LEDGER_BROKERS", 1)),
+                        help="Tansu brokers over the same log, on --broker-port and the ports after it")
     args = parser.parse_args(argv)
-    stack = Stack(args.run_dir.resolve(), args.port_base, args.broker_port)
+    if not 1 <= args.brokers <= 9:
+        parser.error("--brokers must be between 1 and 9")
+    stack = Stack(args.run_dir.resolve(), args.port_base, args.broker_port, brokers=args.brokers)
     if args.command == "up":
         urls = stack.up()
         print("Case Ledger is up.")

@@ -37,6 +37,21 @@ class S3Objects:
             "s3", endpoint_url=settings.endpoint, aws_access_key_id=settings.access_key_id,
             aws_secret_access_key=settings.secret_access_key, region_name=settings.region,
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=30))
+        self._region = settings.region
+
+    def ensure_bucket(self) -> bool:
+        """Makes the bucket when it is missing (services.migrate, once per release); True when it made it."""
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        # Outside us-east-1, S3 wants the region named again when a bucket is made.
+        where = {} if self._region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": self._region}}
+        self._s3.create_bucket(Bucket=self.bucket, **where)
+        return True
 
     def put(self, key: str, blob: bytes) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=blob)

@@ -26,6 +26,7 @@ from events.relay import OutboxRelay
 from events.store import Clock, EventStore, utc_now
 from services.common.kernel import EventStream
 from services.common.settings import ServiceSettings
+from services.common.worker_health import WorkerHealth
 
 
 class ServiceStore(EventStream, ProcessedEvents, Protocol):
@@ -129,6 +130,22 @@ def live_timers(period_s: float, sweep: Callable[[], object]) -> dict[str, Calla
     return {"timers": timers}
 
 
+def worker_parts(targets: Mapping[str, Callable[[threading.Event], None]],
+                 only: Sequence[str]) -> dict[str, Callable[[threading.Event], None]]:
+    """The parts of a worker that this process runs (CASE_LEDGER_WORKER_ONLY); all of them by default.
+
+    Names with a leading "-" say what not to run instead ("-relay,-timers": a second member of the
+    worker's consumer groups), and may name parts this worker does not have."""
+    if not only:
+        return dict(targets)
+    if all(name.startswith("-") for name in only):
+        return {name: fn for name, fn in targets.items() if f"-{name}" not in only}
+    unknown = sorted(set(only) - set(targets))
+    if unknown:
+        raise SystemExit(f"CASE_LEDGER_WORKER_ONLY names {unknown}; this worker has {sorted(targets)}")
+    return {name: fn for name, fn in targets.items() if name in only}
+
+
 def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool = True,
                extra: Mapping[str, Callable[[threading.Event], None]] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -171,6 +188,14 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
         )
         targets[f"consumer-{c.name}"] = runner.run
     targets.update(extra or {})
+    targets = worker_parts(targets, settings.worker_only)
+    if settings.worker_health_port:
+        from services.common.app_factory import broker_reachable  # it imports this module
+
+        health = WorkerHealth(settings.worker_health_port, {
+            "database": runtime.database_ok, "broker": lambda: broker_reachable(bootstrap)},
+            multiproc=settings.prometheus_multiproc_dir is not None)
+        targets["health"] = health.serve
     try:
         run_threads(targets, stop)
     finally:

@@ -83,6 +83,12 @@ class ServiceSettings(BaseSettings):
     simulated_time: bool = Field(False, validation_alias="CASE_LEDGER_SIMULATED_TIME")
     # The largest request body any endpoint reads (uploads have their own, larger limit).
     max_body_bytes: int = Field(2**20, ge=1024, le=2**30, validation_alias="CASE_LEDGER_MAX_BODY_BYTES")
+    # A worker serves /healthz, /readyz and /metrics on this port (services/common/worker_health.py)
+    # when it runs as a process of its own under an orchestrator (deploy/k8s); unset, it serves none.
+    worker_health_port: int | None = Field(None, ge=1, le=65535, validation_alias="CASE_LEDGER_WORKER_HEALTH_PORT")
+    # The parts of the worker this process runs ("relay", "timers", "consumer-<name>"), so that each
+    # consumer group can be a Deployment of its own with its own replicas; empty, it runs them all.
+    worker_only: Annotated[list[str], NoDecode] = Field([], validation_alias="CASE_LEDGER_WORKER_ONLY")
     # prometheus-client's own variable: set, every process of the service writes its metrics to
     # files there and /metrics aggregates them (an API with several workers, plus its worker).
     prometheus_multiproc_dir: Path | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
@@ -90,6 +96,11 @@ class ServiceSettings(BaseSettings):
     @field_validator("oidc_algorithms", mode="before")
     @classmethod
     def _split_algorithms(cls, raw: object) -> object:
+        return [a.strip() for a in raw.split(",") if a.strip()] if isinstance(raw, str) else raw
+
+    @field_validator("worker_only", mode="before")
+    @classmethod
+    def _split_parts(cls, raw: object) -> object:
         return [a.strip() for a in raw.split(",") if a.strip()] if isinstance(raw, str) else raw
 
     @field_validator("oidc_algorithms")

@@ -110,10 +110,37 @@ def test_a_group_left_with_partitions_no_one_reads_gets_a_new_client():
         def describe(self, topic: str) -> TopicView:  # type: ignore[override]
             return TopicView(topic, None, 6)
 
-    r = runner(SixPartitions({p: 5 for p in range(6)}), stall_timeout=30.0)
-    client: Any = FakeClient({p: 5 for p in range(4)}, {p: 5 for p in range(4)})
-    r._check(client)  # caught up on its four partitions: only the start of the clock
-    assert r._partial_since is not None
-    r._partial_since -= 31
-    with pytest.raises(Stalled, match="4 of 6"):
+    class Member(FakeClient):
+        """Owns partitions 0-3; another member of the group owns 4 and 5 and commits them."""
+
+        committed_offsets = {4: 5, 5: 5}
+
+        def committed(self, tp: TopicPartition) -> int:
+            return self.committed_offsets[tp.partition]
+
+    broker = SixPartitions({p: 5 for p in range(6)})
+    r = runner(broker, stall_timeout=30.0)
+    client: Any = Member({p: 5 for p in range(4)}, {p: 5 for p in range(4)})
+    r._check(client)
+    for partition, (offset, since) in list(r._others._seen.items()):
+        r._others._seen[partition] = (offset, since - 31)
+    r._check(client)  # the other member's partitions are read to their end: a group of two is fine
+    broker.ends[4] = 9  # events arrive on partition 4, and its committed offset stays where it was
+    r._check(client)
+    assert 4 in r._others._seen
+    r._others._seen[4] = (5, r._others._seen[4][1] - 31)
+    with pytest.raises(Stalled, match=r"partitions \[4\] have events and no reader"):
         r._check(client)
+
+
+def test_a_partition_whose_reader_commits_is_never_taken_for_unread():
+    from events.membership import OthersWatch
+
+    now = [0.0]
+    watch = OthersWatch(TOPIC, 30.0, clock=lambda: now[0])
+    assert watch.unread({4: 5}, {4: 9}) == []
+    now[0] = 31.0
+    assert watch.unread({4: 7}, {4: 9}) == []  # it moved: a reader is at work
+    now[0] = 62.0
+    assert watch.unread({4: 7}, {4: 9}) == [4]  # still for 31 s with events after it
+    assert watch.unread({}, {}) == [] and watch._seen == {}  # now ours: forgotten
