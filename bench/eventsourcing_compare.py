@@ -22,13 +22,14 @@ from eventsourcing.domain import Aggregate, event
 from psycopg.conninfo import conninfo_to_dict
 
 from bench import Figures, scaled
-from bench.pipeline import new_case_opened
+from bench.pipeline import BENCH_ACTOR, new_case_opened
 from events.codes import RecordKind
 from events.contract import RecordsReceived
 from events.db import open_pool, transaction
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import build_registry
 from events.store import EventStore, utc_now
+from services.common import actor
 from services.common.kernel import Kernel
 from services.intake import domain
 
@@ -56,12 +57,15 @@ class Ours:
 
     def case(self) -> None:
         case_id, opened = uuid4(), new_case_opened()
-        with transaction(self.pool) as conn:
-            self.kernel.handle(conn, case_id, lambda _: domain.open_case(opened, with_question=False),
-                               occurred_at=utc_now(), expected_version=0)
-        record = RecordsReceived(record_id=uuid4(), kind=RecordKind.PATHOLOGY_REPORT)
-        with transaction(self.pool) as conn:
-            self.kernel.handle(conn, case_id, lambda case: domain.receive_record(case, record), occurred_at=utc_now())
+        # Every event records an actor, as a coordinator's command through the API would.
+        with actor.acting_as(BENCH_ACTOR):
+            with transaction(self.pool) as conn:
+                self.kernel.handle(conn, case_id, lambda _: domain.open_case(opened, with_question=False),
+                                   occurred_at=utc_now(), expected_version=0)
+            record = RecordsReceived(record_id=uuid4(), kind=RecordKind.PATHOLOGY_REPORT)
+            with transaction(self.pool) as conn:
+                self.kernel.handle(conn, case_id, lambda case: domain.receive_record(case, record),
+                                   occurred_at=utc_now())
 
     def close(self) -> None:
         self.pool.close()

@@ -31,6 +31,7 @@ from events.contract import CaseOpened, Event
 from events.db import Pool, open_pool, transaction
 from events.registry import build_registry
 from events.store import EventStore, utc_now
+from services.common import actor
 from services.common.kernel import Kernel
 from services.intake import domain
 from services.intake.application import new_patient_ref
@@ -63,8 +64,12 @@ def _kernel() -> Kernel[domain.Case]:
     return Kernel(store, lambda conn, case_id: domain.Case(case_id), lambda case, event, at: case.apply(event, at))
 
 
+# The bench's writers act as a coordinator would through the API: every event records an actor.
+BENCH_ACTOR = actor.Actor("bench-writer", "coordinator")
+
+
 def _open_cases(pool: Pool, kernel: Kernel[domain.Case], count: int) -> list[UUID]:
-    with transaction(pool) as conn:
+    with actor.acting_as(BENCH_ACTOR), transaction(pool) as conn:
         return [kernel.handle(conn, uuid4(), _open(new_case_opened()), occurred_at=utc_now()).appended[0]
                 .envelope.event_id for _ in range(count)]
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
-    BenchFailed,
     Figures,
     api,
     ceilings,
@@ -29,9 +28,9 @@ from bench import (
     pipeline,
     rebuild,
     scale,
-    settle,
     storage,
 )
+from bench.phases import Phase, run_all
 from infra import objectstore
 from infra.signin import stack_tokens
 from infra.stack import LIVE, Stack
@@ -120,14 +119,14 @@ def main() -> None:
     os.environ["CASE_LEDGER_SIMULATED_TIME"] = "true"
     # SIGTERM becomes SystemExit so the finally below still stops the stack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    # BENCH_ONLY=console runs the benchmarks whose title has that word, and keeps the other figures
-    # of the last summary; BENCH_PORT_BASE / BENCH_BROKER_PORT move the stack off 81xx / 19192.
+    # BENCH_ONLY=console,api runs those phases (bench/phases.py) and keeps the other figures of the last summary.
     only = os.environ.get("BENCH_ONLY", "").strip()
     summary: dict[str, Any] = {**dict.fromkeys(KEYS), **(_last_summary() if only else {})}
     summary["bench_scale"] = scale()
     summary["load_average_before"] = list(os.getloadavg())
-    stack = Stack(run_dir=RUN_DIR, port_base=int(os.environ.get("BENCH_PORT_BASE", 8100)),
-                  broker_port=int(os.environ.get("BENCH_BROKER_PORT", 19192)))
+    # Ports of its own: BENCH_PORT_BASE / BENCH_BROKER_PORT when another stack holds the defaults.
+    stack = Stack(run_dir=RUN_DIR, port_base=int(os.environ.get("BENCH_PORT_BASE", "8100")),
+                  broker_port=int(os.environ.get("BENCH_BROKER_PORT", "19192")))
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     started = time.monotonic()
@@ -135,8 +134,7 @@ def main() -> None:
         print(f"starting the benchmark stack in {RUN_DIR} ...", flush=True)
         urls = stack.up()
         db = urls["database"]
-        chosen = [b for b in _benchmarks(stack, urls, summary) if only.lower() in b[0].lower()]
-        failures = _run_each(chosen, db)
+        failures = run_all(_benchmarks(stack, urls, summary), db, summary, scale(), _print_table)
     finally:
         print("\nstopping the benchmark stack ...", flush=True)
         stack.down()
@@ -158,7 +156,7 @@ def _last_summary() -> dict[str, Any]:
     return last if isinstance(last, dict) else {}
 
 
-def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> list[tuple[str, Callable[[], Figures]]]:
+def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> list[Phase]:
     """Every benchmark, in the order it runs, on the started stack."""
     db = urls["database"]
     bootstrap = stack.bootstrap_servers()
@@ -175,45 +173,30 @@ def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> 
 
     return [
         # First, on the empty stores: its sizes are then what it says. It deletes what it made.
-        ("cost as the work grows: one command, the rebuild, the worklist",
-         lambda: growth.run(urls["intake"], token, db, summary)),
-        ("ceilings: PostgreSQL", lambda: ceilings.postgres(db, summary)),
-        (f"console pages, open loop at {console.RATE:.0f} pages/s, {console.CASES:,} cases stored",
-         lambda: console.run(urls["console"], urls["intake"], token, stack.provider.passwords()["coordinator"],
-                             summary)),
-        ("ceilings: kafka-python on the stack's broker", lambda: ceilings.kafka(bootstrap, summary)),
-        ("ceiling: an empty endpoint on the services' server settings", lambda: api.empty_endpoint(summary)),
-        (f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",
-         lambda: api.run(urls["intake"], token, db, summary)),
-        (f"pipeline throughput: cases opened by {pipeline.WRITERS} writers, {pipeline.BATCH} a transaction; "
-         "every event counted until projected", lambda: pipeline.throughput(db, summary, requests)),
-        (f"commit → projection at ~{pipeline.RATE:.0f} events/s offered (open loop), reactions included",
-         lambda: pipeline.latency(db, summary, requests)),
-        ("live app (faust): sustained events/s at the pipeline's rate, and its lag",
-         lambda: live.run(urls[LIVE], db, summary)),
-        (f"analytics rebuild: the stack's history, then {rebuild.generated_size():,} generated events",
-         lambda: rebuild.run(db, summary)),
-        (f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",
-         lambda: eventsourcing_compare.run(db, summary)),
+        Phase("growth", "cost as the work grows: one command, the rebuild, the worklist",
+              lambda: growth.run(urls["intake"], token, db, summary), 240),
+        Phase("ceiling_pg", "ceilings: PostgreSQL", lambda: ceilings.postgres(db, summary), 60),
+        Phase("console", f"console pages, open loop at {console.RATE:.0f} pages/s, {console.CASES:,} cases stored",
+              lambda: console.run(urls["console"], urls["intake"], token, stack.provider.passwords()["coordinator"],
+                                  summary), 240),
+        Phase("ceiling_kafka", "ceilings: kafka-python on the stack's broker",
+              lambda: ceilings.kafka(bootstrap, summary), 120),
+        Phase("ceiling_http", "ceiling: an empty endpoint on the services' server settings",
+              lambda: api.empty_endpoint(summary), 60),
+        Phase("api", f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",
+              lambda: api.run(urls["intake"], token, db, summary), 120),
+        Phase("pipeline", f"pipeline throughput: cases opened by {pipeline.WRITERS} writers, {pipeline.BATCH} a "
+              "transaction; every event counted until projected", lambda: pipeline.throughput(db, summary, requests),
+              240),
+        Phase("latency", f"commit → projection at ~{pipeline.RATE:.0f} events/s offered (open loop), reactions "
+              "included", lambda: pipeline.latency(db, summary, requests), 120),
+        Phase("live", "live app (faust): sustained events/s at the pipeline's rate, and its lag",
+              lambda: live.run(urls[LIVE], db, summary), 150),
+        Phase("rebuild", f"analytics rebuild: the stack's history, then {rebuild.generated_size():,} generated events",
+              lambda: rebuild.run(db, summary), 240),
+        Phase("eventsourcing", f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",
+              lambda: eventsourcing_compare.run(db, summary), 150),
     ]
-
-
-def _run_each(benchmarks: list[tuple[str, Callable[[], Figures]]], db: str) -> int:
-    """Runs the benchmarks one after the other, printing each one's figures; how many failed."""
-    failures = 0
-    for title, bench in benchmarks:
-        # The previous benchmark's events must not still be flowing through the stack.
-        if not settle(db):
-            print("  (the stack did not settle within 60s; figures below may be disturbed)")
-        start = time.monotonic()
-        try:
-            figures = bench()
-        except BenchFailed as exc:
-            failures += 1
-            print(f"\n{title}\n  FAILED: {exc}")
-            continue
-        _print_table(title, figures, time.monotonic() - start)
-    return failures
 
 
 if __name__ == "__main__":

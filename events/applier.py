@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
@@ -29,6 +30,9 @@ log = logging.getLogger("events.consumer")
 
 Handler = Callable[[Conn, Decoded], None]
 BatchHandler = Callable[[Conn, list[Decoded]], None]
+# What a reacting consumer's batch runs inside: the kernel's batch (streams read at once, appends
+# written at once), in the batch's transaction.
+BatchScope = Callable[[Conn, list[Decoded]], AbstractContextManager[object]]
 DLQ_REASONS = ("invalid_envelope", "unknown_event_type", "unknown_schema_version", "no_upcaster",
                "invalid_payload", "handler_failed")
 
@@ -48,6 +52,15 @@ class ProcessedEvents(Protocol):
         ...
 
 
+class CaseFailed(Exception):
+    """A handler failed on one event: the batch is redone without that event's case."""
+
+    def __init__(self, decoded: Decoded, cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.decoded = decoded
+        self.cause = cause
+
+
 class Consumer:
     """One named consumer (its own group and processed-events namespace) and what it applies.
 
@@ -56,11 +69,13 @@ class Consumer:
     runner hands it a batch's new events of `event_types`, in order.
     """
 
-    def __init__(self, name: str, handlers: Mapping[str, Handler]) -> None:
+    def __init__(self, name: str, handlers: Mapping[str, Handler], scope: BatchScope | None = None) -> None:
+        """`scope`: what a reaction's batch runs in (the service kernel's `batch`)."""
         self.name = name
         self.handlers = dict(handlers)
         self.event_types = frozenset(self.handlers)
         self._batch: BatchHandler | None = None
+        self._scope = scope
 
     @classmethod
     def batched(cls, name: str, event_types: Iterable[str], batch: BatchHandler) -> Consumer:
@@ -70,11 +85,26 @@ class Consumer:
         return consumer
 
     def apply(self, conn: Conn, events: list[Decoded]) -> None:
+        """Applies `events`; a handler's failure is raised as it was."""
+        try:
+            self.apply_naming_failures(conn, events)
+        except CaseFailed as failed:
+            raise failed.cause from None
+
+    def apply_naming_failures(self, conn: Conn, events: list[Decoded]) -> None:
+        """Applies `events`; a handler's failure is raised as `CaseFailed`, naming its event."""
         if self._batch is not None:
             self._batch(conn, events)
             return
-        for decoded in events:
-            self.handlers[decoded.envelope.event_type](conn, decoded)
+        with self._scope(conn, events) if self._scope is not None else nullcontext():
+            for decoded in events:
+                try:
+                    self.handlers[decoded.envelope.event_type](conn, decoded)
+                except psycopg.OperationalError:
+                    raise
+                except Exception as exc:
+                    # Named so the applier can set this event's case aside and redo the rest.
+                    raise CaseFailed(decoded, exc) from exc
 
 
 class Applier:
@@ -82,7 +112,7 @@ class Applier:
 
     def __init__(self, *, consumer: Consumer, service: str, group_id: str, pool: Connections, store: ProcessedEvents,
                  registry: Registry, make_producer: Callable[[], KafkaProducer], max_attempts: int = 3,
-                 retry_delay: float = 0.2) -> None:
+                 retry_delay: float = 0.2, max_set_aside: int = 4) -> None:
         self.consumer = consumer
         self.service = service
         self.group_id = group_id
@@ -92,6 +122,8 @@ class Applier:
         self.make_producer = make_producer
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
+        # How many failing cases a batch sets aside before it goes one message at a time.
+        self.max_set_aside = max_set_aside
         self._dlq: KafkaProducer | None = None
 
     def _decode(self, record: ConsumerRecord) -> Decoded | None:
@@ -119,42 +151,65 @@ class Applier:
         return decoded
 
     def handle_batch(self, records: list[ConsumerRecord]) -> None:
-        """Applies a partition's batch in one transaction; on any failure, one message at a time.
+        """Applies a partition's batch in one transaction, setting aside the cases that fail.
 
         A transaction per batch instead of per message is what lets a projection keep up with
         thousands of events per second; the processed-events rows are in the same transaction,
-        so a batch is applied entirely or not at all.
+        so a batch is applied entirely or not at all. When a handler fails on one case's event,
+        the transaction is redone without that case (nothing of the first attempt committed, so
+        nothing is applied twice), and the case's events are then retried alone and dead-lettered
+        as before. Not a savepoint per event: that would sync the pipeline twice per event, and
+        past 64 subtransactions PostgreSQL's snapshots of every session slow down.
         """
         work = [(r, d) for r in records if (d := self._decode(r)) is not None]
         if not work:
             return
-        name = self.consumer.name
-        try:
-            outcomes: list[tuple[str, Decoded]] = []
-            # Pipeline mode sends a handler's writes without waiting for each reply; a read that
-            # needs its answer (the processed-events RETURNING) syncs, so the semantics are unchanged.
-            with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-                # One statement marks the whole batch: a sync per event was most of a batch's time.
-                fresh = self.store.mark_processed_many(conn, name, [d.envelope.event_id for _, d in work])
-                new: list[Decoded] = []
-                for _, decoded in work:
-                    if decoded.envelope.event_id not in fresh:
-                        outcomes.append(("duplicate", decoded))
-                        continue
-                    fresh.discard(decoded.envelope.event_id)  # a second copy in this batch is a duplicate
-                    new.append(decoded)
-                    outcomes.append(("applied", decoded))
-                if new:
-                    self.consumer.apply(conn, new)
-        except psycopg.OperationalError:
-            raise
-        except Exception as exc:
-            log.info("consumer %s: batch of %d failed (%s); applying one by one", name, len(work), exc)
+        aside: set[UUID] = set()
+        while True:
+            todo = [(r, d) for r, d in work if d.envelope.case_id not in aside]
+            try:
+                outcomes = self._apply_together([d for _, d in todo]) if todo else []
+                break
+            except psycopg.OperationalError:
+                raise
+            except CaseFailed as failed:
+                case_id = failed.decoded.envelope.case_id
+                log.info("consumer %s: case %s failed in a batch of %d (%s); redoing the others",
+                         self.consumer.name, case_id, len(todo), failed)
+                aside.add(case_id)
+                if len(aside) <= self.max_set_aside:
+                    continue
+            except Exception as exc:  # not one case's (the batch's own statements): no case to set aside
+                log.info("consumer %s: batch of %d failed (%s)", self.consumer.name, len(todo), exc)
+            # Too many failures to be one case's: one message at a time, as before.
             for record, decoded in work:
                 self.handle_one(record, decoded)
             return
         for outcome, decoded in outcomes:
             self._count(outcome, decoded)
+        for record, decoded in work:
+            if decoded.envelope.case_id in aside:
+                self.handle_one(record, decoded)
+
+    def _apply_together(self, batch: list[Decoded]) -> list[tuple[str, Decoded]]:
+        """One transaction: the processed-events rows, then the new events applied in order."""
+        outcomes: list[tuple[str, Decoded]] = []
+        # Pipeline mode sends a handler's writes without waiting for each reply; a read that
+        # needs its answer (the processed-events RETURNING) syncs, so the semantics are unchanged.
+        with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+            # One statement marks the whole batch: a sync per event was most of a batch's time.
+            fresh = self.store.mark_processed_many(conn, self.consumer.name, [d.envelope.event_id for d in batch])
+            new: list[Decoded] = []
+            for decoded in batch:
+                if decoded.envelope.event_id not in fresh:
+                    outcomes.append(("duplicate", decoded))
+                    continue
+                fresh.discard(decoded.envelope.event_id)  # a second copy in this batch is a duplicate
+                new.append(decoded)
+                outcomes.append(("applied", decoded))
+            if new:
+                self.consumer.apply_naming_failures(conn, new)
+        return outcomes
 
     def _count(self, outcome: str, decoded: Decoded) -> None:
         metrics.EVENTS_CONSUMED.labels(self.service, self.consumer.name, outcome).inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -151,16 +152,38 @@ class Pool(ConnectionPool[PooledConn]):
         self._waker.stop()
         super().close(timeout)
 
+    @staticmethod
+    def check_idle(conn: PooledConn) -> None:
+        """The pool's check of a connection it hands out, without a round trip when it is sound.
+
+        An idle connection has nothing to read: a server that shut down or restarted says so on
+        the socket (its FATAL "terminating connection", or the end of the stream when the
+        process died) and the socket turns readable. Only then is the full check (an empty
+        query) made, which raises on a broken connection so the pool replaces it. The empty
+        query on every take was a round trip per request, per consumer batch and per provider
+        call: a sixth of billing's consumer time.
+        """
+        if conn.closed or conn.pgconn.status != psycopg.pq.ConnStatus.OK:
+            Pool.check_connection(conn)
+            return
+        try:
+            readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            readable = [True]
+        if readable:
+            Pool.check_connection(conn)
+
 
 def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "case-ledger") -> Pool:
     # check: a connection broken by a database restart is replaced when it is taken, not handed
-    # to a request; timeout: a request waits 5 s for a connection, then answers 503;
+    # to a request (`Pool.check_idle`: a round trip only when the socket says something
+    # happened); timeout: a request waits 5 s for a connection, then answers 503;
     # reconnect_timeout: the pool's reconnect attempts back off exponentially (1, 2, 4, 8 s ...)
     # for this long, so after a long outage the next attempt could be a minute away. Giving up
     # after 2 s instead makes the next request start a fresh attempt: back within ~2 s.
     pool = Pool(
         url, connection_class=PooledConn, min_size=min_size, max_size=max_size, open=False, name=name,
-        kwargs={"row_factory": dict_row, "autocommit": True}, check=Pool.check_connection,
+        kwargs={"row_factory": dict_row, "autocommit": True}, check=Pool.check_idle,
         timeout=5, reconnect_timeout=2,
     )
     try:

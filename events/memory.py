@@ -14,7 +14,7 @@ from uuid import UUID
 from events.contract import Envelope
 from events.db import ConcurrencyConflict
 from events.registry import Decoded, Registry, build_registry
-from events.store import Clock, Pending, build_envelopes, utc_now
+from events.store import Appended, Clock, Pending, build_envelopes, utc_now
 
 
 class InMemoryEventStore:
@@ -50,6 +50,22 @@ class InMemoryEventStore:
         stream.extend(self.registry.decode(e.model_dump_json()) for e in envelopes)
         self.published.extend(envelopes)
         return envelopes
+
+    def load_many(self, conn: Any, stream_ids: Sequence[str]) -> dict[str, list[Decoded]]:
+        self.loads += 1  # one query for the batch, as PostgreSQL's store
+        return {s: list(self.streams.get(s, [])) for s in stream_ids}
+
+    def append_many(self, conn: Any, appends: Sequence[Appended]) -> None:
+        # All or nothing, as the one statement: every stream is checked before any is written.
+        ahead: dict[str, int] = {}
+        for a in appends:
+            at = ahead.get(a.stream_id, len(self.streams.get(a.stream_id, [])))
+            if a.envelopes[0].stream_version != at + 1:
+                raise ConcurrencyConflict(a.stream_id, a.envelopes[0].stream_version - 1, at)
+            ahead[a.stream_id] = at + len(a.envelopes)
+        for a in appends:
+            self.streams.setdefault(a.stream_id, []).extend(self.decoded(e) for e in a.envelopes)
+            self.published.extend(a.envelopes)
 
     def decoded(self, envelope: Envelope) -> Decoded:
         return self.registry.decode(envelope.model_dump_json())

@@ -27,6 +27,15 @@ def outbox_channel(schema: str) -> str:
 
 
 @dataclass(frozen=True)
+class Appended:
+    """One stream's events as a consumer batch decided them, to append with the others at the end."""
+
+    stream_id: str
+    case_id: UUID
+    envelopes: list[Envelope]
+
+
+@dataclass(frozen=True)
 class Pending:
     """An event to append, with the business time it happened at."""
 
@@ -94,6 +103,10 @@ class EventStore:
             })
         except psycopg.errors.UniqueViolation as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
+        self._wake(conn)
+        return envelopes
+
+    def _wake(self, conn: Conn) -> None:
         wake = getattr(conn, "wake", None)
         if wake is not None:
             wake.add(outbox_channel(self.schema))  # the pool wakes the relay after the commit
@@ -101,7 +114,31 @@ class EventStore:
             # A connection of its own (no pool to signal after the commit): NOTIFY is delivered
             # only if the transaction commits.
             conn.execute(self._q["notify_outbox"], {"channel": outbox_channel(self.schema)})
-        return envelopes
+
+    def load_many(self, conn: Conn, stream_ids: Sequence[str]) -> dict[str, list[Decoded]]:
+        """The streams of a consumer batch in one query; a stream with no event is an empty list."""
+        found: dict[str, list[Decoded]] = {s: [] for s in stream_ids}
+        for r in conn.execute(self._q["load_streams"], {"stream_ids": list(found)}).fetchall():
+            found[r["stream_id"]].append(self.registry.decode(r["envelope"]))
+        return found
+
+    def append_many(self, conn: Conn, appends: Sequence[Appended]) -> None:
+        """What a consumer batch decided for several streams, events and outbox rows in one statement;
+        inside the batch's transaction. Each stream's versions were checked by the caller's read in
+        this transaction; the primary key turns a racing writer into a conflict."""
+        if not appends:
+            return
+        rows = orjson.dumps([{
+            "stream_id": a.stream_id, "case_id": a.case_id, "version": e.stream_version, "event_id": e.event_id,
+            "event_type": e.event_type, "schema_version": e.schema_version, "occurred_at": e.occurred_at,
+            "envelope": orjson.Fragment(e.model_dump_json()),
+        } for a in appends for e in a.envelopes]).decode()
+        try:
+            conn.execute(self._q["append_many"], {"recorded_at": appends[0].envelopes[0].recorded_at,
+                                                  "topic": TOPIC, "rows": rows})
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConcurrencyConflict(", ".join(a.stream_id for a in appends), -1) from exc
+        self._wake(conn)
 
     def mark_processed_many(self, conn: Conn, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
         rows = conn.execute(self._q["mark_processed_many"], {"consumer": consumer, "event_ids": list(event_ids)})

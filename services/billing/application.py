@@ -243,7 +243,7 @@ def billing_consumer(rt: BillingRuntime) -> Consumer:
         "SlaBreached": settling("sla_breach"),
         "CaseExpired": on_expired,
         "TreatmentBooked": on_booked,
-    })
+    }, scope=rt.kernel.batch)
 
 
 def case_summary(rt: BillingRuntime, conn: Conn, case_id: UUID,

@@ -8,7 +8,8 @@ or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -18,7 +19,7 @@ from events import metrics
 from events.contract import Envelope, Event
 from events.db import ConcurrencyConflict, Conn
 from events.registry import Decoded
-from events.store import Clock, Pending
+from events.store import Appended, Clock, Pending, build_envelopes
 from services.common import actor
 
 S = TypeVar("S")
@@ -33,6 +34,10 @@ class EventStream(Protocol):
     clock: Clock
 
     def load(self, conn: Conn, stream_id: str) -> list[Decoded]: ...
+
+    def load_many(self, conn: Conn, stream_ids: Sequence[str]) -> dict[str, list[Decoded]]: ...
+
+    def append_many(self, conn: Conn, appends: Sequence[Appended]) -> None: ...
 
     def append(self, conn: Conn, *, stream_id: str, case_id: UUID, expected_version: int,
                events: Sequence[Pending], correlation_id: UUID | None = None,
@@ -53,6 +58,15 @@ class Handled(Generic[S]):
     appended: list[Decoded] = field(default_factory=list)
 
 
+@dataclass
+class _Batch:
+    """A consumer batch's streams as read at its start plus what the batch decided, and the appends
+    it will write at its end."""
+
+    histories: dict[str, list[Decoded]]
+    appends: list[Appended] = field(default_factory=list)
+
+
 class Kernel(Generic[S]):
     def __init__(self, store: EventStream, start: Callable[[Conn, UUID], S],
                  evolve: Callable[[S, Event, datetime], None],
@@ -65,9 +79,52 @@ class Kernel(Generic[S]):
         self._evolve = evolve
         self._on_appended = on_appended
         self._witness = witness
+        # The batch open on each connection (a consumer thread's), by the connection's id: the API's
+        # commands run on other connections and never see one.
+        self._batches: dict[int, _Batch] = {}
+
+    @contextmanager
+    def batch(self, conn: Conn, events: Sequence[Decoded]) -> Iterator[None]:
+        """Commands on `conn` inside this block are a consumer batch's: the streams of the batch's
+        cases are read in one query at its start, and every append is written in one statement at
+        its end, in the caller's transaction. Each command still folds its state afresh (from the
+        service's read model and the history so far): only the round trips go."""
+        streams = list(dict.fromkeys(case_stream(d.envelope.case_id) for d in events))
+        batch = _Batch(self.store.load_many(conn, streams))
+        self._batches[id(conn)] = batch
+        try:
+            yield
+            self.store.append_many(conn, batch.appends)
+        finally:
+            del self._batches[id(conn)]
+
+    def _history(self, conn: Conn, stream_id: str) -> list[Decoded]:
+        batch = self._batches.get(id(conn))
+        if batch is None:
+            return self.store.load(conn, stream_id)
+        if stream_id not in batch.histories:  # a stream of another case than the batch's events
+            batch.histories[stream_id] = self.store.load(conn, stream_id)
+        return batch.histories[stream_id]
+
+    def _append(self, conn: Conn, case_id: UUID, version: int, pending: list[Pending],
+                cause: Decoded | None) -> list[Envelope]:
+        who = self._actor(cause)
+        correlation = cause.envelope.correlation_id if cause else None
+        causation = cause.envelope.event_id if cause else None
+        batch = self._batches.get(id(conn))
+        if batch is None:
+            return self.store.append(conn, stream_id=case_stream(case_id), case_id=case_id, expected_version=version,
+                                     events=pending, version_checked=True, correlation_id=correlation,
+                                     causation_id=causation, actor=who.id, actor_role=who.role)
+        if not pending:
+            return []
+        envelopes = build_envelopes(self.store.producer, case_stream(case_id), case_id, version, pending,
+                                    self.store.clock(), correlation, causation, who.id, who.role)
+        batch.appends.append(Appended(case_stream(case_id), case_id, envelopes))
+        return envelopes
 
     def load(self, conn: Conn, case_id: UUID) -> Handled[S]:
-        history = self.store.load(conn, case_stream(case_id))
+        history = self._history(conn, case_stream(case_id))
         state = self._start(conn, case_id)
         for d in history:
             self._evolve(state, d.event, d.envelope.occurred_at)
@@ -84,14 +141,11 @@ class Kernel(Generic[S]):
         if expected_version is not None and expected_version != current.version:
             raise ConcurrencyConflict(case_stream(case_id), expected_version, current.version)
         pending = [Pending(*e) if isinstance(e, tuple) else Pending(e, occurred_at) for e in decide(current.state)]
-        who = self._actor(cause)
-        envelopes = self.store.append(
-            conn, stream_id=case_stream(case_id), case_id=case_id, expected_version=current.version,
-            events=pending, version_checked=True,
-            correlation_id=cause.envelope.correlation_id if cause else None,
-            causation_id=cause.envelope.event_id if cause else None, actor=who.id, actor_role=who.role)
+        envelopes = self._append(conn, case_id, current.version, pending, cause)
         # The state moves on by the events just decided: no second read, no second decode.
         appended = [Decoded(env, p.event) for env, p in zip(envelopes, pending, strict=True)]
+        if id(conn) in self._batches:  # the batch's next command on this case reads them
+            self._batches[id(conn)].histories[case_stream(case_id)].extend(appended)
         for d in appended:
             self._evolve(current.state, d.event, d.envelope.occurred_at)
             if self._witness is not None:

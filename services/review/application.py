@@ -331,7 +331,7 @@ def reactions(rt: ReviewRuntime) -> Consumer:
         "RecordsReceived": on_records,
         "GlassSlidesReceived": on_records,
         **{t: on_stopped for t in endings.ENDINGS},
-    })
+    }, scope=rt.kernel.batch)
 
 
 def on_withdrawn(rt: ReviewRuntime, conn: Conn, decoded: Decoded) -> None:

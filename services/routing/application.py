@@ -230,7 +230,8 @@ def router_consumer(rt: RoutingRuntime) -> Consumer:
         "ReviewDelivered": _on_delivered,
         **{t: _on_ended for t in lifecycle.INTAKE_ENDINGS},
     }
-    return Consumer("router", {event_type: functools.partial(h, rt) for event_type, h in handlers.items()})
+    return Consumer("router", {event_type: functools.partial(h, rt) for event_type, h in handlers.items()},
+                    scope=rt.kernel.batch)
 
 
 # ------------------------------------------------------------------ the coordinator queue

@@ -1,0 +1,102 @@
+"""Each benchmark of `make bench` as a phase: progress printed as it starts and ends, its time bounded.
+
+A phase runs in a forked child. Past its budget the child is killed and the phase prints
+`FAILED (timeout)`: a thread could not be stopped, and a benchmark left running would disturb
+every later one on the same two cores. What the child wrote into the summary comes back through a
+pipe; a killed phase's figures stay null. `BENCH_ONLY` (comma-separated phase keys) runs a subset,
+`BENCH_TIME_FACTOR` stretches every budget (a machine known to be loaded).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench import BenchFailed, Figures, settle
+
+
+@dataclass(frozen=True)
+class Phase:
+    key: str  # what BENCH_ONLY names it by
+    title: str
+    run: Callable[[], Figures]
+    budget_s: float  # at the default scale; BENCH_SCALE and BENCH_TIME_FACTOR stretch it
+
+
+def selected(phases: list[Phase]) -> list[Phase]:
+    only = {k.strip() for k in os.environ.get("BENCH_ONLY", "").split(",") if k.strip()}
+    unknown = only - {p.key for p in phases}
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY names no phase {sorted(unknown)}; phases: {[p.key for p in phases]}")
+    return [p for p in phases if not only or p.key in only]
+
+
+def budget(phase: Phase, bench_scale: float) -> float:
+    factor = float(os.environ.get("BENCH_TIME_FACTOR", "1"))
+    # Counts scale with BENCH_SCALE, fixed costs (a stack's connections, a warm-up) do not.
+    return phase.budget_s * max(bench_scale, 0.3) * factor
+
+
+def _child(phase: Phase, summary: dict[str, Any], out: Any) -> None:
+    before = dict(summary)
+    try:
+        figures: Figures | None = phase.run()
+        failed = None
+    except BenchFailed as exc:
+        figures, failed = None, f": {exc}"
+    except Exception as exc:  # an error in a benchmark is its failure, never the whole run's
+        figures, failed = None, f": {type(exc).__name__}: {exc}"
+    changed = {k: v for k, v in summary.items() if k not in before or before[k] != v}
+    out.send((figures, failed, changed))
+    out.close()
+
+
+def run_phase(phase: Phase, summary: dict[str, Any], seconds: float) -> tuple[Figures | None, str | None]:
+    """The phase's figures, or None and why it failed; its summary keys are merged into `summary`."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(phase, summary, send), name=f"bench-{phase.key}")
+    child.start()
+    send.close()
+    result = None
+    if receive.poll(seconds):
+        try:
+            result = receive.recv()
+        except EOFError:
+            result = None
+    child.join(timeout=5 if result is not None else 0)
+    if child.is_alive():
+        child.kill()
+        child.join()
+    if result is None:
+        return None, " (timeout)" if child.exitcode in (None, -9) else f" (the phase died, exit {child.exitcode})"
+    figures, failed, changed = result
+    summary.update(changed)
+    return figures, failed
+
+
+def run_all(phases: list[Phase], database_url: str, summary: dict[str, Any], bench_scale: float,
+            show: Callable[[str, Figures, float], None]) -> int:
+    """Runs the phases one after the other, printing progress and figures; how many failed."""
+    failures = 0
+    chosen = selected(phases)
+    for n, phase in enumerate(chosen, start=1):
+        # The previous benchmark's events must not still be flowing through the stack.
+        if not settle(database_url):
+            print("  (the stack did not settle within 60s; figures below may be disturbed)")
+        seconds = budget(phase, bench_scale)
+        print(f"\n[{n}/{len(chosen)}] {phase.key}: started at {time.strftime('%H:%M:%S')}, "
+              f"budget {seconds:.0f}s ...", flush=True)
+        start = time.monotonic()
+        figures, failed = run_phase(phase, summary, seconds)
+        took = time.monotonic() - start
+        if figures is None:
+            failures += 1
+            print(f"\n{phase.title}  ({took:.1f}s)\n  FAILED{failed}", flush=True)
+            continue
+        show(phase.title, figures, took)
+    return failures
