@@ -115,7 +115,7 @@ def main() -> None:
     summary: dict[str, Any] = dict.fromkeys(KEYS)
     summary["bench_scale"] = scale()
     summary["load_average_before"] = list(os.getloadavg())
-    stack = Stack(run_dir=RUN_DIR, port_base=8100, broker_port=19192)
+    stack = Stack(run_dir=RUN_DIR, port_base=8100, broker_port=19192, owner=os.getpid())
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     started = time.monotonic()

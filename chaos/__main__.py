@@ -44,7 +44,7 @@ def main() -> int:
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
     os.environ.setdefault("ROUTING_TIMER_PERIOD", "0")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    stack = Stack(RUN_DIR, port_base=8200, broker_port=19392, broker_storage="s3")
+    stack = Stack(RUN_DIR, port_base=8200, broker_port=19392, broker_storage="s3", owner=os.getpid())
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     faults: list[tuple[str, Fault]] = [

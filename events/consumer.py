@@ -94,7 +94,11 @@ class ConsumerRunner:
         self._partial_since: float | None = None
         self._last_progress = time.monotonic()
         self._checked_at = time.monotonic()
-        # Series exist from the start, so dashboards and alerts see 0 rather than no data.
+        self._zero_series(service, consumer)
+
+    @staticmethod
+    def _zero_series(service: str, consumer: Consumer) -> None:
+        """Series exist from the start, so dashboards and alerts see 0 rather than no data."""
         for outcome in ("applied", "duplicate", "ignored"):
             metrics.EVENTS_CONSUMED.labels(service, consumer.name, outcome).inc(0)
         for reason in DLQ_REASONS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -124,12 +125,20 @@ class TopicCheck:
         self.ttl_s = ttl_s
         self._at = float("-inf")
         self._ok = False
+        self._broker: Broker | None = None  # keeps its admin client (events/broker.py)
+        self._lock = threading.Lock()  # readiness is asked from the server's thread pool
 
     def ok(self, bootstrap: str, partitions: int) -> bool:
+        with self._lock:
+            return self._ok_now(bootstrap, partitions)
+
+    def _ok_now(self, bootstrap: str, partitions: int) -> bool:
         if time.monotonic() - self._at < self.ttl_s:
             return self._ok
+        if self._broker is None or self._broker.bootstrap != bootstrap:
+            self._broker = Broker(bootstrap, f"{self.service}-readiness")
         try:
-            view = Broker(bootstrap, f"{self.service}-readiness").describe(TOPIC)
+            view = self._broker.describe(TOPIC)
         except Exception:  # the broker is away or answering errors: not ready, whatever the cause
             view = None
         self._ok = view is not None and view.partitions == partitions

@@ -123,7 +123,7 @@ def heads_runner(heads: dict[int, int], stall_timeout: float = 30.0) -> Consumer
     registry = build_registry()
     return ConsumerRunner(consumer=Consumer("probe", {}), service="test", pool=None,  # type: ignore[arg-type]
                           store=EventStore("test", "test", registry), registry=registry,
-                          make_kafka_consumer=lambda _: None, make_producer=lambda: None,  # type: ignore[arg-type,return-value]
+                          make_kafka_consumer=lambda _: None, make_producer=lambda: None,
                           broker=None, stall_timeout=stall_timeout,
                           heads=lambda partitions: {p: heads[p] for p in partitions if p in heads})
 
