@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -20,6 +20,11 @@ from events.db import ConcurrencyConflict, Conn
 from events.registry import Decoded
 from events.store import Clock, Pending
 from services.common import actor
+from services.common.errors import InvalidInput
+
+# Hosts' clocks differ by milliseconds: a command on one right after a reaction on another is not
+# refused for that.
+CLOCK_SKEW = timedelta(seconds=1)
 
 S = TypeVar("S")
 # A decider returns events (all at the command's time) or (event, business time) pairs.
@@ -51,6 +56,7 @@ class Handled(Generic[S]):
     state: S
     version: int
     appended: list[Decoded] = field(default_factory=list)
+    latest: datetime | None = None  # the business time of the stream's newest fact
 
 
 class Kernel(Generic[S]):
@@ -73,7 +79,8 @@ class Kernel(Generic[S]):
             self._evolve(state, d.event, d.envelope.occurred_at)
             if self._witness is not None:
                 self._witness(state, d)
-        return Handled(state, len(history))
+        latest = max((d.envelope.occurred_at for d in history), default=None)
+        return Handled(state, len(history), latest=latest)
 
     def handle(self, conn: Conn, case_id: UUID, decide: Callable[[S], Decision], *, occurred_at: datetime,
                expected_version: int | None = None, cause: Decoded | None = None) -> Handled[S]:
@@ -83,6 +90,7 @@ class Kernel(Generic[S]):
         current = self.load(conn, case_id)
         if expected_version is not None and expected_version != current.version:
             raise ConcurrencyConflict(case_stream(case_id), expected_version, current.version)
+        self._not_before_history(current, occurred_at, cause)
         pending = [Pending(*e) if isinstance(e, tuple) else Pending(e, occurred_at) for e in decide(current.state)]
         who = self._actor(cause)
         envelopes = self.store.append(
@@ -100,6 +108,19 @@ class Kernel(Generic[S]):
         if appended and self._on_appended is not None:
             self._on_appended(conn, current.state, appended)
         return Handled(current.state, current.version + len(appended), appended)
+
+    @staticmethod
+    def _not_before_history(current: Handled[S], occurred_at: datetime, cause: Decoded | None) -> None:
+        """A person's command (simulated time lets them date it) may not be dated before the facts it
+        follows: an acceptance dated years before the case's routing was recorded, a delivery dated
+        before its acceptance answered 500. Reactions and timers date their events by their causes
+        and due moments, which the history may pass legitimately; they are not held to this."""
+        who = actor.current()
+        if cause is not None or who is None or who.role in ("service", "system") or current.latest is None:
+            return
+        if occurred_at < current.latest - CLOCK_SKEW:
+            raise InvalidInput("occurred_at", f"dated {occurred_at.isoformat()}, before the case's latest "
+                                              f"fact ({current.latest.isoformat()})")
 
     def _actor(self, cause: Decoded | None) -> actor.Actor:
         """Who this command's events say acted: the bound actor, or, for a reaction, this service."""

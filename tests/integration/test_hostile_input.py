@@ -140,3 +140,18 @@ def test_the_openapi_documents_every_error_answer_as_problem_json(api: Api, serv
                     continue
                 assert PROBLEM in op["responses"].get(status, {}).get("content", {}), (service, method, path, status)
 
+
+
+def _bound_names(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [n for item in node for n in _bound_names(item)]
+    if not isinstance(node, dict):
+        return []
+    here = [k for k in ("ge", "le", "gt", "lt") if k in node and node.get("type") in ("integer", "number")]
+    return here + [n for v in node.values() for n in _bound_names(v)]
+
+
+@pytest.mark.parametrize("service", ["intake", "routing", "review", "billing", "analytics"])
+def test_the_openapi_says_minimum_and_maximum_not_pydantic_names(api: Api, service: str):
+    spec = api.call(service, "GET", "/openapi.json", token=None).json()
+    assert _bound_names(spec) == []
