@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from events.contract import TOPIC
 from events.registry import DecodeError, Registry, build_registry
 from events.span import readable_spans
-from services.live import batches, fold, tables, windows
+from services.live import batches, fold, openapi, tables, windows
 from services.live.metrics import (
     BAD_MESSAGES,
     BATCHES,
@@ -266,8 +266,12 @@ class Live:
             async def get(self, request: Request) -> Response:
                 return self.json(live.windows())
 
+        class OpenApi(View):
+            async def get(self, request: Request) -> Response:
+                return self.json(openapi.document())
+
         for path, view in (("/metrics", Metrics), ("/healthz", Healthz), ("/readyz", Readyz),
-                           ("/progress", Progress), ("/windows", Windows)):
+                           ("/progress", Progress), ("/windows", Windows), ("/openapi.json", OpenApi)):
             self.app.page(path)(view)
 
 

@@ -63,3 +63,16 @@ def test_the_live_windows_survive_a_broker_kill(stack: Stack, db_url: str, token
     stack.supervisor.start(LIVE)
     wait_for(lambda: ready(stack), 120, "the restarted live app to be ready")
     assert_equal_to_the_stores(stack, db_url)
+
+
+def test_the_live_app_publishes_an_openapi_that_describes_its_windows(stack: Stack, db_url: str):
+    import httpx
+
+    stack.wait_ready()
+    spec = httpx.get(stack.url(LIVE) + "/openapi.json", timeout=10).json()
+    assert spec["openapi"].startswith("3.") and {"/windows", "/progress", "/readyz", "/metrics"} <= set(spec["paths"])
+    windows = httpx.get(stack.url(LIVE) + "/windows", timeout=10).json()
+    schema = spec["components"]["schemas"]["Windows"]
+    assert set(schema["required"]) <= set(windows)
+    for hour in windows["hours"][:5]:
+        assert set(hour) == set(schema["properties"]["hours"]["items"]["properties"])
