@@ -37,6 +37,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos")
     parser.add_argument("--cases", type=int, default=30, help="cases driven per fault")
     parser.add_argument("--threads", type=int, default=6)
+    parser.add_argument("--port-base", type=int, default=8200)
+    parser.add_argument("--broker-port", type=int, default=19392)
     parser.add_argument("--only", nargs="*", default=[], help="run only the faults whose name holds one of these")
     args = parser.parse_args()
     for var in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "S3_ENDPOINT"):
@@ -45,7 +47,8 @@ def main() -> int:
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
     os.environ.setdefault("ROUTING_TIMER_PERIOD", "0")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    stack = Stack(RUN_DIR, port_base=8200, broker_port=19392, broker_storage="s3", owner=os.getpid())
+    stack = Stack(RUN_DIR, port_base=args.port_base, broker_port=args.broker_port, broker_storage="s3",
+                  owner=os.getpid())
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     faults: list[tuple[str, Fault]] = [
