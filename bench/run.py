@@ -126,7 +126,7 @@ def main() -> None:
     summary["load_average_before"] = list(os.getloadavg())
     # Ports of its own: BENCH_PORT_BASE / BENCH_BROKER_PORT when another stack holds the defaults.
     stack = Stack(run_dir=RUN_DIR, port_base=int(os.environ.get("BENCH_PORT_BASE", "8100")),
-                  broker_port=int(os.environ.get("BENCH_BROKER_PORT", "19192")))
+                  broker_port=int(os.environ.get("BENCH_BROKER_PORT", "19192")), owner=os.getpid())
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     started = time.monotonic()

@@ -37,6 +37,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos")
     parser.add_argument("--cases", type=int, default=30, help="cases driven per fault")
     parser.add_argument("--threads", type=int, default=6)
+    parser.add_argument("--port-base", type=int, default=8200)
+    parser.add_argument("--broker-port", type=int, default=19392)
+    parser.add_argument("--only", nargs="*", default=[], help="run only the faults whose name holds one of these")
     args = parser.parse_args()
     for var in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "S3_ENDPOINT"):
         os.environ.pop(var, None)
@@ -44,7 +47,8 @@ def main() -> int:
     os.environ.setdefault("REVIEW_SLA_TIMER_PERIOD", "0")
     os.environ.setdefault("ROUTING_TIMER_PERIOD", "0")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    stack = Stack(RUN_DIR, port_base=8200, broker_port=19392, broker_storage="s3")
+    stack = Stack(RUN_DIR, port_base=args.port_base, broker_port=args.broker_port, broker_storage="s3",
+                  owner=os.getpid())
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     faults: list[tuple[str, Fault]] = [
@@ -56,7 +60,12 @@ def main() -> int:
         ("s3", Pause("broker SIGSTOP 10 s", "broker", 10.0)),
         ("s3", RestartPostgres("PostgreSQL restart")),
         ("s3", Kill("identity provider kill -9", "identity")),
+        ("s3", Kill("object store kill -9", "objectstore")),
+        ("s3", Kill("PostgreSQL kill -9", "postgres")),
+        ("s3", Kill("live app kill -9", "live")),
     ]
+    if args.only:
+        faults = [f for f in faults if any(word in f[1].name for word in args.only)]
     print(f"chaos: {args.cases} cases per fault, {args.threads} drivers, stack in {RUN_DIR}", flush=True)
     rows: list[str] = []
     failed = False

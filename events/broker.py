@@ -39,17 +39,29 @@ class Broker:
     def __init__(self, bootstrap: str, client_id: str) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
+        self._kept: KafkaAdminClient | None = None
 
     def _admin(self) -> KafkaAdminClient:
         return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id,
                                 request_timeout_ms=10_000)
 
     def describe(self, topic: str) -> TopicView | None:
-        admin = self._admin()
+        """The topic as the broker describes it now. Asked every few seconds by each consumer's
+        watchdog: one admin client is kept for it (a new one each time, with its bootstrap and
+        version handshake, was most of an idle worker's work), and dropped after any failure."""
+        if self._kept is None:
+            self._kept = self._admin()
         try:
-            return _describe(admin, topic)
-        finally:
-            admin.close()
+            return _describe(self._kept, topic)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._kept is not None:
+            with contextlib.suppress(Exception):
+                self._kept.close()
+            self._kept = None
 
     def ensure(self, topics: Iterable[str], partitions: int,
                rebuildable: Callable[[TopicView], bool] = lambda _view: False) -> dict[str, TopicView]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class ConsumerRunner:
         commit_interval: float = 5.0,
         fetch_interval: float = 0.0,
         gap_wait: float = 15.0,
+        heads: Callable[[Iterable[int]], Mapping[int, int]] | None = None,
     ) -> None:
         self.consumer = consumer
         self.service = service
@@ -78,6 +79,11 @@ class ConsumerRunner:
         self.check_interval = check_interval
         self.commit_interval = commit_interval
         self.fetch_interval = fetch_interval
+        # Where the relays say each partition's head is (events/heads.py): the stall watchdog's
+        # measure of a backlog, since the client's own high-water mark can be stale.
+        self.heads = heads
+        self._past_end: dict[int, int] = {}  # partition -> checks in a row it sat past the end
+        self.beat = time.monotonic()  # the loop's last turn: a loop blocked inside a call stops it
         self._gaps = GapGuard(gap_wait, on_skipped=lambda n: metrics.CONSUMER_OFFSET_GAPS.labels(
             service, consumer.name, "passed").inc())
         self._topics_q = Queries(_TOPICS_SQL, store.schema)
@@ -89,13 +95,17 @@ class ConsumerRunner:
         self._others = OthersWatch(TOPIC, stall_timeout)
         self._last_progress = time.monotonic()
         self._checked_at = time.monotonic()
-        # Series exist from the start, so dashboards and alerts see 0 rather than no data.
+        self._zero_series(service, consumer)
+
+    @staticmethod
+    def _zero_series(service: str, consumer: Consumer) -> None:
+        """Series exist from the start, so dashboards and alerts see 0 rather than no data."""
         for outcome in ("applied", "duplicate", "ignored"):
             metrics.EVENTS_CONSUMED.labels(service, consumer.name, outcome).inc(0)
         for reason in DLQ_REASONS:
             metrics.DLQ_MESSAGES.labels(service, consumer.name, reason).inc(0)
         metrics.CONSUMER_LAG.labels(service, consumer.name).set(0)
-        for reason in ("topic_recreated",):
+        for reason in ("topic_recreated", "past_the_end"):
             metrics.CONSUMER_REWINDS.labels(service, consumer.name, reason).inc(0)
         for reason in ("error", "stalled"):
             metrics.CONSUMER_RESTARTS.labels(service, consumer.name, reason).inc(0)
@@ -113,6 +123,7 @@ class ConsumerRunner:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             kc: KafkaConsumer | None = None
+            self.beat = time.monotonic()
             try:
                 kc = self.make_kafka_consumer(self.group_id)
                 # Subscribed here, with a listener: at every assignment the committed offsets are
@@ -124,6 +135,7 @@ class ConsumerRunner:
                 uncommitted, committed_at = False, time.monotonic()
                 fetched_at = float("-inf")
                 while not stop.is_set():
+                    self.beat = time.monotonic()
                     # While events flow, one fetch per fetch_interval: on Tansu's S3 log every
                     # fetch that finds data lists all of the partition's objects, so many small
                     # fetches cost far more than fewer larger ones. The first event after a quiet
@@ -205,13 +217,41 @@ class ConsumerRunner:
             raise Stalled(f"{lag} messages waiting and none handled for {self.stall_timeout:.0f}s")
 
     def _lag(self, kc: KafkaConsumer, assigned: set[Any]) -> int:
+        """Messages between the position and the head: the broker's high-water mark or, when it is
+        further, the stores' head (what the relays recorded as acknowledged, events/heads.py)."""
         positions = {tp.partition: kc.position(tp, timeout_ms=2000) for tp in assigned}
         ends = {tp.partition: kc.highwater(tp) for tp in assigned}
         unknown = {p: pos for p, pos in positions.items() if ends[p] is None and pos is not None}
         if unknown and self.broker is not None:
             # Right after a (re)connect the client has fetched nothing yet: ask the broker.
             ends.update(self.broker.highwaters(TOPIC, unknown))
-        return sum(max((ends[p] or 0) - (pos or 0), 0) for p, pos in positions.items())
+        self._rewind_past_the_end(kc, assigned, positions, ends)
+        heads = self.heads(positions) if self.heads is not None else {}
+        return sum(max(ends[p] or 0, heads.get(p, 0), pos) - pos for p, pos in positions.items() if pos is not None)
+
+    def _rewind_past_the_end(self, kc: KafkaConsumer, assigned: set[Any], positions: Mapping[int, int | None],
+                             ends: Mapping[int, int | None]) -> None:
+        """A position past the partition's end, twice in a row, is moved back to the end.
+
+        Tansu answers a fetch past the end with no records and no OFFSET_OUT_OF_RANGE, so the
+        client's reset never fires: it would wait, lag 0, until the partition grew past its
+        position, and then skip what was written in between. That happens when the broker's log
+        lost its tail (its object store killed, the last objects never written): the relays
+        publish those rows again from the broker's end, which is where the consumer must read."""
+        for tp in assigned:
+            pos, end = positions.get(tp.partition), ends.get(tp.partition)
+            if pos is None or end is None or pos <= end:
+                self._past_end.pop(tp.partition, None)
+                continue
+            self._past_end[tp.partition] = seen = self._past_end.get(tp.partition, 0) + 1
+            if seen < 2:
+                continue  # a high-water mark read a moment before new records landed
+            log.error("consumer %s: position %d is past the end (%d) of partition %d; reading from the end",
+                      self.group_id, pos, end, tp.partition)
+            metrics.CONSUMER_REWINDS.labels(self.service, self.consumer.name, "past_the_end").inc()
+            self._gaps.forget(tp)
+            kc.seek(tp, end)
+            self._past_end.pop(tp.partition, None)
 
     def _topic_recreated(self, kc: KafkaConsumer) -> bool:
         current = kc._client.cluster.topic_id(TOPIC)  # from the metadata the batch was fetched with
@@ -334,7 +374,11 @@ class _Assignments(ConsumerRebalanceListener):
         self.runner.on_assigned(self.kc, list(assigned))
 
 
-def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: threading.Event) -> None:
+def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: threading.Event,
+                beats: Mapping[str, Callable[[], float]] | None = None, wedged_after: float = 120.0) -> None:
+    """Runs each target in a thread until `stop`; a thread that dies, or whose loop has not turned
+    for `wedged_after` seconds (its last beat, monotonic), stops them all, and the supervisor
+    starts the process again: a call blocked for good cannot be interrupted from Python."""
     threads = [threading.Thread(target=fn, args=(stop,), name=name, daemon=True)
                for name, fn in targets.items()]
     for t in threads:
@@ -344,6 +388,10 @@ def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: t
         dead = [t.name for t in threads if not t.is_alive()]
         if dead:
             log.error("worker threads died: %s", dead)
+            stop.set()
+        wedged = [name for name, beat in (beats or {}).items() if time.monotonic() - beat() > wedged_after]
+        if wedged:
+            log.error("worker threads stuck for over %.0fs: %s; stopping the worker", wedged_after, wedged)
             stop.set()
     for t in threads:
         t.join(timeout=10)

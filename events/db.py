@@ -66,6 +66,11 @@ class ConcurrencyConflict(StoreError):
         self.actual = actual
 
 
+class StreamRaced(ConcurrencyConflict):
+    """A command that asked for no version lost a race to another writer of its stream: the
+    version it read moved before its append. Run again on the new state, it may well pass."""
+
+
 # The wake-up needs no durability: a listener that misses it looks again within its idle wait.
 _WAKE = sql.SQL("SELECT set_config('synchronous_commit', 'off', true), pg_notify({}, '')")
 

@@ -35,7 +35,7 @@ import tomlkit
 from psycopg import sql
 
 from infra import directory
-from infra.readiness import discovery_ready, port_open, wait_until
+from infra.readiness import cpu_signs, discovery_ready, port_open, wait_until
 from infra.supervisor import Supervisor
 
 PORT_OFFSET = 20
@@ -104,7 +104,7 @@ class Provider:
         return {"CANAILLE_CONFIG": str(self.config_path)}
 
     def start(self, sup: Supervisor, fresh: bool, log: Path) -> None:
-        """Migrates and seeds the store through the CLI, then starts the program and waits for discovery."""
+        """Migrates and seeds the store through the CLI, then starts the program; `wait` waits for it."""
         before = self.config_path.read_text() if self.config_path.exists() else None
         self.install()
         self.seed()
@@ -112,8 +112,11 @@ class Provider:
             sup.stop("identity")  # its configuration changed (a token lifetime, a port): start it anew
         if not sup.pid("identity") and port_open("127.0.0.1", self.port):
             raise SystemExit(f"port {self.port} is taken by another program; set --port-base")
-        sup.start("identity")
-        wait_until(lambda: discovery_ready(self.issuer), 60, f"the identity provider at {self.issuer}", log)
+        sup.start("identity", wait=False)
+
+    def wait(self, sup: Supervisor, log: Path) -> None:
+        wait_until(lambda: discovery_ready(self.issuer), f"the identity provider at {self.issuer}", log,
+                   signs=lambda: (sup.state("identity"), cpu_signs([sup.pid("identity")])))
 
     # ------------------------------------------------------------------ configuration
     def _keys(self) -> dict[str, Any]:

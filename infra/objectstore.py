@@ -53,6 +53,9 @@ def argv(data_dir: Path, port_base: int, identities: Path) -> list[str]:
         "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}", "-s3.port.iceberg=0", "-s3.port.lance=0",
         f"-s3.config={identities}", f"-s3.iam.config={iam_config(identities)}", "-iam=false", "-volume.max=0",
         "-master.volumeSizeLimitMB=256",
+        # One master, no peers to elect: its restart waited the whole 10 s default election
+        # timeout (14 s measured) before it led and the filer and S3 gateway could start.
+        "-master.electionTimeout=1s",
         # One volume server, no peers to hand over to: stop at once instead of after 10 s.
         "-volume.preStopSeconds=0",
         # Its request counters (by S3 operation): the benchmark reports the broker's storage work

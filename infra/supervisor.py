@@ -159,9 +159,14 @@ class Supervisor:
             return int(info["pid"])
         return None
 
-    def start(self, name: str) -> None:
+    def state(self, name: str) -> str | None:
+        info = self.info(name)
+        return str(info["statename"]) if info else None
+
+    def start(self, name: str, wait: bool = True) -> None:
+        """Starts a program; with `wait`, returns once it has run for startsecs (1 s)."""
         try:
-            self.rpc().startProcess(name, True)
+            self.rpc().startProcess(name, wait)
         except xmlrpc.client.Fault as fault:
             if "ALREADY_STARTED" not in fault.faultString:
                 raise SystemExit(

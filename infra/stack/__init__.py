@@ -13,19 +13,17 @@ What survives `down`/`up`: PostgreSQL's data (RUN_DIR/pgdata), the object store'
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
-import shutil
 import signal
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import identity, objectstore, postgres
-from infra.readiness import buckets_ready, ensure_topics_soon, wait_until
 from infra.stack import brokers as tansu
 from infra.supervisor import Program, Supervisor
 
@@ -65,6 +63,9 @@ class Stack:
     # Tansu brokers over one log, and members of a service's groups, e.g. {"billing": 2} (brokers.py).
     brokers: int = 1
     members: dict[str, int] = field(default_factory=dict)
+    # The pid of the process this stack belongs to (the test suite, the benchmark, chaos): when it
+    # ends, however it ends, the stack stops (infra/owner.py). None: the stack outlives its caller.
+    owner: int | None = None
 
     def __post_init__(self) -> None:
         if self.broker_storage not in BROKER_STORAGES:
@@ -222,8 +223,9 @@ class Stack:
             env.setdefault("REVIEW_CALENDAR_FILE", str(self.run_dir / REVIEW_CALENDAR))  # yours, if you set one
         return env
 
-    def programs(self) -> list[Program]:
-        """Every program supervisord runs for this stack, each with its environment file."""
+    def programs(self, owner: int | None = None) -> list[Program]:
+        """Every program supervisord runs for this stack, each with its environment file; with an
+        `owner` pid, a program that stops the stack when that process ends (infra/owner.py)."""
         env_dir = self.run_dir / "env"
         env_dir.mkdir(parents=True, exist_ok=True)
         env_dir.chmod(0o700)
@@ -235,6 +237,12 @@ class Stack:
             return path
 
         programs: list[Program] = []
+        if owner is not None:
+            from infra.owner import started_at
+
+            programs.append(Program("owner", [sys.executable, "-m", "infra.owner", str(self.run_dir), str(owner),
+                                              repr(started_at(owner))], env_file("owner", {"PYTHONPATH": str(ROOT)}),
+                                    stop_wait_s=2))
         if not os.environ.get("DATABASE_URL"):
             # SIGINT is PostgreSQL's fast shutdown: it rolls back open work and stops cleanly.
             # Run directly, not through infra.launch: as root it runs as a user that cannot read our venv.
@@ -291,55 +299,14 @@ class Stack:
         })
         return env
 
-    def up(self) -> dict[str, str]:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        sup = self.supervisor
-        fresh = not sup.running()
-        if fresh:
-            # Multiprocess metric files of dead processes would be summed into live ones.
-            shutil.rmtree(self.run_dir / "prom", ignore_errors=True)
-        before = self._service_settings()
-        programs = self.programs()
-        # A service whose settings changed (e.g. simulated time switched on) restarts with them;
-        # one whose settings are the same keeps running.
-        changed = {name for name, now in self._service_settings().items() if before.get(name, now) != now}
-        names = {p.name for p in programs}
-        sup.write_config(programs, [sys.executable, "-m", "infra.launch"], ROOT)
-        sup.start_daemon(dict(os.environ, PYTHONPATH=str(ROOT)))
-        db_url = self.database_url()
-        if "postgres" in names:
-            postgres.init(self.pgdata)
-            sup.start("postgres")
-        wait_until(lambda: postgres.ready(db_url), 60, "PostgreSQL", self.logs / "postgres.log")
-        if "identity" in names:
-            self.provider.start(sup, fresh, self.logs / "identity.log")
-        s3 = self.s3_env()
-        if "objectstore" in names:
-            sup.start("objectstore")
-        if "objectstore" in names or self.broker_storage == "s3":
-            wait_until(lambda: buckets_ready(s3) and ("objectstore" not in names or objectstore.volumes_loaded(
-                self.run_dir / "objectstore", self.port_base)), 60, f"the object store at {s3['S3_ENDPOINT']}",
-                self.logs / "objectstore.log")
-        bootstrap = self.bootstrap_servers()
-        if "broker" in names:
-            tansu.start(sup, self.broker_port, self.brokers, self.logs)
-        if "broker-compactor" in names:
-            sup.start("broker-compactor")
-        ensure_topics_soon(bootstrap, self.topic_partitions())
-        sup.stop(*tansu.members_beyond(self.members))
-        for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")),
-                     *(m for s in SERVICES for m in tansu.extra_members(s, self.members)), LIVE, CONSOLE]:
-            if name in changed and not fresh:
-                sup.stop(name)
-            sup.start(name)
-        self.wait_ready()
-        (self.run_dir / "stack.env").write_text(
-            f"DATABASE_URL={db_url}\nKAFKA_BOOTSTRAP_SERVERS={bootstrap}\nS3_ENDPOINT={s3['S3_ENDPOINT']}\n"
-            f"CASE_LEDGER_BROKER_STORAGE={self.broker_storage}\nCASE_LEDGER_OIDC_ISSUER={self.issuer()}\n"
-            f"CASE_LEDGER_SIMULATED_TIME={os.environ.get('CASE_LEDGER_SIMULATED_TIME', 'false')}\n"
-            + "".join(f"{s.upper()}_URL={self.url(s)}\n" for s in (*SERVICES, LIVE, CONSOLE)))
-        return {"database": db_url, "object store": s3["S3_ENDPOINT"], "broker": bootstrap,
-                "identity": self.issuer(), **{s: self.url(s) for s in (*SERVICES, LIVE, CONSOLE)}}
+    def up(self, owner: int | None = None) -> dict[str, str]:
+        """Starts what is not running and waits until every service is ready (infra/stack/start.py).
+
+        `owner`: the pid of the process this stack belongs to (a test run, the benchmark): when it
+        ends, however it ends, the stack is stopped. A start that fails stops what it started."""
+        from infra.stack import start
+
+        return start.up(self, self.owner if owner is None else owner)
 
     def resized(self, *, brokers: int | None = None, members: dict[str, int] | None = None) -> Stack:
         """The same stack up with other brokers (services restart on the new list) or members."""
@@ -361,20 +328,11 @@ class Stack:
             found[path.stem] = {line for line in path.read_text().splitlines() if line.startswith(prefixes)}
         return found
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        pending = {*SERVICES, LIVE, CONSOLE}
-        while pending and time.monotonic() < deadline:
-            for s in list(pending):
-                try:
-                    with urllib.request.urlopen(self.url(s) + "/readyz", timeout=2) as r:
-                        if r.status == 200:
-                            pending.discard(s)
-                except OSError:
-                    pass
-            time.sleep(0.2)
-        if pending:
-            raise SystemExit(f"not ready after {timeout:.0f}s: {sorted(pending)}; logs in {self.logs}")
+    def wait_ready(self) -> None:
+        """Every service and the live app ready; gives up only when none of them moves for a while."""
+        from infra.stack import start
+
+        start.wait_ready(self)
 
     def with_broker_storage(self, storage: str) -> Stack:
         """The same stack with its broker on another storage, the broker restarted onto it.
@@ -401,6 +359,30 @@ class Stack:
             sup.stop("identity", "broker-compactor", *tansu.beyond(1), "broker")
             sup.stop("objectstore", "postgres")
         sup.shutdown()
+        stop_orphans(self.run_dir)
+
+
+def stop_orphans(run_dir: Path, grace_s: float = 5.0) -> list[int]:
+    """Ends every process still started for `run_dir` (supervisord gives its programs
+    CASE_LEDGER_RUN_DIR) after its supervisord is gone: a supervisord killed with SIGKILL leaves its
+    programs running, holding their ports. Returns their pids."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid != os.getpid() and proc.environ().get("CASE_LEDGER_RUN_DIR") == str(run_dir):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    for proc in found:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(found, timeout=grace_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    return [p.pid for p in found]
 
 
 # The prefixes of what the services read from their environment (their settings classes).

@@ -42,9 +42,10 @@ def start(sup: Supervisor, first: int, brokers: int, logs: Path) -> None:
     for name, port in zip(names(brokers), ports(first, brokers), strict=True):
         if not sup.pid(name) and port_open("127.0.0.1", port):
             raise SystemExit(f"port {port} is taken by another program; set --broker-port or KAFKA_BOOTSTRAP_SERVERS")
-        sup.start(name)
+        sup.start(name, wait=False)
     for name, port in zip(names(brokers), ports(first, brokers), strict=True):
-        wait_until(functools.partial(port_open, "127.0.0.1", port), 30, f"the {name}", logs / f"{name}.log")
+        wait_until(functools.partial(port_open, "127.0.0.1", port), f"the {name}", logs / f"{name}.log",
+                   signs=functools.partial(sup.state, name))
 
 
 MAX_MEMBERS = 6

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -44,6 +45,19 @@ def _field(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path answers: Starlette's 405 names only the one route it
+    tried (GET of a path that also has DELETE and POST routes said `Allow: GET`)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match in (Match.PARTIAL, Match.FULL):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -59,11 +73,14 @@ def install_error_handlers(app: FastAPI) -> None:
                        errors=[{"field": exc.field, "message": exc.message}])
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        extra = {"field": "body"} if exc.status_code == 413 else {}
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        # A body too large, or one the multipart parser could not read: the body is at fault.
+        extra = {"field": "body"} if exc.status_code in (400, 413) else {}
         response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail), **extra)
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     @app.exception_handler(NotFound)
@@ -124,12 +141,20 @@ class TopicCheck:
         self.ttl_s = ttl_s
         self._at = float("-inf")
         self._ok = False
+        self._broker: Broker | None = None  # keeps its admin client (events/broker.py)
+        self._lock = threading.Lock()  # readiness is asked from the server's thread pool
 
     def ok(self, bootstrap: str, partitions: int) -> bool:
+        with self._lock:
+            return self._ok_now(bootstrap, partitions)
+
+    def _ok_now(self, bootstrap: str, partitions: int) -> bool:
         if time.monotonic() - self._at < self.ttl_s:
             return self._ok
+        if self._broker is None or self._broker.bootstrap != bootstrap:
+            self._broker = Broker(bootstrap, f"{self.service}-readiness")
         try:
-            view = Broker(bootstrap, f"{self.service}-readiness").describe(TOPIC)
+            view = self._broker.describe(TOPIC)
         except Exception:  # the broker is away or answering errors: not ready, whatever the cause
             view = None
         self._ok = view is not None and view.partitions == partitions
@@ -155,6 +180,21 @@ def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
 SIMULATOR_FIELDS = ("occurred_at", "now")
 
 
+# pydantic writes a bound it cannot place in JSON Schema's words (one on a type with a validator
+# before it, as WholeNumber has) under its own names: `ge` is no keyword a client or fuzzer knows.
+BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def json_schema_keywords(node: Any) -> Any:
+    """The schema with pydantic's bound names in a numeric schema renamed to JSON Schema's keywords."""
+    if isinstance(node, list):
+        return [json_schema_keywords(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    numeric = node.get("type") in ("integer", "number")
+    return {(BOUNDS[k] if numeric and k in BOUNDS else k): json_schema_keywords(v) for k, v in node.items()}
+
+
 def _hide_simulator_fields(app: FastAPI) -> None:
     """The published schema matches this process's settings: no event-time fields on a real clock."""
     generate = app.openapi
@@ -162,7 +202,7 @@ def _hide_simulator_fields(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = generate()
+        schema = json_schema_keywords(generate())
         settings = getattr(app.state, "settings", None)
         if settings is not None and not settings.simulated_time:
             for component in schema.get("components", {}).get("schemas", {}).values():

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,8 @@ from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from pydantic import WithJsonSchema
 
-from events.db import Conn, Queries, transaction
-from services.common import actor
+from events.db import Conn, Queries, StreamRaced, transaction
+from services.common import actor, kernel
 from services.common.errors import Rejected
 from services.common.runtime import Runtime
 
@@ -51,8 +53,29 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps(jsonable_encoder(parts), sort_keys=True).encode()).hexdigest()
 
 
+# A command without If-Match that lost a race to another writer of its case (two record uploads
+# in parallel) runs again on the new state: the client asked for no version, so a 409
+# version_conflict would only make it retry itself. Bounded: a stream that busy is the client's to see.
+RACE_RETRIES = 5
+
+
 def run_command(rt: Runtime, *, key: str | None, principal: str, request_fingerprint: str,
                 command: Callable[[Conn], Outcome]) -> JSONResponse:
+    for attempt in range(RACE_RETRIES):
+        token = kernel.queue_behind_writers.set(attempt > 0)  # a retry queues behind the case's writers
+        try:
+            return _run_once(rt, key, principal, request_fingerprint, command)
+        except StreamRaced:
+            if attempt == RACE_RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # apart, so the racers do not meet again
+        finally:
+            kernel.queue_behind_writers.reset(token)
+    raise AssertionError("unreachable")
+
+
+def _run_once(rt: Runtime, key: str | None, principal: str, request_fingerprint: str,
+              command: Callable[[Conn], Outcome]) -> JSONResponse:
     q = Queries(_SQL, rt.store.schema)
     # A key is its sender's: two people of one role never share one, so neither's act is taken
     # for the other's replay.

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
 from events import metrics
 from events.contract import Envelope, Event
-from events.db import ConcurrencyConflict, Conn
+from events.db import ConcurrencyConflict, Conn, StreamRaced
 from events.registry import Decoded
 from events.store import Appended, Clock, Pending, build_envelopes
 from services.common import actor
+from services.common.errors import InvalidInput
+
+# Hosts' clocks differ by milliseconds: a command on one right after a reaction on another is not
+# refused for that.
+CLOCK_SKEW = timedelta(seconds=1)
+# Set while a command runs again after losing a race to another writer of its case (idempotency.py).
+queue_behind_writers: ContextVar[bool] = ContextVar("queue_behind_writers", default=False)
 
 S = TypeVar("S")
 # A decider returns events (all at the command's time) or (event, business time) pairs.
@@ -56,6 +64,7 @@ class Handled(Generic[S]):
     state: S
     version: int
     appended: list[Decoded] = field(default_factory=list)
+    latest: datetime | None = None  # the business time of the stream's newest fact
 
 
 @dataclass
@@ -130,18 +139,29 @@ class Kernel(Generic[S]):
             self._evolve(state, d.event, d.envelope.occurred_at)
             if self._witness is not None:
                 self._witness(state, d)
-        return Handled(state, len(history))
+        latest = max((d.envelope.occurred_at for d in history), default=None)
+        return Handled(state, len(history), latest=latest)
 
     def handle(self, conn: Conn, case_id: UUID, decide: Callable[[S], Decision], *, occurred_at: datetime,
                expected_version: int | None = None, cause: Decoded | None = None) -> Handled[S]:
         """`expected_version` is the client's If-Match; without one, the version just read is used,
         so a writer racing us between read and append still gets a conflict, never an overwrite.
         `cause` is the event a reaction answers: its correlation carries on, and it is the cause."""
+        if expected_version is None and queue_behind_writers.get():
+            # A retry after a lost race waits its turn: racers that retried freely lost again
+            # (one of eight parallel uploads lost five times in a row).
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (case_stream(case_id),))
         current = self.load(conn, case_id)
         if expected_version is not None and expected_version != current.version:
             raise ConcurrencyConflict(case_stream(case_id), expected_version, current.version)
+        self._not_before_history(current, occurred_at, cause)
         pending = [Pending(*e) if isinstance(e, tuple) else Pending(e, occurred_at) for e in decide(current.state)]
-        envelopes = self._append(conn, case_id, current.version, pending, cause)
+        try:
+            envelopes = self._append(conn, case_id, current.version, pending, cause)
+        except ConcurrencyConflict as exc:
+            if expected_version is not None:
+                raise
+            raise StreamRaced(exc.stream_id, exc.expected, exc.actual) from exc
         # The state moves on by the events just decided: no second read, no second decode.
         appended = [Decoded(env, p.event) for env, p in zip(envelopes, pending, strict=True)]
         if id(conn) in self._batches:  # the batch's next command on this case reads them
@@ -154,6 +174,19 @@ class Kernel(Generic[S]):
         if appended and self._on_appended is not None:
             self._on_appended(conn, current.state, appended)
         return Handled(current.state, current.version + len(appended), appended)
+
+    @staticmethod
+    def _not_before_history(current: Handled[S], occurred_at: datetime, cause: Decoded | None) -> None:
+        """A person's command (simulated time lets them date it) may not be dated before the facts it
+        follows: an acceptance dated years before the case's routing was recorded, a delivery dated
+        before its acceptance answered 500. Reactions and timers date their events by their causes
+        and due moments, which the history may pass legitimately; they are not held to this."""
+        who = actor.current()
+        if cause is not None or who is None or who.role in ("service", "system") or current.latest is None:
+            return
+        if occurred_at < current.latest - CLOCK_SKEW:
+            raise InvalidInput("occurred_at", f"dated {occurred_at.isoformat()}, before the case's latest "
+                                              f"fact ({current.latest.isoformat()})")
 
     def _actor(self, cause: Decoded | None) -> actor.Actor:
         """Who this command's events say acted: the bound actor, or, for a reaction, this service."""

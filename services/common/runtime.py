@@ -19,7 +19,9 @@ from events import kafka, metrics
 from events.applier import ProcessedEvents
 from events.broker import Broker
 from events.consumer import Consumer, ConsumerRunner, run_threads
+from events.contract import TOPIC
 from events.db import Connections, open_pool
+from events.heads import StoreHeads
 from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import Registry, build_registry
 from events.relay import OutboxRelay
@@ -174,6 +176,8 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
             linger=settings.relay_linger_ms / 1000,
         )
         targets["relay"] = relay_obj.run
+    beats: dict[str, Callable[[], float]] = {}
+    heads = StoreHeads(runtime.pool, TOPIC)
     for c in consumers:
         runner = ConsumerRunner(
             consumer=c, service=runtime.service, pool=runtime.pool, store=runtime.store,
@@ -184,9 +188,10 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
             stall_timeout=settings.consumer_stall_timeout_s,
             commit_interval=settings.consumer_commit_interval_s,
             fetch_interval=settings.consumer_fetch_interval_ms / 1000,
-            gap_wait=settings.consumer_gap_wait_s,
+            gap_wait=settings.consumer_gap_wait_s, heads=heads,
         )
         targets[f"consumer-{c.name}"] = runner.run
+        beats[f"consumer-{c.name}"] = functools.partial(getattr, runner, "beat")
     targets.update(extra or {})
     targets = worker_parts(targets, settings.worker_only)
     if settings.worker_health_port:
@@ -197,6 +202,6 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
             multiproc=settings.prometheus_multiproc_dir is not None)
         targets["health"] = health.serve
     try:
-        run_threads(targets, stop)
+        run_threads(targets, stop, beats, wedged_after=max(120.0, 4 * settings.consumer_stall_timeout_s))
     finally:
         runtime.close()

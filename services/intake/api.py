@@ -58,6 +58,7 @@ from services.common.inputs import (
 from services.intake import application, exchange_api
 from services.intake.bootstrap import SERVICE, bootstrap
 from services.intake.dicom import read_dicom
+from services.intake.formats import check_format
 from services.intake.worklist_api import worklist_router
 
 Coordinator = Annotated[Principal, Depends(require("coordinator"))]
@@ -235,7 +236,8 @@ def add_record(
     case_id: UUID, rt: IntakeDep, who: Coordinator, key: IdempotencyKey, expected: ExpectedVersion,
     request: Request,
     kind: Annotated[RecordKind, Form()],
-    file: Annotated[UploadFile, File(description="the record; imaging must be complete DICOM (CT, MR or PT)",
+    file: Annotated[UploadFile, File(description="the record: imaging complete DICOM (CT, MR or PT), "
+                                                 "every other kind PDF, JPEG, PNG or TIFF (read from its content)",
                                      json_schema_extra={"minLength": 1})],
     occurred_at: Annotated[EventTime | None, Form()] = None,
 ) -> JSONResponse:
@@ -246,6 +248,7 @@ def add_record(
         raise InvalidInput("file", f"larger than the {limit} bytes allowed for {kind.value}")
     if not content:
         raise InvalidInput("file", "is empty")
+    check_format(kind, content)
     digest = application.sha256_hex(content)
     facts = read_dicom(content) if kind is RecordKind.IMAGING else None
     record = RecordsReceived(

@@ -24,10 +24,10 @@ from faust.types import TP, EventT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from events.broker import Broker
 from events.contract import TOPIC
 from events.registry import DecodeError, Registry, build_registry
-from services.live import batches, fold, tables, windows
+from events.span import readable_spans
+from services.live import batches, fold, openapi, tables, windows
 from services.live.metrics import (
     BAD_MESSAGES,
     BATCHES,
@@ -125,27 +125,37 @@ class Live:
         REGISTRY.register(LiveCollector(self.snapshot))
 
     def _true_highwaters(self) -> None:
-        """Table recovery reads each changelog partition up to its high-water mark, which faust asks
-        for with ListOffsets(latest). Tansu answers that with the base offset of the partition's last
-        record batch + 1, not its end (events/broker.py), so recovery stopped early and lost every
-        key in the last batch. The end is read from a fetch's high-water mark instead."""
+        """Table recovery reads each changelog partition from ListOffsets(earliest) to the high-water
+        mark, and Tansu's answers are wrong both ways (events/span.py): earliest 4 while 0-3 were
+        readable, measured after a compaction pass (the windows then lost every key written there),
+        and a high-water mark past the last readable record (recovery waited eleven minutes for it).
+        Both ends of a changelog are read with fetches instead: from its first record to its last."""
         consumer = self.app.consumer
-        broker = Broker(self.settings.kafka_bootstrap_servers, f"{self.settings.app_id}-recovery")
+        stock_earliest = consumer.earliest_offsets
+        bootstrap, client_id = self.settings.kafka_bootstrap_servers, f"{self.settings.app_id}-recovery"
 
-        async def highwaters(*tps: TP) -> dict[TP, int]:
+        async def spans(tps: Sequence[TP]) -> dict[TP, tuple[int, int]]:
             by_topic: dict[str, list[TP]] = {}
             for tp in tps:
                 by_topic.setdefault(tp.topic, []).append(tp)
-            found: dict[TP, int] = {}
+            found: dict[TP, tuple[int, int]] = {}
             for topic, parts in by_topic.items():
-                ends = await asyncio.to_thread(broker.highwaters, topic, {tp.partition: 0 for tp in parts}, 10.0)
-                missing = [tp.partition for tp in parts if tp.partition not in ends]
-                if missing:
-                    raise RuntimeError(f"no high-water mark for {topic} partitions {missing}")
-                found.update({tp: ends[tp.partition] for tp in parts})
+                read = await asyncio.to_thread(readable_spans, bootstrap, client_id, topic,
+                                               [tp.partition for tp in parts], 10.0)
+                found.update({tp: read[tp.partition] for tp in parts})
             return found
 
+        async def highwaters(*tps: TP) -> dict[TP, int]:
+            return {tp: end for tp, (_, end) in (await spans(tps)).items()}
+
+        async def earliest_offsets(*tps: TP) -> dict[TP, int]:
+            changelogs = [tp for tp in tps if tp.topic != TOPIC]
+            found: dict[TP, int] = {tp: first for tp, (first, _) in (await spans(changelogs)).items()}
+            rest = [tp for tp in tps if tp.topic == TOPIC]
+            return {**found, **(await stock_earliest(*rest) if rest else {})}
+
         consumer.highwaters = highwaters  # type: ignore[method-assign]
+        consumer.earliest_offsets = earliest_offsets  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ the agent
     async def _agent(self, stream: faust.StreamT[bytes]) -> None:
@@ -256,8 +266,12 @@ class Live:
             async def get(self, request: Request) -> Response:
                 return self.json(live.windows())
 
+        class OpenApi(View):
+            async def get(self, request: Request) -> Response:
+                return self.json(openapi.document())
+
         for path, view in (("/metrics", Metrics), ("/healthz", Healthz), ("/readyz", Readyz),
-                           ("/progress", Progress), ("/windows", Windows)):
+                           ("/progress", Progress), ("/windows", Windows), ("/openapi.json", OpenApi)):
             self.app.page(path)(view)
 
 

@@ -23,7 +23,7 @@ from services.common.idempotency import Outcome, fingerprint, run_command
 from services.common.inputs import EventTime, Question, WholeNumber, body_of_event
 from services.review import application
 from services.review.bootstrap import SERVICE, bootstrap
-from services.review.files import count_pdf_pages
+from services.review.pdfcheck import inspect as inspect_pdf
 
 router = APIRouter(prefix="/cases", tags=["review"])
 admin = APIRouter(prefix="/admin", tags=["admin"])
@@ -178,7 +178,9 @@ def _read_pdf(rt: application.ReviewRuntime, file: UploadFile) -> tuple[bytes, s
     content = file.file.read(limit + 1)
     if len(content) > limit:
         raise InvalidInput("file", f"larger than the {limit} bytes allowed for a report")
-    return content, hashlib.sha256(content).hexdigest(), count_pdf_pages(content)
+    settings = rt.settings
+    pages = inspect_pdf(content, settings.pdf_cpu_s, settings.pdf_wall_s, settings.pdf_inflate_bytes)
+    return content, hashlib.sha256(content).hexdigest(), pages
 
 
 def _created(rt: application.ReviewRuntime, principal: str, key: str | None, request: Request, fields: dict[str, Any],

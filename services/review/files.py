@@ -7,44 +7,13 @@ carry only the document ids, hashes and page counts.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
-import pypdf
-
 from events.db import Conn, Queries
-from services.common.errors import InvalidInput
 from services.common.object_store import ObjectStore
 from services.common.vault import Vault
-
-# A signed opinion is a handful of pages; a file claiming thousands is not one.
-MAX_PAGES = 1000
-
-
-def count_pdf_pages(content: bytes, field: str = "file") -> int:
-    """The page count of a real, readable PDF; anything else is the uploader's error."""
-    if not content:
-        raise InvalidInput(field, "is empty")
-    if b"%PDF-" not in content[:1024]:  # where PDF readers look for the header
-        raise InvalidInput(field, "is not a PDF (no %PDF- header)")
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(content), strict=False)
-        if reader.is_encrypted:
-            raise InvalidInput(field, "is an encrypted PDF: upload it without a password")
-        pages = len(reader.pages)
-    except InvalidInput:
-        raise
-    # pypdf signals a broken file through its own errors, but hostile input reaches plain
-    # Python ones deep in its parser (KeyError, ValueError, RecursionError...): all mean "not a PDF".
-    except Exception as exc:
-        raise InvalidInput(field, f"is not a readable PDF ({type(exc).__name__})") from None
-    if pages < 1:
-        raise InvalidInput(field, "is a PDF without pages")
-    if pages > MAX_PAGES:
-        raise InvalidInput(field, f"has {pages} pages; a report has at most {MAX_PAGES}")
-    return pages
 
 
 class CaseFiles(Protocol):

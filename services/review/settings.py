@@ -17,6 +17,11 @@ class ReviewSettings(ServiceSettings):
     # embedded stack generates one per checkout (.run/secrets.env). No default anywhere.
     master_key: MasterKey = Field(validation_alias="REVIEW_MASTER_KEY")
     max_report_bytes: int = Field(30 * 2**20, ge=1024, validation_alias="REVIEW_MAX_REPORT_BYTES")
+    # Reading an uploaded PDF (services/review/pdfcheck.py, a child process): its CPU seconds, its
+    # wall-clock seconds (a loaded machine stretches them) and how far its streams may inflate.
+    pdf_cpu_s: float = Field(5.0, ge=1, le=120, validation_alias="REVIEW_PDF_CPU_S")
+    pdf_wall_s: float = Field(30.0, ge=1, le=600, validation_alias="REVIEW_PDF_WALL_S")
+    pdf_inflate_bytes: int = Field(256 * 2**20, ge=2**20, validation_alias="REVIEW_PDF_INFLATE_BYTES")
     # Cleveland Clinic MyConsult answers up to three follow-up questions after the opinion.
     follow_up_limit: int = Field(3, ge=0, le=10, validation_alias="REVIEW_FOLLOW_UP_LIMIT")
     follow_up_business_days: int = Field(3, ge=1, le=30, validation_alias="REVIEW_FOLLOW_UP_BUSINESS_DAYS")

@@ -32,7 +32,9 @@ LOGS_AT_START: dict[str, int] = {}
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     s = Stack(RUN_DIR, port_base=int(os.environ.get("TEST_PORT_BASE", 18000)),
-              broker_port=int(os.environ.get("TEST_BROKER_PORT", 19292)))
+              broker_port=int(os.environ.get("TEST_BROKER_PORT", 19292)),
+              # A run killed where it cannot clean up (SIGKILL, a CI timeout) takes its stack with it.
+              owner=os.getpid())
     s.down()
     # Short enough that pausing the broker makes the relay fail a batch and retry it.
     os.environ.setdefault("CASE_LEDGER_RELAY_ACK_TIMEOUT", "4")

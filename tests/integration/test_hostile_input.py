@@ -140,3 +140,37 @@ def test_the_openapi_documents_every_error_answer_as_problem_json(api: Api, serv
                     continue
                 assert PROBLEM in op["responses"].get(status, {}).get("content", {}), (service, method, path, status)
 
+
+
+def _bound_names(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [n for item in node for n in _bound_names(item)]
+    if not isinstance(node, dict):
+        return []
+    here = [k for k in ("ge", "le", "gt", "lt") if k in node and node.get("type") in ("integer", "number")]
+    return here + [n for v in node.values() for n in _bound_names(v)]
+
+
+@pytest.mark.parametrize("service", ["intake", "routing", "review", "billing", "analytics"])
+def test_the_openapi_says_minimum_and_maximum_not_pydantic_names(api: Api, service: str):
+    spec = api.call(service, "GET", "/openapi.json", token=None).json()
+    assert _bound_names(spec) == []
+
+
+def test_a_record_is_refused_when_its_content_is_not_a_format_its_kind_accepts(api: Api):
+    import io
+    import zipfile
+
+
+    case_id = open_case(api)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("report.pdf", b"%PDF-1.4 inside an archive")
+    before = api.call("intake", "GET", f"/cases/{case_id}").json()["version"]
+    for content in (archive.getvalue(), b"MZ\x90\x00 an executable", b"plain text, no format"):
+        assert_problem(upload(api, case_id, "pathology_report", content), 422, "file")
+    assert api.call("intake", "GET", f"/cases/{case_id}").json()["version"] == before
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    tiff = b"II*\x00" + b"\x00" * 32
+    assert upload(api, case_id, "pathology_slides", tiff).status_code == 201
+    assert upload(api, case_id, "oncologist_letter", png).status_code == 201

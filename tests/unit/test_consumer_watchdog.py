@@ -144,3 +144,63 @@ def test_a_partition_whose_reader_commits_is_never_taken_for_unread():
     now[0] = 62.0
     assert watch.unread({4: 7}, {4: 9}) == [4]  # still for 31 s with events after it
     assert watch.unread({}, {}) == [] and watch._seen == {}  # now ours: forgotten
+
+
+def heads_runner(heads: dict[int, int], stall_timeout: float = 30.0) -> ConsumerRunner:
+    registry = build_registry()
+    return ConsumerRunner(consumer=Consumer("probe", {}), service="test", pool=None,  # type: ignore[arg-type]
+                          store=EventStore("test", "test", registry), registry=registry,
+                          make_kafka_consumer=lambda _: None, make_producer=lambda: None,
+                          broker=None, stall_timeout=stall_timeout,
+                          heads=lambda partitions: {p: heads[p] for p in partitions if p in heads})
+
+
+def test_a_client_whose_high_water_mark_went_stale_is_stalled_when_the_stores_grew():
+    # What an object store kill -9 left: the client's fetches no longer answered, its high-water
+    # mark stuck at its position (lag 0), while the relays had 961 more rows acknowledged.
+    r = heads_runner({0: 1128})
+    client: Any = FakeClient({0: 167}, {0: 167})
+    assert r._lag(client, client.assignment()) == 1128 - 167
+    r._last_progress = time.monotonic() - 31
+    with pytest.raises(Stalled, match="961 messages waiting"):
+        r._check(client)
+
+
+def test_the_stores_heads_behind_the_broker_do_not_hide_its_backlog():
+    r = heads_runner({0: 40})
+    client: Any = FakeClient({0: 40}, {0: 50})
+    assert r._lag(client, client.assignment()) == 10
+
+
+class SeekClient(FakeClient):
+    def __init__(self, positions: dict[int, int], highwaters: dict[int, int | None]) -> None:
+        super().__init__(positions, highwaters)
+        self.sought: list[tuple[int, int]] = []
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought.append((tp.partition, offset))
+        self.positions[tp.partition] = offset
+
+
+def test_a_position_past_the_end_twice_in_a_row_is_moved_back_to_the_end():
+    # Tansu answers a fetch past the end with nothing and no OFFSET_OUT_OF_RANGE: lag 0 for ever.
+    r = heads_runner({})
+    client: Any = SeekClient({0: 100}, {0: 5})
+    r._check(client)
+    assert client.sought == []  # once may be a high-water mark read just before new records landed
+    r._check(client)
+    assert client.sought == [(0, 5)]
+    r._check(client)
+    assert client.sought == [(0, 5)]
+
+
+def test_a_thread_whose_loop_stopped_turning_stops_the_worker():
+    import threading
+
+    from events.consumer import run_threads
+
+    stop, never = threading.Event(), threading.Event()
+    started = time.monotonic()
+    # The thread is alive but blocked in a call: only its beat (its loop's last turn) tells.
+    run_threads({"blocked": lambda s: never.wait()}, stop, {"blocked": lambda: started - 200}, wedged_after=120)
+    assert stop.is_set() and time.monotonic() - started < 15

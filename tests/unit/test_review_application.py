@@ -312,7 +312,7 @@ def test_a_corrected_report_is_a_new_version_and_the_first_stays_readable():
     rt = runtime()
     case_id = delivered(rt)
     first, first_bytes = application.document(rt, CONN, case_id, "coordinator")
-    amended = upload(rt, case_id, pages=8, content=b"corrected")
+    amended = upload(rt, case_id, pages=8, content=b"corrected", at=ACCEPTED + timedelta(days=7))
     assert kinds(rt, case_id)[-1] == "ReportAmended"
     latest, latest_bytes = application.document(rt, CONN, case_id, CentreId.PKUCH)
     assert (latest.document_id, latest.version, latest_bytes) == (amended, 2, b"corrected")
@@ -456,7 +456,8 @@ def test_a_delivery_after_a_sweep_recorded_the_breach_does_not_repeat_it():
     case_id = routed(rt)
     application.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
     application.run_timers(rt, ACCEPTED + timedelta(days=35))
-    done = application.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(upload(rt, case_id)),
+    done = application.deliver(rt, CONN, case_id, CentreId.PKUCH,
+                               delivery(upload(rt, case_id, at=ACCEPTED + timedelta(days=36))),
                                ACCEPTED + timedelta(days=40))
     assert [d.envelope.event_type for d in done.appended] == ["ReviewDelivered", "SlaClockStopped"]
     assert kinds(rt, case_id).count("SlaAtRisk") == kinds(rt, case_id).count("SlaBreached") == 1

@@ -28,6 +28,8 @@ from tests.unit.fakes import CONN, Clock, FakePool, Upstream, deliver, memory_st
 from tests.unit.fakes_routing import FakeRoutingBoard
 
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
+# After the history a ready case has (its events run to T0 + 20 min): a command may not predate it.
+LATER = T0 + timedelta(hours=1)
 
 
 def runtime() -> application.RoutingRuntime:
@@ -124,8 +126,8 @@ def test_the_coordinator_assigns_only_a_consented_centre_and_the_case_leaves_the
     rt = runtime()
     case = ready(rt, CentreId.WCH)
     with pytest.raises(Rejected):
-        application.assign_by_coordinator(rt, CONN, case.case_id, CentreId.FUSCC, T0)
-    application.assign_by_coordinator(rt, CONN, case.case_id, CentreId.WCH, T0)
+        application.assign_by_coordinator(rt, CONN, case.case_id, CentreId.FUSCC, LATER)
+    application.assign_by_coordinator(rt, CONN, case.case_id, CentreId.WCH, LATER)
     assert application.queue(rt) == [] and case.board().cases[case.case_id]["coordinator_pick"]
     # The coordinator's own pick declining is the final decline.
     case.send(CaseDeclined(centre_id=CentreId.WCH, reason="at_capacity"), Upstream("review"))
@@ -149,7 +151,7 @@ def test_only_a_queued_case_can_be_finally_declined_and_an_unknown_case_is_not_f
 def test_a_final_decline_from_the_queue_ends_the_case():
     rt = runtime()
     case = ready(rt, CentreId.WCH)
-    application.decline_finally(rt, CONN, case.case_id, T0)
+    application.decline_finally(rt, CONN, case.case_id, LATER)
     assert case.decisions()[-1].event_type == "CaseFinallyDeclined" and application.queue(rt) == []
 
 
