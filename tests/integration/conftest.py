@@ -256,10 +256,12 @@ BOOKING = {"centre_id": "fuscc", "treatment_type": "surgery", "travel_reason": "
            "estimated_cost_cents": 2_000_000}
 
 
-def uploaded_report(api: Api, case_id: UUID, token: str, pages: int = 6, reason: str | None = None) -> str:
+def uploaded_report(api: Api, case_id: UUID, token: str, pages: int = 6, reason: str | None = None,
+                    occurred_at: str | None = None) -> str:
     """The centre uploads a real PDF of `pages` pages as the case's report; its document id."""
+    data = {"page_count_reason": reason} if reason else {}
     r = api.call("review", "POST", f"/cases/{case_id}/report", token=token,
-                 data={"page_count_reason": reason} if reason else {},
+                 data={**data, "occurred_at": occurred_at} if occurred_at else data,
                  files={"file": ("report.pdf", report_pdf(pages), "application/pdf")})
     assert r.status_code == 201, r.text
     assert r.json()["page_count"] == pages

@@ -76,8 +76,9 @@ def test_a_valid_year_reaches_review_and_an_invalid_file_changes_nothing(
     view = api.call("review", "GET", f"/cases/{case_id}", token=PKUCH).json()
     assert view["sla"]["limit_due"] == "2027-03-15", view["sla"]
     # Its clock stops before the calendar is taken away again.
+    report = uploaded_report(api, case_id, PKUCH, occurred_at="2027-03-05T09:00:00+08:00")
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=PKUCH,
-                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, PKUCH),
+                 json={**DELIVERY, "report_ref": report,
                        "occurred_at": "2027-03-05T10:00:00+08:00"})
     assert r.status_code == 200, r.text
 
