@@ -154,7 +154,6 @@ class Kernel(Generic[S]):
         current = self.load(conn, case_id)
         if expected_version is not None and expected_version != current.version:
             raise ConcurrencyConflict(case_stream(case_id), expected_version, current.version)
-        self._not_before_history(current, occurred_at, cause)
         pending = [Pending(*e) if isinstance(e, tuple) else Pending(e, occurred_at) for e in decide(current.state)]
         try:
             envelopes = self._append(conn, case_id, current.version, pending, cause)

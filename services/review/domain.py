@@ -333,6 +333,9 @@ def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar,
     if delivery.imaging.verdict == "stage_revised" and delivery.imaging.revised_stage_group is None:
         raise InvalidInput("imaging.revised_stage_group", "give the revised stage group")
     assert review.accepted_at is not None
+    if at < review.accepted_at:  # sla.py would raise ValueError: a 500 where the input is wrong
+        raise InvalidInput("occurred_at",
+                           f"dated {at.isoformat()}, before the acceptance ({review.accepted_at.isoformat()})")
     # Delivering while information is awaited closes that pause at delivery.
     pauses = list(review.pauses)
     if pauses and pauses[-1].ended_at is None:

@@ -136,22 +136,3 @@ def test_events_stored_before_actors_decode_with_none():
     assert (decoded.envelope.actor, decoded.envelope.actor_role) == (None, None)
     with pytest.raises(Exception, match="actor"):
         build_registry().decode(json.dumps({**old, "actor": "someone@example.org"}))
-
-
-def test_a_persons_command_dated_before_the_streams_latest_fact_is_refused_and_appends_nothing():
-    from datetime import timedelta
-
-    from services.common.errors import InvalidInput
-
-    kernel = counting_kernel()
-    case_id = uuid4()
-    kernel.handle(CONN, case_id, lambda s: [completed()], occurred_at=T0)
-    with pytest.raises(InvalidInput) as refused:
-        kernel.handle(CONN, case_id, lambda s: [completed(2)], occurred_at=T0 - timedelta(days=400))
-    assert refused.value.field == "occurred_at"
-    assert kernel.load(CONN, case_id).version == 1
-    # A reaction or a timer dates its events by their cause: not held to it.
-    with actor.acting_as(actor.timer()):
-        assert kernel.handle(CONN, case_id, lambda s: [completed(3)], occurred_at=T0 - timedelta(days=1)).version == 2
-    # The same moment, or later, is fine.
-    assert kernel.handle(CONN, case_id, lambda s: [completed(4)], occurred_at=T0).version == 3
