@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -22,11 +22,7 @@ from events.db import ConcurrencyConflict, Conn, StreamRaced
 from events.registry import Decoded
 from events.store import Appended, Clock, Pending, build_envelopes
 from services.common import actor
-from services.common.errors import InvalidInput
 
-# Hosts' clocks differ by milliseconds: a command on one right after a reaction on another is not
-# refused for that.
-CLOCK_SKEW = timedelta(seconds=1)
 # Set while a command runs again after losing a race to another writer of its case (idempotency.py).
 queue_behind_writers: ContextVar[bool] = ContextVar("queue_behind_writers", default=False)
 
@@ -64,7 +60,6 @@ class Handled(Generic[S]):
     state: S
     version: int
     appended: list[Decoded] = field(default_factory=list)
-    latest: datetime | None = None  # the business time of the stream's newest fact
 
 
 @dataclass
@@ -139,8 +134,7 @@ class Kernel(Generic[S]):
             self._evolve(state, d.event, d.envelope.occurred_at)
             if self._witness is not None:
                 self._witness(state, d)
-        latest = max((d.envelope.occurred_at for d in history), default=None)
-        return Handled(state, len(history), latest=latest)
+        return Handled(state, len(history))
 
     def handle(self, conn: Conn, case_id: UUID, decide: Callable[[S], Decision], *, occurred_at: datetime,
                expected_version: int | None = None, cause: Decoded | None = None) -> Handled[S]:
@@ -173,19 +167,6 @@ class Kernel(Generic[S]):
         if appended and self._on_appended is not None:
             self._on_appended(conn, current.state, appended)
         return Handled(current.state, current.version + len(appended), appended)
-
-    @staticmethod
-    def _not_before_history(current: Handled[S], occurred_at: datetime, cause: Decoded | None) -> None:
-        """A person's command (simulated time lets them date it) may not be dated before the facts it
-        follows: an acceptance dated years before the case's routing was recorded, a delivery dated
-        before its acceptance answered 500. Reactions and timers date their events by their causes
-        and due moments, which the history may pass legitimately; they are not held to this."""
-        who = actor.current()
-        if cause is not None or who is None or who.role in ("service", "system") or current.latest is None:
-            return
-        if occurred_at < current.latest - CLOCK_SKEW:
-            raise InvalidInput("occurred_at", f"dated {occurred_at.isoformat()}, before the case's latest "
-                                              f"fact ({current.latest.isoformat()})")
 
     def _actor(self, cause: Decoded | None) -> actor.Actor:
         """Who this command's events say acted: the bound actor, or, for a reaction, this service."""
