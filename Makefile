@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install up down status logs test test-unit lint bench lock schemas psql clean demo rebuild rebuild-check chaos \
+.PHONY: install up down status logs test test-scale test-unit lint bench lock schemas psql clean demo rebuild rebuild-check chaos \
 	calendar prometheus screenshots
 
 install: $(STAMP)
@@ -32,7 +32,12 @@ logs: install
 test: install
 	bash infra/install-prometheus.sh
 	bash infra/install-chromium.sh
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not scale" $(PYTEST_ARGS)
+
+# Several brokers and group members: each file resizes a stack of its own (minutes each).
+test-scale: install
+	$(PY) -m pytest -m scale tests/integration/test_two_brokers.py $(PYTEST_ARGS)
+	$(PY) -m pytest -m scale tests/integration/test_two_members.py $(PYTEST_ARGS)
 
 # The README's console screenshots (docs/console-*.png), taken by the browser tests on a stack of their own.
 screenshots: install

@@ -17,6 +17,10 @@ from demo.api import SERVICES, Api
 from infra.signin import stack_tokens
 from infra.stack import Stack
 
+# Resizing the session's stack costs minutes and leaves its groups rebalancing: `make test-scale`
+# runs these, each file on a stack of its own; `make test` leaves them out.
+pytestmark = [pytest.mark.integration, pytest.mark.scale]
+
 CASES = 8
 DOWN_S = 20.0
 
