@@ -61,6 +61,8 @@ def test_the_second_members_run_only_consumers(two_members: Stack):
         assert two_members.pid_of(program)
         env = (two_members.run_dir / "env" / f"{program}.env").read_text()
         assert "CASE_LEDGER_WORKER_ONLY=-relay,-timers" in env
+        # Its stable name in its groups (static membership): the same at every restart.
+        assert f"CASE_LEDGER_CONSUMER_MEMBER={program[-1]}" in env.splitlines()
 
 
 def test_a_killed_member_s_partitions_move_to_the_other_with_nothing_lost(two_members: Stack):
