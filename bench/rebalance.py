@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient, MemberToRemove, NewTopic
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 
@@ -80,7 +80,8 @@ def _owned(reads: list[tuple[float, int]], since: float) -> set[int]:
 
 
 def measure(bootstrap: str, name: str, mode: tuple[bool, bool], work: Path, settle_s: float, after_s: float,
-            restart: bool = True) -> dict:
+            restart: bool = True, remove_after: float | None = None,
+            rejoin_dynamic: bool = False) -> dict:
     group = f"probe-{name}-{int(time.time())}"
     a_out, b_out, b2_out = work / f"{name}-a", work / f"{name}-b", work / f"{name}-b2"
     a = _start_member(bootstrap, group, "member-1", mode, a_out)
@@ -104,12 +105,23 @@ def measure(bootstrap: str, name: str, mode: tuple[bool, bool], work: Path, sett
         killed_at = time.monotonic()
         if restart:
             b = _start_member(bootstrap, group, "member-2", mode, b2_out)
-        time.sleep(after_s)
+        if remove_after is not None and mode[0]:
+            time.sleep(remove_after)  # the broker told to forget the dead static member (LeaveGroup v3)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+            answer = admin.remove_group_members(group, [MemberToRemove(group_instance_id="member-2")])
+            print(f"  LeaveGroup for member-2: {answer}", flush=True)
+            admin.close()
+            if rejoin_dynamic:  # the survivor's client made again without its instance id
+                a.send_signal(signal.SIGKILL)
+                a.wait()
+                a = _start_member(bootstrap, group, "member-1-dynamic", (False, mode[1]), a_out)
+        time.sleep(after_s - (remove_after or 0) if mode[0] else after_s)
         a_reads = [t for t, p in _reads(a_out) if p in a_parts and t >= killed_at - 2]
         gaps = [y - x for x, y in itertools.pairwise(a_reads)]
         back = sorted(t for t, p in _reads(a_out) + _reads(b2_out) if p in killed_parts and t > killed_at)
         end = time.monotonic()
-        return {"setting": name, "restarted": restart, "killed_member_owned": sorted(killed_parts),
+        return {"setting": name, "restarted": restart, "removed_after_s": remove_after if mode[0] else None,
+                "killed_member_owned": sorted(killed_parts),
                 "others_pause_s": round(max(gaps, default=after_s), 1),
                 "moved_in_s": round(back[0] - killed_at, 1) if back else None,
                 "survivor_owned_after": sorted(_owned(_reads(a_out), end - 3)),
@@ -138,6 +150,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--no-restart", action="store_true", help="the killed member stays down")
+    parser.add_argument("--remove-after", type=float, help="then removes the killed static member by its id")
+    parser.add_argument("--rejoin-dynamic", action="store_true", help="then the survivor rejoins without its id")
     parser.add_argument("--after", type=float, default=45.0, help="seconds watched after the kill")
     args = parser.parse_args()
     PARTITIONS = args.partitions
@@ -159,7 +173,8 @@ def main() -> None:
         threading.Thread(target=_produce, args=(bootstrap, stop), daemon=True).start()
         for name in args.settings.split(","):
             print(json.dumps(measure(bootstrap, name, SETTINGS[name], work, 10.0, args.after,
-                                     not args.no_restart)), flush=True)
+                                     not args.no_restart, args.remove_after,
+                                     args.rejoin_dynamic)), flush=True)
     finally:
         stop.set()
         broker.send_signal(signal.SIGTERM)
