@@ -25,6 +25,7 @@ from bench import (
     eventsourcing_compare,
     growth,
     live,
+    members,
     pipeline,
     rebuild,
     scale,
@@ -38,7 +39,8 @@ from infra.stack import LIVE, Stack
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run" / "bench"
 SUMMARY = RUN_DIR / "summary.json"
-KEYS = ("pipeline_events_per_s", "http_open_case_peak_rps", "http_open_case_p99_ms_at_half_peak",
+KEYS = ("pipeline_events_per_s", "pipeline_events_per_s_two_members", "http_open_case_peak_rps",
+        "http_open_case_p99_ms_at_half_peak",
         "commit_to_projection_p99_ms_at_500_eps", "rebuild_events_per_s", "ceiling_pg_copy_events_per_s",
         "ceiling_empty_endpoint_rps", "eventsourcing_ops_per_s", "store_ops_per_s", "live_events_per_s",
         "live_lag_grew", "worklist_first_page_ms_at_1m_events", "console_worklist_p95_ms_at_1k_cases",
@@ -70,6 +72,9 @@ def _targets(s: dict[str, Any]) -> list[tuple[str, float | None, str, bool | Non
 
     rows: list[tuple[str, float | None, str, Callable[[float], bool]]] = [
         ("pipeline_events_per_s", get("pipeline_events_per_s"), ">= 3000", lambda v: v >= 3000),
+        # Issue 30: two members per group at least as fast as one.
+        ("pipeline_events_per_s_two_members / pipeline_events_per_s",
+         ratio("pipeline_events_per_s_two_members", "pipeline_events_per_s"), ">= 1", lambda v: v >= 1),
         ("http_open_case_p99_ms_at_half_peak", get("http_open_case_p99_ms_at_half_peak"), "<= 50",
          lambda v: v <= 50),
         ("http_open_case_peak_rps / ceiling_empty_endpoint_rps",
@@ -188,6 +193,9 @@ def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> 
         Phase("pipeline", f"pipeline throughput: cases opened by {pipeline.WRITERS} writers, {pipeline.BATCH} a "
               "transaction; every event counted until projected", lambda: pipeline.throughput(db, summary, requests),
               240),
+        Phase("pipeline_two_members", "pipeline throughput with 2 members in billing's and analytics' groups "
+              "(the second ones started for it, stopped after)",
+              lambda: members.run(stack, db, summary, requests), 300),
         Phase("latency", f"commit → projection at ~{pipeline.RATE:.0f} events/s offered (open loop), reactions "
               "included", lambda: pipeline.latency(db, summary, requests), 120),
         Phase("live", "live app (faust): sustained events/s at the pipeline's rate, and its lag",

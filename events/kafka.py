@@ -8,6 +8,9 @@ configured partitions, and a wrong count is a readiness failure.
 from __future__ import annotations
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
 from events.broker import Broker, TopicView
 from events.contract import DLQ_TOPIC, TOPIC
@@ -27,13 +30,26 @@ def producer(bootstrap: str, client_id: str) -> KafkaProducer:
     )
 
 
-def consumer(bootstrap: str, group_id: str, client_id: str) -> KafkaConsumer:
-    # A short max_poll_interval makes group joins take ~3 s instead of ~20 s on this broker.
+def consumer_timeouts() -> dict[str, int]:
+    """The group timings every member uses (bench/rebalance.py measures a restart with them)."""
+    # A short max_poll_interval makes group joins take ~3 s instead of ~20 s on this broker: it is
+    # the rebalance timeout, how long the broker waits for every member to join again.
+    return {"max_poll_interval_ms": 10_000, "session_timeout_ms": 10_000, "heartbeat_interval_ms": 1_000}
+
+
+def consumer(bootstrap: str, group_id: str, client_id: str, instance_id: str | None = None,
+             cooperative: bool = False) -> KafkaConsumer:
     # Not subscribed here: the runner subscribes with its rebalance listener.
+    # `instance_id` is the member's group.instance.id (KIP-345, static membership): a member that
+    # restarts with the same one within the session timeout is meant to get its partitions back
+    # without a rebalance of the whole group; `cooperative` assigns with the cooperative-sticky
+    # assignor (KIP-429). What either does on Tansu: docs/operators.md, "Members and restarts".
+    strategy = (CooperativeStickyAssignor,) if cooperative else (RangePartitionAssignor,
+                                                                          RoundRobinPartitionAssignor)
     return KafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group_id, client_id=client_id,
+        group_instance_id=instance_id, partition_assignment_strategy=strategy,
         enable_auto_commit=False, auto_offset_reset="earliest", allow_auto_create_topics=False,
-        max_poll_interval_ms=10_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
         max_poll_records=500,
         # The broker answers a fetch as soon as data arrives (Tansu too: 20-35 ms from produce to
         # poll with a 2 s wait, measured), else after this wait. At 50 ms every idle consumer sent
@@ -42,6 +58,7 @@ def consumer(bootstrap: str, group_id: str, client_id: str) -> KafkaConsumer:
         fetch_max_wait_ms=1000,
         # Fresh metadata carries the topic's id: a recreated topic is noticed within seconds.
         metadata_max_age_ms=5_000,
+        **consumer_timeouts(),
     )
 
 

@@ -271,12 +271,9 @@ class Stack:
             env = self.service_env(service)
             api = api_argv(f"services.{service}.api:create_app", self.port(service))
             programs.append(Program(f"{service}-api", api, env_file(f"{service}-api", env)))
-            programs.append(Program(f"{service}-worker", [sys.executable, "-m", f"services.{service}.worker"],
-                                    env_file(f"{service}-worker", env)))
-            for name in tansu.extra_members(service, self.members):
-                # The relay and the timers stay with the first member: this one only consumes.
+            for name, member_env in tansu.member_envs(service, self.members):
                 programs.append(Program(name, [sys.executable, "-m", f"services.{service}.worker"],
-                                        env_file(name, {**env, "CASE_LEDGER_WORKER_ONLY": "-relay,-timers"})))
+                                        env_file(name, {**env, **member_env})))
         programs.append(Program(LIVE, [sys.executable, "-m", "services.live.worker"],
                                 env_file(LIVE, self.live_env())))
         from infra.stack.console import console_argv, console_env

@@ -57,6 +57,16 @@ def extra_members(service: str, members: dict[str, int]) -> list[str]:
     return [f"{service}-worker-{i}" for i in range(2, members.get(service, 1) + 1)]
 
 
+def member_envs(service: str, members: dict[str, int]) -> list[tuple[str, dict[str, str]]]:
+    """Each worker program of the service with what its environment adds: its number, its stable
+    name in its groups (CASE_LEDGER_CONSUMER_MEMBER, used as static membership's group.instance.id
+    when CASE_LEDGER_CONSUMER_STATIC is on), so a member the supervisor starts again rejoins as itself."""
+    first = (f"{service}-worker", {"CASE_LEDGER_CONSUMER_MEMBER": "1"})
+    # The relay and the timers stay with the first member: the others only consume.
+    return [first, *((name, {"CASE_LEDGER_WORKER_ONLY": "-relay,-timers", "CASE_LEDGER_CONSUMER_MEMBER": str(i)})
+                     for i, name in enumerate(extra_members(service, members), start=2))]
+
+
 def members_beyond(members: dict[str, int]) -> list[str]:
     """The further members a stack started with more may still run, past these counts."""
     return [f"{s}-worker-{i}" for s in _SERVICES for i in range(max(2, members.get(s, 1) + 1), MAX_MEMBERS + 1)]

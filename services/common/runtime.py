@@ -86,8 +86,16 @@ def build_runtime(
                          **extra)
 
 
-def _kafka_consumer(bootstrap: str, client_id: str, group_id: str) -> KafkaConsumer:
-    return kafka.consumer(bootstrap, group_id, client_id)
+def _kafka_consumer(bootstrap: str, client_id: str, settings: ServiceSettings, group_id: str) -> KafkaConsumer:
+    member = settings.consumer_member if settings.consumer_static else None
+    return kafka.consumer(bootstrap, group_id, client_id, instance_id=instance_id(group_id, member),
+                          cooperative=settings.consumer_cooperative)
+
+
+def instance_id(group_id: str, member: str | None) -> str | None:
+    """The member's group.instance.id: its group and its stable name, so it is the same at every
+    restart of the process and differs between members and groups; None for dynamic membership."""
+    return f"{group_id}.{member}" if member else None
 
 
 def _not_a_slow_task_warning(record: logging.LogRecord) -> bool:
@@ -182,7 +190,7 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
         runner = ConsumerRunner(
             consumer=c, service=runtime.service, pool=runtime.pool, store=runtime.store,
             registry=runtime.registry,
-            make_kafka_consumer=functools.partial(_kafka_consumer, bootstrap, f"{runtime.service}-{c.name}"),
+            make_kafka_consumer=functools.partial(_kafka_consumer, bootstrap, f"{runtime.service}-{c.name}", settings),
             make_producer=lambda: kafka.producer(bootstrap, f"{runtime.service}-dlq"),
             broker=Broker(bootstrap, f"{runtime.service}-{c.name}-check"),
             stall_timeout=settings.consumer_stall_timeout_s,

@@ -89,6 +89,21 @@ class ServiceSettings(BaseSettings):
     # The parts of the worker this process runs ("relay", "timers", "consumer-<name>"), so that each
     # consumer group can be a Deployment of its own with its own replicas; empty, it runs them all.
     worker_only: Annotated[list[str], NoDecode] = Field([], validation_alias="CASE_LEDGER_WORKER_ONLY")
+    # This process's stable name among its consumer groups' members (the embedded stack sets 1,
+    # 2, ... per member; a pod its own name). With `consumer_static` each group's member joins
+    # with group.instance.id `<service>.<consumer>.<member>` (static membership, KIP-345): killed
+    # and started again within the session timeout (10 s), it gets its partitions back without
+    # stopping the other members. Two live processes must never share one (the later fences the
+    # earlier out). Off by default: on Tansu 0.6.0 a static member that never comes back keeps its
+    # partitions for good (measured, docs/operators.md, "Members and restarts"); on Apache Kafka, on.
+    consumer_member: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+                                        validation_alias="CASE_LEDGER_CONSUMER_MEMBER")
+    # Without a member's name (an API's or the timers' pod, which consume nothing) it stays dynamic.
+    consumer_static: bool = Field(False, validation_alias="CASE_LEDGER_CONSUMER_STATIC")
+    # The cooperative-sticky assignor (KIP-429) instead of range: a rebalance moves only the
+    # partitions that change owner. Every member of a group must agree; off by default (measured
+    # no gain on Tansu, docs/operators.md).
+    consumer_cooperative: bool = Field(False, validation_alias="CASE_LEDGER_CONSUMER_COOPERATIVE")
     # prometheus-client's own variable: set, every process of the service writes its metrics to
     # files there and /metrics aggregates them (an API with several workers, plus its worker).
     prometheus_multiproc_dir: Path | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")

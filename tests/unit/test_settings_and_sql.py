@@ -59,3 +59,15 @@ def test_every_sql_file_parses_into_named_blocks():
         for name, body in queries.items():
             commented = [line for line in body.splitlines() if line.lstrip().startswith("--") and "%(" in line]
             assert not commented, (path, name, commented)
+
+
+def test_a_member_s_group_instance_id_is_its_group_and_its_stable_name(monkeypatch: pytest.MonkeyPatch):
+    from services.common.runtime import instance_id
+
+    s = settings(monkeypatch, CASE_LEDGER_CONSUMER_MEMBER="2", CASE_LEDGER_CONSUMER_STATIC="true")
+    assert (s.consumer_member, s.consumer_static, s.consumer_cooperative) == ("2", True, False)
+    assert instance_id("billing.billing", s.consumer_member) == "billing.billing.2"
+    assert instance_id("analytics.timeline", s.consumer_member) == "analytics.timeline.2"
+    assert instance_id("billing.billing", None) is None  # dynamic membership
+    with pytest.raises(ValidationError):
+        settings(monkeypatch, CASE_LEDGER_CONSUMER_MEMBER="two members")

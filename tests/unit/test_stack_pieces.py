@@ -97,3 +97,13 @@ def test_review_reads_the_installed_calendar_once_there_is_one_and_an_operator_s
     assert "REVIEW_CALENDAR_FILE" not in stack.service_env("intake")
     monkeypatch.setenv("REVIEW_CALENDAR_FILE", "/etc/case-ledger/calendar.json")
     assert stack.service_env("review")["REVIEW_CALENDAR_FILE"] == "/etc/case-ledger/calendar.json"
+
+
+def test_each_member_of_a_service_s_groups_has_its_own_stable_name_and_only_the_first_relays():
+    from infra.stack.brokers import member_envs
+
+    assert member_envs("billing", {"billing": 3}) == [
+        ("billing-worker", {"CASE_LEDGER_CONSUMER_MEMBER": "1"}),
+        ("billing-worker-2", {"CASE_LEDGER_WORKER_ONLY": "-relay,-timers", "CASE_LEDGER_CONSUMER_MEMBER": "2"}),
+        ("billing-worker-3", {"CASE_LEDGER_WORKER_ONLY": "-relay,-timers", "CASE_LEDGER_CONSUMER_MEMBER": "3"})]
+    assert member_envs("intake", {"billing": 3}) == [("intake-worker", {"CASE_LEDGER_CONSUMER_MEMBER": "1"})]
