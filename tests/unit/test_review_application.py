@@ -549,3 +549,17 @@ def test_an_acceptance_whose_limit_falls_in_an_unknown_year_still_gives_its_know
     blocked = done.appended[-1].event
     assert (blocked.event_type, blocked.year, blocked.target_due) == (  # type: ignore[attr-defined]
         "SlaClockBlocked", 2027, date(2026, 12, 30))
+
+
+def test_a_delivery_dated_before_its_acceptance_is_refused_by_its_date_and_appends_nothing():
+    rt = runtime()
+    case_id = routed(rt)
+    application.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
+    report = upload(rt, case_id)
+    before = kinds(rt, case_id)
+    with pytest.raises(InvalidInput) as refused:
+        application.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(report), ACCEPTED - timedelta(hours=1))
+    assert refused.value.field == "occurred_at"
+    assert kinds(rt, case_id) == before
+    application.deliver(rt, CONN, case_id, CentreId.PKUCH, delivery(report), ACCEPTED + timedelta(days=2))
+    assert "ReviewDelivered" in kinds(rt, case_id)[len(before):]
