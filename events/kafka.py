@@ -46,7 +46,7 @@ def consumer(bootstrap: str, group_id: str, client_id: str, instance_id: str | N
     # assignor (KIP-429). What either does on Tansu: docs/operators.md, "Members and restarts".
     strategy = (CooperativeStickyAssignor,) if cooperative else (RangePartitionAssignor,
                                                                           RoundRobinPartitionAssignor)
-    return KafkaConsumer(
+    kc = KafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group_id, client_id=client_id,
         group_instance_id=instance_id, partition_assignment_strategy=strategy,
         enable_auto_commit=False, auto_offset_reset="earliest", allow_auto_create_topics=False,
@@ -60,6 +60,28 @@ def consumer(bootstrap: str, group_id: str, client_id: str, instance_id: str | N
         metadata_max_age_ms=5_000,
         **consumer_timeouts(),
     )
+    never_leave(kc)
+    return kc
+
+
+def never_leave(kc: KafkaConsumer) -> None:
+    """The member never sends LeaveGroup: on close, on a restart by the watchdog, or when its poll
+    interval ran out. The broker expires it after `session_timeout_ms` instead.
+
+    Tansu (0.6.0) keeps a group's leader when that leader leaves while the group is forming (a
+    join or sync in flight: after a broker restart, a rebalance, a second member): the leader
+    stays a member id nobody holds, every later member joins as a follower, and its SyncGroup
+    answers REBALANCE_IN_PROGRESS for ever. Measured: after `make chaos`'s broker kill the group
+    got no partition for 15 minutes. Expiry by the session timeout clears that leader (Tansu's
+    missed-heartbeat path does), so the next member to join leads: a restart costs at most the
+    session timeout (10 s) more, against a group that never forms again. docs/broker.md.
+    """
+    coordinator = kc._coordinator
+
+    async def forget_the_generation(reason: str | None = None, timeout_ms: int | None = None) -> None:
+        coordinator.reset_generation()  # what leaving does to the client, without telling the broker
+
+    coordinator.maybe_leave_group_async = forget_the_generation
 
 
 def ensure_topics(bootstrap: str, partitions: int = 6) -> dict[str, TopicView]:
