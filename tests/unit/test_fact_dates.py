@@ -2,14 +2,14 @@
 appends nothing, and lets the same command through when dated at or after that fact.
 
 The order itself is in docs/design.md ("Facts in order"); the rules are in the domains (review's
-`domain`, `follow_ups`, `video`; intake's `domain`).
+`domain`, `follow_ups`, `video`; intake's, routing's and billing's `domain`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import pytest
@@ -22,13 +22,16 @@ from events.contract import (
     CaseWithdrawn,
     ConsentGiven,
     GlassSlidesShipped,
+    RecordsCompleted,
     RecordsReceived,
     TreatmentBooked,
 )
+from services.billing import application as billing
 from services.common.errors import InvalidInput
 from services.intake import application as intake
 from services.review import application as review
-from tests.unit.fakes import CONN, Upstream, deliver
+from services.routing import application as routing
+from tests.unit.fakes import CONN, FakeProvider, Upstream, deliver
 from tests.unit.test_intake_application import T0, open_case, ready, review_delivered
 from tests.unit.test_intake_application import delivered as delivery_event
 from tests.unit.test_intake_application import rt as rt  # the intake runtime fixture
@@ -255,3 +258,66 @@ def test_a_booking_or_closure_dated_before_the_delivery_is_refused(rt: intake.In
     assert "delivery" in refused(lambda: end(at - EARLY)).message
     assert intake_kinds(rt, case_id) == before
     end(at)
+
+
+# ------------------------------------------------------------------ routing: a coordinator follows routing's decision
+
+def test_a_coordinators_assignment_or_final_decline_dated_before_the_block_that_queued_the_case_is_refused():
+    from tests.unit.test_routing_application import ready as routing_ready
+    from tests.unit.test_routing_application import runtime as routing_runtime
+
+    rt = routing_runtime()
+    case = routing_ready(rt, CentreId.WCH)  # no consented centre fits: queued at the last fact's time
+    [blocked] = rt.store.load(CONN, f"case-{case.case_id}")
+    queued_at = blocked.envelope.occurred_at
+    for command in (lambda at: routing.assign_by_coordinator(rt, CONN, case.case_id, CentreId.WCH, at),
+                    lambda at: routing.decline_finally(rt, CONN, case.case_id, at)):
+        assert "routing's latest decision" in refused(lambda: command(queued_at - EARLY)).message  # noqa: B023
+    assert len(case.decisions()) == 1
+    routing.assign_by_coordinator(rt, CONN, case.case_id, CentreId.WCH, queued_at)
+    assert case.decisions()[-1].event_type == "CaseRouted"
+
+
+def test_a_coordinators_reroute_dated_before_the_routing_it_undoes_is_refused():
+    from tests.unit.test_routing_application import ready as routing_ready
+    from tests.unit.test_routing_application import runtime as routing_runtime
+
+    rt = routing_runtime()
+    case = routing_ready(rt)
+    routed_at = rt.store.load(CONN, f"case-{case.case_id}")[-1].envelope.occurred_at
+    refused(lambda: routing.assign_by_coordinator(rt, CONN, case.case_id, CentreId.FUSCC, routed_at - EARLY))
+    assert routing.assign_by_coordinator(rt, CONN, case.case_id, CentreId.FUSCC, routed_at) is False
+
+
+# ------------------------------------------------------------------ billing: staff follow the facts they answer
+
+def test_a_capture_retried_before_the_failure_it_retries_is_refused():
+    from tests.unit.test_billing_application import Case as BillingCase
+    from tests.unit.test_billing_application import runtime as billing_runtime
+
+    rt = billing_runtime()
+    case = BillingCase(rt)
+    provider = cast(FakeProvider, rt.provider)
+    provider.declining.add("capture")
+    case.send(RecordsCompleted(record_count=6))
+    provider.declining.clear()
+    refused(lambda: billing.retry_capture(rt, CONN, case.case_id, case.at - EARLY))
+    assert case.kinds()[-1] == "PaymentFailed"
+    billing.retry_capture(rt, CONN, case.case_id, case.at)
+    assert case.kinds()[-1] == "PaymentCaptured"
+
+
+def test_a_fee_credit_redeemed_before_it_was_applied_is_refused():
+    from tests.unit.test_billing_application import Case as BillingCase
+    from tests.unit.test_billing_application import booking, delivered_by
+    from tests.unit.test_billing_application import runtime as billing_runtime
+
+    rt = billing_runtime()
+    case = BillingCase(rt)
+    case.send(RecordsCompleted(record_count=6))
+    case.send(delivered_by(CentreId.CAMS))
+    case.send(booking(CentreId.CAMS))
+    refused(lambda: billing.redeem(rt, CONN, case.case_id, "inv-1", case.at - EARLY))
+    assert case.kinds()[-1] == "FeeCreditApplied"
+    billing.redeem(rt, CONN, case.case_id, "inv-1", case.at)
+    assert case.kinds()[-1] == "FeeCreditRedeemed"
