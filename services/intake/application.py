@@ -201,7 +201,7 @@ def record_question(rt: IntakeRuntime, conn: Conn, case_id: UUID, question: str,
 def add_record(rt: IntakeRuntime, conn: Conn, case_id: UUID, record: RecordsReceived, content: bytes | None,
                occurred_at: datetime, expected: int | None) -> Handled[CaseFile]:
     done = _command(rt, conn, case_id, lambda c, d: domain.receive_record(c, record, occurred_at),
-                        occurred_at, expected)
+                    occurred_at, expected)
     if content is not None:
         # Written inside the transaction: if the commit fails, an orphan object is all that is left,
         # and it is content-addressed and encrypted, so it can neither clash nor leak.
@@ -222,7 +222,7 @@ def ship_slides(rt: IntakeRuntime, conn: Conn, case_id: UUID, shipped: GlassSlid
 def receive_slides(rt: IntakeRuntime, conn: Conn, case_id: UUID, shipment_id: UUID, occurred_at: datetime,
                    expected: int | None) -> Handled[CaseFile]:
     return _command(rt, conn, case_id, lambda c, d: domain.receive_slides(c, shipment_id, occurred_at),
-                        occurred_at, expected)
+                    occurred_at, expected)
 
 
 def give_consent(rt: IntakeRuntime, conn: Conn, case_id: UUID, consent: ConsentGiven, occurred_at: datetime,
@@ -233,19 +233,19 @@ def give_consent(rt: IntakeRuntime, conn: Conn, case_id: UUID, consent: ConsentG
 def withdraw_consent(rt: IntakeRuntime, conn: Conn, case_id: UUID, kind: ConsentKind, occurred_at: datetime,
                      expected: int | None) -> Handled[CaseFile]:
     return _command(rt, conn, case_id, lambda c, d: domain.withdraw_consent(c, kind, occurred_at),
-                        occurred_at, expected)
+                    occurred_at, expected)
 
 
 def request_records(rt: IntakeRuntime, conn: Conn, case_id: UUID, occurred_at: datetime,
                     expected: int | None) -> Handled[CaseFile]:
     return _command(rt, conn, case_id, lambda c, d: domain.request_records(c, uuid4(), occurred_at),
-                        occurred_at, expected)
+                    occurred_at, expected)
 
 
 def book_treatment(rt: IntakeRuntime, conn: Conn, case_id: UUID, booking: TreatmentBooked, occurred_at: datetime,
                    expected: int | None) -> Handled[CaseFile]:
     return _command(rt, conn, case_id, lambda c, d: domain.book_treatment(c, d, booking, occurred_at),
-                        occurred_at, expected)
+                    occurred_at, expected)
 
 
 def close_returned_home(rt: IntakeRuntime, conn: Conn, case_id: UUID, closed: CaseClosed, occurred_at: datetime,
