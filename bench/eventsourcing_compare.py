@@ -63,9 +63,10 @@ class Ours:
                 self.kernel.handle(conn, case_id, lambda _: domain.open_case(opened, with_question=False),
                                    occurred_at=utc_now(), expected_version=0)
             record = RecordsReceived(record_id=uuid4(), kind=RecordKind.PATHOLOGY_REPORT)
+            at = utc_now()
             with transaction(self.pool) as conn:
-                self.kernel.handle(conn, case_id, lambda case: domain.receive_record(case, record),
-                                   occurred_at=utc_now())
+                self.kernel.handle(conn, case_id, lambda case: domain.receive_record(case, record, at),
+                                   occurred_at=at)
 
     def close(self) -> None:
         self.pool.close()

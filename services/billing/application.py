@@ -41,7 +41,7 @@ from services.billing.books import BillingBooks, CreditFacts
 from services.billing.pricing import CaseComplexity, PriceBook, Quote, price
 from services.billing.provider import PaymentProvider, ProviderDeclined
 from services.billing.settings import BillingSettings
-from services.common.errors import NotFound, Rejected
+from services.common.errors import NotFound
 from services.common.kernel import Handled, Kernel, case_stream
 from services.common.runtime import Runtime
 
@@ -165,9 +165,7 @@ def retry_capture(rt: BillingRuntime, conn: Conn, case_id: UUID, at: datetime) -
     def decide(acc: domain.Account) -> list[Event]:
         if acc.invoice is None:
             raise NotFound(f"no invoice for case {case_id}")
-        if not domain.can_capture(acc):
-            raise Rejected("nothing to capture for this case", "not_capturable")
-        return perform(rt, domain.capture(acc))
+        return perform(rt, domain.retried_capture(acc, at))
 
     return append(rt, conn, case_id, decide, at)
 
@@ -177,7 +175,7 @@ def redeem(rt: BillingRuntime, conn: Conn, case_id: UUID, treatment_invoice_ref:
     def decide(a: domain.Account) -> list[Event]:
         if a.version == 0:
             raise NotFound(f"no billing account for case {case_id}")
-        return domain.redeem_fee_credit(a, treatment_invoice_ref)
+        return domain.redeem_fee_credit(a, treatment_invoice_ref, at)
 
     return append(rt, conn, case_id, decide, at)
 

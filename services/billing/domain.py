@@ -41,7 +41,7 @@ from events.contract import (
     ReviewEnded,
 )
 from services.billing.pricing import CaseComplexity, PriceBook, Quote, price
-from services.common.errors import InvalidInput, Rejected
+from services.common.errors import InvalidInput, Rejected, not_dated_before
 
 PARTIAL_REFUND_AFTER_ACCEPTANCE = Decimal("0.50")
 SLA_BREACH_CREDIT = Decimal("0.20")
@@ -108,6 +108,8 @@ class Account:
     fee_credit: FeeCreditApplied | None = None
     redemption: FeeCreditRedeemed | None = None
     version: int = 0
+    credited_at: datetime | None = None  # when the fee credit was applied: a redemption follows it
+    failed_at: datetime | None = None  # the latest payment failure: a capture retried by hand follows it
 
     def apply(self, event: Event, at: datetime | None = None) -> None:
         self.version += 1
@@ -118,6 +120,7 @@ class Account:
                 self.authorisation = event
             case PaymentFailed():
                 self.failures.append(event)
+                self.failed_at = at
             case PaymentCaptured():
                 self.capture = event
             case PaymentVoided():
@@ -129,7 +132,7 @@ class Account:
                 if at is not None:
                     self.refunded_at.append(at)
             case FeeCreditApplied():
-                self.fee_credit = event
+                self.fee_credit, self.credited_at = event, at
             case FeeCreditRedeemed():
                 self.redemption = event
 
@@ -327,7 +330,15 @@ def apply_fee_credit(account: Account, booking_event_id: UUID, booked_at: Centre
                              amount_cents=account.net_review)]
 
 
-def redeem_fee_credit(account: Account, treatment_invoice_ref: str) -> list[Event]:
+def retried_capture(account: Account, at: datetime) -> ProviderCall | None:
+    """A capture retried by hand (billing's staff) answers the failure before it: not dated before it."""
+    if not can_capture(account):
+        raise Rejected("nothing to capture for this case", "not_capturable")
+    not_dated_before(at, account.failed_at, "the payment failure it retries")
+    return capture(account)
+
+
+def redeem_fee_credit(account: Account, treatment_invoice_ref: str, at: datetime) -> list[Event]:
     """The treating centre billed the treatment: the credit is deducted from that bill, once."""
     if account.fee_credit is None:
         raise Rejected("no fee credit was applied to this case", "no_fee_credit")
@@ -335,6 +346,7 @@ def redeem_fee_credit(account: Account, treatment_invoice_ref: str) -> list[Even
         if account.redemption.treatment_invoice_ref == treatment_invoice_ref:
             return []
         raise Rejected("the fee credit was already redeemed", "already_redeemed")
+    not_dated_before(at, account.credited_at, "the fee credit's being applied")
     return [FeeCreditRedeemed(credit_id=account.fee_credit.credit_id, amount_cents=account.fee_credit.amount_cents,
                               treatment_invoice_ref=treatment_invoice_ref)]
 

@@ -79,8 +79,9 @@ class IntakeRuntime(Runtime[IntakeSettings]):
             delivered = self.rows.delivery(conn, case_id)
             life = self.worklist.lives(conn, [case_id])[case_id]
             return CaseFile(self.rows.case(conn, case_id),
-                            ReviewDelivered.model_validate(delivered) if delivered else None,
-                            domain.Case(case_id, life=life))
+                            ReviewDelivered.model_validate(delivered["payload"]) if delivered else None,
+                            domain.Case(case_id, life=life,
+                                        delivered_at=delivered["occurred_at"] if delivered else None))
 
         return Kernel(self.store, start, lambda f, event, at: f.case.apply(event, at), self._save_life,
                       witness=_witness)
@@ -187,7 +188,7 @@ def open_case(rt: IntakeRuntime, conn: Conn, opened: CaseOpened, identity: dict[
 
 def record_question(rt: IntakeRuntime, conn: Conn, case_id: UUID, question: str, occurred_at: datetime,
                     expected: int | None) -> Handled[CaseFile]:
-    done = _command(rt, conn, case_id, lambda c, d: domain.record_question(c), occurred_at, expected)
+    done = _command(rt, conn, case_id, lambda c, d: domain.record_question(c, occurred_at), occurred_at, expected)
     row = done.state.existing()
     try:
         blob = rt.vault.encrypt(conn, row["patient_ref"], question.encode(), f"question:{case_id}")
@@ -199,7 +200,8 @@ def record_question(rt: IntakeRuntime, conn: Conn, case_id: UUID, question: str,
 
 def add_record(rt: IntakeRuntime, conn: Conn, case_id: UUID, record: RecordsReceived, content: bytes | None,
                occurred_at: datetime, expected: int | None) -> Handled[CaseFile]:
-    done = _command(rt, conn, case_id, lambda c, d: domain.receive_record(c, record), occurred_at, expected)
+    done = _command(rt, conn, case_id, lambda c, d: domain.receive_record(c, record, occurred_at),
+                    occurred_at, expected)
     if content is not None:
         # Written inside the transaction: if the commit fails, an orphan object is all that is left,
         # and it is content-addressed and encrypted, so it can neither clash nor leak.
@@ -214,48 +216,52 @@ def add_record(rt: IntakeRuntime, conn: Conn, case_id: UUID, record: RecordsRece
 
 def ship_slides(rt: IntakeRuntime, conn: Conn, case_id: UUID, shipped: GlassSlidesShipped, occurred_at: datetime,
                 expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.ship_slides(c, shipped), occurred_at, expected)
+    return _command(rt, conn, case_id, lambda c, d: domain.ship_slides(c, shipped, occurred_at), occurred_at, expected)
 
 
 def receive_slides(rt: IntakeRuntime, conn: Conn, case_id: UUID, shipment_id: UUID, occurred_at: datetime,
                    expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.receive_slides(c, shipment_id), occurred_at, expected)
+    return _command(rt, conn, case_id, lambda c, d: domain.receive_slides(c, shipment_id, occurred_at),
+                    occurred_at, expected)
 
 
 def give_consent(rt: IntakeRuntime, conn: Conn, case_id: UUID, consent: ConsentGiven, occurred_at: datetime,
                  expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.give_consent(c, consent), occurred_at, expected)
+    return _command(rt, conn, case_id, lambda c, d: domain.give_consent(c, consent, occurred_at), occurred_at, expected)
 
 
 def withdraw_consent(rt: IntakeRuntime, conn: Conn, case_id: UUID, kind: ConsentKind, occurred_at: datetime,
                      expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.withdraw_consent(c, kind), occurred_at, expected)
+    return _command(rt, conn, case_id, lambda c, d: domain.withdraw_consent(c, kind, occurred_at),
+                    occurred_at, expected)
 
 
 def request_records(rt: IntakeRuntime, conn: Conn, case_id: UUID, occurred_at: datetime,
                     expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.request_records(c, uuid4()), occurred_at, expected)
+    return _command(rt, conn, case_id, lambda c, d: domain.request_records(c, uuid4(), occurred_at),
+                    occurred_at, expected)
 
 
 def book_treatment(rt: IntakeRuntime, conn: Conn, case_id: UUID, booking: TreatmentBooked, occurred_at: datetime,
                    expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.book_treatment(c, d, booking), occurred_at, expected)
+    return _command(rt, conn, case_id, lambda c, d: domain.book_treatment(c, d, booking, occurred_at),
+                    occurred_at, expected)
 
 
 def close_returned_home(rt: IntakeRuntime, conn: Conn, case_id: UUID, closed: CaseClosed, occurred_at: datetime,
                         expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.close_returned_home(c, d, closed), occurred_at,
+    return _command(rt, conn, case_id, lambda c, d: domain.close_returned_home(c, d, closed, occurred_at), occurred_at,
                     expected)
 
 
 def cancel(rt: IntakeRuntime, conn: Conn, case_id: UUID, cancelled: CaseCancelled, occurred_at: datetime,
            expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.cancel(c, cancelled), occurred_at, expected)
+    return _command(rt, conn, case_id, lambda c, d: domain.cancel(c, cancelled, occurred_at), occurred_at, expected)
 
 
 def withdraw(rt: IntakeRuntime, conn: Conn, case_id: UUID, withdrawn: CaseWithdrawn, occurred_at: datetime,
              expected: int | None) -> Handled[CaseFile]:
-    return _command(rt, conn, case_id, lambda c, d: domain.withdraw(c, withdrawn), occurred_at, expected)
+    return _command(rt, conn, case_id, lambda c, d: domain.withdraw(c, withdrawn, occurred_at), occurred_at, expected)
 
 
 def erase_patient(rt: IntakeRuntime, conn: Conn, patient_ref: str, occurred_at: datetime) -> list[UUID]:
@@ -265,7 +271,7 @@ def erase_patient(rt: IntakeRuntime, conn: Conn, patient_ref: str, occurred_at: 
     rt.vault.shred(conn, patient_ref)
     rt.rows.record_erasure(conn, patient_ref, occurred_at)
     for case_id in cases:
-        _command(rt, conn, case_id, lambda c, d: domain.erase(c, patient_ref), occurred_at, None)
+        _command(rt, conn, case_id, lambda c, d: domain.erase(c, patient_ref, occurred_at), occurred_at, None)
     return cases
 
 

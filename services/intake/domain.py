@@ -31,7 +31,7 @@ from events.contract import (
     TreatmentBooked,
 )
 from events.lifecycle import Life, Status
-from services.common.errors import Rejected
+from services.common.errors import Rejected, not_dated_before
 
 Missing = RecordKind | Literal["question"]
 
@@ -69,6 +69,7 @@ class Case:
     has_question: bool = False
     records: list[RecordsReceived] = field(default_factory=list)
     shipments: dict[UUID, bool] = field(default_factory=dict)  # shipment id -> received
+    shipped_at: dict[UUID, datetime] = field(default_factory=dict)
     consents: dict[ConsentKind, ConsentGiven] = field(default_factory=dict)
     completed: bool = False
     ending: Event | None = None  # the event of intake's stream that ended the case, if any
@@ -83,6 +84,9 @@ class Case:
     # first by event time, routing's final decline included). The application seeds it from the
     # worklist, which folds the other services' events, and folds intake's own in as they come.
     life: Life = field(default_factory=Life)
+    # When review delivered (intake's deliveries table, seeded like `life`): a booking or a
+    # closure as returned home is dated after it.
+    delivered_at: datetime | None = None
 
     @property
     def reasons(self) -> list[ReferralReason]:
@@ -133,6 +137,8 @@ class Case:
                 self.open_request = None
             case GlassSlidesShipped():
                 self.shipments[event.shipment_id] = False
+                if occurred_at is not None:
+                    self.shipped_at[event.shipment_id] = occurred_at
             case GlassSlidesReceived():
                 self.shipments[event.shipment_id] = True
                 self.open_request = None
@@ -162,12 +168,15 @@ def fold(case_id: UUID, history: Sequence[tuple[Event, datetime]]) -> Case:
     return case
 
 
-def _must_be_open(case: Case, what: str) -> None:
+def _must_be_open(case: Case, what: str, at: datetime) -> None:
+    """Open, and `at` (the command's event time) not before the opening: every fact of a case
+    follows its opening."""
     if case.opened is None:
         raise Rejected("case is not open", "case_not_open")
     if case.ended:
         state = case.status.value
         raise Rejected(f"the case is {state}: {what} is not possible", f"case_{state}")
+    not_dated_before(at, case.opened_at, "the case's opening")
 
 
 def _completion(case: Case, new: list[Event]) -> list[Event]:
@@ -187,36 +196,37 @@ def open_case(opened: CaseOpened, with_question: bool) -> list[Event]:
     return [opened, QuestionRecorded()] if with_question else [opened]
 
 
-def record_question(case: Case) -> list[Event]:
-    _must_be_open(case, "recording the question")
+def record_question(case: Case, at: datetime) -> list[Event]:
+    _must_be_open(case, "recording the question", at)
     return _completion(case, [QuestionRecorded()])
 
 
-def receive_record(case: Case, record: RecordsReceived) -> list[Event]:
-    _must_be_open(case, "adding records")
+def receive_record(case: Case, record: RecordsReceived, at: datetime) -> list[Event]:
+    _must_be_open(case, "adding records", at)
     if any(r.record_id == record.record_id for r in case.records):
         raise Rejected("this record was already registered", "duplicate_record")
     return _completion(case, [record])
 
 
-def ship_slides(case: Case, shipped: GlassSlidesShipped) -> list[Event]:
-    _must_be_open(case, "shipping slides")
+def ship_slides(case: Case, shipped: GlassSlidesShipped, at: datetime) -> list[Event]:
+    _must_be_open(case, "shipping slides", at)
     if shipped.shipment_id in case.shipments:
         raise Rejected("this shipment is already registered", "duplicate_shipment")
     return [shipped]
 
 
-def receive_slides(case: Case, shipment_id: UUID) -> list[Event]:
-    _must_be_open(case, "receiving slides")
+def receive_slides(case: Case, shipment_id: UUID, at: datetime) -> list[Event]:
+    _must_be_open(case, "receiving slides", at)
     if shipment_id not in case.shipments:
         raise Rejected("no such shipment was sent for this case", "unknown_shipment")
     if case.shipments[shipment_id]:
         raise Rejected("this shipment was already received", "already_received")
+    not_dated_before(at, case.shipped_at.get(shipment_id), "the shipment")
     return _completion(case, [GlassSlidesReceived(shipment_id=shipment_id)])
 
 
-def give_consent(case: Case, consent: ConsentGiven) -> list[Event]:
-    _must_be_open(case, "giving consent")
+def give_consent(case: Case, consent: ConsentGiven, at: datetime) -> list[Event]:
+    _must_be_open(case, "giving consent", at)
     if consent.consent is ConsentKind.TRANSFER_ABROAD and not consent.centre_ids:
         raise Rejected("consent to transfer abroad must name the receiving centres", "centre_required")
     if consent.consent is ConsentKind.HEALTH_DATA_PROCESSING and consent.centre_ids:
@@ -224,11 +234,13 @@ def give_consent(case: Case, consent: ConsentGiven) -> list[Event]:
     return [consent]
 
 
-def withdraw_consent(case: Case, kind: ConsentKind) -> list[Event]:
+def withdraw_consent(case: Case, kind: ConsentKind, at: datetime) -> list[Event]:
     if case.opened is None:
         raise Rejected("case is not open", "case_not_open")
     if kind not in case.consents:
         raise Rejected(f"no {kind.value} consent is in force", "no_consent")
+    given = case.consent_log.get(kind)
+    not_dated_before(at, given[1] if given else None, "the consent it withdraws")
     out: list[Event] = [ConsentWithdrawn(consent=kind)]
     # Without consent nothing more may be processed: an open case ends here.
     if not case.ended:
@@ -236,8 +248,8 @@ def withdraw_consent(case: Case, kind: ConsentKind) -> list[Event]:
     return out
 
 
-def request_records(case: Case, request_id: UUID) -> list[Event]:
-    _must_be_open(case, "requesting records")
+def request_records(case: Case, request_id: UUID, at: datetime) -> list[Event]:
+    _must_be_open(case, "requesting records", at)
     missing = case.missing()
     if not missing:
         raise Rejected("nothing is missing", "nothing_missing")
@@ -263,36 +275,41 @@ def due_timers(case: Case, now: datetime) -> list[tuple[Event, datetime]]:
     return out
 
 
-def book_treatment(case: Case, delivered: ReviewDelivered | None, booking: TreatmentBooked) -> list[Event]:
+def book_treatment(case: Case, delivered: ReviewDelivered | None, booking: TreatmentBooked,
+                   at: datetime) -> list[Event]:
     if isinstance(case.ending, TreatmentBooked):
         raise Rejected("treatment is already booked for this case", "already_booked")
-    _must_be_open(case, "booking treatment")
+    _must_be_open(case, "booking treatment", at)
     if delivered is None:
         raise Rejected("treatment can be booked only after the review is delivered", "review_not_delivered")
+    not_dated_before(at, case.delivered_at, "the review's delivery")
     return [booking]
 
 
-def close_returned_home(case: Case, delivered: ReviewDelivered | None, closed: CaseClosed) -> list[Event]:
-    _must_be_open(case, "closing")
+def close_returned_home(case: Case, delivered: ReviewDelivered | None, closed: CaseClosed,
+                        at: datetime) -> list[Event]:
+    _must_be_open(case, "closing", at)
     if delivered is None:
         raise Rejected("a case closes as returned home only after the review is delivered", "review_not_delivered")
+    not_dated_before(at, case.delivered_at, "the review's delivery")
     return [closed]
 
 
-def cancel(case: Case, cancelled: CaseCancelled) -> list[Event]:
+def cancel(case: Case, cancelled: CaseCancelled, at: datetime) -> list[Event]:
     # Allowed until the case ends; billing's refund policy depends on how far the review got.
-    _must_be_open(case, "cancelling")
+    _must_be_open(case, "cancelling", at)
     return [cancelled]
 
 
-def withdraw(case: Case, withdrawn: CaseWithdrawn) -> list[Event]:
-    _must_be_open(case, "withdrawing")
+def withdraw(case: Case, withdrawn: CaseWithdrawn, at: datetime) -> list[Event]:
+    _must_be_open(case, "withdrawing", at)
     return [withdrawn]
 
 
-def erase(case: Case, patient_ref: str) -> list[Event]:
+def erase(case: Case, patient_ref: str, at: datetime) -> list[Event]:
     if case.opened is None:
         raise Rejected("case is not open", "case_not_open")
     if isinstance(case.ending, PatientDataErased):
         return []
+    not_dated_before(at, case.opened_at, "the opening of one of the patient's cases")
     return [PatientDataErased(patient_ref=patient_ref)]

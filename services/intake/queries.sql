@@ -5,7 +5,8 @@ VALUES (%(case_id)s, %(event_id)s, %(occurred_at)s, %(payload)s)
 ON CONFLICT (case_id) DO NOTHING
 
 -- name: delivery
-SELECT payload FROM {schema}.deliveries WHERE case_id = %(case_id)s
+-- The delivered review's payload, and its event time: a booking or closure comes after it.
+SELECT payload, occurred_at FROM {schema}.deliveries WHERE case_id = %(case_id)s
 
 
 -- name: record_erasure

@@ -40,7 +40,7 @@ class IntakeRows(Protocol):
     def add_record_file(self, conn: Conn, record_id: UUID, case_id: UUID, kind: str, sha256: str,
                         size_bytes: int, path: str) -> None: ...
 
-    def delivery(self, conn: Conn, case_id: UUID) -> Row | None: ...
+    def delivery(self, conn: Conn, case_id: UUID) -> Row | None: ...  # payload and occurred_at
 
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None: ...
 
@@ -95,8 +95,7 @@ class PgIntakeRows:
                                                      "sha256": sha256, "size_bytes": size_bytes, "path": path})
 
     def delivery(self, conn: Conn, case_id: UUID) -> Row | None:
-        row = conn.execute(self._q["delivery"], {"case_id": case_id}).fetchone()
-        return row["payload"] if row else None
+        return conn.execute(self._q["delivery"], {"case_id": case_id}).fetchone()
 
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime, payload: Row) -> None:
         conn.execute(self._q["record_delivery"], {"case_id": case_id, "event_id": event_id, "occurred_at": at,

@@ -33,6 +33,7 @@ from services.common.sweeps import sweep
 from services.common.vault import KeyShredded
 from services.review import domain, endings, metrics
 from services.review import follow_ups as questions
+from services.review import video as consultation
 from services.review.assignments import AssignmentBook, Row
 from services.review.files import CaseFiles
 from services.review.settings import ReviewSettings
@@ -63,7 +64,9 @@ class ReviewRuntime(Runtime[ReviewSettings]):
     @functools.cached_property
     def kernel(self) -> Kernel[CaseReview]:
         def start(conn: Conn, case_id: UUID) -> CaseReview:
-            return CaseReview(self.assignments.get(conn, case_id), domain.Review())
+            row = self.assignments.get(conn, case_id)
+            # The routing the centre answers: what its answers are dated after (domain.accept).
+            return CaseReview(row, domain.Review(routed_at=row["routed_at"] if row else None))
 
         return Kernel(self.store, start, lambda s, event, at: s.review.apply(event, at), self._on_appended)
 
@@ -157,13 +160,13 @@ def accept(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId, at: d
 
 def decline(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId, reason: DeclineReason, at: datetime,
             expected: int | None = None) -> Handled[CaseReview]:
-    return command(rt, conn, case_id, centre, lambda r: domain.decline(r, centre, reason), at, expected)
+    return command(rt, conn, case_id, centre, lambda r: domain.decline(r, centre, reason, at), at, expected)
 
 
 def request_information(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId,
                         topics: Sequence[InformationTopic], at: datetime,
                         expected: int | None = None) -> Handled[CaseReview]:
-    return command(rt, conn, case_id, centre, lambda r: domain.request_information(r, uuid4(), list(topics)), at,
+    return command(rt, conn, case_id, centre, lambda r: domain.request_information(r, uuid4(), list(topics), at), at,
                    expected)
 
 
@@ -187,7 +190,7 @@ def upload_report(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId
     document_id = uuid4()
 
     def decide(r: domain.Review) -> Decision:
-        events = domain.upload_report(r, document_id, sha256, len(content), page_count, reason)
+        events = domain.upload_report(r, document_id, sha256, len(content), page_count, reason, at)
         # Stored only once the case allows it, before the event commits: an event never names a
         # missing object. A transaction that fails after it leaves an unreferenced object behind.
         rt.files.store(conn, case_id, sha256, content)
@@ -264,10 +267,9 @@ def document(rt: ReviewRuntime, conn: Conn, case_id: UUID, who: Reader,
         raise NotFound(f"document {document_id} is missing from the object store") from None
 
 
-def video(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId,
-          step: Literal["request", "schedule", "held", "missed"], scheduled: datetime | None, at: datetime,
-          expected: int | None = None) -> Handled[CaseReview]:
-    return command(rt, conn, case_id, centre, lambda r: domain.video(r, step, scheduled), at, expected)
+def video(rt: ReviewRuntime, conn: Conn, case_id: UUID, centre: CentreId, step: consultation.Step,
+          scheduled: datetime | None, at: datetime, expected: int | None = None) -> Handled[CaseReview]:
+    return command(rt, conn, case_id, centre, lambda r: consultation.step(r, step, scheduled, at), at, expected)
 
 
 def run_timers(rt: ReviewRuntime, now: datetime) -> int:
@@ -351,7 +353,8 @@ def on_withdrawn(rt: ReviewRuntime, conn: Conn, decoded: Decoded) -> None:
         if r.centre is centre and r.accepted_at is not None and acceptance_stands(r.accepted_at, at):
             return []
         # Dated at the withdrawal, or at a losing acceptance after it: a stream's times never go back.
-        return [(e, max(at, r.last_at or at)) for e in domain.decline(r, centre, DeclineReason(withdrawn.reason))]
+        return [(e, max(at, r.last_at or at)) for e in domain.decline(r, centre, DeclineReason(withdrawn.reason),
+                                                                      None)]
 
     row = rt.assignments.get(conn, decoded.envelope.case_id)
     if row is None or row["centre_id"] != centre.value or row["stopped_by"]:

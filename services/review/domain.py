@@ -40,10 +40,13 @@ from events.contract import (
     VideoConsultationScheduled,
 )
 from services.common.calendar import BusinessCalendar
-from services.common.errors import InvalidInput, Rejected
+from services.common.errors import InvalidInput, Rejected, not_dated_before
 from services.review.sla import AT_RISK_REMAINING, TARGET_DAYS, Pause, due_events, sla_state
 
 EXPECTED_PAGES = range(5, 9)
+# The video consultation's state after each of its events (services/review/video.py decides them).
+VIDEO_STEPS: dict[type[Event], str] = {VideoConsultationRequested: "requested", VideoConsultationScheduled: "scheduled",
+                                       VideoConsultationHeld: "held", VideoConsultationMissed: "missed"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class Acceptance:
 @dataclass
 class Review:
     version: int = 0
+    # When routing assigned the case to the centre now holding it: routing's fact, which review
+    # keeps in its read model (seeded from it, not folded). A centre's answer is dated after it.
+    routed_at: datetime | None = None
     centre: CentreId | None = None  # the centre whose acceptance is in force
     accepted_at: datetime | None = None
     acceptances: list[Acceptance] = field(default_factory=list)
@@ -106,6 +112,7 @@ class Review:
     clock_blocked: bool = False
     video: str | None = None
     video_held_at: datetime | None = None
+    video_at: datetime | None = None  # the latest step of the video consultation
     ended: ReviewEnded | None = None
     last_at: datetime | None = None  # event time of the latest event in the stream
     documents: dict[UUID, Document] = field(default_factory=dict)
@@ -127,6 +134,9 @@ class Review:
     def apply(self, event: Event, at: datetime) -> None:
         self.version += 1
         self.last_at = at if self.last_at is None else max(self.last_at, at)
+        if (step := VIDEO_STEPS.get(type(event))) is not None:
+            self.video, self.video_at = step, at
+            self.video_held_at = at if step == "held" else self.video_held_at
         match event:
             case ReviewAccepted():
                 self.centre, self.accepted_at = event.centre_id, at
@@ -156,14 +166,6 @@ class Review:
                 self.clock_blocked = True
             case ReviewEnded():
                 self.ended = event
-            case VideoConsultationRequested():
-                self.video = "requested"
-            case VideoConsultationScheduled():
-                self.video = "scheduled"
-            case VideoConsultationHeld():
-                self.video, self.video_held_at = "held", at
-            case VideoConsultationMissed():
-                self.video = "missed"
             case _:
                 self._apply_documents(event, at)
 
@@ -177,7 +179,7 @@ class Review:
             case ReviewDelivered():
                 self.delivered_at = at
                 if (doc := self.documents.get(event.report_ref)) is not None:
-                    self.documents[doc.document_id] = _versioned(doc, 1)
+                    self.documents[doc.document_id] = dataclasses.replace(doc, version=1)
                     self.report_versions.append(doc.document_id)
             case ReportAmended():
                 self.documents[event.document_id] = Document(
@@ -197,10 +199,6 @@ class Review:
                 self.documents[event.document_id] = Document(
                     event.document_id, "addendum", event.sha256, event.size_bytes, event.page_count, None, at,
                     follow_up_id=event.follow_up_id)
-
-
-def _versioned(doc: Document, version: int) -> Document:
-    return dataclasses.replace(doc, version=version)
 
 
 def state_seen_by(review: Review, assigned: CentreId) -> str:
@@ -244,14 +242,18 @@ def accept(review: Review, centre: CentreId, cal: BusinessCalendar, at: datetime
         raise Rejected("the case is already accepted", "already_accepted")
     if centre in review.declined_by:
         raise Rejected("this centre declined the case", "declined")
+    not_dated_before(at, review.routed_at, "the case's routing to this centre")
     return [ReviewAccepted(centre_id=centre), _clock_or_blocked(cal, at, SlaClockStarted, at, [])]
 
 
-def decline(review: Review, centre: CentreId, reason: DeclineReason) -> list[Event]:
+def decline(review: Review, centre: CentreId, reason: DeclineReason, at: datetime | None) -> list[Event]:
+    """`at` None: review's own decline for routing's withdrawal, dated by that cause, not a centre."""
     if review.delivered_at:
         raise Rejected("the review is already delivered", "already_delivered")
     if centre in review.declined_by:
         raise Rejected("this centre already declined the case", "already_declined")
+    if at is not None:
+        not_dated_before(at, review.routed_at, "the case's routing to this centre")
     return [CaseDeclined(centre_id=centre, reason=reason)]
 
 
@@ -262,10 +264,21 @@ def _accepted(review: Review, what: str) -> None:
         raise Rejected(f"accept the case before {what}", "not_accepted")
 
 
-def request_information(review: Review, request_id: UUID, topics: list[InformationTopic]) -> list[Event]:
+def _latest_clock_fact(review: Review) -> tuple[datetime | None, str]:
+    """The acceptance, or the last information request or answer after it: the clock's latest fact."""
+    if review.pauses:
+        last = review.pauses[-1]
+        return (last.ended_at, "the information received") if last.ended_at else (last.started_at,
+                                                                                   "the information request")
+    return review.accepted_at, "the acceptance"
+
+
+def request_information(review: Review, request_id: UUID, topics: list[InformationTopic],
+                        at: datetime) -> list[Event]:
     _accepted(review, "requesting information")
     if review.open_request is not None:
         raise Rejected("an information request is already open", "request_open")
+    not_dated_before(at, *_latest_clock_fact(review))
     return [InformationRequested(request_id=request_id, topics=topics)]
 
 
@@ -274,6 +287,7 @@ def receive_information(review: Review, request_id: UUID | None, cal: BusinessCa
     if review.open_request is None or (request_id is not None and review.open_request.request_id != request_id):
         raise Rejected("no such information request is open", "no_open_request")
     assert review.accepted_at is not None
+    not_dated_before(at, review.pauses[-1].started_at, "the information request")
     pauses = [*review.pauses[:-1], Pause(started_at=review.pauses[-1].started_at, ended_at=at)]
     return [InformationReceived(request_id=review.open_request.request_id),
             _clock_or_blocked(cal, at, SlaClockResumed, review.accepted_at, pauses)]
@@ -286,12 +300,15 @@ def _check_pages(page_count: int, reason: str | None) -> None:
 
 
 def upload_report(review: Review, document_id: UUID, sha256: str, size_bytes: int, page_count: int,
-                  reason: str | None) -> list[Event]:
+                  reason: str | None, at: datetime) -> list[Event]:
     """Before delivery: a report a delivery can reference. After it: a new version of the report."""
     if review.delivered_at is None:
         _accepted(review, "uploading its report")
+        not_dated_before(at, review.accepted_at, "the acceptance")
     elif not review.report_versions:
         raise Rejected("this delivery predates stored reports: there is no report to amend", "no_report")
+    else:
+        not_dated_before(at, review.delivered_at, "the delivery")
     _check_pages(page_count, reason)
     if review.delivered_at is None:
         return [ReportUploaded(document_id=document_id, sha256=sha256, size_bytes=size_bytes,
@@ -333,9 +350,11 @@ def deliver(review: Review, delivery: ReviewDelivered, cal: BusinessCalendar,
     if delivery.imaging.verdict == "stage_revised" and delivery.imaging.revised_stage_group is None:
         raise InvalidInput("imaging.revised_stage_group", "give the revised stage group")
     assert review.accepted_at is not None
-    if at < review.accepted_at:  # sla.py would raise ValueError: a 500 where the input is wrong
-        raise InvalidInput("occurred_at",
-                           f"dated {at.isoformat()}, before the acceptance ({review.accepted_at.isoformat()})")
+    # After the clock's latest fact (sla.py would raise ValueError before the acceptance: a 500
+    # where the input is wrong) and after the report it delivers was uploaded.
+    not_dated_before(at, *_latest_clock_fact(review))
+    report = review.documents.get(delivery.report_ref)
+    not_dated_before(at, report.uploaded_at if report else None, "the report's upload")
     # Delivering while information is awaited closes that pause at delivery.
     pauses = list(review.pauses)
     if pauses and pauses[-1].ended_at is None:
@@ -371,24 +390,3 @@ def due_sla_events(review: Review, cal: BusinessCalendar, now: datetime) -> list
     if due.unknown_year is not None and not review.clock_blocked:
         out.append((SlaClockBlocked(year=due.unknown_year), now))
     return out
-
-
-_VIDEO_STEPS: dict[str, tuple[set[str | None], type[Event]]] = {
-    "request": ({None, "missed"}, VideoConsultationRequested),
-    "held": ({"scheduled"}, VideoConsultationHeld),
-    "missed": ({"scheduled"}, VideoConsultationMissed),
-}
-
-
-def video(review: Review, step: str, scheduled_for: datetime | None = None) -> list[Event]:
-    if step == "schedule":
-        if review.video not in ("requested", "scheduled"):
-            raise Rejected("request the video consultation before scheduling it", "video_not_requested")
-        if scheduled_for is None:
-            raise InvalidInput("scheduled_for", "required to schedule")
-        return [VideoConsultationScheduled(scheduled_for=scheduled_for)]
-    allowed, event = _VIDEO_STEPS[step]
-    if review.video not in allowed:
-        raise Rejected(f"the video consultation is {review.video or 'not requested'}: cannot {step}",
-                       "video_transition")
-    return [event()]

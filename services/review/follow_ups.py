@@ -14,7 +14,7 @@ from uuid import UUID
 
 from events.contract import Event, FollowUpAnswered, FollowUpAsked, FollowUpAtRisk, FollowUpBreached
 from services.common.calendar import BusinessCalendar, CalendarUnknown, centre_date, end_of_centre_day
-from services.common.errors import Rejected
+from services.common.errors import Rejected, not_dated_before
 from services.review.domain import FollowUp, Review
 
 
@@ -31,6 +31,7 @@ def ask_follow_up(review: Review, follow_up_id: UUID, limit: int, business_days:
         raise Rejected("a follow-up question follows the delivered review", "not_delivered")
     if len(review.follow_ups) >= limit:
         raise Rejected(f"this case already had its {limit} follow-up questions", "follow_up_limit")
+    not_dated_before(at, review.delivered_at, "the delivery")
     return [FollowUpAsked(follow_up_id=follow_up_id, number=len(review.follow_ups) + 1,
                           business_days=business_days, due=_follow_up_day(cal, at, business_days))]
 
@@ -42,6 +43,7 @@ def answer_follow_up(review: Review, follow_up_id: UUID, document_id: UUID, sha2
         raise Rejected("no such follow-up question", "no_such_follow_up")
     if f.answered_at is not None:
         raise Rejected("this follow-up question is already answered", "follow_up_answered")
+    not_dated_before(at, f.asked_at, "the question")
     within = f.due is None or at < end_of_centre_day(f.due)
     missed = _due_moments(f, cal, at)
     return [*missed, (FollowUpAnswered(follow_up_id=follow_up_id, document_id=document_id, sha256=sha256,

@@ -54,12 +54,12 @@ class RoutingRuntime(Runtime[RoutingSettings]):
     calendar: BusinessCalendar
 
     @functools.cached_property
-    def kernel(self) -> Kernel[list[Event]]:
+    def kernel(self) -> Kernel[domain.Decisions]:
         # Routing's stream holds its decisions only; the facts they rest on are in its read model.
-        return Kernel(self.store, lambda conn, case_id: [], lambda decisions, event, at: decisions.append(event),
-                      self._on_decided)
+        return Kernel(self.store, lambda conn, case_id: domain.Decisions(),
+                      lambda decisions, event, at: decisions.apply(event, at), self._on_decided)
 
-    def _on_decided(self, conn: Conn, _: list[Event], appended: list[Decoded]) -> None:
+    def _on_decided(self, conn: Conn, _: domain.Decisions, appended: list[Decoded]) -> None:
         """The read model and the load move with each decision, in its transaction."""
         for d in appended:
             case_id, decision = d.envelope.case_id, d.event
@@ -124,11 +124,13 @@ def centre_load(rt: RoutingRuntime, conn: Conn) -> dict[CentreId, int]:
 
 
 def record_decision(rt: RoutingRuntime, conn: Conn, case_id: UUID, decision: Event, at: datetime,
-                    cause: Decoded | None = None) -> Handled[list[Event]]:
-    """Appends a decision at event time `at`; a routing carries its acceptance deadline from `at`."""
+                    cause: Decoded | None = None, coordinator: bool = False) -> Handled[domain.Decisions]:
+    """Appends a decision at event time `at`; a routing carries its acceptance deadline from `at`.
+    A reaction's decision is dated by its cause; a coordinator's follows routing's latest one."""
     accept_by = domain.acceptance_deadline(rt.calendar, at, rt.settings.acceptance_business_days)
     decision = domain.with_deadline(decision, accept_by)
-    return rt.kernel.handle(conn, case_id, lambda _: [decision], occurred_at=at, cause=cause)
+    return rt.kernel.handle(conn, case_id, lambda d: domain.coordinators(d, decision, at) if coordinator
+                            else [decision], occurred_at=at, cause=cause)
 
 
 def _release(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> None:
@@ -263,21 +265,21 @@ def assign_by_coordinator(rt: RoutingRuntime, conn: Conn, case_id: UUID, centre_
     if row.queued:
         domain.check_coordinator_pick(row.facts, centre_id)
         routed = CaseRouted(centre_id=centre_id, reason_codes=["coordinator_assignment"], attempt=row.attempts + 1)
-        record_decision(rt, conn, case_id, routed, at)
+        record_decision(rt, conn, case_id, routed, at, coordinator=True)
         return True
     if row.assignment.centre is None:
         raise NotFound(f"case {case_id} is neither in the coordinator queue nor at a centre")
-    record_decision(rt, conn, case_id, domain.reassign(row.assignment, row.facts, centre_id), at)
+    record_decision(rt, conn, case_id, domain.reassign(row.assignment, row.facts, centre_id), at, coordinator=True)
     return False
 
 
 def decline_finally(rt: RoutingRuntime, conn: Conn, case_id: UUID, at: datetime) -> None:
     row = _queued_case(rt, conn, case_id)
-    record_decision(rt, conn, case_id, CaseFinallyDeclined(declines=len(row.facts.declined)), at)
+    record_decision(rt, conn, case_id, CaseFinallyDeclined(declines=len(row.facts.declined)), at, coordinator=True)
 
 
 def decisions(rt: RoutingRuntime, conn: Conn, case_id: UUID) -> list[Event]:
-    return rt.kernel.load(conn, case_id).state
+    return rt.kernel.load(conn, case_id).state.events
 
 
 # ------------------------------------------------------------------ the acceptance deadline's timer

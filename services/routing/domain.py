@@ -32,7 +32,7 @@ from datetime import date, datetime
 from events.codes import CentreId, DeclineReason, QuestionTopic, TumourSite
 from events.contract import AssignmentWithdrawn, CaseFinallyDeclined, CaseRouted, CaseRoutingBlocked, Event
 from services.common.calendar import BusinessCalendar, CalendarUnknown, centre_date, end_of_centre_day
-from services.common.errors import Rejected
+from services.common.errors import Rejected, not_dated_before
 from services.routing.centres import Capability, Centre, PartnerCentres
 
 # What each question topic needs of a centre, with the reason codes for "found" and "none left".
@@ -173,6 +173,26 @@ def due_withdrawal(assignment: Assignment, now: datetime) -> tuple[AssignmentWit
     if moment > now:
         return None
     return AssignmentWithdrawn(centre_id=a.centre, attempt=a.attempt, reason="no_answer"), moment
+
+
+@dataclass
+class Decisions:
+    """Routing's stream of a case: its decisions, and when the latest was made (event time)."""
+
+    events: list[Event] = field(default_factory=list)
+    last_at: datetime | None = None
+
+    def apply(self, event: Event, at: datetime) -> None:
+        self.events.append(event)
+        self.last_at = at if self.last_at is None else max(self.last_at, at)
+
+
+def coordinators(decisions: Decisions, decision: Event, at: datetime) -> list[Event]:
+    """A coordinator's decision (an assignment from the queue, a re-route, a final decline) answers
+    routing's latest decision on the case (the block that queued it, the routing it re-routes): it
+    is not dated before it."""
+    not_dated_before(at, decisions.last_at, "routing's latest decision on the case")
+    return [decision]
 
 
 def check_coordinator_pick(facts: CaseFacts, centre: CentreId) -> None:

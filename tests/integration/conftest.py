@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -164,25 +165,39 @@ def open_case(api: Api, **overrides: Any) -> UUID:
     return UUID(r.json()["case_id"])
 
 
-def upload(api: Api, case_id: UUID, kind: str, content: bytes | None = None, **kw: Any) -> httpx.Response:
+def upload(api: Api, case_id: UUID, kind: str, content: bytes | None = None, occurred_at: str | None = None,
+           **kw: Any) -> httpx.Response:
     if content is None:
         content = CT_DICOM if kind == "imaging" else f"%PDF-1.4 {kind} {uuid4()}".encode()
-    return api.call("intake", "POST", f"/cases/{case_id}/records", data={"kind": kind},
+    return api.call("intake", "POST", f"/cases/{case_id}/records", data=dated({"kind": kind}, occurred_at),
                     files={"file": (f"{kind}.bin", content, "application/octet-stream")}, **kw)
 
 
-def consent(api: Api, case_id: UUID, centres: list[str] | None = None) -> None:
+def dated(body: dict[str, Any], occurred_at: str | None) -> dict[str, Any]:
+    """`body` with its event time, or without one (the server's clock)."""
+    return {**body, "occurred_at": occurred_at} if occurred_at else body
+
+
+def day_before(when: str) -> str:
+    """A simulated history runs forward: a case opened and routed the day before its first dated answer
+    (a centre cannot accept a case before it was routed to it, docs/design.md "Facts in order")."""
+    return (datetime.fromisoformat(when) - timedelta(days=1)).isoformat()
+
+
+def consent(api: Api, case_id: UUID, centres: list[str] | None = None, occurred_at: str | None = None) -> None:
     for body in ({"consent": "health_data_processing", "text_version": "v2026_1"},
                  {"consent": "transfer_abroad", "text_version": "v2026_1", "centre_ids": centres or ALL_CENTRES}):
-        r = api.call("intake", "POST", f"/cases/{case_id}/consents", json=body)
+        r = api.call("intake", "POST", f"/cases/{case_id}/consents", json=dated(body, occurred_at))
         assert r.status_code == 200, r.text
 
 
-def make_ready(api: Api, case_id: UUID, centres: list[str] | None = None) -> dict[str, Any]:
-    """Uploads the required records and gives both consents: the case becomes routable."""
-    consent(api, case_id, centres)
+def make_ready(api: Api, case_id: UUID, centres: list[str] | None = None,
+               occurred_at: str | None = None) -> dict[str, Any]:
+    """Uploads the required records and gives both consents: the case becomes routable (at
+    `occurred_at`, or on the server's clock)."""
+    consent(api, case_id, centres, occurred_at)
     for kind in FULL_SET:
-        r = upload(api, case_id, kind)
+        r = upload(api, case_id, kind, occurred_at=occurred_at)
         assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     assert body["checklist"]["complete"] is True, body

@@ -18,6 +18,8 @@ from tests.integration.conftest import (
     AFTER_RESTART,
     DELIVERY,
     Api,
+    dated,
+    day_before,
     make_ready,
     open_case,
     uploaded_report,
@@ -30,9 +32,10 @@ FUSCC = "CENTRE_FUSCC_TOKEN"
 
 
 
-def routed(api: Api) -> UUID:
-    case_id = open_case(api, preferred_centre="fuscc")
-    make_ready(api, case_id, ["fuscc"])
+def routed(api: Api, when: str | None = None) -> UUID:
+    """A case routed to FUSCC at `when` (the server's clock without one)."""
+    case_id = open_case(api, **dated({"preferred_centre": "fuscc"}, when))
+    make_ready(api, case_id, ["fuscc"], when)
     wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=FUSCC).status_code == 200,
              timeout=AFTER_RESTART, what="the assignment at FUSCC")
     return case_id
@@ -45,14 +48,15 @@ def act(api: Api, service: str, path: str, token: str = FUSCC, **body: Any) -> d
 
 
 def accepted(api: Api, when: str | None) -> UUID:
-    case_id = routed(api)
+    case_id = routed(api, day_before(when) if when else None)
     act(api, "review", f"/cases/{case_id}/acceptance", **({"occurred_at": when} if when else {}))
     return case_id
 
 
 def deliver(api: Api, case_id: UUID, when: str) -> None:
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=FUSCC,
-                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, FUSCC), "occurred_at": when})
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, FUSCC, occurred_at=when),
+                       "occurred_at": when})
     assert r.status_code == 200, r.text
 
 
@@ -150,7 +154,7 @@ def test_the_worklist_review_and_analytics_agree_on_every_clock(api: Api, db: An
 
 def test_a_withdrawal_after_an_acceptance_review_had_not_published_yet_stops_the_clock_everywhere(
         api: Api, db: Any, stack: Stack, db_url: str):
-    case_id = routed(api)
+    case_id = routed(api, day_before("2026-06-01T09:00:00+08:00"))
     with worker_stopped(stack, db_url, "review"):
         # The acceptance waits in review's store while intake records the withdrawal two days later.
         act(api, "review", f"/cases/{case_id}/acceptance", occurred_at="2026-06-01T09:00:00+08:00")
@@ -165,7 +169,7 @@ def test_a_withdrawal_after_an_acceptance_review_had_not_published_yet_stops_the
 def test_a_withdrawal_reaching_review_before_its_acceptance_is_published_changes_nothing(
         api: Api, db: Any, stack: Stack, db_url: str):
     # The other way round: intake's worker stopped, so the worklist hears of review's clock first.
-    case_id = routed(api)
+    case_id = routed(api, day_before("2026-06-01T09:00:00+08:00"))
     with worker_stopped(stack, db_url, "intake"):
         act(api, "review", f"/cases/{case_id}/acceptance", occurred_at="2026-06-01T09:00:00+08:00")
         act(api, "intake", f"/cases/{case_id}/withdrawal", token="COORDINATOR_TOKEN", reason="patient_request",

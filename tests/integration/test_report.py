@@ -15,6 +15,8 @@ from tests.integration.conftest import (
     DELIVERY,
     PATIENT,
     Api,
+    dated,
+    day_before,
     make_ready,
     open_case,
     stored_keys,
@@ -27,8 +29,10 @@ FUSCC = "CENTRE_FUSCC_TOKEN"
 
 
 def accepted_at_fuscc(api: Api, **accept: Any) -> UUID:
-    case_id = open_case(api, preferred_centre="fuscc")
-    make_ready(api, case_id, ["fuscc"])
+    # A dated acceptance follows the case's routing: the case is opened and routed the day before.
+    routed_at = day_before(accept["occurred_at"]) if "occurred_at" in accept else None
+    case_id = open_case(api, **dated({"preferred_centre": "fuscc"}, routed_at))
+    make_ready(api, case_id, ["fuscc"], routed_at)
     wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=FUSCC).status_code == 200,
              what="the assignment at FUSCC")
     r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=FUSCC, json=accept)
@@ -88,7 +92,7 @@ def test_a_fake_pdf_a_short_report_without_reason_and_an_unknown_reference_are_r
 
 def test_follow_ups_up_to_three_each_on_its_own_clock_and_answered_by_an_addendum(api: Api, db):
     case_id = accepted_at_fuscc(api, occurred_at="2026-03-02T09:00:00+08:00")
-    report = uploaded_report(api, case_id, FUSCC)
+    report = uploaded_report(api, case_id, FUSCC, occurred_at="2026-03-06T08:00:00+08:00")
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=FUSCC,
                  json={**DELIVERY, "report_ref": report, "occurred_at": "2026-03-06T09:00:00+08:00"})
     assert r.status_code == 200, r.text

@@ -9,7 +9,16 @@ from uuid import UUID
 import pytest
 
 from demo.documents import report_pdf
-from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, upload, uploaded_report, wait_for
+from tests.integration.conftest import (
+    DELIVERY,
+    Api,
+    day_before,
+    make_ready,
+    open_case,
+    upload,
+    uploaded_report,
+    wait_for,
+)
 
 
 def token(centre: str) -> str:
@@ -134,9 +143,16 @@ def fired(api: Api, db: Any, case_id: UUID, now: str) -> int:
     return len(sla_events(db, case_id)) - before
 
 
+def routed_before(api: Api, accepted: str, centre: str, **case: Any) -> UUID:
+    """A case opened and routed to `centre` the day before it is `accepted`: its history runs forward."""
+    when = day_before(accepted)
+    case_id = open_case(api, preferred_centre=centre, occurred_at=when, **case)
+    make_ready(api, case_id, [centre], when)
+    return case_id
+
+
 def test_at_risk_and_breach_fire_once_each_on_the_right_business_day(api: Api, db):
-    case_id = open_case(api, tumour_site="breast", preferred_centre="pkuch")
-    make_ready(api, case_id, ["pkuch"])
+    case_id = routed_before(api, "2026-02-11T10:00:00+08:00", "pkuch", tumour_site="breast")
     assigned_to(api, case_id, "pkuch")
     # Accepted on Wednesday 2026-02-11 (Shanghai): day 1 is Thu 12 Feb; the Spring Festival holiday
     # (15-23 Feb) does not count, Saturday 28 Feb is a make-up working day.
@@ -165,7 +181,8 @@ def test_at_risk_and_breach_fire_once_each_on_the_right_business_day(api: Api, d
     assert view["sla"]["state"] == "breached"
     # Delivery after the breach is recorded as late.
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("pkuch"),
-                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch")),
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch"),
+                                                                 occurred_at="2026-03-23T08:00:00+08:00"),
                        "occurred_at": "2026-03-23T09:00:00+08:00"})
     assert r.status_code == 200, r.text
     stopped = db.execute("SELECT envelope->'payload' AS p FROM review.events WHERE case_id = %s AND "
@@ -174,8 +191,7 @@ def test_at_risk_and_breach_fire_once_each_on_the_right_business_day(api: Api, d
 
 
 def test_a_breach_due_at_new_year_is_emitted_credited_and_counted_although_2027_is_unknown(api: Api, db):
-    case_id = open_case(api, tumour_site="breast", preferred_centre="pkuch")
-    make_ready(api, case_id, ["pkuch"])
+    case_id = routed_before(api, "2026-12-17T15:00:00+08:00", "pkuch", tumour_site="breast")
     assigned_to(api, case_id, "pkuch")
     # Accepted Thursday 17 Dec 2026: day 10 is Thursday 31 Dec, so the breach is due at 1 Jan 2027
     # 00:00 in Shanghai. The seed calendar knows 2026 only.
@@ -190,7 +206,8 @@ def test_a_breach_due_at_new_year_is_emitted_credited_and_counted_although_2027_
                                        ("SlaAtRisk", datetime(2026, 12, 30, tzinfo=shanghai)),
                                        ("SlaBreached", datetime(2027, 1, 1, tzinfo=shanghai))]
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("pkuch"),
-                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch")),
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch"),
+                                                                 occurred_at="2027-01-06T08:00:00+08:00"),
                        "occurred_at": "2027-01-06T09:00:00+08:00"})
     assert r.status_code == 200, r.text
     stopped = db.execute("SELECT envelope->'payload' AS p FROM review.events WHERE case_id = %s AND "
@@ -215,8 +232,7 @@ def test_a_late_delivery_with_no_sweep_in_between_carries_its_breach_and_earns_t
     # The reported case: limit Friday 2026-05-15, delivered Saturday 05-16 at 10:00, and no sweep
     # ran in between. Accepted Wed 29 Apr: 1-5 May are the Labour Day holidays, Sat 9 May a
     # make-up working day; day 8 is Wed 13 May, day 10 Fri 15 May.
-    case_id = open_case(api, tumour_site="breast", preferred_centre="pkuch")
-    make_ready(api, case_id, ["pkuch"])
+    case_id = routed_before(api, "2026-04-29T10:00:00+08:00", "pkuch", tumour_site="breast")
     assigned_to(api, case_id, "pkuch")
     r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("pkuch"),
                  json={"occurred_at": "2026-04-29T10:00:00+08:00"})
@@ -224,7 +240,8 @@ def test_a_late_delivery_with_no_sweep_in_between_carries_its_breach_and_earns_t
     view = api.call("review", "GET", f"/cases/{case_id}", token=token("pkuch")).json()
     assert view["sla"]["limit_due"] == "2026-05-15"
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("pkuch"),
-                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch")),
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("pkuch"),
+                                                                 occurred_at="2026-05-16T09:00:00+08:00"),
                        "occurred_at": "2026-05-16T10:00:00+08:00"})
     assert r.status_code == 200, r.text
     shanghai = timezone(timedelta(hours=8))
@@ -256,7 +273,8 @@ def test_a_delivery_ahead_of_the_wall_clock_shows_delivered_in_the_review_view(a
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("wch"),
              json={"occurred_at": f"{monday}T09:00:00+08:00"})
     r = api.call("review", "POST", f"/cases/{case_id}/delivery", token=token("wch"),
-                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("wch")),
+                 json={**DELIVERY, "report_ref": uploaded_report(api, case_id, token("wch"),
+                                                                 occurred_at=f"{friday}T08:00:00+08:00"),
                        "occurred_at": f"{friday}T09:00:00+08:00"})
     assert r.status_code == 200, r.text
     sla = api.call("review", "GET", f"/cases/{case_id}", token=token("wch")).json()["sla"]
@@ -264,8 +282,7 @@ def test_a_delivery_ahead_of_the_wall_clock_shows_delivered_in_the_review_view(a
 
 
 def test_an_information_request_pauses_the_clock_until_records_arrive(api: Api, db):
-    case_id = open_case(api, tumour_site="lung", preferred_centre="wch")
-    make_ready(api, case_id, ["wch"])
+    case_id = routed_before(api, "2026-06-01T09:00:00+08:00", "wch", tumour_site="lung")
     assigned_to(api, case_id, "wch")
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("wch"),
              json={"occurred_at": "2026-06-01T09:00:00+08:00"})
@@ -307,3 +324,26 @@ def test_the_video_consultation_moves_from_request_to_held(api: Api):
         r = api.call("review", "POST", url, token=token("fuscc"), json=step)
         assert r.status_code == 200, r.text
     assert r.json()["video"] == "held"
+
+
+def test_an_acceptance_dated_before_the_routing_is_refused_by_its_date_and_appends_nothing(api: Api, db):
+    # Routed on 1 June 2026 (the case's last readiness fact); an acceptance dated years before it,
+    # or a minute before it, is wrong input: 422 naming occurred_at, and review's store is unchanged.
+    case_id = routed_before(api, "2026-06-02T09:00:00+08:00", "fuscc", tumour_site="breast")
+    assigned_to(api, case_id, "fuscc")
+    routed_at = db.execute("SELECT occurred_at FROM routing.events WHERE case_id = %s AND event_type = 'CaseRouted'",
+                           (case_id,)).fetchone()["occurred_at"]
+    assert routed_at == datetime.fromisoformat("2026-06-01T09:00:00+08:00")
+    before = db.execute("SELECT count(*) AS n FROM review.events WHERE case_id = %s", (case_id,)).fetchone()["n"]
+    for when in ("2023-01-02T09:00:00+08:00", (routed_at - timedelta(minutes=1)).isoformat()):
+        r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("fuscc"),
+                     json={"occurred_at": when})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+        assert r.json()["field"] == "occurred_at" and "routing" in r.text, r.text
+    assert db.execute("SELECT count(*) AS n FROM review.events WHERE case_id = %s",
+                      (case_id,)).fetchone()["n"] == before
+    view = api.call("review", "GET", f"/cases/{case_id}", token=token("fuscc")).json()
+    assert (view["state"], view["sla"]) == ("assigned", None)
+    r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=token("fuscc"),
+                 json={"occurred_at": routed_at.isoformat()})
+    assert r.status_code == 200 and r.json()["state"] == "accepted", r.text

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from tests.integration.conftest import DELIVERY, Api, make_ready, open_case, upload, uploaded_report, wait_for
+from tests.integration.conftest import (
+    DELIVERY,
+    Api,
+    dated,
+    day_before,
+    make_ready,
+    open_case,
+    upload,
+    uploaded_report,
+    wait_for,
+)
 
 FUSCC = "CENTRE_FUSCC_TOKEN"
 
 
-def at_fuscc(api: Api) -> UUID:
-    case_id = open_case(api, preferred_centre="fuscc")
-    make_ready(api, case_id, ["fuscc"])
+# The histories of the cases a test dates: opened and routed the day before its first dated answer.
+JUNE = day_before("2026-06-01T09:00:00+08:00")
+
+
+def at_fuscc(api: Api, routed_at: str | None = None) -> UUID:
+    """A case routed to FUSCC at `routed_at` (the server's clock without one)."""
+    case_id = open_case(api, **dated({"preferred_centre": "fuscc"}, routed_at))
+    make_ready(api, case_id, ["fuscc"], routed_at)
     wait_for(lambda: api.call("review", "GET", f"/cases/{case_id}", token=FUSCC).status_code == 200,
              what="the assignment at FUSCC")
     return case_id
@@ -48,19 +63,20 @@ def routing_of(api: Api, case_id: UUID) -> list[dict[str, Any]]:
 def test_each_case_shows_whose_move_it_is_and_its_deadline(api: Api):
     collecting = open_case(api)
     waiting_centre = at_fuscc(api)
-    accepted = at_fuscc(api)
+    accepted = at_fuscc(api, JUNE)
     api.call("review", "POST", f"/cases/{accepted}/acceptance", token=FUSCC,
              json={"occurred_at": "2026-06-01T09:00:00+08:00"})
-    asking = at_fuscc(api)
+    asking = at_fuscc(api, JUNE)
     api.call("review", "POST", f"/cases/{asking}/acceptance", token=FUSCC,
              json={"occurred_at": "2026-06-01T09:00:00+08:00"})
     api.call("review", "POST", f"/cases/{asking}/information-requests", token=FUSCC,
              json={"topics": ["additional_imaging"], "occurred_at": "2026-06-02T09:00:00+08:00"})
-    followed = at_fuscc(api)
+    followed = at_fuscc(api, JUNE)
     api.call("review", "POST", f"/cases/{followed}/acceptance", token=FUSCC,
              json={"occurred_at": "2026-06-01T09:00:00+08:00"})
     api.call("review", "POST", f"/cases/{followed}/delivery", token=FUSCC,
-             json={**DELIVERY, "report_ref": uploaded_report(api, followed, FUSCC),
+             json={**DELIVERY,
+                   "report_ref": uploaded_report(api, followed, FUSCC, occurred_at="2026-06-05T08:00:00+08:00"),
                    "occurred_at": "2026-06-05T09:00:00+08:00"})
     r = api.call("review", "POST", f"/cases/{followed}/follow-ups",
                  json={"question": "Would radiotherapy first change the plan?",
@@ -89,14 +105,15 @@ def test_each_case_shows_whose_move_it_is_and_its_deadline(api: Api):
         wait_for(functools.partial(shown_as, case_id, want), what=f"{case_id} in the worklist as {want}")
     # Once delivered with no follow-up open, the move is the patient's decision.
     api.call("review", "POST", f"/cases/{accepted}/delivery", token=FUSCC,
-             json={**DELIVERY, "report_ref": uploaded_report(api, accepted, FUSCC),
+             json={**DELIVERY,
+                   "report_ref": uploaded_report(api, accepted, FUSCC, occurred_at="2026-06-03T08:00:00+08:00"),
                    "occurred_at": "2026-06-03T09:00:00+08:00"})
     wait_for(lambda: (i := listed(api, accepted)) and i["waiting_on"] == "patient" and i["deadline"] is None,
              what="the delivered case waiting on the patient")
 
 
 def test_filters_combine_and_the_cursor_walks_every_case_once_nearest_deadline_first(api: Api):
-    case_id = at_fuscc(api)
+    case_id = at_fuscc(api, day_before("2026-07-01T09:00:00+08:00"))
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=FUSCC,
              json={"occurred_at": "2026-07-01T09:00:00+08:00"})
     wait_for(lambda: (i := listed(api, case_id)) and i["sla_state"] == "on_track", what="the running clock")
@@ -125,7 +142,7 @@ def test_bad_filters_and_cursors_are_refused_and_centres_have_no_worklist(api: A
 
 
 def test_a_records_request_answered_by_an_upload_resumes_the_clock_in_the_worklist(api: Api):
-    case_id = at_fuscc(api)
+    case_id = at_fuscc(api, JUNE)
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=FUSCC,
              json={"occurred_at": "2026-06-01T09:00:00+08:00"})
     api.call("review", "POST", f"/cases/{case_id}/information-requests", token=FUSCC,
@@ -138,7 +155,7 @@ def test_a_records_request_answered_by_an_upload_resumes_the_clock_in_the_workli
 
 
 def accepted_at_fuscc(api: Api, when: str) -> UUID:
-    case_id = at_fuscc(api)
+    case_id = at_fuscc(api, day_before(when))
     r = api.call("review", "POST", f"/cases/{case_id}/acceptance", token=FUSCC, json={"occurred_at": when})
     assert r.status_code == 200, r.text
     return case_id
@@ -165,15 +182,18 @@ def test_ended_cases_are_listed_only_when_asked_for_and_a_clock_they_stopped_say
 
 
 def test_each_item_says_the_tumour_site_the_centre_and_how_long_it_has_waited_on_whom(api: Api, db: Any):
-    case_id = at_fuscc(api)
+    case_id = at_fuscc(api, JUNE)
     routed_at = db.execute("SELECT occurred_at FROM routing.events WHERE case_id = %s AND event_type = 'CaseRouted'",
                            (case_id,)).fetchone()["occurred_at"]
+    assert routed_at == datetime.fromisoformat(JUNE)  # routing dates its decision by the fact that made it
     item = wait_for(lambda: (i := listed(api, case_id)) and i["centre_id"] and i, what="the routed case")
     assert (item["tumour_site"], item["centre_id"], item["centre_name"]) == \
         ("breast", "fuscc", "Fudan University Shanghai Cancer Centre")
     assert (item["waiting_on"], item["accept_by"]) == ("centre", routing_of(api, case_id)[-1]["accept_by"])
     assert datetime.fromisoformat(item["waiting_since"]) == routed_at
-    assert 0 <= float(item["waited_days"]) < 1
+    # Waited from its routing to the server's now (the wall clock, well after the simulated June).
+    waited = (datetime.now(UTC) - routed_at).total_seconds() / 86400
+    assert abs(float(item["waited_days"]) - waited) < 1
     api.call("review", "POST", f"/cases/{case_id}/acceptance", token=FUSCC,
              json={"occurred_at": "2026-06-01T09:00:00+08:00"})
     api.call("review", "POST", f"/cases/{case_id}/information-requests", token=FUSCC,
@@ -187,17 +207,23 @@ def test_each_item_says_the_tumour_site_the_centre_and_how_long_it_has_waited_on
 def test_a_walk_lists_each_case_once_while_deadlines_move(api: Api):
     # The earliest limit of the list (accepted on the first Monday of 2026): on the first page.
     early = accepted_at_fuscc(api, "2026-01-05T09:00:00+08:00")
-    later = at_fuscc(api)  # awaiting acceptance: its deadline is days ahead
+    # Accepted the next day and waiting on the patient at once: no deadline, listed last.
+    later = accepted_at_fuscc(api, "2026-01-06T09:00:00+08:00")
+    r = api.call("review", "POST", f"/cases/{later}/information-requests", token=FUSCC,
+                 json={"topics": ["additional_imaging"], "occurred_at": "2026-01-06T09:30:00+08:00"})
+    assert r.status_code == 200, r.text
+    request_id = r.json()["open_information_request"]["request_id"]
     wait_for(lambda: (i := listed(api, early)) and i["deadline"] == "2026-01-19", what="the early limit")
-    wait_for(lambda: (i := listed(api, later)) and i["accept_by"], what="the acceptance deadline")
+    wait_for(lambda: (i := listed(api, later)) and i["waiting_on"] == "patient", what="the paused clock")
     first = api.call("intake", "GET", "/cases", params={"limit": 3}).json()
     seen = [i["case_id"] for i in first["items"]]
     assert str(early) in seen and str(later) not in seen and first["next_cursor"]
-    # Mid-walk: the listed case's deadline goes (a pause), the unlisted one's moves before the cursor.
+    # Mid-walk: the listed case's deadline goes (a pause), the unlisted one's comes back, before the cursor.
     api.call("review", "POST", f"/cases/{early}/information-requests", token=FUSCC,
              json={"topics": ["additional_imaging"], "occurred_at": "2026-01-06T09:00:00+08:00"})
-    api.call("review", "POST", f"/cases/{later}/acceptance", token=FUSCC,
-             json={"occurred_at": "2026-01-06T09:00:00+08:00"})
+    r = api.call("review", "POST", f"/cases/{later}/information-requests/{request_id}/resolution", token=FUSCC,
+                 json={"occurred_at": "2026-01-06T10:00:00+08:00"})
+    assert r.status_code == 200, r.text
     wait_for(lambda: (i := listed(api, early)) and i["deadline"] is None, what="the pause")
     wait_for(lambda: (i := listed(api, later)) and i["deadline"] == "2026-01-20", what="the new limit")
     cursor = first["next_cursor"]

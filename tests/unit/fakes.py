@@ -284,11 +284,11 @@ class FakeIntakeRows:
 
     def delivery(self, conn: Conn, case_id: UUID) -> dict[str, Any] | None:
         row = self.deliveries.get(case_id)
-        return row["payload"] if row else None
+        return {"payload": row["payload"], "occurred_at": row["occurred_at"]} if row else None
 
     def record_delivery(self, conn: Conn, case_id: UUID, event_id: UUID, at: datetime,
                         payload: dict[str, Any]) -> None:
-        self.deliveries.setdefault(case_id, {"event_id": event_id, "payload": payload})
+        self.deliveries.setdefault(case_id, {"event_id": event_id, "payload": payload, "occurred_at": at})
 
     def record_file(self, conn: Conn, case_id: UUID, record_id: UUID) -> dict[str, Any] | None:
         row = self.files.get(record_id)

@@ -111,7 +111,7 @@ def test_records_completed_is_emitted_once_with_the_last_missing_piece():
     emitted: list[Event] = []
     steps: list[RecordKind | None] = [*FULL_SET[:3], None, *FULL_SET[3:], K.IMAGING]  # None: the question
     for kind in steps:
-        new = domain.record_question(case) if kind is None else domain.receive_record(case, record(kind))
+        new = domain.record_question(case, T0) if kind is None else domain.receive_record(case, record(kind), T0)
         for e in new:
             case.apply(e, T0)
         emitted.extend(new)
@@ -126,24 +126,24 @@ def test_glass_slides_count_once_received_not_when_shipped():
     shipment = GlassSlidesShipped(shipment_id=uuid4(), slide_count=12)
     case = case_of(opened(), QuestionRecorded(), *without_slides, shipment)
     assert case.missing() == {K.PATHOLOGY_SLIDES: 1}
-    new = domain.receive_slides(case, shipment.shipment_id)
+    new = domain.receive_slides(case, shipment.shipment_id, T0)
     assert isinstance(new[-1], RecordsCompleted)
     with pytest.raises(Rejected):
-        domain.receive_slides(case_of(opened()), uuid4())
+        domain.receive_slides(case_of(opened()), uuid4(), T0)
 
 
 def test_the_same_record_cannot_be_registered_twice():
     case = case_of(opened())
     r = record(K.IMAGING)
-    case.apply(domain.receive_record(case, r)[0], T0)
+    case.apply(domain.receive_record(case, r, T0)[0], T0)
     with pytest.raises(Rejected):
-        domain.receive_record(case, r)
+        domain.receive_record(case, r, T0)
 
 
 def test_transfer_consent_must_name_the_centres_and_both_consents_are_needed():
     case = case_of(opened())
     with pytest.raises(Rejected):
-        domain.give_consent(case, ConsentGiven(consent=ConsentKind.TRANSFER_ABROAD, text_version="v1"))
+        domain.give_consent(case, ConsentGiven(consent=ConsentKind.TRANSFER_ABROAD, text_version="v1"), T0)
     for e in [ConsentGiven(consent=ConsentKind.HEALTH_DATA_PROCESSING, text_version="v1")]:
         case.apply(e, T0)
     assert not case.consented
@@ -154,34 +154,34 @@ def test_transfer_consent_must_name_the_centres_and_both_consents_are_needed():
 
 def test_withdrawing_consent_ends_the_case():
     case = case_of(opened(), ConsentGiven(consent=ConsentKind.HEALTH_DATA_PROCESSING, text_version="v1"))
-    events = domain.withdraw_consent(case, ConsentKind.HEALTH_DATA_PROCESSING)
+    events = domain.withdraw_consent(case, ConsentKind.HEALTH_DATA_PROCESSING, T0)
     assert isinstance(events[-1], CaseWithdrawn)
     for e in events:
         case.apply(e, T0)
     with pytest.raises(Rejected):
-        domain.receive_record(case, record(K.IMAGING))
+        domain.receive_record(case, record(K.IMAGING), T0)
 
 
 def test_booking_needs_a_delivered_review():
     case = case_of(opened())
     with pytest.raises(Rejected) as info:
-        domain.book_treatment(case, None, booking())
+        domain.book_treatment(case, None, booking(), T0)
     assert info.value.code == "review_not_delivered"
-    assert domain.book_treatment(case, delivered(), booking()) == [booking()]
+    assert domain.book_treatment(case, delivered(), booking(), T0) == [booking()]
 
 
 def test_a_case_is_booked_at_most_once():
     with pytest.raises(Rejected) as info:
-        domain.book_treatment(case_of(opened(), booking()), delivered(), booking())
+        domain.book_treatment(case_of(opened(), booking()), delivered(), booking(), T0)
     assert info.value.code == "already_booked"
 
 
 def test_nothing_is_possible_on_a_cancelled_case():
     case = case_of(opened(), CaseCancelled(reason=CancellationReason.FINANCIAL))
-    for attempt in (lambda: domain.receive_record(case, record(K.IMAGING)),
-                    lambda: domain.book_treatment(case, delivered(), booking()),
-                    lambda: domain.cancel(case, CaseCancelled(reason=CancellationReason.OTHER)),
-                    lambda: domain.request_records(case, uuid4())):
+    for attempt in (lambda: domain.receive_record(case, record(K.IMAGING), T0),
+                    lambda: domain.book_treatment(case, delivered(), booking(), T0),
+                    lambda: domain.cancel(case, CaseCancelled(reason=CancellationReason.OTHER), T0),
+                    lambda: domain.request_records(case, uuid4(), T0)):
         with pytest.raises(Rejected) as info:
             attempt()
         assert info.value.code == "case_cancelled"
@@ -189,7 +189,7 @@ def test_nothing_is_possible_on_a_cancelled_case():
 
 def test_reminders_follow_a_records_request_and_a_dormant_case_expires():
     case = case_of(opened())
-    for e in domain.request_records(case, uuid4()):
+    for e in domain.request_records(case, uuid4(), T0):
         case.apply(e, T0 + timedelta(days=1))
     assert domain.due_timers(case, T0 + timedelta(days=3)) == []
     due = domain.due_timers(case, T0 + timedelta(days=10))
@@ -217,9 +217,9 @@ def test_routings_final_decline_ends_the_case_and_nothing_more_is_possible():
                                          producer="routing"))
     assert case.status is Status.DECLINED_BY_ALL_CENTRES
     assert case.ending_type == "CaseFinallyDeclined"
-    for act in (lambda: domain.cancel(case, CaseCancelled(reason=CancellationReason.PATIENT_REQUEST)),
-                lambda: domain.withdraw(case, CaseWithdrawn(reason=WithdrawalReason.PATIENT_REQUEST)),
-                lambda: domain.receive_record(case, record(RecordKind.GENOMIC_REPORT))):
+    for act in (lambda: domain.cancel(case, CaseCancelled(reason=CancellationReason.PATIENT_REQUEST), T0),
+                lambda: domain.withdraw(case, CaseWithdrawn(reason=WithdrawalReason.PATIENT_REQUEST), T0),
+                lambda: domain.receive_record(case, record(RecordKind.GENOMIC_REPORT), T0)):
         with pytest.raises(Rejected) as refused:
             act()
         assert refused.value.code == "case_declined_by_all_centres"

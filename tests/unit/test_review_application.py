@@ -536,7 +536,7 @@ def test_an_acceptance_that_lost_to_routings_withdrawal_was_never_in_force():
     case_id = routed(rt)
     application.accept(rt, CONN, case_id, CentreId.PKUCH, ACCEPTED)
     application.command(rt, CONN, case_id, None,
-                        lambda r: application.domain.decline(r, CentreId.PKUCH, DeclineReason.NO_ANSWER),
+                        lambda r: application.domain.decline(r, CentreId.PKUCH, DeclineReason.NO_ANSWER, None),
                         ACCEPTED + timedelta(days=2))
     ended = end_case(rt, case_id, ACCEPTED + timedelta(days=1))
     assert ended.accepted_at is None
