@@ -187,9 +187,9 @@ def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> 
         Phase("ceiling_kafka", "ceilings: kafka-python on the stack's broker",
               lambda: ceilings.kafka(bootstrap, summary), 120),
         Phase("ceiling_http", "ceiling: an empty endpoint on the services' server settings",
-              lambda: api.empty_endpoint(summary), 60),
+              lambda: api.empty_endpoint(summary, stack.port_base), 60),
         Phase("api", f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",
-              lambda: api.run(urls["intake"], token, db, summary), 120),
+              lambda: api.run(urls["intake"], token, db, summary, stack), 240),
         Phase("pipeline", f"pipeline throughput: cases opened by {pipeline.WRITERS} writers, {pipeline.BATCH} a "
               "transaction; every event counted until projected", lambda: pipeline.throughput(db, summary, requests),
               240),
