@@ -18,10 +18,16 @@ from events.contract import DLQ_TOPIC, TOPIC
 TOPICS = (TOPIC, DLQ_TOPIC)
 
 
-def producer(bootstrap: str, client_id: str) -> KafkaProducer:
-    # acks=all + idempotence: a retried send is not duplicated and per-partition order holds.
+def producer(bootstrap: str, client_id: str, idempotent: bool = True) -> KafkaProducer:
+    # acks=all: a record is acknowledged once the broker has it. Idempotent: a send the client
+    # retries by itself is not stored twice. Without it, one request in flight per connection
+    # keeps per-partition order across those retries (a retried batch cannot land behind the next
+    # one). The relay's producer may turn it off (CASE_LEDGER_RELAY_IDEMPOTENT, docs/broker.md):
+    # its delivery is at least once anyway and every consumer applies an event once by its id.
+    order = {"enable_idempotence": True} if idempotent else {"enable_idempotence": False,
+                                                              "max_in_flight_requests_per_connection": 1}
     return KafkaProducer(
-        bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=True,
+        bootstrap_servers=bootstrap, client_id=client_id, acks="all", **order,
         linger_ms=5, request_timeout_ms=10_000, max_block_ms=10_000, retries=5,
         # The relay hands over up to a page of the outbox at once: one request per partition
         # carries it, instead of a request per 16 KiB.

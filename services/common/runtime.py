@@ -177,7 +177,7 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
     if relay:
         relay_obj = OutboxRelay(
             runtime.pool, settings.database_url, runtime.store.schema, runtime.service,
-            lambda: kafka.producer(bootstrap, f"{runtime.service}-relay"),
+            lambda: kafka.producer(bootstrap, f"{runtime.service}-relay", settings.relay_idempotent),
             broker=Broker(bootstrap, f"{runtime.service}-relay-check"), topics=kafka.TOPICS,
             partitions=settings.topic_partitions, ack_timeout=settings.relay_ack_timeout_s,
             max_message_bytes=settings.kafka_max_message_bytes, verify_interval=settings.relay_verify_interval_s,
