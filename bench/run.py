@@ -201,7 +201,7 @@ def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> 
         Phase("ceiling_kafka", "ceilings: kafka-python on the stack's broker",
               lambda: ceilings.kafka(bootstrap, summary), 120),
         Phase("ceiling_broker", "ceiling: produce → fetch on the stack's broker, nothing of ours in between",
-              lambda: produce_fetch.ceiling(bootstrap, summary, stack.topic_partitions()), 60),
+              lambda: produce_fetch.ceiling(bootstrap, summary, stack.topic_partitions()), 90),
         Phase("ceiling_http", "ceiling: an empty endpoint on the services' server settings",
               lambda: api.empty_endpoint(summary, stack.port_base), 60),
         Phase("api", f"intake HTTP API: open-case peak ({api.THREADS} clients), then open loop at half of it",

@@ -89,7 +89,8 @@ def build_runtime(
 def _kafka_consumer(bootstrap: str, client_id: str, settings: ServiceSettings, group_id: str) -> KafkaConsumer:
     member = settings.consumer_member if settings.consumer_static else None
     return kafka.consumer(bootstrap, group_id, client_id, instance_id=instance_id(group_id, member),
-                          cooperative=settings.consumer_cooperative)
+                          cooperative=settings.consumer_cooperative,
+                          fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
 
 
 def instance_id(group_id: str, member: str | None) -> str | None:

@@ -74,6 +74,11 @@ class ServiceSettings(BaseSettings):
     # larger requests carry the same events for a fraction of the broker's work. 0 turns it off.
     consumer_fetch_interval_ms: int = Field(20, ge=0, le=5000,
                                             validation_alias="CASE_LEDGER_CONSUMER_FETCH_INTERVAL_MS")
+    # How long the broker may hold a consumer's fetch that finds nothing new. On Tansu 0.6.0 a held
+    # fetch is not answered when data arrives, so this bounds a hop's delay as much as idle work
+    # (docs/broker.md, "How long a fetch waits"); Apache Kafka answers at once either way.
+    consumer_fetch_max_wait_ms: int = Field(1000, ge=10, le=30_000,
+                                            validation_alias="CASE_LEDGER_CONSUMER_FETCH_MAX_WAIT_MS")
     relay_linger_ms: int = Field(20, ge=0, le=5000, validation_alias="CASE_LEDGER_RELAY_LINGER_MS")
     # Committed offsets are only a hint (processed-events rows de-duplicate), and each commit is
     # a write per partition to the broker's log.
