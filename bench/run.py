@@ -193,7 +193,7 @@ def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> 
     return [
         # First, on the empty stores: its sizes are then what it says. It deletes what it made.
         Phase("growth", "cost as the work grows: one command, the rebuild, the worklist",
-              lambda: growth.run(urls["intake"], token, db, summary), 240),
+              lambda: growth.run(urls["intake"], token, db, summary), 240, lambda: growth.clean_up(db)),
         Phase("ceiling_pg", "ceilings: PostgreSQL", lambda: ceilings.postgres(db, summary), 60),
         Phase("console", f"console pages, open loop at {console.RATE:.0f} pages/s, {console.CASES:,} cases stored",
               lambda: console.run(urls["console"], urls["intake"], token, stack.provider.passwords()["coordinator"],
@@ -220,7 +220,7 @@ def _benchmarks(stack: Stack, urls: dict[str, str], summary: dict[str, Any]) -> 
         Phase("live", "live app (faust): sustained events/s at the pipeline's rate, and its lag",
               lambda: live.run(urls[LIVE], db, summary), 150),
         Phase("rebuild", f"analytics rebuild: the stack's history, then {rebuild.generated_size():,} generated events",
-              lambda: rebuild.run(db, summary), 240),
+              lambda: rebuild.run(db, summary), 240, lambda: rebuild.clean_up(db)),
         Phase("eventsourcing", f"event store vs eventsourcing, concurrency 1 and {eventsourcing_compare.CONCURRENCY}",
               lambda: eventsourcing_compare.run(db, summary), 150),
     ]
