@@ -47,6 +47,16 @@ _CLEAN_UP = (
 )
 
 
+def clean_up(database_url: str) -> None:
+    """Deletes every generated case from the live stores (also after the phase was killed)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for statement in _CLEAN_UP:
+            conn.execute(statement, {"generated": f"{history.GENERATED}%"})
+        # Now, rather than by autovacuum in the middle of the next benchmark.
+        for table in ("intake.worklist", "intake.cases", *(f"{store}.events" for store in history.SERVICES)):
+            conn.execute(f"VACUUM ANALYZE {table}")
+
+
 def _timed(client: httpx.Client, n: int, send: Any, expect: int) -> dict[int, float]:
     samples = []
     for _ in range(n):
@@ -95,13 +105,7 @@ def run(intake_url: str, token: Callable[[], str], database_url: str, summary: d
                                   "worklist_first_page_p50_ms": first_page[50],
                                   "worklist_waiting_on_patient_p50_ms": filtered[50]}
     finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            for statement in _CLEAN_UP:
-                conn.execute(statement, {"generated": f"{history.GENERATED}%"})
-            # Now, rather than by autovacuum in the middle of the next benchmark.
-            for table in ("intake.worklist", "intake.cases",
-                          *(f"{store}.events" for store in history.SERVICES)):
-                conn.execute(f"VACUUM ANALYZE {table}")
+        clean_up(database_url)
         pool.close()
     summary["growth"] = growth
     if growth:

@@ -4,13 +4,17 @@ A phase runs in a forked child. Past its budget the child is killed and the phas
 `FAILED (timeout)`: a thread could not be stopped, and a benchmark left running would disturb
 every later one on the same two cores. What the child wrote into the summary comes back through a
 pipe; a killed phase's figures stay null. `BENCH_ONLY` (comma-separated phase keys) runs a subset,
-`BENCH_TIME_FACTOR` stretches every budget (a machine known to be loaded).
+`BENCH_TIME_FACTOR` stretches every budget (a machine known to be loaded). A killed phase cannot
+run its own `finally`: a phase that writes into the live stores names a `cleanup`, which the parent
+runs after a kill, so what it left (a million generated events, a scratch schema) does not
+disturb every later phase.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +29,7 @@ class Phase:
     title: str
     run: Callable[[], Figures]
     budget_s: float  # at the default scale; BENCH_SCALE and BENCH_TIME_FACTOR stretch it
+    cleanup: Callable[[], None] | None = None  # run by the parent when the phase was killed
 
 
 def selected(phases: list[Phase]) -> list[Phase]:
@@ -42,6 +47,9 @@ def budget(phase: Phase, bench_scale: float) -> float:
 
 
 def _child(phase: Phase, summary: dict[str, Any], out: Any) -> None:
+    # A process group of its own: a kill past the budget takes what the phase started with it
+    # (the rebuild's child process, the empty endpoint's server), not only the phase.
+    os.setpgid(0, 0)
     before = dict(summary)
     try:
         figures: Figures | None = phase.run()
@@ -63,20 +71,41 @@ def run_phase(phase: Phase, summary: dict[str, Any], seconds: float) -> tuple[Fi
     child.start()
     send.close()
     result = None
-    if receive.poll(seconds):
-        try:
-            result = receive.recv()
-        except EOFError:
-            result = None
-    child.join(timeout=5 if result is not None else 0)
-    if child.is_alive():
-        child.kill()
-        child.join()
+    try:
+        if receive.poll(seconds):
+            try:
+                result = receive.recv()
+            except EOFError:
+                result = None
+        child.join(timeout=5 if result is not None else 0)
+    finally:
+        # Past the budget, or the bench itself interrupted (Ctrl-C reaches only the foreground group).
+        if child.is_alive():
+            _kill_group(child)
     if result is None:
-        return None, " (timeout)" if child.exitcode in (None, -9) else f" (the phase died, exit {child.exitcode})"
+        why = " (timeout)" if child.exitcode in (None, -9) else f" (the phase died, exit {child.exitcode})"
+        return None, why + _clean_up(phase)
     figures, failed, changed = result
     summary.update(changed)
     return figures, failed
+
+
+def _kill_group(child: Any) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:  # killed before it made its group: the phase alone
+        child.kill()
+    child.join()
+
+
+def _clean_up(phase: Phase) -> str:
+    if phase.cleanup is None:
+        return ""
+    try:
+        phase.cleanup()
+    except Exception as exc:  # said, not raised: the next phases still run
+        return f"; its cleanup failed: {type(exc).__name__}: {exc}"
+    return "; what it left was cleaned up"
 
 
 def run_all(phases: list[Phase], database_url: str, summary: dict[str, Any], bench_scale: float,

@@ -68,6 +68,16 @@ def run(database_url: str, summary: dict[str, Any]) -> Figures:
             ("rebuild peak memory (whole process)", big["peak_rss_mib"], "MiB")]
 
 
+def clean_up(database_url: str) -> None:
+    """Drops the generated stores and the scratch schema (also after the phase was killed)."""
+    pool = open_pool(database_url, max_size=1, name="bench-rebuild-cleanup")
+    try:
+        history.drop(pool)
+        rebuild.drop_scratch(pool)
+    finally:
+        pool.close()
+
+
 def main(argv: list[str]) -> None:
     database_url, sources = argv[0], argv[1:]
     pool = open_pool(database_url, max_size=2, name="bench-rebuild")

@@ -18,10 +18,16 @@ from events.contract import DLQ_TOPIC, TOPIC
 TOPICS = (TOPIC, DLQ_TOPIC)
 
 
-def producer(bootstrap: str, client_id: str) -> KafkaProducer:
-    # acks=all + idempotence: a retried send is not duplicated and per-partition order holds.
+def producer(bootstrap: str, client_id: str, idempotent: bool = True) -> KafkaProducer:
+    # acks=all: a record is acknowledged once the broker has it. Idempotent: a send the client
+    # retries by itself is not stored twice. Without it, one request in flight per connection
+    # keeps per-partition order across those retries (a retried batch cannot land behind the next
+    # one). The relay's producer may turn it off (CASE_LEDGER_RELAY_IDEMPOTENT, docs/broker.md):
+    # its delivery is at least once anyway and every consumer applies an event once by its id.
+    order = {"enable_idempotence": True} if idempotent else {"enable_idempotence": False,
+                                                              "max_in_flight_requests_per_connection": 1}
     return KafkaProducer(
-        bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=True,
+        bootstrap_servers=bootstrap, client_id=client_id, acks="all", **order,
         linger_ms=5, request_timeout_ms=10_000, max_block_ms=10_000, retries=5,
         # The relay hands over up to a page of the outbox at once: one request per partition
         # carries it, instead of a request per 16 KiB.
@@ -38,7 +44,7 @@ def consumer_timeouts() -> dict[str, int]:
 
 
 def consumer(bootstrap: str, group_id: str, client_id: str, instance_id: str | None = None,
-             cooperative: bool = False) -> KafkaConsumer:
+             cooperative: bool = False, fetch_max_wait_ms: int = 1000) -> KafkaConsumer:
     # Not subscribed here: the runner subscribes with its rebalance listener.
     # `instance_id` is the member's group.instance.id (KIP-345, static membership): a member that
     # restarts with the same one within the session timeout is meant to get its partitions back
@@ -51,11 +57,14 @@ def consumer(bootstrap: str, group_id: str, client_id: str, instance_id: str | N
         group_instance_id=instance_id, partition_assignment_strategy=strategy,
         enable_auto_commit=False, auto_offset_reset="earliest", allow_auto_create_topics=False,
         max_poll_records=500,
-        # The broker answers a fetch as soon as data arrives (Tansu too: 20-35 ms from produce to
-        # poll with a 2 s wait, measured), else after this wait. At 50 ms every idle consumer sent
-        # 20 empty fetches a second, which kept an idle worker at 4-7% of a core and the broker
-        # busy answering them; a second costs no latency and a twentieth of the requests.
-        fetch_max_wait_ms=1000,
+        # How long the broker may hold a fetch that finds nothing (CASE_LEDGER_CONSUMER_FETCH_MAX_WAIT_MS).
+        # At 50 ms every idle consumer sent 20 empty fetches a second, which kept an idle worker at
+        # 4-7% of a core and the broker busy answering them, so it is 1000. It was taken to cost
+        # no latency (20-35 ms from produce to poll with a 2 s wait, measured once), but measured
+        # 2026-12-08 (bench phase ceiling_broker, kafka-python alone, 100 records/s) Tansu 0.6.0
+        # did not answer a held fetch when data arrived: produce → fetch p50 71 ms with a 100 ms
+        # wait, 356 ms with 1000 ms (docs/broker.md).
+        fetch_max_wait_ms=fetch_max_wait_ms,
         # Fresh metadata carries the topic's id: a recreated topic is noticed within seconds.
         metadata_max_age_ms=5_000,
         **consumer_timeouts(),

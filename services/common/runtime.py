@@ -89,7 +89,8 @@ def build_runtime(
 def _kafka_consumer(bootstrap: str, client_id: str, settings: ServiceSettings, group_id: str) -> KafkaConsumer:
     member = settings.consumer_member if settings.consumer_static else None
     return kafka.consumer(bootstrap, group_id, client_id, instance_id=instance_id(group_id, member),
-                          cooperative=settings.consumer_cooperative)
+                          cooperative=settings.consumer_cooperative,
+                          fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
 
 
 def instance_id(group_id: str, member: str | None) -> str | None:
@@ -177,7 +178,7 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
     if relay:
         relay_obj = OutboxRelay(
             runtime.pool, settings.database_url, runtime.store.schema, runtime.service,
-            lambda: kafka.producer(bootstrap, f"{runtime.service}-relay"),
+            lambda: kafka.producer(bootstrap, f"{runtime.service}-relay", settings.relay_idempotent),
             broker=Broker(bootstrap, f"{runtime.service}-relay-check"), topics=kafka.TOPICS,
             partitions=settings.topic_partitions, ack_timeout=settings.relay_ack_timeout_s,
             max_message_bytes=settings.kafka_max_message_bytes, verify_interval=settings.relay_verify_interval_s,

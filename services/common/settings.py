@@ -58,6 +58,11 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(8, ge=1, le=64, validation_alias="CASE_LEDGER_DB_POOL_SIZE")
     # How long the relay waits for the broker's acks before it gives up on a batch and retries.
     relay_ack_timeout_s: float = Field(30.0, gt=0, le=300, validation_alias="CASE_LEDGER_RELAY_ACK_TIMEOUT")
+    # The relay's producer with Kafka's idempotence (a producer id, sequence numbers): on Tansu each
+    # produce of an idempotent producer also writes the cluster's producer state. Off, a send the
+    # client retries may be stored twice, which every consumer drops by event id, as it drops the
+    # relay's own republishing (docs/broker.md, "The relay's producer").
+    relay_idempotent: bool = Field(True, validation_alias="CASE_LEDGER_RELAY_IDEMPOTENT")
     topic_partitions: int = Field(6, ge=1, le=256, validation_alias="CASE_LEDGER_TOPIC_PARTITIONS")
     # The broker's message.max.bytes; the contract's bounds keep every event well below it.
     kafka_max_message_bytes: int = Field(1_000_000, ge=1024, validation_alias="CASE_LEDGER_KAFKA_MAX_MESSAGE_BYTES")
@@ -69,6 +74,11 @@ class ServiceSettings(BaseSettings):
     # larger requests carry the same events for a fraction of the broker's work. 0 turns it off.
     consumer_fetch_interval_ms: int = Field(20, ge=0, le=5000,
                                             validation_alias="CASE_LEDGER_CONSUMER_FETCH_INTERVAL_MS")
+    # How long the broker may hold a consumer's fetch that finds nothing new. On Tansu 0.6.0 a held
+    # fetch is not answered when data arrives, so this bounds a hop's delay as much as idle work
+    # (docs/broker.md, "How long a fetch waits"); Apache Kafka answers at once either way.
+    consumer_fetch_max_wait_ms: int = Field(1000, ge=10, le=30_000,
+                                            validation_alias="CASE_LEDGER_CONSUMER_FETCH_MAX_WAIT_MS")
     relay_linger_ms: int = Field(20, ge=0, le=5000, validation_alias="CASE_LEDGER_RELAY_LINGER_MS")
     # Committed offsets are only a hint (processed-events rows de-duplicate), and each commit is
     # a write per partition to the broker's log.
