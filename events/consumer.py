@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, errors
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
+from kafka.structs import MemberState
 
 from events import failover, metrics
 from events.applier import DLQ_REASONS, Applier, BatchHandler, Consumer, Handler, ProcessedEvents
@@ -36,7 +37,7 @@ from events.gaps import GapGuard
 from events.membership import OthersWatch
 from events.registry import Registry
 
-__all__ = ["DLQ_REASONS", "BatchHandler", "Consumer", "ConsumerRunner", "Handler", "Stalled", "run_threads"]
+__all__ = ["DLQ_REASONS", "BatchHandler", "Consumer", "ConsumerRunner", "Handler", "Stalled"]
 log = logging.getLogger(__name__)
 _TOPICS_SQL = Path(__file__).parent / "sql" / "topics.sql"
 
@@ -160,9 +161,8 @@ class ConsumerRunner:
                     # log: commit at most every commit_interval.
                     if (uncommitted and not self._rewind_pending
                             and time.monotonic() - committed_at >= self.commit_interval):
-                        kc.commit()
-                        self._committed()
-                        uncommitted, committed_at = False, time.monotonic()
+                        uncommitted = not self._commit(kc)
+                        committed_at = time.monotonic()
                     if time.monotonic() - self._checked_at >= self.check_interval:
                         self._check(kc)
             except Stalled as exc:
@@ -178,6 +178,20 @@ class ConsumerRunner:
                         kc.close(autocommit=False)
                     except Exception:
                         log.debug("consumer close failed", exc_info=True)
+
+    def _commit(self, kc: KafkaConsumer) -> bool:
+        """False when the group refused the commit because it rebalances. The client stays: its next
+        poll rejoins, and positions are only a hint. Replacing it made a new member mid-rebalance,
+        and with two members each one started the rebalance again (docs/operators.md)."""
+        try:
+            kc.commit()
+        except (errors.CommitFailedError, errors.RebalanceInProgressError, errors.IllegalGenerationError,
+                errors.UnknownMemberIdError) as exc:
+            log.info("consumer %s: commit refused while the group rebalances (%s); rejoining", self.group_id,
+                     type(exc).__name__)
+            return False
+        self._committed()
+        return True
 
     def _progress(self) -> None:
         self._last_progress = time.monotonic()
@@ -195,8 +209,11 @@ class ConsumerRunner:
                 return
         assigned = kc.assignment()
         if not assigned:
-            if time.monotonic() - self._last_progress > self.stall_timeout:
-                raise Stalled(f"no partitions assigned for {self.stall_timeout:.0f}s")
+            # A member in the middle of a rebalance is given longer: replacing it makes a new
+            # member, and the broker starts the group's rebalance again.
+            limit = self.stall_timeout * (_REBALANCING_GRACE if _rebalancing(kc) else 1)
+            if time.monotonic() - self._last_progress > limit:
+                raise Stalled(f"no partitions assigned for {limit:.0f}s")
             return
         # A share of the partitions left to a member that no longer reads (a client the broker
         # failed to expire) is never consumed: a group of several members is judged by its
@@ -331,6 +348,11 @@ class ConsumerRunner:
 
 
 _HOLE_REFETCH = 0.2  # seconds between fetches while a hole waits to be filled
+_REBALANCING_GRACE = 3  # stall timeouts a rebalancing member waits for partitions before its restart
+
+
+def _rebalancing(kc: KafkaConsumer) -> bool:
+    return bool(kc._coordinator.state == MemberState.REBALANCING)
 
 
 def poll_following_on(kc: KafkaConsumer, gaps: GapGuard, timeout_ms: int,
@@ -372,26 +394,3 @@ class _Assignments(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.runner.on_assigned(self.kc, list(assigned))
-
-
-def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: threading.Event,
-                beats: Mapping[str, Callable[[], float]] | None = None, wedged_after: float = 120.0) -> None:
-    """Runs each target in a thread until `stop`; a thread that dies, or whose loop has not turned
-    for `wedged_after` seconds (its last beat, monotonic), stops them all, and the supervisor
-    starts the process again: a call blocked for good cannot be interrupted from Python."""
-    threads = [threading.Thread(target=fn, args=(stop,), name=name, daemon=True)
-               for name, fn in targets.items()]
-    for t in threads:
-        t.start()
-    while not stop.is_set():
-        stop.wait(0.5)
-        dead = [t.name for t in threads if not t.is_alive()]
-        if dead:
-            log.error("worker threads died: %s", dead)
-            stop.set()
-        wedged = [name for name, beat in (beats or {}).items() if time.monotonic() - beat() > wedged_after]
-        if wedged:
-            log.error("worker threads stuck for over %.0fs: %s; stopping the worker", wedged_after, wedged)
-            stop.set()
-    for t in threads:
-        t.join(timeout=10)

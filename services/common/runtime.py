@@ -18,7 +18,7 @@ from kafka import KafkaConsumer
 from events import kafka, metrics
 from events.applier import ProcessedEvents
 from events.broker import Broker
-from events.consumer import Consumer, ConsumerRunner, run_threads
+from events.consumer import Consumer, ConsumerRunner
 from events.contract import TOPIC
 from events.db import Connections, open_pool
 from events.heads import StoreHeads
@@ -26,6 +26,7 @@ from events.migrations import EVENT_STORE_MIGRATIONS, migrate
 from events.registry import Registry, build_registry
 from events.relay import OutboxRelay
 from events.store import Clock, EventStore, utc_now
+from events.threads import run_threads
 from services.common.kernel import EventStream
 from services.common.settings import ServiceSettings
 from services.common.worker_health import WorkerHealth

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import RebalanceInProgressError
+from kafka.structs import MemberState
 
 from events.consumer import Consumer, ConsumerRunner, Stalled
 from events.contract import TOPIC
@@ -14,9 +16,20 @@ from events.registry import build_registry
 from events.store import EventStore
 
 
+class FakeCoordinator:
+    state = MemberState.STABLE
+
+
 class FakeClient:
     def __init__(self, positions: dict[int, int], highwaters: dict[int, int | None]) -> None:
         self.positions, self.highwaters = positions, highwaters
+        self._coordinator = FakeCoordinator()
+        self.commits = 0
+
+    def commit(self) -> None:
+        if self._coordinator.state == MemberState.REBALANCING:
+            raise RebalanceInProgressError()
+        self.commits += 1
 
     def assignment(self) -> set[TopicPartition]:
         return {TopicPartition(TOPIC, p) for p in self.positions}
@@ -79,6 +92,26 @@ def test_a_consumer_never_assigned_a_partition_is_stalled_too():
     r._last_progress = time.monotonic() - 31
     with pytest.raises(Stalled):
         r._check(client)
+
+
+def test_a_member_in_the_middle_of_a_rebalance_is_given_three_stall_timeouts_to_get_partitions():
+    r = runner(FakeBroker({}), stall_timeout=30.0)
+    client: Any = FakeClient({}, {})
+    client._coordinator.state = MemberState.REBALANCING
+    r._last_progress = time.monotonic() - 31
+    r._check(client)  # not replaced: a new member would start the group's rebalance again
+    r._last_progress = time.monotonic() - 91
+    with pytest.raises(Stalled):
+        r._check(client)
+
+
+def test_a_commit_refused_because_the_group_rebalances_keeps_the_client_and_is_tried_again():
+    r = runner(FakeBroker({}))
+    client: Any = FakeClient({0: 5}, {0: 5})
+    client._coordinator.state = MemberState.REBALANCING
+    assert r._commit(client) is False  # no exception: the run loop keeps this client
+    client._coordinator.state = MemberState.STABLE
+    assert r._commit(client) is True and client.commits == 1
 
 
 class SeekingClient(FakeClient):
@@ -197,7 +230,7 @@ def test_a_position_past_the_end_twice_in_a_row_is_moved_back_to_the_end():
 def test_a_thread_whose_loop_stopped_turning_stops_the_worker():
     import threading
 
-    from events.consumer import run_threads
+    from events.threads import run_threads
 
     stop, never = threading.Event(), threading.Event()
     started = time.monotonic()
