@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 
-from chaos.faults import Fault, Kill, Nothing, Pause, RestartPostgres
+from chaos.faults import Cut, Fault, Kill, Nothing, Pause, RestartPostgres
 from chaos.scenario import Result, run
 from infra.stack import ROOT, Stack
 
@@ -63,10 +63,17 @@ def main() -> int:
         ("s3", Kill("object store kill -9", "objectstore")),
         ("s3", Kill("PostgreSQL kill -9", "postgres")),
         ("s3", Kill("live app kill -9", "live")),
+        ("s3", Cut("member cut off 20 s (billing)", 20.0)),
     ]
     if args.only:
         faults = [f for f in faults if any(word in f[1].name for word in args.only)]
-    print(f"chaos: {args.cases} cases per fault, {args.threads} drivers, stack in {RUN_DIR}", flush=True)
+    # The run's topic gets the partitions its rows need: a member's cut matters only when the
+    # group's two members share them (chosen once per broker log; CASE_LEDGER_TOPIC_PARTITIONS wins).
+    partitions = max((f.partitions for _, f in faults), default=1)
+    if partitions > 1:
+        os.environ.setdefault("CASE_LEDGER_TOPIC_PARTITIONS", str(partitions))
+    print(f"chaos: {args.cases} cases per fault, {args.threads} drivers, stack in {RUN_DIR}, "
+          f"{stack.topic_partitions()} topic partitions", flush=True)
     rows: list[str] = []
     failed = False
     try:
@@ -78,6 +85,7 @@ def main() -> int:
         for storage, fault in faults:
             if storage != stack.broker_storage:
                 stack = stack.with_broker_storage(storage)
+            stack = fault.arrange(stack)
             result = run(stack, fault, args.cases, threads=args.threads, rebuild_check=True)
             rows.append(_row(result, args.cases))
             failed |= not result.verdict.clean or result.rebuild_identical is False or bool(result.hostile_accepted)
@@ -85,6 +93,11 @@ def main() -> int:
             for detail in (result.verdict.lost + result.verdict.duplicated + result.verdict.stuck
                            + result.hostile_accepted)[:5]:
                 print(f"    {detail}", flush=True)
+            lines, fine = fault.explain(stack, result.case_ids)
+            failed |= not fine
+            for line in lines:
+                print(f"    {line}", flush=True)
+            stack = fault.restore(stack)
         print("\n" + header + "\n|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
         print("\n".join(rows))
     finally:
