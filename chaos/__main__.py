@@ -63,7 +63,7 @@ def main() -> int:
         ("s3", Kill("object store kill -9", "objectstore")),
         ("s3", Kill("PostgreSQL kill -9", "postgres")),
         ("s3", Kill("live app kill -9", "live")),
-        ("s3", Cut("member cut off 20 s (billing)", 20.0)),
+        ("s3", Cut("billing member cut off 20 s", 20.0)),
     ]
     if args.only:
         faults = [f for f in faults if any(word in f[1].name for word in args.only)]

@@ -265,15 +265,18 @@ class CutWatch:
         def at(t: float | None) -> str:
             return "never" if t is None else f"+{t:.1f} s"
 
+        owned_again = min((t for t in (alone, both) if t is not None), default=None)
+        when = "" if alone is None else (" (after the mend)" if alone > mended else " (during the cut)")
         return [
             f"before the cut: {self.group} {self.marks['state']}, {self.partitions} partitions; {me} owned "
             f"{mine}, " + ", ".join(f"{c} {before[c]}" for c in others)
             + f" (range over the members; both joined {self.marks.get('joined_s', 0):.0f} s after the start)",
-            f"during the cut: {me} dropped from the group {at(left)} (session timeout {SESSION_TIMEOUT_S:.0f} s); "
-            f"{', '.join(others)} alone and Stable, so owning all {self.partitions} partitions, {at(alone)}"
-            + ("" if alone is None or left is None else f" (the rebalance after the expiry: {alone - left:.1f} s)"),
+            f"during the cut: {me} dropped from the group {at(left)} (session timeout {SESSION_TIMEOUT_S:.0f} s), "
+            f"the group rebalancing from then; {', '.join(others)} alone and Stable, so owning all "
+            f"{self.partitions} partitions, {at(alone)}{when}",
             f"after the mend at +{mended:.1f} s: {me} back in the group {at(back)}, Stable with both {at(both)}"
-            f"{', owning ' + str(mine) + ' again' if both is not None else ''}",
+            f"{', owning ' + str(mine) + ' again' if both is not None else ''}; its partitions unread from the "
+            f"cut until {at(owned_again)}",
         ]
 
     def _work_lines(self, found: dict[str, Any]) -> list[str]:
