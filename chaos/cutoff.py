@@ -236,7 +236,7 @@ class CutWatch:
 
     # ------------------------------------------------------------------ the lines under the row
     def explain(self, stack: Stack, cases: list[Any]) -> tuple[list[str], bool]:
-        """The lines printed under the row, and whether nothing was half-applied."""
+        """The lines printed under the row, and whether nothing was half-applied and the member came back."""
         self.finish(stack)
         found = self.stores(stack.database_url(), cases)
         lines = [*self._partition_lines(found["mine"]), *self._work_lines(found)]
@@ -244,7 +244,10 @@ class CutWatch:
         lines.append(f"half-applied: {len(found['untracked'])} reactions appended without their tracking row, "
                      f"{len(found['unanswered'])} tracked openings without the invoice of their transaction"
                      + "".join(f"; {r['event_type']} {r['event_id']}" for r in found["untracked"][:3]))
-        return lines, half == 0
+        back = self._back()
+        if not back:
+            lines.append(f"FAILED: {self.me} was not back in a Stable group of two within 120 s of the mend")
+        return lines, half == 0 and back
 
     def _first(self, since: float, test: Any) -> float | None:
         return next((s.at for s in self.samples if s.at >= since and test(s)), None)
