@@ -3,9 +3,9 @@
 The same measure as the `pipeline` phase (bench/pipeline.py: cases opened straight in intake's
 store, every event counted until projected), with the stack's second members of those two groups
 started (programs billing-worker-2 and analytics-worker-2, consumers only) and stopped again
-after. The members share the topic's partitions only when it has more than one: the summary
-records the count (`pipeline_two_members_partitions`); `make bench` with
-`CASE_LEDGER_TOPIC_PARTITIONS=6` gives both pipeline figures on 6 partitions.
+after. The members share the topic's partitions only when it has more than one: `make bench`
+makes its topic with 6 (bench/run.py; CASE_LEDGER_TOPIC_PARTITIONS overrides it), so both
+pipeline figures are on 6, and the summary records the count (`pipeline_two_members_partitions`).
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from infra.stack import LIVE, Stack
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run" / "bench"
 SUMMARY = RUN_DIR / "summary.json"
+BENCH_PARTITIONS = 6
 KEYS = ("pipeline_events_per_s", "pipeline_events_per_s_two_members", "http_open_case_peak_rps",
         "http_open_case_p99_ms_at_half_peak", "http_driver_lateness_p99_ms", "http_driver_lateness_max_ms",
         "http_open_case_p99_ms_at_half_peak_loaded", "http_driver_lateness_p99_ms_loaded",
@@ -136,6 +137,10 @@ def main() -> None:
         os.environ.pop(var, None)
     # The pipeline benchmark dates its facts, as the demo does.
     os.environ["CASE_LEDGER_SIMULATED_TIME"] = "true"
+    # A topic of 6 partitions, as on a cluster (issue 30): the pipeline with one member and with two
+    # per group (phase pipeline_two_members) on the same one, since two members share only
+    # partitions. CASE_LEDGER_TOPIC_PARTITIONS=1 gives the embedded stack's own default.
+    os.environ.setdefault("CASE_LEDGER_TOPIC_PARTITIONS", str(BENCH_PARTITIONS))
     # SIGTERM becomes SystemExit so the finally below still stops the stack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     # BENCH_ONLY=console,api runs those phases (bench/phases.py) and keeps the other figures of the last summary.

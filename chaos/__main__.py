@@ -18,11 +18,27 @@ import signal
 import sys
 import time
 
-from chaos.faults import Fault, Kill, Nothing, Pause, RestartPostgres
+from chaos.faults import Cut, Fault, Kill, Nothing, Pause, RestartPostgres
 from chaos.scenario import Result, run
 from infra.stack import ROOT, Stack
 
 RUN_DIR = ROOT / ".run" / "chaos"
+
+# Each row: the broker storage it runs on, and its fault.
+FAULTS: list[tuple[str, Fault]] = [
+    ("s3", Nothing("no fault (control)")),
+    ("s3", Kill("broker kill -9 (log on S3)", "broker")),
+    ("memory", Kill("broker kill -9 (in memory)", "broker")),
+    ("s3", Kill("worker SIGKILL (billing)", "billing-worker")),
+    ("s3", Kill("worker SIGKILL (routing)", "routing-worker")),
+    ("s3", Pause("broker SIGSTOP 10 s", "broker", 10.0)),
+    ("s3", RestartPostgres("PostgreSQL restart")),
+    ("s3", Kill("identity provider kill -9", "identity")),
+    ("s3", Kill("object store kill -9", "objectstore")),
+    ("s3", Kill("PostgreSQL kill -9", "postgres")),
+    ("s3", Kill("live app kill -9", "live")),
+    ("s3", Cut("billing member cut off 20 s", 20.0)),
+]
 
 
 def _row(r: Result, cases: int) -> str:
@@ -31,6 +47,22 @@ def _row(r: Result, cases: int) -> str:
     return (f"| {r.fault:<28} | {cases:>5} | {len(v.lost):>4} | {len(v.duplicated):>10} | {len(v.stuck):>5} "
             f"| {r.recovery_s:>10.1f} | {r.quiet_s:>7.1f} | {v.unbalanced_cents:>8} | {rebuild:<9} "
             f"| {len(r.hostile_accepted):>6}/{r.hostile_sent:<6} | {r.sign_in_s:>9.1f} |")
+
+
+def _run_row(stack: Stack, fault: Fault, args: argparse.Namespace) -> tuple[Stack, str, bool]:
+    """One fault's row, printed with what it found wrong and its own account; the stack after it."""
+    stack = fault.arrange(stack)
+    result = run(stack, fault, args.cases, threads=args.threads, rebuild_check=True)
+    row = _row(result, args.cases)
+    fine = result.verdict.clean and result.rebuild_identical is not False and not result.hostile_accepted
+    print(row, flush=True)
+    for detail in (result.verdict.lost + result.verdict.duplicated + result.verdict.stuck
+                   + result.hostile_accepted)[:5]:
+        print(f"    {detail}", flush=True)
+    lines, explained_fine = fault.explain(stack, result.case_ids)
+    for line in lines:
+        print(f"    {line}", flush=True)
+    return fault.restore(stack), row, fine and explained_fine
 
 
 def main() -> int:
@@ -51,22 +83,16 @@ def main() -> int:
                   owner=os.getpid())
     stack.down()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
-    faults: list[tuple[str, Fault]] = [
-        ("s3", Nothing("no fault (control)")),
-        ("s3", Kill("broker kill -9 (log on S3)", "broker")),
-        ("memory", Kill("broker kill -9 (in memory)", "broker")),
-        ("s3", Kill("worker SIGKILL (billing)", "billing-worker")),
-        ("s3", Kill("worker SIGKILL (routing)", "routing-worker")),
-        ("s3", Pause("broker SIGSTOP 10 s", "broker", 10.0)),
-        ("s3", RestartPostgres("PostgreSQL restart")),
-        ("s3", Kill("identity provider kill -9", "identity")),
-        ("s3", Kill("object store kill -9", "objectstore")),
-        ("s3", Kill("PostgreSQL kill -9", "postgres")),
-        ("s3", Kill("live app kill -9", "live")),
-    ]
+    faults = FAULTS
     if args.only:
         faults = [f for f in faults if any(word in f[1].name for word in args.only)]
-    print(f"chaos: {args.cases} cases per fault, {args.threads} drivers, stack in {RUN_DIR}", flush=True)
+    # The run's topic gets the partitions its rows need: a member's cut matters only when the
+    # group's two members share them (chosen once per broker log; CASE_LEDGER_TOPIC_PARTITIONS wins).
+    partitions = max((f.partitions for _, f in faults), default=1)
+    if partitions > 1:
+        os.environ.setdefault("CASE_LEDGER_TOPIC_PARTITIONS", str(partitions))
+    print(f"chaos: {args.cases} cases per fault, {args.threads} drivers, stack in {RUN_DIR}, "
+          f"{stack.topic_partitions()} topic partitions", flush=True)
     rows: list[str] = []
     failed = False
     try:
@@ -78,13 +104,9 @@ def main() -> int:
         for storage, fault in faults:
             if storage != stack.broker_storage:
                 stack = stack.with_broker_storage(storage)
-            result = run(stack, fault, args.cases, threads=args.threads, rebuild_check=True)
-            rows.append(_row(result, args.cases))
-            failed |= not result.verdict.clean or result.rebuild_identical is False or bool(result.hostile_accepted)
-            print(rows[-1], flush=True)
-            for detail in (result.verdict.lost + result.verdict.duplicated + result.verdict.stuck
-                           + result.hostile_accepted)[:5]:
-                print(f"    {detail}", flush=True)
+            stack, row, fine = _run_row(stack, fault, args)
+            rows.append(row)
+            failed |= not fine
         print("\n" + header + "\n|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
         print("\n".join(rows))
     finally:

@@ -7,16 +7,34 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+from chaos.cutoff import CutWatch
+from infra import netns
 from infra.stack import Stack
 
 
 @dataclass(frozen=True)
 class Fault:
     name: str
+    # The event topic's partitions the fault needs (chaos gives its whole run the most any of its
+    # rows needs: the count is chosen once per broker log).
+    partitions: ClassVar[int] = 1
 
     def inject(self, stack: Stack) -> None:
         raise NotImplementedError
+
+    def arrange(self, stack: Stack) -> Stack:
+        """The stack the row runs on (the same, unless the fault needs other members)."""
+        return stack
+
+    def explain(self, stack: Stack, cases: list[Any]) -> tuple[list[str], bool]:
+        """Lines printed under the row after quiescence, and whether they found nothing wrong."""
+        return [], True
+
+    def restore(self, stack: Stack) -> Stack:
+        """The stack the next row runs on."""
+        return stack
 
 
 @dataclass(frozen=True)
@@ -82,3 +100,35 @@ class Nothing(Fault):
 
     def inject(self, stack: Stack) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class Cut(Fault):
+    """A group's member cut off from the broker for `seconds`, then let through again: its
+    connections to the brokers reset and every reconnect refused, PostgreSQL still reachable, as a
+    host behind a failed switch port would be. The member runs in a network namespace of its own
+    whose only way to the brokers is a forwarder that can cut (infra/netns.py); `watch` records
+    its group and work around the cut (chaos/cutoff.py)."""
+
+    seconds: float = 20.0
+    watch: CutWatch = field(default_factory=CutWatch, compare=False)
+    partitions: ClassVar[int] = 6
+
+    def arrange(self, stack: Stack) -> Stack:
+        return self.watch.arrange(stack)
+
+    def inject(self, stack: Stack) -> None:
+        directory = stack.run_dir / "netns" / self.watch.program
+        self.watch.before(stack)
+        netns.cut(directory)
+        try:
+            time.sleep(self.seconds)
+        finally:
+            netns.mend(directory)
+            self.watch.after(stack)
+
+    def explain(self, stack: Stack, cases: list[Any]) -> tuple[list[str], bool]:
+        return self.watch.explain(stack, cases)
+
+    def restore(self, stack: Stack) -> Stack:
+        return self.watch.restore(stack)

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import psycopg
 
@@ -31,6 +32,8 @@ class Result:
     hostile_accepted: list[str] = field(default_factory=list)
     # From the fault until a person can sign in again (the provider's own fault, or none).
     sign_in_s: float = 0.0
+    # The cases the run opened (a fault's own account of the run reads them, chaos/cutoff.py).
+    case_ids: list[UUID] = field(default_factory=list)
 
 
 def _probe_sign_in(stack: Stack, started: float, timeout: float) -> float:
@@ -101,4 +104,4 @@ def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_che
              "--port-base", str(stack.port_base), "--broker-port", str(stack.broker_port)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
     api.close()
-    return Result(fault.name, verdict, recovery, quiet, identical, guard.sent, guard.accepted, signed_in)
+    return Result(fault.name, verdict, recovery, quiet, identical, guard.sent, guard.accepted, signed_in, ids)

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra import identity, objectstore, postgres
+from infra import identity, netns, objectstore, postgres
 from infra.stack import brokers as tansu
 from infra.supervisor import Program, Supervisor
 
@@ -63,6 +63,9 @@ class Stack:
     # Tansu brokers over one log, and members of a service's groups, e.g. {"billing": 2} (brokers.py).
     brokers: int = 1
     members: dict[str, int] = field(default_factory=dict)
+    # Worker programs run in a network namespace of their own, reaching the brokers through
+    # forwarders that chaos can cut (infra/netns.py), e.g. ("billing-worker-2",).
+    isolated: tuple[str, ...] = ()
     # The pid of the process this stack belongs to (the test suite, the benchmark, chaos): when it
     # ends, however it ends, the stack stops (infra/owner.py). None: the stack outlives its caller.
     owner: int | None = None
@@ -272,8 +275,11 @@ class Stack:
             api = api_argv(f"services.{service}.api:create_app", self.port(service))
             programs.append(Program(f"{service}-api", api, env_file(f"{service}-api", env)))
             for name, member_env in tansu.member_envs(service, self.members):
-                programs.append(Program(name, [sys.executable, "-m", f"services.{service}.worker"],
-                                        env_file(name, {**env, **member_env})))
+                worker = [sys.executable, "-m", f"services.{service}.worker"]
+                if name in self.isolated:
+                    worker = netns.wrap(worker, self.run_dir / "netns" / name,
+                                        tansu.ports(self.broker_port, self.brokers))
+                programs.append(Program(name, worker, env_file(name, {**env, **member_env})))
         programs.append(Program(LIVE, [sys.executable, "-m", "services.live.worker"],
                                 env_file(LIVE, self.live_env())))
         from infra.stack.console import console_argv, console_env

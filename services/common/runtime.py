@@ -94,6 +94,12 @@ def _kafka_consumer(bootstrap: str, client_id: str, settings: ServiceSettings, g
                           fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
 
 
+def consumer_client_id(service: str, consumer: str, member: str | None) -> str:
+    """The consumer's client.id: with its member's name, so a group's description tells its
+    members apart (make chaos reads which partitions each one owns, chaos/cutoff.py)."""
+    return f"{service}-{consumer}-{member}" if member else f"{service}-{consumer}"
+
+
 def instance_id(group_id: str, member: str | None) -> str | None:
     """The member's group.instance.id: its group and its stable name, so it is the same at every
     restart of the process and differs between members and groups; None for dynamic membership."""
@@ -189,10 +195,11 @@ def run_worker(runtime: Runtime, consumers: Sequence[Consumer], *, relay: bool =
     beats: dict[str, Callable[[], float]] = {}
     heads = StoreHeads(runtime.pool, TOPIC)
     for c in consumers:
+        client_id = consumer_client_id(runtime.service, c.name, settings.consumer_member)
         runner = ConsumerRunner(
             consumer=c, service=runtime.service, pool=runtime.pool, store=runtime.store,
             registry=runtime.registry,
-            make_kafka_consumer=functools.partial(_kafka_consumer, bootstrap, f"{runtime.service}-{c.name}", settings),
+            make_kafka_consumer=functools.partial(_kafka_consumer, bootstrap, client_id, settings),
             make_producer=lambda: kafka.producer(bootstrap, f"{runtime.service}-dlq"),
             broker=Broker(bootstrap, f"{runtime.service}-{c.name}-check"),
             stall_timeout=settings.consumer_stall_timeout_s,
