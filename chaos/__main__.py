@@ -6,7 +6,9 @@ Each row: one fault injected mid-load into a real process; lost, duplicated and 
 from the event stores after quiescence; recovery is the time from the fault until a new case
 reaches the analytics projection; quiet is the time until every reaction is in place. Throughout,
 hostile tokens go to every API (chaos/hostile.py): "bad tokens in" counts those let in, of those
-sent (must be 0); sign-in is the time from the fault until a person can sign in again.
+sent (must be 0); sign-in is the time from the fault until a person can sign in again; "live =
+stores" holds the live app's windows, once quiet, to their recomputation from the event stores
+(chaos/live_check.py): "equal", or how many windows differ.
 """
 
 from __future__ import annotations
@@ -46,15 +48,22 @@ def _row(r: Result, cases: int) -> str:
     rebuild = "-" if r.rebuild_identical is None else ("identical" if r.rebuild_identical else "DIFFERS")
     return (f"| {r.fault:<28} | {cases:>5} | {len(v.lost):>4} | {len(v.duplicated):>10} | {len(v.stuck):>5} "
             f"| {r.recovery_s:>10.1f} | {r.quiet_s:>7.1f} | {v.unbalanced_cents:>8} | {rebuild:<9} "
-            f"| {len(r.hostile_accepted):>6}/{r.hostile_sent:<6} | {r.sign_in_s:>9.1f} |")
+            f"| {len(r.hostile_accepted):>6}/{r.hostile_sent:<6} | {r.sign_in_s:>9.1f} | {_live(r):<13} |")
+
+
+def _live(r: Result) -> str:
+    if r.live_differing is None:
+        return "-"
+    return {0: "equal", -1: "NOT CAUGHT UP"}.get(r.live_differing, f"{r.live_differing} DIFFER")
 
 
 def _run_row(stack: Stack, fault: Fault, args: argparse.Namespace) -> tuple[Stack, str, bool]:
     """One fault's row, printed with what it found wrong and its own account; the stack after it."""
     stack = fault.arrange(stack)
-    result = run(stack, fault, args.cases, threads=args.threads, rebuild_check=True)
+    result = run(stack, fault, args.cases, threads=args.threads, rebuild_check=True, live_check=True)
     row = _row(result, args.cases)
-    fine = result.verdict.clean and result.rebuild_identical is not False and not result.hostile_accepted
+    fine = (result.verdict.clean and result.rebuild_identical is not False and not result.hostile_accepted
+            and result.live_differing in (0, None))
     print(row, flush=True)
     for detail in (result.verdict.lost + result.verdict.duplicated + result.verdict.stuck
                    + result.hostile_accepted)[:5]:
@@ -100,7 +109,7 @@ def main() -> int:
         stack.up()
         print(f"  stack up in {time.monotonic() - started:.0f} s", flush=True)
         header = ("| fault                        | cases | lost | duplicated | stuck | recovery s | quiet s "
-                  "| journal¢ | rebuild   | bad tokens in | sign-in s |")
+                  "| journal¢ | rebuild   | bad tokens in | sign-in s | live = stores |")
         for storage, fault in faults:
             if storage != stack.broker_storage:
                 stack = stack.with_broker_storage(storage)

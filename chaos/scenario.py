@@ -15,6 +15,7 @@ from chaos.driver import CaseDriver, Outcome, drive_many
 from chaos.faults import Fault
 from chaos.hostile import Guard
 from chaos.invariants import Verdict, judge, wait_quiet
+from chaos.live_check import compare, differences
 from demo.api import SERVICES, Api
 from infra.signin import SignInError, sign_in, stack_tokens
 from infra.stack import ROOT, Stack
@@ -34,6 +35,9 @@ class Result:
     sign_in_s: float = 0.0
     # The cases the run opened (a fault's own account of the run reads them, chaos/cutoff.py).
     case_ids: list[UUID] = field(default_factory=list)
+    # The live app's windows against the recomputation from the stores, once quiet: the windows
+    # that differ (0: equal), None when it was not compared.
+    live_differing: int | None = None
 
 
 def _probe_sign_in(stack: Stack, started: float, timeout: float) -> float:
@@ -65,7 +69,7 @@ def _probe_projected(api: Api, db_url: str, timeout: float) -> float:
 
 
 def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_check: bool = True,
-        timeout: float = 300.0) -> Result:
+        live_check: bool = False, timeout: float = 300.0) -> Result:
     tokens = stack_tokens(stack.run_dir, stack.port_base)
     api = Api({s: stack.url(s) for s in SERVICES}, tokens, attempts=25)
     db_url = stack.database_url()
@@ -97,6 +101,10 @@ def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_che
         time.sleep(1.0)
         verdict = judge(db_url, outcomes)
     quiet = time.monotonic() - started
+    live_differing = None
+    if live_check:
+        equal, live, stores = compare(stack, db_url, timeout)
+        live_differing = 0 if equal else len(differences(live, stores)) or -1  # -1: never caught up
     identical = None
     if rebuild_check:
         identical = subprocess.call(
@@ -104,4 +112,5 @@ def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_che
              "--port-base", str(stack.port_base), "--broker-port", str(stack.broker_port)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
     api.close()
-    return Result(fault.name, verdict, recovery, quiet, identical, guard.sent, guard.accepted, signed_in, ids)
+    return Result(fault.name, verdict, recovery, quiet, identical, guard.sent, guard.accepted, signed_in, ids,
+                  live_differing)
