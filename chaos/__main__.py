@@ -66,7 +66,7 @@ def _run_row(stack: Stack, fault: Fault, args: argparse.Namespace) -> tuple[Stac
             and result.live_differing in (0, None))
     print(row, flush=True)
     for detail in (result.verdict.lost + result.verdict.duplicated + result.verdict.stuck
-                   + result.hostile_accepted)[:5]:
+                   + result.hostile_accepted)[:5] + result.live_sample:
         print(f"    {detail}", flush=True)
     lines, explained_fine = fault.explain(stack, result.case_ids)
     for line in lines:

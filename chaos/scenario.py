@@ -38,6 +38,7 @@ class Result:
     # The live app's windows against the recomputation from the stores, once quiet: the windows
     # that differ (0: equal), None when it was not compared.
     live_differing: int | None = None
+    live_sample: list[str] = field(default_factory=list)  # a few of those windows: key, live, stores
 
 
 def _probe_sign_in(stack: Stack, started: float, timeout: float) -> float:
@@ -101,10 +102,12 @@ def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_che
         time.sleep(1.0)
         verdict = judge(db_url, outcomes)
     quiet = time.monotonic() - started
-    live_differing = None
+    live_differing, live_sample = None, []
     if live_check:
         equal, live, stores = compare(stack, db_url, timeout)
-        live_differing = 0 if equal else len(differences(live, stores)) or -1  # -1: never caught up
+        differing = differences(live, stores)
+        live_differing = 0 if equal else len(differing) or -1  # -1: never caught up
+        live_sample = [f"live window {k}: live {a}, stores {b}" for k, (a, b) in sorted(differing.items())[:5]]
     identical = None
     if rebuild_check:
         identical = subprocess.call(
@@ -113,4 +116,4 @@ def run(stack: Stack, fault: Fault, cases: int, *, threads: int = 4, rebuild_che
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
     api.close()
     return Result(fault.name, verdict, recovery, quiet, identical, guard.sent, guard.accepted, signed_in, ids,
-                  live_differing)
+                  live_differing, live_sample)
