@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -24,6 +25,7 @@ from faust.types import TP, EventT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from events.broker import Broker
 from events.contract import TOPIC
 from events.registry import DecodeError, Registry, build_registry
 from events.span import readable_spans
@@ -34,6 +36,7 @@ from services.live.metrics import (
     CHANGELOG_WRITES,
     MESSAGES,
     REGISTRY,
+    TOPIC_CHANGES,
     LiveCollector,
     Snapshot,
 )
@@ -41,6 +44,15 @@ from services.live.settings import LiveSettings
 
 log = logging.getLogger(__name__)
 TABLE = "live"
+# How often the source topic's id is asked while batches flow (and at once when a batch looks replayed).
+TOPIC_CHECK_INTERVAL_S = 10.0
+
+
+@dataclass(frozen=True)
+class Folded:
+    events: Sequence[EventT]
+    batch: batches.Batch
+    bad: list[str]
 
 
 class PartitionedTable(Table):
@@ -51,10 +63,12 @@ class PartitionedTable(Table):
         return fold.key_partition(str(key))
 
     def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
-        """Recovery keeps, per key, the value with the newest source offset (`o`), whatever order the
-        changelog is read in. The embedded broker's compactor (infra/compactor.py) writes a merged
-        object before deleting the ones it replaces, so a fetch in between returns records twice:
-        an older value read again after a newer one would otherwise win."""
+        """Recovery keeps, per key, its latest value (by its write count `w`; by the source offset
+        `o` for a value written before `w` existed), whatever order the changelog is read in. The
+        embedded broker's compactor (infra/compactor.py) writes a merged object before deleting the
+        ones it replaces, so a fetch in between returns records twice: an older value read again
+        after a newer one would otherwise win. Offsets alone do not order two values written from
+        two incarnations of the source topic (batches.py)."""
         best: dict[Any, EventT] = {}
         for event in batch:
             value = event.value
@@ -62,9 +76,13 @@ class PartitionedTable(Table):
                 continue  # the live table never deletes a key
             key = self._to_key(event.key)
             held: Any = best[key].value if key in best else self.data.get(key)
-            if held is None or value.get("o", -1) >= held.get("o", -1):
+            if held is None or _order(value) >= _order(held):
                 best[key] = event
         super().apply_changelog_batch(list(best.values()))
+
+
+def _order(value: dict[str, Any]) -> tuple[int, int]:
+    return value.get("w", 0), value.get("o", -1)
 
 
 class Live:
@@ -74,6 +92,10 @@ class Live:
         self.settings = settings
         self.registry = registry or build_registry()
         self.applied: dict[int, int] = {}  # source partition -> last offset taken (applied or skipped)
+        # The source topic's id as the broker last gave it (the offset guards hold on it only).
+        self.topic_id: str | None = None
+        self._topic_checked_at = -float("inf")
+        self.broker = Broker(settings.kafka_bootstrap_servers, f"{settings.app_id}-topic")
         self.app = faust.App(
             settings.app_id,
             broker=settings.broker_urls(),
@@ -162,33 +184,67 @@ class Live:
         # take_events is on faust's Stream, not on its StreamT protocol.
         batches = cast(faust.Stream[bytes], stream).take_events(self.settings.batch_max, self.settings.batch_within_s)
         async for events in batches:
-            self.apply(events)
+            await self.take(events)
 
-    def apply(self, events: Sequence[EventT]) -> None:
-        batch = batches.Batch(self.table)
-        bad = 0
+    async def take(self, events: Sequence[EventT]) -> None:
+        """Folds a batch and writes it. A batch whose offsets the guards refused though its event ids
+        were new was read from another topic than the guards were written on, or replayed after a
+        crash: the broker is asked which, and on a new topic the batch is folded again against it."""
+        if time.monotonic() - self._topic_checked_at > TOPIC_CHECK_INTERVAL_S:
+            await self._check_topic()
+        folded = self.fold(events)
+        if folded.batch.suspect and await self._check_topic():
+            folded = self.fold(events)
+        self.write(folded)
+
+    async def _check_topic(self) -> bool:
+        """Asks the broker for the source topic's id; True when it is not the one held before."""
+        self._topic_checked_at = time.monotonic()
+        try:
+            view = await asyncio.to_thread(self.broker.describe, TOPIC)
+        except Exception as exc:  # the guards keep holding as written until the broker answers
+            log.warning("the topic's id is unknown: %s", exc)
+            return False
+        if view is None or not view.topic_id or view.topic_id == self.topic_id:
+            return False
+        moved = self.topic_id is not None
+        if moved:
+            log.warning("topic %s is new (id %s, was %s): offsets guard only what was read from it",
+                        TOPIC, view.topic_id, self.topic_id)
+            TOPIC_CHANGES.inc()
+        self.topic_id = view.topic_id
+        return moved
+
+    def fold(self, events: Sequence[EventT]) -> Folded:
+        batch = batches.Batch(self.table, self.topic_id)
+        bad: list[str] = []
         for event in events:
             message = event.message
-            self.applied[message.partition] = max(self.applied.get(message.partition, -1), message.offset)
             try:
                 raw = event.value
                 if not isinstance(raw, bytes | str):
                     raise DecodeError("invalid_envelope", f"a {type(raw).__name__}, not bytes")
                 decoded = self.registry.decode(raw)
             except DecodeError as exc:
-                BAD_MESSAGES.labels(exc.reason).inc()
-                bad += 1
+                bad.append(exc.reason)
                 continue
             try:
                 batch.add(batches.Message(message.partition, message.offset, decoded))
             except Exception:  # a valid event the fold cannot take must not stop the views either
                 log.exception("skipped %s at %s/%s", decoded.envelope.event_type, message.partition, message.offset)
-                BAD_MESSAGES.labels("unfoldable").inc()
-                bad += 1
-        writes = batch.write()
-        MESSAGES.labels("applied").inc(batch.applied)
-        MESSAGES.labels("duplicate").inc(batch.duplicates)
-        MESSAGES.labels("bad").inc(bad)
+                bad.append("unfoldable")
+        return Folded(events, batch, bad)
+
+    def write(self, folded: Folded) -> None:
+        for event in folded.events:
+            message = event.message
+            self.applied[message.partition] = max(self.applied.get(message.partition, -1), message.offset)
+        writes = folded.batch.write()
+        for reason in folded.bad:
+            BAD_MESSAGES.labels(reason).inc()
+        MESSAGES.labels("applied").inc(folded.batch.applied)
+        MESSAGES.labels("duplicate").inc(folded.batch.duplicates)
+        MESSAGES.labels("bad").inc(len(folded.bad))
         CHANGELOG_WRITES.inc(writes)
         BATCHES.inc()
 

@@ -1,4 +1,10 @@
-"""Applying messages to the live app's table in batches, guarded by offsets and event ids."""
+"""Applying messages to the live app's table in batches, guarded by offsets and event ids.
+
+An offset means something only on the topic it was read from: a topic deleted and created again,
+or an in-memory broker restarted empty, numbers its messages from 0 again while the relays publish
+the stores' events anew. Every value therefore records the topic's id beside its offset (`ti`), and
+its guard holds only on that topic; on another, the event ids alone decide what was applied.
+"""
 
 from __future__ import annotations
 
@@ -33,13 +39,19 @@ class Batch:
     windows its events counted in were persisted too (a replay then finds it has nothing to redo).
     """
 
-    def __init__(self, table: MutableMapping[str, Any]) -> None:
+    def __init__(self, table: MutableMapping[str, Any], topic_id: str | None = None) -> None:
         self.table = table
+        # The id of the topic the messages come from; None while the broker has not told it, and
+        # then every guard holds as written (a replay must never count twice for want of an id).
+        self.topic_id = topic_id
         self._windows: dict[str, dict[str, Any]] = {}
         self._cases: dict[str, dict[str, Any]] = {}
         self._lives: dict[str, Life] = {}
         self.applied = 0
         self.duplicates = 0
+        # Messages an offset guard refused that their event ids did not: a replay after a crash, or
+        # a topic that is not the one the guards were written on (the caller asks the broker).
+        self.suspect = 0
 
     def add(self, message: Message) -> list[Count]:
         key = case_key(message.partition, message.decoded.envelope.case_id)
@@ -55,8 +67,12 @@ class Batch:
         # The offset guard covers a redelivery; the event id covers the same event published
         # again at a new offset (a relay that resent it after a broker crash), which the other
         # consumers drop by its id too.
-        if message.offset <= case["o"] or event_id in case.get("ids", ()):
+        if event_id in case.get("ids", ()):
             self.duplicates += 1
+            return []
+        if message.offset <= self._guard(case):
+            self.duplicates += 1
+            self.suspect += 1
             return []
         before, seen = dict(case), dict(life.seen)
         counts = apply(case, message.decoded, life)
@@ -70,27 +86,48 @@ class Batch:
                 stored = self.table.get(wkey)
                 window = _copy_window(stored) if stored is not None else {"o": -1, "n": {}}
             # One message may add several counts to one window (a booking: decided and travelled).
-            if message.offset > window["o"]:
+            if message.offset > self._guard(window):
                 for count in own:
                     add_count(window, count)
-                window["o"] = message.offset
+                self._stamp(window, message.offset)
                 self._windows[wkey] = window
                 applied += own
+            else:
+                self.suspect += 1
         # The life moves with every event it takes (its per-producer versions), even one that changes
         # none of the answers the views read.
         if case != before or applied or life.seen != seen:
-            case["o"] = message.offset
+            self._stamp(case, message.offset)
             case["ids"] = [*case.get("ids", ()), event_id]
             self._cases[key] = case
             self._lives[key] = life
         self.applied += 1
         return applied
 
+    def _guard(self, value: Mapping[str, Any]) -> int:
+        """The offset below which a message was applied to `value` already, on this topic."""
+        if self.topic_id is None or value.get("ti") in (None, self.topic_id):
+            return int(value["o"])
+        return -1
+
+    def _stamp(self, value: dict[str, Any], offset: int) -> None:
+        value["o"] = offset
+        if self.topic_id is not None:
+            value["ti"] = self.topic_id
+
     def dirty(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        yield from self._windows.items()
+        for key, window in self._windows.items():
+            yield key, self._written(key, window)
         for key, case in self._cases.items():
             store_life(case, self._lives[key])
-            yield key, case
+            yield key, self._written(key, case)
+
+    def _written(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        # `w` counts a key's writes: recovery keeps a key's latest value by it, as offsets from two
+        # topics do not compare (app.PartitionedTable.apply_changelog_batch).
+        stored = self.table.get(key)
+        value["w"] = (stored.get("w", 0) if stored is not None else 0) + 1
+        return value
 
     def write(self) -> int:
         n = 0
@@ -101,4 +138,4 @@ class Batch:
 
 
 def _copy_window(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {"o": value["o"], "n": dict(value["n"])}
+    return {**value, "n": dict(value["n"])}

@@ -38,6 +38,10 @@ CHANGELOG_WRITES = Counter(
     registry=REGISTRY,
 )
 BATCHES = Counter("case_ledger_live_batches_total", "Batches of messages applied", registry=REGISTRY)
+TOPIC_CHANGES = Counter(
+    "case_ledger_live_topic_changes_total", "Times the source topic was found recreated (a new id): the "
+    "offsets read before no longer guard what is read from it", registry=REGISTRY,
+)
 # Every label value exported from the start, at 0: a dashboard or alert on them has data before the
 # first bad message, and a misspelt reason shows as a missing series.
 # The registry's DecodeError reasons, and a valid event the fold failed on.
