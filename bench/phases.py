@@ -4,7 +4,8 @@ A phase runs in a forked child. Past its budget the child is killed and the phas
 `FAILED (timeout)`: a thread could not be stopped, and a benchmark left running would disturb
 every later one on the same two cores. What the child wrote into the summary comes back through a
 pipe; a killed phase's figures stay null. `BENCH_ONLY` (comma-separated phase keys) runs a subset,
-`BENCH_TIME_FACTOR` stretches every budget (a machine known to be loaded). A killed phase cannot
+every budget is stretched by the load average per core at the phase's start, and
+`BENCH_TIME_FACTOR` stretches it further (a machine known to be loaded). A killed phase cannot
 run its own `finally`: a phase that writes into the live stores names a `cleanup`, which the parent
 runs after a kill, so what it left (a million generated events, a scratch schema) does not
 disturb every later phase.
@@ -28,7 +29,7 @@ class Phase:
     key: str  # what BENCH_ONLY names it by
     title: str
     run: Callable[[], Figures]
-    budget_s: float  # at the default scale; BENCH_SCALE and BENCH_TIME_FACTOR stretch it
+    budget_s: float  # at the default scale on an idle machine; BENCH_SCALE, the load, BENCH_TIME_FACTOR stretch it
     cleanup: Callable[[], None] | None = None  # run by the parent when the phase was killed
 
 
@@ -40,10 +41,18 @@ def selected(phases: list[Phase]) -> list[Phase]:
     return [p for p in phases if not only or p.key in only]
 
 
-def budget(phase: Phase, bench_scale: float) -> float:
+def budget(phase: Phase, bench_scale: float, load: float | None = None) -> float:
     factor = float(os.environ.get("BENCH_TIME_FACTOR", "1"))
     # Counts scale with BENCH_SCALE, fixed costs (a stack's connections, a warm-up) do not.
-    return phase.budget_s * max(bench_scale, 0.3) * factor
+    return phase.budget_s * max(bench_scale, 0.3) * max(factor, load_factor(load))
+
+
+def load_factor(load: float | None = None) -> float:
+    """How much longer a phase may take on a machine busy with other work: its share of the cores
+    shrinks as the run queue grows. The budgets bound a hang, not a speed: at load average 10 on 2
+    cores a phase whose work takes 100 s alone takes ~500 s, and would otherwise be killed for it."""
+    one_minute = os.getloadavg()[0] if load is None else load
+    return max(1.0, one_minute / (os.cpu_count() or 1))
 
 
 def _child(phase: Phase, summary: dict[str, Any], out: Any) -> None:
@@ -119,7 +128,7 @@ def run_all(phases: list[Phase], database_url: str, summary: dict[str, Any], ben
             print("  (the stack did not settle within 60s; figures below may be disturbed)")
         seconds = budget(phase, bench_scale)
         print(f"\n[{n}/{len(chosen)}] {phase.key}: started at {time.strftime('%H:%M:%S')}, "
-              f"budget {seconds:.0f}s ...", flush=True)
+              f"budget {seconds:.0f}s (load average {os.getloadavg()[0]:.1f}) ...", flush=True)
         start = time.monotonic()
         figures, failed = run_phase(phase, summary, seconds)
         took = time.monotonic() - start

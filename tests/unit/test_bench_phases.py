@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.phases import Phase, run_phase
+from bench.phases import Phase, budget, run_phase
 
 
 def _alive(pid: int) -> bool:
@@ -55,3 +55,13 @@ def test_a_phase_that_finishes_returns_its_figures_and_summary_and_is_not_cleane
                                 summary, seconds=30.0)
     assert figures == [("figure", 42.0, "x")] and failed is None
     assert summary == {"figure": 42.0} and cleaned == []
+
+
+def test_a_budget_stretches_with_the_load_per_core_and_never_shrinks(monkeypatch):
+    monkeypatch.delenv("BENCH_TIME_FACTOR", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    phase = Phase("p", "a phase", lambda: {}, 100)
+    assert budget(phase, 1.0, load=0.4) == 100  # an idle machine: the budget as written
+    assert budget(phase, 1.0, load=10.0) == 500  # load 10 on 2 cores: a fifth of the cores each
+    monkeypatch.setenv("BENCH_TIME_FACTOR", "8")
+    assert budget(phase, 1.0, load=10.0) == 800  # the larger of the two, not their product
