@@ -36,15 +36,21 @@ def producer(bootstrap: str, client_id: str, idempotent: bool = True) -> KafkaPr
     )
 
 
-def consumer_timeouts() -> dict[str, int]:
+SESSION_TIMEOUT_MS = 10_000
+
+
+def consumer_timeouts(session_timeout_ms: int = SESSION_TIMEOUT_MS) -> dict[str, int]:
     """The group timings every member uses (bench/rebalance.py measures a restart with them)."""
     # A short max_poll_interval makes group joins take ~3 s instead of ~20 s on this broker: it is
-    # the rebalance timeout, how long the broker waits for every member to join again.
-    return {"max_poll_interval_ms": 10_000, "session_timeout_ms": 10_000, "heartbeat_interval_ms": 1_000}
+    # the rebalance timeout, how long the broker waits for every member to join again. The session
+    # timeout is what a restart waits for the member it replaces to expire (never_leave below).
+    return {"max_poll_interval_ms": max(10_000, session_timeout_ms), "session_timeout_ms": session_timeout_ms,
+            "heartbeat_interval_ms": 1_000}
 
 
 def consumer(bootstrap: str, group_id: str, client_id: str, instance_id: str | None = None,
-             cooperative: bool = False, fetch_max_wait_ms: int = 1000) -> KafkaConsumer:
+             cooperative: bool = False, fetch_max_wait_ms: int = 1000,
+             session_timeout_ms: int = SESSION_TIMEOUT_MS) -> KafkaConsumer:
     # Not subscribed here: the runner subscribes with its rebalance listener.
     # `instance_id` is the member's group.instance.id (KIP-345, static membership): a member that
     # restarts with the same one within the session timeout is meant to get its partitions back
@@ -67,7 +73,7 @@ def consumer(bootstrap: str, group_id: str, client_id: str, instance_id: str | N
         fetch_max_wait_ms=fetch_max_wait_ms,
         # Fresh metadata carries the topic's id: a recreated topic is noticed within seconds.
         metadata_max_age_ms=5_000,
-        **consumer_timeouts(),
+        **consumer_timeouts(session_timeout_ms),
     )
     never_leave(kc)
     return kc
@@ -83,7 +89,7 @@ def never_leave(kc: KafkaConsumer) -> None:
     answers REBALANCE_IN_PROGRESS for ever. Measured: after `make chaos`'s broker kill the group
     got no partition for 15 minutes. Expiry by the session timeout clears that leader (Tansu's
     missed-heartbeat path does), so the next member to join leads: a restart costs at most the
-    session timeout (10 s) more, against a group that never forms again. docs/broker.md.
+    session timeout (10 s by default) more, against a group that never forms again. docs/broker.md.
     """
     coordinator = kc._coordinator
 

@@ -13,10 +13,12 @@ log = logging.getLogger(__name__)
 
 
 def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: threading.Event,
-                beats: Mapping[str, Callable[[], float]] | None = None, wedged_after: float = 120.0) -> None:
+                beats: Mapping[str, Callable[[], float]] | None = None, wedged_after: float = 120.0,
+                join_timeout: float = 10.0) -> None:
     """Runs each target in a thread until `stop`; a thread that dies, or whose loop has not turned
     for `wedged_after` seconds (its last beat, monotonic), stops them all, and the supervisor
-    starts the process again: a call blocked for good cannot be interrupted from Python."""
+    starts the process again: a call blocked for good cannot be interrupted from Python, so each
+    thread is given `join_timeout` seconds to end, and a blocked one is left behind (daemon)."""
     threads = [threading.Thread(target=fn, args=(stop,), name=name, daemon=True)
                for name, fn in targets.items()]
     for t in threads:
@@ -32,4 +34,4 @@ def run_threads(targets: Mapping[str, Callable[[threading.Event], Any]], stop: t
             log.error("worker threads stuck for over %.0fs: %s; stopping the worker", wedged_after, wedged)
             stop.set()
     for t in threads:
-        t.join(timeout=10)
+        t.join(timeout=join_timeout)

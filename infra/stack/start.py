@@ -92,10 +92,11 @@ def _up(stack: Stack, sup: Supervisor, fresh: bool, owner: int | None, steps: li
         sup.start("broker-compactor", wait=False)
     ensure_topics_soon(bootstrap, stack.topic_partitions())
     sup.stop(*tansu.members_beyond(stack.members))
-    for name in [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")),
-                 *(m for s in SERVICES for m in tansu.extra_members(s, stack.members)), LIVE, CONSOLE]:
-        if name in changed and not fresh:
-            sup.stop(name)
+    order = [*(f"{s}-{part}" for s in SERVICES for part in ("api", "worker")),
+             *(m for s in SERVICES for m in tansu.extra_members(s, stack.members)), LIVE, CONSOLE]
+    # Stopped together: one after the other, twelve programs took 8 s to stop.
+    sup.stop(*(name for name in order if name in changed and not fresh))
+    for name in order:
         sup.start(name, wait=False)
     if identity is not None:
         identity.join()

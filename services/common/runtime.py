@@ -91,7 +91,8 @@ def _kafka_consumer(bootstrap: str, client_id: str, settings: ServiceSettings, g
     member = settings.consumer_member if settings.consumer_static else None
     return kafka.consumer(bootstrap, group_id, client_id, instance_id=instance_id(group_id, member),
                           cooperative=settings.consumer_cooperative,
-                          fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
+                          fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+                          session_timeout_ms=settings.consumer_session_timeout_ms)
 
 
 def consumer_client_id(service: str, consumer: str, member: str | None) -> str:

@@ -86,6 +86,12 @@ class ServiceSettings(BaseSettings):
                                               validation_alias="CASE_LEDGER_CONSUMER_COMMIT_INTERVAL")
     # How long a consumer fetches a hole in the offsets again before taking it as real (events/gaps.py).
     consumer_gap_wait_s: float = Field(15.0, ge=0, le=600, validation_alias="CASE_LEDGER_CONSUMER_GAP_WAIT_S")
+    # How long the broker waits for a member's heartbeat (one a second) before it expires it. Our
+    # members never leave their group (events/kafka.py, never_leave), so a worker stopped or killed
+    # holds its partitions this long: the next member gets them no sooner. Apache Kafka refuses
+    # less than its group.min.session.timeout.ms (6 s by default).
+    consumer_session_timeout_ms: int = Field(10_000, ge=3000, le=25_000,
+                                             validation_alias="CASE_LEDGER_CONSUMER_SESSION_TIMEOUT_MS")
     # A consumer with a backlog that handles nothing for this long gets a new client.
     consumer_stall_timeout_s: float = Field(30.0, gt=0, le=3600, validation_alias="CASE_LEDGER_CONSUMER_STALL_TIMEOUT")
     # Only a simulator (the demo, the tests) may date facts itself; in service the measured

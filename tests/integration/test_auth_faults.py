@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import jwt
@@ -26,32 +28,61 @@ def _ready(stack: Stack, service: str) -> bool:
         return False
 
 
+@contextmanager
+def token_lifetime(stack: Stack, seconds: int) -> Iterator[None]:
+    """The provider restarted to issue tokens of `seconds` until the block ends, then with the suite's
+    lifetime again (the shared tokens are renewed a third of their life before they expire)."""
+    suite = os.environ.get("CASE_LEDGER_TOKEN_LIFETIME")
+
+    def restart(lifetime: str | None) -> None:
+        if lifetime is None:
+            os.environ.pop("CASE_LEDGER_TOKEN_LIFETIME", None)
+        else:
+            os.environ["CASE_LEDGER_TOKEN_LIFETIME"] = lifetime
+        stack.provider.write_config()
+        stack.stop("identity")
+        stack.start("identity")
+        wait_for(lambda: discovery_ready(stack.provider.issuer), 60, "the provider to start again")
+
+    restart(str(seconds))
+    try:
+        yield
+    finally:
+        restart(suite)
+
+
+# How long the disabled reviewer's last token lives: long enough to try a sign-in, a refresh and
+# a request with it after locking them (two provider CLI calls), short enough not to wait a minute.
+SHORT_LIFETIME = 20
+
+
 def test_a_disabled_reviewer_gets_no_new_token_and_their_last_one_stops_when_it_expires(stack: Stack):
     provider, name = stack.provider, "reviewer2-cams"
     password = provider.passwords()[name]
-    last = sign_in(provider.issuer, name, password)
-    assert last.refresh_token
-    headers = {"Authorization": f"Bearer {last.access_token}"}
-    assert httpx.get(stack.url("review") + "/cases", headers=headers).status_code == 200
-    provider.disable(name)
-    try:
-        with pytest.raises(SignInError, match=f"refused the sign-in of {name}"):
-            sign_in(provider.issuer, name, password)
-        with pytest.raises(SignInError):
-            refresh(provider.issuer, last.refresh_token)
-        # Until it expires the last token still works: the APIs check it themselves, offline.
+    with token_lifetime(stack, SHORT_LIFETIME):
+        last = sign_in(provider.issuer, name, password)
+        assert last.refresh_token
+        assert claims(last.access_token)["exp"] - claims(last.access_token)["iat"] == SHORT_LIFETIME
+        headers = {"Authorization": f"Bearer {last.access_token}"}
         assert httpx.get(stack.url("review") + "/cases", headers=headers).status_code == 200
-        expires = claims(last.access_token)["exp"]
-        assert expires - time.time() <= 900
+        provider.disable(name)
+        try:
+            with pytest.raises(SignInError, match=f"refused the sign-in of {name}"):
+                sign_in(provider.issuer, name, password)
+            with pytest.raises(SignInError):
+                refresh(provider.issuer, last.refresh_token)
+            # Until it expires the last token still works: the APIs check it themselves, offline.
+            assert httpx.get(stack.url("review") + "/cases", headers=headers).status_code == 200
+            expires = claims(last.access_token)["exp"]
 
-        def refused() -> float | None:
-            r = httpx.get(stack.url("review") + "/cases", headers=headers)
-            return time.time() if r.status_code == 401 else None
+            def refused() -> float | None:
+                r = httpx.get(stack.url("review") + "/cases", headers=headers)
+                return time.time() if r.status_code == 401 else None
 
-        refused_at = wait_for(refused, timeout=max(0.0, expires - time.time()) + LEEWAY + 10, what="the expiry")
-        assert expires <= refused_at <= expires + LEEWAY + 3
-    finally:
-        provider.enable(name)
+            refused_at = wait_for(refused, timeout=max(0.0, expires - time.time()) + LEEWAY + 10, what="the expiry")
+            assert expires <= refused_at <= expires + LEEWAY + 3
+        finally:
+            provider.enable(name)
     assert sign_in(provider.issuer, name, password).access_token
 
 

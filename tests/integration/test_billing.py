@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from kafka import KafkaConsumer, TopicPartition
+
+from events.contract import TOPIC
 from infra.stack import Stack
 from tests.integration.conftest import BOOKING, Api, delivered_case, make_ready, open_case, wait_for
 
@@ -141,7 +143,18 @@ def test_the_fee_credit_is_redeemed_once_against_the_treatment_bill(api: Api):
     assert (other.status_code, other.json()["code"]) == (409, "already_redeemed")
 
 
-def test_a_withdrawal_billing_sees_before_the_acceptance_is_refunded_as_after_acceptance(api: Api, db,
+def read_past(db: Any, group: KafkaConsumer, case_id: UUID, event_type: str) -> bool:
+    """Whether `group` has committed past the case's intake event of `event_type`: it has read it."""
+    row = db.execute("SELECT o.kafka_partition AS partition, o.kafka_offset AS kafka_offset FROM intake.outbox o "
+                     "JOIN intake.events e USING (event_id) WHERE e.case_id = %s AND e.event_type = %s "
+                     "AND o.kafka_offset IS NOT NULL", (case_id, event_type)).fetchone()
+    if row is None:
+        return False  # not published yet
+    committed = group.committed(TopicPartition(TOPIC, row["partition"]))
+    return committed is not None and committed > row["kafka_offset"]
+
+
+def test_a_withdrawal_billing_sees_before_the_acceptance_is_refunded_as_after_acceptance(api: Api, db, env,
                                                                                        stack: Stack):
     # The reported defect: accepted, then withdrawn two days later, but review's relay was behind,
     # so billing saw the withdrawal first and refunded everything as "before acceptance".
@@ -160,13 +173,17 @@ def test_a_withdrawal_billing_sees_before_the_acceptance_is_refunded_as_after_ac
         r = api.call("intake", "POST", f"/cases/{case_id}/withdrawal",
                      json={"reason": "patient_request", "occurred_at": (accepted_at + timedelta(days=2)).isoformat()})
         assert r.status_code == 200, r.text
-        # Billing waits for the centre's answer: no money moves on the withdrawal alone. (Billing
-        # handles no withdrawal any more, so nothing marks that it has seen it: the old rule
-        # refunded within a second or two, so ten quiet seconds show the wait.)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            assert account(api, case_id)["refunds"] == []
-            time.sleep(0.5)
+        # Billing waits for the centre's answer: no money moves on the withdrawal alone. Billing
+        # handles no withdrawal any more, so nothing of its own marks that it has seen it; its
+        # group's committed offset past the withdrawal's says it has read it (a refund it decided
+        # on it would be in its store by then), instead of ten quiet seconds.
+        watcher = KafkaConsumer(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], group_id="billing.billing",
+                                enable_auto_commit=False)
+        try:
+            wait_for(lambda: read_past(db, watcher, case_id, "CaseWithdrawn"), 60, "billing to read the withdrawal")
+        finally:
+            watcher.close()
+        assert account(api, case_id)["refunds"] == []
     finally:
         stack.start("review-worker")
     refunded = wait_account(api, case_id, lambda a: a["refunds"], "the refund")

@@ -92,10 +92,17 @@ def test_down_stops_everything_and_up_brings_the_history_back(tmp_path, tokens, 
                       headers={"Authorization": f"Bearer {toks['COORDINATOR_TOKEN']}"})
         assert r.status_code == 200, r.text
         consumer = KafkaConsumer(TOPIC, bootstrap_servers=second.bootstrap_servers(), auto_offset_reset="earliest",
-                                 enable_auto_commit=False, consumer_timeout_ms=5000)
-        keys = {m.key for m in consumer}
-        consumer.close()
-        assert str(case_id).encode() in keys
+                                 enable_auto_commit=False)
+        keys: set[bytes] = set()
+
+        def case_in_the_log() -> bool:
+            # Read until the case's events are found, not until 5 s of silence after the log's end.
+            keys.update(m.key for batch in consumer.poll(timeout_ms=1000).values() for m in batch)
+            return str(case_id).encode() in keys
+        try:
+            wait_for(case_in_the_log, timeout=60, what="the case's events in the restarted broker's log")
+        finally:
+            consumer.close()
 
         # `up` on a running stack restarts exactly the services whose settings changed.
         before = {name: second.pid_of(name) for name in ("intake-api", "postgres", "broker")}
