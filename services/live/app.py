@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 TABLE = "live"
 # How often the source topic's id is asked while batches flow (and at once when a batch looks replayed).
 TOPIC_CHECK_INTERVAL_S = 10.0
+# How many more times (a second apart) a batch that looks replayed asks when the broker did not answer.
+TOPIC_CHECK_RETRIES = 30
 
 
 @dataclass(frozen=True)
@@ -193,19 +195,31 @@ class Live:
         if time.monotonic() - self._topic_checked_at > TOPIC_CHECK_INTERVAL_S:
             await self._check_topic()
         folded = self.fold(events)
-        if folded.batch.suspect and await self._check_topic():
-            folded = self.fold(events)
+        if folded.batch.suspect:
+            # Written and committed, a refused message is not read again: the batch waits for the
+            # broker's answer a while, then the guards hold as written (nothing counts twice).
+            moved = await self._check_topic()
+            for _ in range(TOPIC_CHECK_RETRIES):
+                if moved is not None:
+                    break
+                await asyncio.sleep(1.0)
+                moved = await self._check_topic()
+            if moved:
+                folded = self.fold(events)
         self.write(folded)
 
-    async def _check_topic(self) -> bool:
-        """Asks the broker for the source topic's id; True when it is not the one held before."""
+    async def _check_topic(self) -> bool | None:
+        """Asks the broker for the source topic's id: True when it is not the one held before, None
+        when the broker did not say."""
         self._topic_checked_at = time.monotonic()
         try:
             view = await asyncio.to_thread(self.broker.describe, TOPIC)
-        except Exception as exc:  # the guards keep holding as written until the broker answers
+        except Exception as exc:
             log.warning("the topic's id is unknown: %s", exc)
-            return False
-        if view is None or not view.topic_id or view.topic_id == self.topic_id:
+            return None
+        if view is None or not view.topic_id:
+            return None
+        if view.topic_id == self.topic_id:
             return False
         moved = self.topic_id is not None
         if moved:
