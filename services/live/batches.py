@@ -14,7 +14,17 @@ from typing import Any
 
 from events.lifecycle import Life
 from events.registry import Decoded
-from services.live.fold import Count, add_count, apply, case_key, life_of, new_case, store_life, window_key
+from services.live.fold import (
+    Count,
+    add_count,
+    apply,
+    case_key,
+    key_kind,
+    life_of,
+    new_case,
+    store_life,
+    window_key,
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,18 @@ class Batch:
         self.applied += 1
         return applied
 
+    def forget(self, key: str) -> None:
+        """Resets a key to a value nothing was applied to, on this batch's topic (a reset written,
+        not a key deleted: recovery then keeps the reset over the forgotten value)."""
+        if key_kind(key) == "c":
+            case = new_case()
+            self._stamp(case, -1)
+            self._cases[key], self._lives[key] = case, life_of(case)
+        else:
+            window: dict[str, Any] = {"o": -1, "n": {}}
+            self._stamp(window, -1)
+            self._windows[key] = window
+
     def _guard(self, value: Mapping[str, Any]) -> int:
         """The offset below which a message was applied to `value` already, on this topic."""
         if self.topic_id is None or value.get("ti") in (None, self.topic_id):
@@ -124,7 +146,7 @@ class Batch:
 
     def _written(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
         # `w` counts a key's writes: recovery keeps a key's latest value by it, as offsets from two
-        # topics do not compare (app.PartitionedTable.apply_changelog_batch).
+        # topics do not compare (recovery.PartitionedTable.apply_changelog_batch).
         stored = self.table.get(key)
         value["w"] = (stored.get("w", 0) if stored is not None else 0) + 1
         return value
