@@ -8,6 +8,7 @@ its guard holds only on that topic; on another, the event ids alone decide what 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,7 @@ class Batch:
         # Messages an offset guard refused that their event ids did not: a replay after a crash, or
         # a topic that is not the one the guards were written on (the caller asks the broker).
         self.suspect = 0
+        self._now_ms = time.time_ns() // 1_000_000
 
     def add(self, message: Message) -> list[Count]:
         key = case_key(message.partition, message.decoded.envelope.case_id)
@@ -145,10 +147,13 @@ class Batch:
             yield key, self._written(key, case)
 
     def _written(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
-        # `w` counts a key's writes: recovery keeps a key's latest value by it, as offsets from two
-        # topics do not compare (recovery.PartitionedTable.apply_changelog_batch).
+        # `w` orders a key's writes: recovery keeps a key's latest value by it, as offsets of two
+        # topics do not compare (recovery.PartitionedTable.apply_changelog_batch). It is the write's
+        # time in ms (and above the key's last), not a count: a process that began with an empty
+        # table counts from 1 again, and an old changelog come back would then outrank its writes.
         stored = self.table.get(key)
-        value["w"] = (stored.get("w", 0) if stored is not None else 0) + 1
+        before = stored.get("w", 0) if stored is not None else 0
+        value["w"] = max(before + 1, self._now_ms)
         return value
 
     def write(self) -> int:
