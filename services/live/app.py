@@ -178,18 +178,20 @@ class Live:
 
     async def _realign_if_learned(self) -> bool:
         """Once the topic's id is learned or changes: values folded from another topic (or before
-        its id was known) are reset, every assigned partition is folded again from its first record
+        its id was known), or an empty table, are reset, every assigned partition is folded again from its first record
         (services/live/replay.py), and the group's position moves to where that read ended. An
         offset or an event id of another topic says nothing of what this one holds."""
         if not self._learned:
             return False
         self._learned = False
         stale = [k for k, v in self.table.data.items() if isinstance(v, dict) and v.get("ti") != self.topic_id]
-        if not stale:
+        # An empty table may be a changelog lost or made again while the group's offsets were kept:
+        # folded again too (on a new stack the topic is empty or short).
+        if not stale and self.table.data:
             return True
         tps = self.source_partitions()
-        log.warning("forgetting %d values folded from another topic; folding %s again from partitions %s",
-                    len(stale), TOPIC, [tp.partition for tp in tps])
+        log.warning("forgetting %d values folded from another topic (of %d); folding %s again from partitions %s",
+                    len(stale), len(self.table.data), TOPIC, [tp.partition for tp in tps])
         reset = batches.Batch(self.table, self.topic_id)
         for key in stale:
             reset.forget(key)
@@ -322,6 +324,16 @@ class Live:
         for path, view in (("/metrics", Metrics), ("/healthz", Healthz), ("/readyz", Readyz),
                            ("/progress", Progress), ("/windows", Windows), ("/openapi.json", OpenApi)):
             self.app.page(path)(view)
+
+
+def ensure_changelog(live: Live) -> None:
+    """The changelog with a partition per source partition, before faust starts: a value goes to the
+    changelog partition of its source partition, and Tansu makes a topic anyone asks for with a
+    count of its own (a write that reached an in-memory broker just restarted, before faust declared
+    it). The changelog holds only what the table can fold again, so a wrong one is made again."""
+    name = live.table.changelog_topic.get_topic_name()
+    Broker(live.settings.kafka_bootstrap_servers, f"{live.settings.app_id}-setup").ensure(
+        [name], live.settings.topic_partitions, rebuildable=lambda _view: True)
 
 
 def create_app(settings: LiveSettings | None = None) -> Live:
