@@ -190,8 +190,8 @@ class Live:
         if not stale and self.table.data:
             return True
         tps = self.source_partitions()
-        log.warning("forgetting %d values folded from another topic (of %d); folding %s again from partitions %s",
-                    len(stale), len(self.table.data), TOPIC, [tp.partition for tp in tps])
+        log.warning("folding %s again from its start, partitions %s (%d of the %d values held were of another topic)",
+                    TOPIC, [tp.partition for tp in tps], len(stale), len(self.table.data))
         reset = batches.Batch(self.table, self.topic_id)
         for key in stale:
             reset.forget(key)
