@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from faust.tables.table import Table
 from faust.types import TP, EventT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,14 +27,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from events.broker import Broker
 from events.contract import TOPIC
 from events.registry import DecodeError, Registry, build_registry
-from events.span import readable_spans
-from services.live import batches, fold, openapi, tables, windows
+from services.live import batches, openapi, recovery, replay, tables, windows
 from services.live.metrics import (
     BAD_MESSAGES,
     BATCHES,
     CHANGELOG_WRITES,
     MESSAGES,
     REGISTRY,
+    REPLAYS,
     TOPIC_CHANGES,
     LiveCollector,
     Snapshot,
@@ -44,45 +43,17 @@ from services.live.settings import LiveSettings
 
 log = logging.getLogger(__name__)
 TABLE = "live"
-# How often the source topic's id is asked while batches flow (and at once when a batch looks replayed).
-TOPIC_CHECK_INTERVAL_S = 10.0
+# How often the source topic's id is asked (and at once when a batch looks replayed).
+TOPIC_CHECK_INTERVAL_S = 5.0
+# How many more times (a second apart) a batch that looks replayed asks when the broker did not answer.
+TOPIC_CHECK_RETRIES = 30
 
 
 @dataclass(frozen=True)
 class Folded:
-    events: Sequence[EventT]
+    offsets: list[tuple[int, int]]  # (partition, offset) of every message taken
     batch: batches.Batch
     bad: list[str]
-
-
-class PartitionedTable(Table):
-    """A table whose keys name their source partition ("<partition>:..."), so a value is written to
-    that changelog partition even outside an event's context (a batch holds several partitions)."""
-
-    def partition_for_key(self, key: Any) -> int:
-        return fold.key_partition(str(key))
-
-    def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
-        """Recovery keeps, per key, its latest value (by its write count `w`; by the source offset
-        `o` for a value written before `w` existed), whatever order the changelog is read in. The
-        embedded broker's compactor (infra/compactor.py) writes a merged object before deleting the
-        ones it replaces, so a fetch in between returns records twice: an older value read again
-        after a newer one would otherwise win. Offsets alone do not order two values written from
-        two incarnations of the source topic (batches.py)."""
-        best: dict[Any, EventT] = {}
-        for event in batch:
-            value = event.value
-            if event.message.value is None or not isinstance(value, dict):
-                continue  # the live table never deletes a key
-            key = self._to_key(event.key)
-            held: Any = best[key].value if key in best else self.data.get(key)
-            if held is None or _order(value) >= _order(held):
-                best[key] = event
-        super().apply_changelog_batch(list(best.values()))
-
-
-def _order(value: dict[str, Any]) -> tuple[int, int]:
-    return value.get("w", 0), value.get("o", -1)
 
 
 class Live:
@@ -94,7 +65,8 @@ class Live:
         self.applied: dict[int, int] = {}  # source partition -> last offset taken (applied or skipped)
         # The source topic's id as the broker last gave it (the offset guards hold on it only).
         self.topic_id: str | None = None
-        self._topic_checked_at = -float("inf")
+        self._learned = False  # the id was learned or changed: values of another topic must go
+        self._lock = asyncio.Lock()  # the agent's batches and the topic's watch, one at a time
         self.broker = Broker(settings.kafka_bootstrap_servers, f"{settings.app_id}-topic")
         self.app = faust.App(
             settings.app_id,
@@ -134,7 +106,7 @@ class Live:
             producer_linger=settings.producer_linger_s,
             producer_max_batch_size=settings.producer_max_batch_bytes,
         )
-        self.table = PartitionedTable(
+        self.table = recovery.PartitionedTable(
             self.app, name=TABLE, default=None, partitions=settings.topic_partitions,
             schema=faust.Schema(key_serializer="json", value_serializer="json"), beacon=self.app.tables.beacon,
             help="per-case state and event-time windows of the live views")
@@ -142,42 +114,10 @@ class Live:
         self.source = self.app.topic(TOPIC, key_serializer="raw", value_serializer="raw",
                                      partitions=settings.topic_partitions)
         self.app.agent(self.source, name="live-fold")(self._agent)
+        self.app.timer(TOPIC_CHECK_INTERVAL_S, name="live-topic-watch")(self._watch_topic)
         self._pages()
-        self._true_highwaters()
+        recovery.true_highwaters(self.app.consumer, settings.kafka_bootstrap_servers, f"{settings.app_id}-recovery")
         REGISTRY.register(LiveCollector(self.snapshot))
-
-    def _true_highwaters(self) -> None:
-        """Table recovery reads each changelog partition from ListOffsets(earliest) to the high-water
-        mark, and Tansu's answers are wrong both ways (events/span.py): earliest 4 while 0-3 were
-        readable, measured after a compaction pass (the windows then lost every key written there),
-        and a high-water mark past the last readable record (recovery waited eleven minutes for it).
-        Both ends of a changelog are read with fetches instead: from its first record to its last."""
-        consumer = self.app.consumer
-        stock_earliest = consumer.earliest_offsets
-        bootstrap, client_id = self.settings.kafka_bootstrap_servers, f"{self.settings.app_id}-recovery"
-
-        async def spans(tps: Sequence[TP]) -> dict[TP, tuple[int, int]]:
-            by_topic: dict[str, list[TP]] = {}
-            for tp in tps:
-                by_topic.setdefault(tp.topic, []).append(tp)
-            found: dict[TP, tuple[int, int]] = {}
-            for topic, parts in by_topic.items():
-                read = await asyncio.to_thread(readable_spans, bootstrap, client_id, topic,
-                                               [tp.partition for tp in parts], 10.0)
-                found.update({tp: read[tp.partition] for tp in parts})
-            return found
-
-        async def highwaters(*tps: TP) -> dict[TP, int]:
-            return {tp: end for tp, (_, end) in (await spans(tps)).items()}
-
-        async def earliest_offsets(*tps: TP) -> dict[TP, int]:
-            changelogs = [tp for tp in tps if tp.topic != TOPIC]
-            found: dict[TP, int] = {tp: first for tp, (first, _) in (await spans(changelogs)).items()}
-            rest = [tp for tp in tps if tp.topic == TOPIC]
-            return {**found, **(await stock_earliest(*rest) if rest else {})}
-
-        consumer.highwaters = highwaters  # type: ignore[method-assign]
-        consumer.earliest_offsets = earliest_offsets  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ the agent
     async def _agent(self, stream: faust.StreamT[bytes]) -> None:
@@ -189,39 +129,93 @@ class Live:
     async def take(self, events: Sequence[EventT]) -> None:
         """Folds a batch and writes it. A batch whose offsets the guards refused though its event ids
         were new was read from another topic than the guards were written on, or replayed after a
-        crash: the broker is asked which, and on a new topic the batch is folded again against it."""
-        if time.monotonic() - self._topic_checked_at > TOPIC_CHECK_INTERVAL_S:
-            await self._check_topic()
-        folded = self.fold(events)
-        if folded.batch.suspect and await self._check_topic():
-            folded = self.fold(events)
-        self.write(folded)
+        crash: the broker is asked which before it is written."""
+        messages = [(e.message.partition, e.message.offset, e.value) for e in events]
+        async with self._lock:
+            if self.topic_id is None:
+                await self._check_topic()
+            await self._realign_if_learned()
+            folded = self.fold(messages)
+            if folded.batch.suspect:
+                # Written and committed, a refused message is not read again: the batch waits for
+                # the broker's answer a while, then the guards hold as written (nothing counts twice).
+                for _ in range(TOPIC_CHECK_RETRIES):
+                    if await self._check_topic() is not None:
+                        break
+                    await asyncio.sleep(1.0)
+                if await self._realign_if_learned():
+                    folded = self.fold(messages)
+            self.write(folded)
 
-    async def _check_topic(self) -> bool:
-        """Asks the broker for the source topic's id; True when it is not the one held before."""
-        self._topic_checked_at = time.monotonic()
+    async def _watch_topic(self) -> None:
+        """Every few seconds, batches or none: a topic made again may stay empty below the position
+        the group reads at (Tansu answers a fetch past the end with nothing), so no batch would come
+        to tell."""
+        if not self.source_partitions():
+            return
+        async with self._lock:
+            await self._check_topic()
+            await self._realign_if_learned()
+
+    async def _check_topic(self) -> bool | None:
+        """Asks the broker for the source topic's id: True when it is not the one held before, None
+        when the broker did not say."""
         try:
             view = await asyncio.to_thread(self.broker.describe, TOPIC)
-        except Exception as exc:  # the guards keep holding as written until the broker answers
+        except Exception as exc:
             log.warning("the topic's id is unknown: %s", exc)
-            return False
-        if view is None or not view.topic_id or view.topic_id == self.topic_id:
+            return None
+        if view is None or not view.topic_id:
+            return None
+        if view.topic_id == self.topic_id:
             return False
         moved = self.topic_id is not None
         if moved:
-            log.warning("topic %s is new (id %s, was %s): offsets guard only what was read from it",
-                        TOPIC, view.topic_id, self.topic_id)
+            log.warning("topic %s is another (id %s, was %s)", TOPIC, view.topic_id, self.topic_id)
             TOPIC_CHANGES.inc()
-        self.topic_id = view.topic_id
+        self.topic_id, self._learned = view.topic_id, True
         return moved
 
-    def fold(self, events: Sequence[EventT]) -> Folded:
+    async def _realign_if_learned(self) -> bool:
+        """Once the topic's id is learned or changes: values folded from another topic (or before
+        its id was known), or an empty table, are reset, every assigned partition is folded again from its first record
+        (services/live/replay.py), and the group's position moves to where that read ended. An
+        offset or an event id of another topic says nothing of what this one holds."""
+        if not self._learned:
+            return False
+        self._learned = False
+        stale = [k for k, v in self.table.data.items() if isinstance(v, dict) and v.get("ti") != self.topic_id]
+        # An empty table may be a changelog lost or made again while the group's offsets were kept:
+        # folded again too (on a new stack the topic is empty or short).
+        if not stale and self.table.data:
+            return True
+        tps = self.source_partitions()
+        log.warning("folding %s again from its start, partitions %s (%d of the %d values held were of another topic)",
+                    TOPIC, [tp.partition for tp in tps], len(stale), len(self.table.data))
+        reset = batches.Batch(self.table, self.topic_id)
+        for key in stale:
+            reset.forget(key)
+        reset.write()
+        self.applied.clear()  # offsets of the other topic
+        reader = await asyncio.to_thread(replay.TopicReader, self.settings.kafka_bootstrap_servers,
+                                         f"{self.settings.app_id}-replay", TOPIC, [tp.partition for tp in tps])
+        try:
+            while (chunk := await asyncio.to_thread(reader.chunk)) is not None:
+                self.write(self.fold(chunk))
+        finally:
+            reader.close()
+        for tp in tps:  # faust reads on from there; what it had buffered below is skipped by its ids
+            await self.app.consumer.seek(tp, reader.ends.get(tp.partition, 0))
+        REPLAYS.inc()
+        return True
+
+    def fold(self, messages: Iterable[tuple[int, int, Any]]) -> Folded:
         batch = batches.Batch(self.table, self.topic_id)
         bad: list[str] = []
-        for event in events:
-            message = event.message
+        offsets: list[tuple[int, int]] = []
+        for partition, offset, raw in messages:
+            offsets.append((partition, offset))
             try:
-                raw = event.value
                 if not isinstance(raw, bytes | str):
                     raise DecodeError("invalid_envelope", f"a {type(raw).__name__}, not bytes")
                 decoded = self.registry.decode(raw)
@@ -229,16 +223,15 @@ class Live:
                 bad.append(exc.reason)
                 continue
             try:
-                batch.add(batches.Message(message.partition, message.offset, decoded))
+                batch.add(batches.Message(partition, offset, decoded))
             except Exception:  # a valid event the fold cannot take must not stop the views either
-                log.exception("skipped %s at %s/%s", decoded.envelope.event_type, message.partition, message.offset)
+                log.exception("skipped %s at %s/%s", decoded.envelope.event_type, partition, offset)
                 bad.append("unfoldable")
-        return Folded(events, batch, bad)
+        return Folded(offsets, batch, bad)
 
     def write(self, folded: Folded) -> None:
-        for event in folded.events:
-            message = event.message
-            self.applied[message.partition] = max(self.applied.get(message.partition, -1), message.offset)
+        for partition, offset in folded.offsets:
+            self.applied[partition] = max(self.applied.get(partition, -1), offset)
         writes = folded.batch.write()
         for reason in folded.bad:
             BAD_MESSAGES.labels(reason).inc()
@@ -269,7 +262,7 @@ class Live:
         return {tp.partition: int(o) for tp, o in offsets.items() if tp.topic == TOPIC and o is not None}
 
     def lag(self) -> int | None:
-        """From the fetches' high-water marks (Tansu's ListOffsets is wrong, see _true_highwaters)."""
+        """From the fetches' high-water marks (Tansu's ListOffsets is wrong, see recovery.py)."""
         tps = self.source_partitions()
         if not tps:
             return None
@@ -280,7 +273,9 @@ class Live:
             if highwater is None:
                 return None
             done = self.applied[tp.partition] + 1 if tp.partition in self.applied else committed.get(tp.partition, 0)
-            total += max(0, highwater - done)
+            if done > highwater:
+                return None  # read past the end: offsets of a topic that is no more (the watch notices)
+            total += highwater - done
         return total
 
     def ready(self) -> bool:
@@ -329,6 +324,16 @@ class Live:
         for path, view in (("/metrics", Metrics), ("/healthz", Healthz), ("/readyz", Readyz),
                            ("/progress", Progress), ("/windows", Windows), ("/openapi.json", OpenApi)):
             self.app.page(path)(view)
+
+
+def ensure_changelog(live: Live) -> None:
+    """The changelog with a partition per source partition, before faust starts: a value goes to the
+    changelog partition of its source partition, and Tansu makes a topic anyone asks for with a
+    count of its own (a write that reached an in-memory broker just restarted, before faust declared
+    it). The changelog holds only what the table can fold again, so a wrong one is made again."""
+    name = live.table.changelog_topic.get_topic_name()
+    Broker(live.settings.kafka_bootstrap_servers, f"{live.settings.app_id}-setup").ensure(
+        [name], live.settings.topic_partitions, rebuildable=lambda _view: True)
 
 
 def create_app(settings: LiveSettings | None = None) -> Live:

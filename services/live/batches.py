@@ -8,13 +8,24 @@ its guard holds only on that topic; on another, the event ids alone decide what 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from events.lifecycle import Life
 from events.registry import Decoded
-from services.live.fold import Count, add_count, apply, case_key, life_of, new_case, store_life, window_key
+from services.live.fold import (
+    Count,
+    add_count,
+    apply,
+    case_key,
+    key_kind,
+    life_of,
+    new_case,
+    store_life,
+    window_key,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class Batch:
         # Messages an offset guard refused that their event ids did not: a replay after a crash, or
         # a topic that is not the one the guards were written on (the caller asks the broker).
         self.suspect = 0
+        self._now_ms = time.time_ns() // 1_000_000
 
     def add(self, message: Message) -> list[Count]:
         key = case_key(message.partition, message.decoded.envelope.case_id)
@@ -104,6 +116,18 @@ class Batch:
         self.applied += 1
         return applied
 
+    def forget(self, key: str) -> None:
+        """Resets a key to a value nothing was applied to, on this batch's topic (a reset written,
+        not a key deleted: recovery then keeps the reset over the forgotten value)."""
+        if key_kind(key) == "c":
+            case = new_case()
+            self._stamp(case, -1)
+            self._cases[key], self._lives[key] = case, life_of(case)
+        else:
+            window: dict[str, Any] = {"o": -1, "n": {}}
+            self._stamp(window, -1)
+            self._windows[key] = window
+
     def _guard(self, value: Mapping[str, Any]) -> int:
         """The offset below which a message was applied to `value` already, on this topic."""
         if self.topic_id is None or value.get("ti") in (None, self.topic_id):
@@ -123,10 +147,13 @@ class Batch:
             yield key, self._written(key, case)
 
     def _written(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
-        # `w` counts a key's writes: recovery keeps a key's latest value by it, as offsets from two
-        # topics do not compare (app.PartitionedTable.apply_changelog_batch).
+        # `w` orders a key's writes: recovery keeps a key's latest value by it, as offsets of two
+        # topics do not compare (recovery.PartitionedTable.apply_changelog_batch). It is the write's
+        # time in ms (and above the key's last), not a count: a process that began with an empty
+        # table counts from 1 again, and an old changelog come back would then outrank its writes.
         stored = self.table.get(key)
-        value["w"] = (stored.get("w", 0) if stored is not None else 0) + 1
+        before = stored.get("w", 0) if stored is not None else 0
+        value["w"] = max(before + 1, self._now_ms)
         return value
 
     def write(self) -> int:

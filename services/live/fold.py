@@ -185,6 +185,11 @@ def key_partition(key: str) -> int:
     return int(key.split(":", 1)[0])
 
 
+def key_kind(key: str) -> str:
+    """"c" for a case, "h" for an hour's window, "d" for a day's."""
+    return key.split(":", 2)[1]
+
+
 def add_count(window: dict[str, Any], count: Count) -> None:
     counts = window.setdefault("n", {})
     name = count.what if count.family == "travel" else f"{count.family}.{count.what}"

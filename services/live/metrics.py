@@ -42,6 +42,10 @@ TOPIC_CHANGES = Counter(
     "case_ledger_live_topic_changes_total", "Times the source topic was found recreated (a new id): the "
     "offsets read before no longer guard what is read from it", registry=REGISTRY,
 )
+REPLAYS = Counter(
+    "case_ledger_live_replays_total", "Times the table forgot what it held from another topic and folded "
+    "the source topic again from its start", registry=REGISTRY,
+)
 # Every label value exported from the start, at 0: a dashboard or alert on them has data before the
 # first bad message, and a misspelt reason shows as a missing series.
 # The registry's DecodeError reasons, and a valid event the fold failed on.

@@ -60,7 +60,7 @@ def test_a_phase_that_finishes_returns_its_figures_and_summary_and_is_not_cleane
 def test_a_budget_stretches_with_the_load_per_core_and_never_shrinks(monkeypatch):
     monkeypatch.delenv("BENCH_TIME_FACTOR", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    phase = Phase("p", "a phase", lambda: {}, 100)
+    phase = Phase("p", "a phase", lambda: [], 100)
     assert budget(phase, 1.0, load=0.4) == 100  # an idle machine: the budget as written
     assert budget(phase, 1.0, load=10.0) == 500  # load 10 on 2 cores: a fifth of the cores each
     monkeypatch.setenv("BENCH_TIME_FACTOR", "8")
