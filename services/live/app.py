@@ -178,8 +178,8 @@ class Live:
 
     async def _realign_if_learned(self) -> bool:
         """Once the topic's id is learned or changes: values folded from another topic (or before
-        its id was known), or an empty table, are reset, every assigned partition is folded again from its first record
-        (services/live/replay.py), and the group's position moves to where that read ended. An
+        its id was known) are reset, every assigned partition is folded again from its first record
+        (services/live/replay.py), and the group's position moves to where that read got to. An
         offset or an event id of another topic says nothing of what this one holds."""
         if not self._learned:
             return False
@@ -205,7 +205,7 @@ class Live:
         finally:
             reader.close()
         for tp in tps:  # faust reads on from there; what it had buffered below is skipped by its ids
-            await self.app.consumer.seek(tp, reader.ends.get(tp.partition, 0))
+            await self.app.consumer.seek(tp, reader.reached.get(tp.partition, 0))
         REPLAYS.inc()
         return True
 

@@ -31,6 +31,9 @@ class TopicReader:
         self.topic = topic
         spans = readable_spans(bootstrap, client_id, topic, partitions, timeout_s)
         self.ends = {p: end for p, (_, end) in spans.items()}
+        # Where the read got to: the end, or short of it when a partition went quiet first (faust
+        # must then read on from there, not from the end).
+        self.reached = {p: first for p, (first, _) in spans.items()}
         self._todo = [(p, first, end) for p, (first, end) in sorted(spans.items()) if end > first]
         self._consumer = probe_consumer(bootstrap, client_id)
         self._current: tuple[int, int] | None = None  # (partition, end) being read
@@ -53,6 +56,8 @@ class TopicReader:
             if records:
                 self._quiet_since = time.monotonic()
                 taken = [(partition, r.offset, r.value) for r in records if r.offset < end]
+                if taken:
+                    self.reached[partition] = max(self.reached[partition], taken[-1][1] + 1)
                 if len(taken) < len(records) or records[-1].offset + 1 >= end:
                     self._current = None
                 if taken:
