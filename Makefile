@@ -39,6 +39,7 @@ test-scale: install
 	$(PY) -m pytest -m scale tests/integration/test_two_brokers.py $(PYTEST_ARGS)
 	$(PY) -m pytest -m scale tests/integration/test_two_members.py $(PYTEST_ARGS)
 	$(PY) -m pytest -m scale tests/integration/test_group_leader.py $(PYTEST_ARGS)
+	$(PY) -m pytest -m scale tests/integration/test_live_topic.py $(PYTEST_ARGS)
 
 # The README's console screenshots (docs/console-*.png), taken by the browser tests on a stack of their own.
 screenshots: install

@@ -22,7 +22,7 @@ class PartitionedTable(Table):
         return fold.key_partition(str(key))
 
     def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
-        """Recovery keeps, per key, its latest value (by its write count `w`; by the source offset
+        """Recovery keeps, per key, its latest value (by its write time `w`; by the source offset
         `o` for a value written before `w` existed), whatever order the changelog is read in. The
         embedded broker's compactor (infra/compactor.py) writes a merged object before deleting the
         ones it replaces, so a fetch in between returns records twice: an older value read again
