@@ -140,7 +140,7 @@ class Live:
                 # Written and committed, a refused message is not read again: the batch waits for
                 # the broker's answer a while, then the guards hold as written (nothing counts twice).
                 for _ in range(TOPIC_CHECK_RETRIES):
-                    if await self._check_topic() is not None:
+                    if await self._check_topic():
                         break
                     await asyncio.sleep(1.0)
                 if await self._realign_if_learned():
@@ -157,24 +157,22 @@ class Live:
             await self._check_topic()
             await self._realign_if_learned()
 
-    async def _check_topic(self) -> bool | None:
-        """Asks the broker for the source topic's id: True when it is not the one held before, None
-        when the broker did not say."""
+    async def _check_topic(self) -> bool:
+        """Asks the broker for the source topic's id; False when it did not say. An id learned or
+        changed marks the table for _realign_if_learned."""
         try:
             view = await asyncio.to_thread(self.broker.describe, TOPIC)
         except Exception as exc:
             log.warning("the topic's id is unknown: %s", exc)
-            return None
-        if view is None or not view.topic_id:
-            return None
-        if view.topic_id == self.topic_id:
             return False
-        moved = self.topic_id is not None
-        if moved:
-            log.warning("topic %s is another (id %s, was %s)", TOPIC, view.topic_id, self.topic_id)
-            TOPIC_CHANGES.inc()
-        self.topic_id, self._learned = view.topic_id, True
-        return moved
+        if view is None or not view.topic_id:
+            return False
+        if view.topic_id != self.topic_id:
+            if self.topic_id is not None:
+                log.warning("topic %s is another (id %s, was %s)", TOPIC, view.topic_id, self.topic_id)
+                TOPIC_CHANGES.inc()
+            self.topic_id, self._learned = view.topic_id, True
+        return True
 
     async def _realign_if_learned(self) -> bool:
         """Once the topic's id is learned or changes: values folded from another topic (or before
